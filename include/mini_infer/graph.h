@@ -1,0 +1,218 @@
+/* mini-infer: the graph IR.
+ *
+ * A graph is tensors and nodes in execution order. It knows nothing about
+ * memory. It comes from an ONNX file (mi_graph_load) or is built by hand
+ * (mi_graph_create, mi_graph_add_*, mi_graph_finalize); both paths end in
+ * the same checks: names defined once, no dangling inputs, a topological
+ * order (a cycle is an error naming a node on it), shape inference for
+ * every node, and constant folding. The structs below are read-only views
+ * for callers; only the library changes them. */
+#ifndef MINI_INFER_GRAPH_H
+#define MINI_INFER_GRAPH_H
+
+#include "mini_infer/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MI_MAX_DIMS 8
+
+/* Element types, numbered as ONNX's TensorProto.DataType. */
+typedef enum mi_dtype {
+    MI_DTYPE_UNDEFINED = 0,
+    MI_DTYPE_FLOAT = 1,
+    MI_DTYPE_UINT8 = 2,
+    MI_DTYPE_INT8 = 3,
+    MI_DTYPE_UINT16 = 4,
+    MI_DTYPE_INT16 = 5,
+    MI_DTYPE_INT32 = 6,
+    MI_DTYPE_INT64 = 7,
+    MI_DTYPE_BOOL = 9,
+    MI_DTYPE_FLOAT16 = 10,
+    MI_DTYPE_DOUBLE = 11,
+} mi_dtype;
+
+/* Bytes per element; 0 for a type mini-infer does not store. */
+size_t mi_dtype_size(mi_dtype t);
+const char *mi_dtype_name(mi_dtype t);
+
+typedef enum mi_role {
+    MI_ROLE_ACTIVATION = 0, /* produced by a node, planned in the arena */
+    MI_ROLE_INPUT = 1,      /* graph input: inputs/outputs pool */
+    MI_ROLE_OUTPUT = 2,     /* graph output: inputs/outputs pool */
+    MI_ROLE_WEIGHT = 3,     /* initializer or folded constant: weights pool */
+} mi_role;
+const char *mi_role_name(mi_role r);
+
+/* X(enum, ONNX op_type). The supported operators; anything else is
+ * MI_ERR_UNSUPPORTED naming the node and listing these. */
+#define MI_OP_LIST(X)                                  \
+    X(MI_OP_CONV, "Conv")                              \
+    X(MI_OP_RELU, "Relu")                              \
+    X(MI_OP_CLIP, "Clip")                              \
+    X(MI_OP_ADD, "Add")                                \
+    X(MI_OP_SUB, "Sub")                                \
+    X(MI_OP_MUL, "Mul")                                \
+    X(MI_OP_DIV, "Div")                                \
+    X(MI_OP_SIGMOID, "Sigmoid")                        \
+    X(MI_OP_HARD_SIGMOID, "HardSigmoid")               \
+    X(MI_OP_HARD_SWISH, "HardSwish")                   \
+    X(MI_OP_MAX_POOL, "MaxPool")                       \
+    X(MI_OP_AVERAGE_POOL, "AveragePool")               \
+    X(MI_OP_GLOBAL_AVERAGE_POOL, "GlobalAveragePool")  \
+    X(MI_OP_PAD, "Pad")                                \
+    X(MI_OP_BATCH_NORM, "BatchNormalization")          \
+    X(MI_OP_GEMM, "Gemm")                              \
+    X(MI_OP_MATMUL, "MatMul")                          \
+    X(MI_OP_FLATTEN, "Flatten")                        \
+    X(MI_OP_RESHAPE, "Reshape")                        \
+    X(MI_OP_TRANSPOSE, "Transpose")                    \
+    X(MI_OP_CONCAT, "Concat")                          \
+    X(MI_OP_SPLIT, "Split")                            \
+    X(MI_OP_SLICE, "Slice")                            \
+    X(MI_OP_REDUCE_MEAN, "ReduceMean")                 \
+    X(MI_OP_IDENTITY, "Identity")                      \
+    X(MI_OP_DROPOUT, "Dropout")                        \
+    X(MI_OP_CONSTANT, "Constant")                      \
+    X(MI_OP_SHAPE, "Shape")                            \
+    X(MI_OP_GATHER, "Gather")                          \
+    X(MI_OP_SOFTMAX, "Softmax")                        \
+    X(MI_OP_SQUEEZE, "Squeeze")                        \
+    X(MI_OP_UNSQUEEZE, "Unsqueeze")                    \
+    X(MI_OP_CAST, "Cast")                              \
+    X(MI_OP_LRN, "LRN")
+
+typedef enum mi_op {
+#define MI__OP_ENUM(e, name) e,
+    MI_OP_LIST(MI__OP_ENUM)
+#undef MI__OP_ENUM
+    MI_OP_COUNT
+} mi_op;
+
+const char *mi_op_name(mi_op op);
+/* MI_OP_COUNT when unknown. */
+mi_op mi_op_from_name(const char *op_type);
+/* "Conv, Relu, ..." (static text). */
+const char *mi_op_supported_list(void);
+
+typedef enum mi_attr_type {
+    MI_ATTR_FLOAT = 1,
+    MI_ATTR_INT = 2,
+    MI_ATTR_STRING = 3,
+    MI_ATTR_TENSOR = 4,
+    MI_ATTR_FLOATS = 6,
+    MI_ATTR_INTS = 7,
+} mi_attr_type;
+
+typedef struct mi_attr {
+    char *name;
+    mi_attr_type type;
+    int64_t i;
+    float f;
+    char *s;         /* STRING */
+    int64_t *ints;   /* INTS */
+    float *floats;   /* FLOATS */
+    size_t count;    /* entries in ints / floats */
+    int tensor;      /* TENSOR: index of a weight tensor in the graph */
+} mi_attr;
+
+typedef enum mi_act {
+    MI_ACT_NONE = 0,
+    MI_ACT_RELU = 1,
+    MI_ACT_CLIP = 2, /* min(max(x, act_min), act_max) */
+} mi_act;
+
+/* What the fusion rewrite folded into a Conv (or Gemm) node: out =
+ * act(op(x) + residual). */
+typedef struct mi_fusion {
+    mi_act act;
+    float act_min, act_max;
+    int residual; /* tensor index added before the activation, -1 for none */
+} mi_fusion;
+
+typedef struct mi_tensor {
+    char *name;
+    mi_dtype dtype;
+    int ndim;
+    int64_t dims[MI_MAX_DIMS];
+    mi_role role;
+    size_t nbytes;     /* element count times element size */
+    const void *data;  /* weights: host bytes; NULL for every other role */
+    int producer;      /* node index, -1 for inputs and weights */
+} mi_tensor;
+
+typedef struct mi_node {
+    char *name;  /* the model's name, or "<op_type>_<index>" when it had none */
+    mi_op op;
+    int ninputs;
+    int *inputs; /* tensor indices; -1 for an omitted optional input */
+    int noutputs;
+    int *outputs;
+    int nattrs;
+    mi_attr *attrs;
+    mi_fusion fused;
+} mi_node;
+
+typedef struct mi_graph mi_graph;
+
+/* ---- loading ------------------------------------------------------------- */
+
+typedef struct mi_load_options {
+    int64_t batch; /* > 0: override the first dim of every graph input; 0: keep */
+    int fold_constants; /* default 1 */
+    int fuse;           /* Conv+Relu, Conv+Add+Relu, Conv+Clip rewrite; default 1 */
+} mi_load_options;
+
+void mi_load_options_init(mi_load_options *o);
+
+/* Loads an ONNX model (weights embedded or in external-data files beside
+ * it). The file is mapped once; weight bytes are not copied. opt may be NULL. */
+mi_status mi_graph_load(const char *path, const mi_load_options *opt, mi_graph **out);
+/* The same from bytes in memory (copied; external data is refused). */
+mi_status mi_graph_load_memory(const void *data, size_t len, const char *name,
+                               const mi_load_options *opt, mi_graph **out);
+void mi_graph_destroy(mi_graph *g);
+
+/* ---- building by hand ---------------------------------------------------- */
+
+mi_status mi_graph_create(mi_graph **out);
+/* Adds a tensor. For MI_ROLE_WEIGHT, data (nbytes of dims) is copied.
+ * A dim < 0 is dynamic (resolved by the batch override for dim 0). */
+mi_status mi_graph_add_tensor(mi_graph *g, const char *name, mi_dtype dtype, int ndim,
+                              const int64_t *dims, mi_role role, const void *data, int *index);
+/* Adds a node; inputs and outputs are tensor names ("" for an omitted
+ * optional input). Outputs not yet added are created as activations. */
+mi_status mi_graph_add_node(mi_graph *g, const char *op_type, const char *name,
+                            int ninputs, const char *const *inputs, int noutputs,
+                            const char *const *outputs, int nattrs, const mi_attr *attrs);
+/* Checks, sorts, infers shapes, folds constants and fuses, as the loader does. */
+mi_status mi_graph_finalize(mi_graph *g, const mi_load_options *opt);
+
+/* ---- reading ------------------------------------------------------------- */
+
+size_t mi_graph_tensor_count(const mi_graph *g);
+const mi_tensor *mi_graph_tensor(const mi_graph *g, size_t i);
+size_t mi_graph_node_count(const mi_graph *g);
+const mi_node *mi_graph_node(const mi_graph *g, size_t i);
+size_t mi_graph_input_count(const mi_graph *g);
+int mi_graph_input(const mi_graph *g, size_t i);   /* tensor index */
+size_t mi_graph_output_count(const mi_graph *g);
+int mi_graph_output(const mi_graph *g, size_t i);  /* tensor index */
+int mi_graph_find_tensor(const mi_graph *g, const char *name); /* -1 when absent */
+int64_t mi_graph_opset(const mi_graph *g);
+const char *mi_graph_name(const mi_graph *g);
+
+/* Attribute lookup on a node; NULL when absent. */
+const mi_attr *mi_node_attr(const mi_node *n, const char *name);
+int64_t mi_node_attr_int(const mi_node *n, const char *name, int64_t dflt);
+float mi_node_attr_float(const mi_node *n, const char *name, float dflt);
+
+/* Elements of a tensor (product of dims; 1 for a scalar). */
+int64_t mi_tensor_numel(const mi_tensor *t);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

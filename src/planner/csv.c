@@ -1,0 +1,224 @@
+/* MiniMalloc-format CSV problems: `id,lower,upper,size` with half-open
+ * lifetimes [lower, upper), read into buffers with inclusive [first, last].
+ * Every rejection names the line. */
+#include "planner_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+struct mi_csv {
+    size_t count, cap;
+    mi_buffer *buffers;
+    int64_t *ids;
+    size_t *lines; /* line of each buffer, for messages */
+    char *name;
+};
+
+void mi_csv_destroy(mi_csv *csv) {
+    if (!csv) return;
+    mi__free(csv->buffers);
+    mi__free(csv->ids);
+    mi__free(csv->lines);
+    mi__free(csv->name);
+    mi__free(csv);
+}
+
+size_t mi_csv_count(const mi_csv *csv) { return csv->count; }
+const mi_buffer *mi_csv_buffers(const mi_csv *csv) { return csv->buffers; }
+const int64_t *mi_csv_ids(const mi_csv *csv) { return csv->ids; }
+
+/* A field: optional spaces, an optional '-', digits, optional spaces. */
+static int parse_i64(const char *s, const char *end, int64_t *out) {
+    while (s < end && (*s == ' ' || *s == '\t')) s++;
+    while (end > s && (end[-1] == ' ' || end[-1] == '\t')) end--;
+    int neg = 0;
+    if (s < end && (*s == '-' || *s == '+')) neg = *s++ == '-';
+    if (s == end) return 0;
+    uint64_t v = 0;
+    for (; s < end; s++) {
+        if (*s < '0' || *s > '9') return 0;
+        unsigned d = (unsigned)(*s - '0');
+        if (v > (UINT64_MAX - d) / 10) return 0;
+        v = v * 10 + d;
+    }
+    if (neg ? v > (uint64_t)INT64_MAX + 1 : v > (uint64_t)INT64_MAX) return 0;
+    *out = neg ? (int64_t)(0 - v) : (int64_t)v;
+    return 1;
+}
+
+static mi_status line_error(const mi_csv *c, size_t line, const char *what) {
+    return mi__error(MI_ERR_PARSE, "%s:%zu: %s", c->name, line, what);
+}
+
+static int header_ok(const char *s, const char *end) {
+    static const char *const want[] = {"id", "lower", "upper", "size"};
+    for (int f = 0; f < 4; f++) {
+        const char *comma = memchr(s, ',', (size_t)(end - s));
+        const char *fe = comma ? comma : end;
+        while (s < fe && (*s == ' ' || *s == '\t')) s++;
+        const char *te = fe;
+        while (te > s && (te[-1] == ' ' || te[-1] == '\t')) te--;
+        if ((size_t)(te - s) != strlen(want[f]) || memcmp(s, want[f], (size_t)(te - s)) != 0) return 0;
+        if (f < 3 && !comma) return 0;
+        s = comma ? comma + 1 : end;
+    }
+    return s == end;
+}
+
+static mi_status check_duplicates(const mi_csv *c) {
+    mi_status st = MI_OK;
+    if (c->count < 2) return MI_OK;
+    uint32_t *idx = mi__malloc(c->count * sizeof *idx);
+    uint64_t *key = mi__malloc(c->count * sizeof *key);
+    if (!idx || !key) {
+        st = mi__error(MI_ERR_NO_MEMORY, "%s: checking %zu ids", c->name, c->count);
+        goto done;
+    }
+    for (size_t i = 0; i < c->count; i++) {
+        idx[i] = (uint32_t)i;
+        key[i] = (uint64_t)c->ids[i] ^ (UINT64_C(1) << 63);
+    }
+    if ((st = mi__sort_by_key(idx, c->count, key))) goto done;
+    for (size_t k = 1; k < c->count; k++) {
+        if (key[idx[k]] == key[idx[k - 1]]) {
+            size_t a = c->lines[idx[k - 1]], b = c->lines[idx[k]];
+            st = mi__error(MI_ERR_PARSE, "%s:%zu: duplicate id %lld (first on line %zu)", c->name,
+                           a > b ? a : b, (long long)c->ids[idx[k]], a < b ? a : b);
+            goto done;
+        }
+    }
+done:
+    mi__free(idx);
+    mi__free(key);
+    return st;
+}
+
+mi_status mi_csv_parse(const char *text, size_t len, const char *name, mi_csv **out) {
+    mi_status st = MI_OK;
+    *out = NULL;
+    mi_csv *c = mi__calloc(1, sizeof *c);
+    if (!c || !(c->name = mi__strdup(name ? name : "<csv>"))) {
+        st = mi__error(MI_ERR_NO_MEMORY, "reading a CSV problem");
+        goto fail;
+    }
+    if (!text && len) {
+        st = mi__error(MI_ERR_INVALID_ARG, "%s: no text", c->name);
+        goto fail;
+    }
+    const char *p = text, *end = text + len;
+    size_t line = 0, cap_ids = 0, cap_lines = 0;
+    int have_header = 0;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *le = nl ? nl : end;
+        const char *next = nl ? nl + 1 : end;
+        line++;
+        if (le > p && le[-1] == '\r') le--;
+        const char *q = p;
+        while (q < le && (*q == ' ' || *q == '\t')) q++;
+        p = next;
+        if (q == le) continue; /* blank line */
+        if (memchr(q, '\0', (size_t)(le - q))) {
+            st = line_error(c, line, "NUL byte in the text");
+            goto fail;
+        }
+        if (!have_header) {
+            if (!header_ok(q, le)) {
+                st = line_error(c, line, "expected the header `id,lower,upper,size`");
+                goto fail;
+            }
+            have_header = 1;
+            continue;
+        }
+        int64_t v[4];
+        const char *f = q;
+        for (int k = 0; k < 4; k++) {
+            const char *comma = k < 3 ? memchr(f, ',', (size_t)(le - f)) : NULL;
+            if (k < 3 && !comma) {
+                st = line_error(c, line, "expected 4 comma-separated fields: id,lower,upper,size");
+                goto fail;
+            }
+            const char *fe = k < 3 ? comma : le;
+            if (k == 3 && memchr(f, ',', (size_t)(le - f))) {
+                st = line_error(c, line, "more than 4 fields");
+                goto fail;
+            }
+            if (!parse_i64(f, fe, &v[k])) {
+                static const char *const names[] = {"id", "lower", "upper", "size"};
+                char msg[160];
+                snprintf(msg, sizeof msg, "field '%s' is not an integer that fits in 64 bits",
+                         names[k]);
+                st = line_error(c, line, msg);
+                goto fail;
+            }
+            f = fe + 1;
+        }
+        if (v[2] <= v[1]) {
+            st = line_error(c, line, "upper must be greater than lower (lifetimes are [lower, upper))");
+            goto fail;
+        }
+        if (v[3] < 0) {
+            st = line_error(c, line, "size must not be negative");
+            goto fail;
+        }
+        if ((st = mi__grow((void **)&c->buffers, &c->cap, c->count + 1, sizeof *c->buffers)) ||
+            (st = mi__grow((void **)&c->ids, &cap_ids, c->count + 1, sizeof *c->ids)) ||
+            (st = mi__grow((void **)&c->lines, &cap_lines, c->count + 1, sizeof *c->lines)))
+            goto fail;
+        c->buffers[c->count] = (mi_buffer){(size_t)v[3], v[1], v[2] - 1};
+        c->ids[c->count] = v[0];
+        c->lines[c->count] = line;
+        c->count++;
+    }
+    if (!have_header) {
+        st = mi__error(MI_ERR_PARSE, "%s:1: empty file; expected the header `id,lower,upper,size`",
+                       c->name);
+        goto fail;
+    }
+    if ((st = check_duplicates(c))) goto fail;
+    *out = c;
+    return MI_OK;
+fail:
+    mi_csv_destroy(c);
+    return st;
+}
+
+mi_status mi_csv_read(const char *path, mi_csv **out) {
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) return mi__error(MI_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    mi_status st = MI_OK;
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if ((st = mi__grow((void **)&buf, &cap, len + 65536, 1))) goto done;
+        size_t got = fread(buf + len, 1, cap - len, f);
+        len += got;
+        if (got == 0) break;
+    }
+    if (ferror(f)) {
+        st = mi__error(MI_ERR_IO, "%s: read error", path);
+        goto done;
+    }
+    st = mi_csv_parse(buf, len, path, out);
+done:
+    mi__free(buf);
+    fclose(f);
+    return st;
+}
+
+mi_status mi_csv_write_plan(const mi_csv *csv, const size_t *offsets, const char *path) {
+    FILE *f = fopen(path, "wb");
+    if (!f) return mi__error(MI_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+    fprintf(f, "id,lower,upper,size,offset\n");
+    for (size_t i = 0; i < csv->count; i++) {
+        const mi_buffer *b = &csv->buffers[i];
+        fprintf(f, "%lld,%lld,%lld,%zu,%zu\n", (long long)csv->ids[i], (long long)b->first,
+                (long long)b->last + 1, b->size, offsets[i]);
+    }
+    if (fclose(f) != 0) return mi__error(MI_ERR_IO, "%s: write error", path);
+    return MI_OK;
+}
