@@ -5,6 +5,8 @@
 #include <string.h>
 
 static const cli_cmd *const commands[] = {
+    &cli_cmd_plan,
+    &cli_cmd_run,
     &cli_cmd_solve,
 };
 

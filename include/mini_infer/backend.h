@@ -1,0 +1,104 @@
+/* mini-infer: the backend interface.
+ *
+ * A backend executes nodes on one device. The engine (runtime.h) plans the
+ * memory, allocates each pool once through the backend, resolves every
+ * tensor to base + offset once, and then calls run() per node with those
+ * pointers; a backend never allocates while running. The CPU backend is the
+ * reference every other backend is compared with; the CUDA backend lives
+ * in its own shared library (libmini_infer_cuda.so) and is loaded only when
+ * a device "cuda[:N]" is asked for.
+ *
+ * In-place contract: the planner may make a node's output the same memory
+ * as one of its inputs (elementwise ops and BatchNormalization on input 0
+ * or, for Add/Sub/Mul/Div, the same-shaped input 1; a fused Conv on its
+ * residual). Every run() must give the right answer when out[0] equals that
+ * input pointer. View ops (Reshape, Flatten, Squeeze, Unsqueeze, Identity,
+ * Dropout) are called only when the plan could not make them views (their
+ * output is a graph output), as copies. */
+#ifndef MINI_INFER_BACKEND_H
+#define MINI_INFER_BACKEND_H
+
+#include "mini_infer/graph.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct mi_backend mi_backend;
+
+/* What run() gets for one node: pointers into the pools. */
+typedef struct mi_node_args {
+    const mi_graph *graph;
+    size_t index;         /* node position */
+    const mi_node *node;
+    void *const *in;      /* node->ninputs pointers; NULL for an omitted optional input */
+    void *const *out;     /* node->noutputs pointers; NULL for an unused optional output */
+    void *residual;       /* node->fused.residual's pointer, or NULL */
+    void *workspace;      /* planned in the arena, live for this node only */
+    size_t workspace_size;
+} mi_node_args;
+
+typedef struct mi_backend_options {
+    size_t max_workspace; /* per node; 0: the backend's default */
+    int tf32;             /* CUDA: allow TF32 math (default off) */
+    int cuda_graph;       /* CUDA: capture the run into a CUDA Graph and replay it */
+    int verbose;
+    mi_log_fn log;
+    void *log_user;
+} mi_backend_options;
+
+void mi_backend_options_init(mi_backend_options *o);
+
+typedef struct mi_backend_ops {
+    const char *name;
+    void (*destroy)(mi_backend *b);
+    /* Device memory: one call per pool. alloc fails with
+     * MI_ERR_DEVICE_MEMORY (or MI_ERR_NO_MEMORY on the host) naming what. */
+    mi_status (*alloc)(mi_backend *b, size_t bytes, const char *what, void **ptr);
+    void (*free)(mi_backend *b, void *ptr);
+    mi_status (*upload)(mi_backend *b, void *dst, const void *host_src, size_t n);
+    mi_status (*download)(mi_backend *b, void *host_dst, const void *src, size_t n);
+    /* Device-to-device copy (e.g. a graph output that is a view of a weight). */
+    mi_status (*copy)(mi_backend *b, void *dst, const void *src, size_t n);
+    /* Before planning: the workspace node `index` needs, in bytes. Errors
+     * name the node when the backend cannot run it. */
+    mi_status (*prepare)(mi_backend *b, const mi_graph *g, size_t index, size_t *workspace);
+    /* Per context state (streams, captured graphs); both may be NULL. */
+    mi_status (*context_create)(mi_backend *b, void **ctx);
+    void (*context_destroy)(mi_backend *b, void *ctx);
+    /* A run: begin, nodes in order, end. begin may set *skip_nodes when it
+     * replays a captured graph at end instead. end waits for completion
+     * unless the run was enqueued (runtime.h: mi_context_enqueue). */
+    mi_status (*begin_run)(mi_backend *b, void *ctx, int *skip_nodes);
+    mi_status (*run)(mi_backend *b, void *ctx, const mi_node_args *args);
+    mi_status (*end_run)(mi_backend *b, void *ctx);
+    /* Host memory, so the engine may poison the arena and read tensors. */
+    int host_memory;
+} mi_backend_ops;
+
+struct mi_backend {
+    const mi_backend_ops *ops;
+    void *state;
+    mi_backend_options options;
+};
+
+/* Opens "cpu", "cuda" or "cuda:N". The CUDA backend is loaded with dlopen
+ * on first use; without it (or without a usable GPU) this returns
+ * MI_ERR_NO_DEVICE with the reason. opt may be NULL. */
+mi_status mi_backend_open(const char *device, const mi_backend_options *opt, mi_backend **out);
+void mi_backend_close(mi_backend *b);
+
+/* The CPU reference backend. */
+mi_status mi_backend_cpu_create(const mi_backend_options *opt, mi_backend **out);
+
+/* The entry point a backend library exports (the CUDA one does). */
+typedef mi_status (*mi_backend_create_fn)(int device_index, const mi_backend_options *opt,
+                                          mi_backend **out);
+#define MI_BACKEND_CUDA_LIBRARY "libmini_infer_cuda.so"
+#define MI_BACKEND_CUDA_SYMBOL "mi_backend_cuda_create"
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

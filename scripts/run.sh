@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The main job on a fresh machine: install what is missing, build, export
+# the bundled models (LeNet-5, MobileNet-V2, ResNet-50; random weights),
+# plan each one, run each one on the CPU inside its plan against torch's
+# reference output, and print the memory table beside the original claims.
+#
+#   scripts/run.sh            plans, pictures and JSON land in build/plans/
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+. scripts/deps.sh
+mi_install_deps
+cmake -S . -B build -DMI_MODELS_DIR="$root/build/models" >/dev/null
+cmake --build build -j "$(nproc)" --target mini-infer
+/usr/bin/python3 scripts/make_models.py build/models
+mkdir -p build/plans
+for m in lenet5 mobilenet_v2 resnet50; do
+  model=build/models/$m/model.onnx
+  data=build/models/$m/test_data_set_0
+  echo "== $m"
+  build/mini-infer plan "$model"
+  build/mini-infer plan "$model" --json >"build/plans/$m.json"
+  build/mini-infer plan "$model" --svg "build/plans/$m.svg" >/dev/null
+  build/mini-infer run "$model" --input "$data/input_0.pb" --check "$data/output_0.pb"
+  echo
+done
+echo "== memory at batch 1, fp32 (activations arena; SVG pictures in build/plans/)"
+python3 scripts/memory_table.py build/plans/lenet5.json build/plans/mobilenet_v2.json build/plans/resnet50.json

@@ -1,0 +1,101 @@
+#include "cli_model.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void log_stderr(void *user, const char *msg) {
+    (void)user;
+    fprintf(stderr, "  %s\n", msg);
+}
+
+void cli_model_open(const cli_cmd *cmd, const cli_args *a, const char *path, cli_model *m) {
+    memset(m, 0, sizeof *m);
+    const char *v;
+    mi_status st;
+    mi_load_options lo;
+    mi_load_options_init(&lo);
+    if ((v = cli_get(cmd, a, "--batch"))) lo.batch = cli_int(cmd, "--batch", v, 1, 1 << 20);
+    if (cli_get(cmd, a, "--no-fuse")) lo.fuse = 0;
+    if ((st = mi_planner_create(&m->planner))) cli_fail_status(cmd, st);
+    if ((v = cli_get(cmd, a, "--strategy"))) {
+        mi_strategy s;
+        if (mi_strategy_parse(v, &s)) cli_fail(cmd, "--strategy: %s", mi_last_error());
+        mi_planner_set_strategy(m->planner, s);
+    }
+    if ((v = cli_get(cmd, a, "--alignment")) &&
+        mi_planner_set_alignment(m->planner, cli_size(cmd, "--alignment", v)))
+        cli_fail(cmd, "--alignment: %s", mi_last_error());
+    if (cli_get(cmd, a, "--no-inplace")) mi_planner_set_inplace(m->planner, 0);
+    if (cli_get(cmd, a, "--disable")) mi_planner_set_enabled(m->planner, 0);
+    double tl = 0.25;
+    uint64_t nb = 0;
+    if ((v = cli_get(cmd, a, "--time-limit"))) tl = cli_double(cmd, "--time-limit", v, 0, 1e6);
+    if ((v = cli_get(cmd, a, "--node-budget"))) nb = (uint64_t)cli_int(cmd, "--node-budget", v, 0, (long long)1 << 62);
+    mi_planner_set_search_limits(m->planner, tl, nb);
+    if (cli_get(cmd, a, "--verbose")) mi_planner_set_verbose(m->planner, 1, log_stderr, NULL);
+    if ((v = cli_get(cmd, a, "--device")) && strcmp(v, "none") != 0)
+        cli_fail(cmd, "--device: '%s' is not known here; valid: none", v);
+
+    double t0 = now();
+    if ((st = mi_graph_load(path, &lo, &m->graph))) cli_fail_status(cmd, st);
+    double t1 = now();
+    if ((st = mi_planner_plan(m->planner, m->graph, m->workspace, &m->plan))) cli_fail_status(cmd, st);
+    double t2 = now();
+    m->load_seconds = t1 - t0;
+    m->plan_seconds = t2 - t1;
+    m->batch = 0;
+    if (mi_graph_input_count(m->graph) > 0) {
+        const mi_tensor *in = mi_graph_tensor(m->graph, (size_t)mi_graph_input(m->graph, 0));
+        if (in->ndim > 0) m->batch = in->dims[0];
+    }
+}
+
+void cli_model_close(cli_model *m) {
+    mi_memory_plan_destroy(m->plan);
+    mi_graph_destroy(m->graph);
+    mi_planner_destroy(m->planner);
+    free(m->workspace);
+    memset(m, 0, sizeof *m);
+}
+
+void cli_model_print_table(const cli_model *m, FILE *f) {
+    const mi_memory_plan *p = m->plan;
+    const mi_solve_result *r = mi_memory_plan_result(p);
+    char b[32];
+    size_t arena = mi_memory_plan_pool_size(p, MI_POOL_ARENA);
+    size_t lb = mi_memory_plan_lower_bound(p), lb0 = mi_memory_plan_lower_bound_no_inplace(p);
+    size_t nact = 0, nt = mi_graph_tensor_count(m->graph), nw = 0, nio = 0;
+    for (size_t t = 0; t < nt; t++) {
+        mi_role role = mi_graph_tensor(m->graph, t)->role;
+        if (role == MI_ROLE_ACTIVATION) nact++;
+        else if (role == MI_ROLE_WEIGHT) nw++;
+        else nio++;
+    }
+    fprintf(f, "model        %s (batch %lld, %zu nodes)\n", mi_graph_name(m->graph), (long long)m->batch,
+            mi_graph_node_count(m->graph));
+    fprintf(f, "tensors      %zu activations, %zu weights, %zu inputs/outputs\n", nact, nw, nio);
+    fprintf(f, "naive arena  %14zu bytes  %10s\n", mi_memory_plan_naive_size(p),
+            cli_bytes(mi_memory_plan_naive_size(p), b, sizeof b));
+    for (int s = 0; s < MI_STRATEGY_AUTO; s++)
+        if (r->by_strategy[s])
+            fprintf(f, "  %-14s %14zu bytes  %10s  %.4fx bound\n", mi_strategy_name((mi_strategy)s),
+                    r->by_strategy[s], cli_bytes(r->by_strategy[s], b, sizeof b),
+                    lb ? (double)r->by_strategy[s] / (double)lb : 1.0);
+    fprintf(f, "lower bound  %14zu bytes  %10s  (without in-place: %s)\n", lb, cli_bytes(lb, b, sizeof b),
+            cli_bytes(lb0, (char[32]){0}, 32));
+    fprintf(f, "planned      %14zu bytes  %10s  by %s%s\n", arena, cli_bytes(arena, b, sizeof b),
+            mi_strategy_name(r->strategy), r->proven_optimal ? " (proven optimal)" : " (not proven optimal)");
+    fprintf(f, "saving       %.2f%% vs naive; planned / lower bound %.4f\n",
+            100.0 * mi_memory_plan_saving_ratio(p), lb ? (double)arena / (double)lb : 1.0);
+    fprintf(f, "pools        weights %s, arena %s, inputs/outputs %s\n",
+            cli_bytes(mi_memory_plan_pool_size(p, MI_POOL_WEIGHTS), b, sizeof b),
+            cli_bytes(arena, (char[32]){0}, 32), cli_bytes(mi_memory_plan_pool_size(p, MI_POOL_IO), (char[32]){0}, 32));
+    fprintf(f, "time         load %.1f ms, plan %.1f ms\n", 1e3 * m->load_seconds, 1e3 * m->plan_seconds);
+}

@@ -1,0 +1,25 @@
+/* Loading and planning a model for the plan and run commands, from the
+ * options they share. */
+#ifndef MI_CLI_MODEL_H
+#define MI_CLI_MODEL_H
+
+#include "cli.h"
+#include "mini_infer/memplan.h"
+
+typedef struct cli_model {
+    mi_graph *graph;
+    mi_memory_plan *plan;
+    mi_planner *planner;
+    int64_t batch;
+    double load_seconds, plan_seconds;
+    size_t *workspace; /* per node, from the device's backend; NULL for none */
+} cli_model;
+
+/* Loads and plans path with the options in a (--strategy, --alignment,
+ * --batch, --no-inplace, --no-fuse, --disable, --time-limit, --node-budget,
+ * --verbose, --device); exits on error. */
+void cli_model_open(const cli_cmd *cmd, const cli_args *a, const char *path, cli_model *m);
+void cli_model_close(cli_model *m);
+void cli_model_print_table(const cli_model *m, FILE *f);
+
+#endif

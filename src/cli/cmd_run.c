@@ -1,0 +1,259 @@
+/* mini-infer run: execute a planned model, check it, time it. */
+#include "cli.h"
+#include "mini_infer/runtime.h"
+#include "mini_infer/tensor_io.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const cli_opt run_opts[] = {
+    {"--input", "FILES", "input tensors (.pb), comma-separated in input order (default: random, seed 0)"},
+    {"--output", "FILES", "write the outputs (.pb), comma-separated in output order"},
+    {"--check", "FILES", "compare the outputs with references (.pb): max|d|/max|ref| and top-1"},
+    {"--tolerance", "X", "largest max|d|/max|ref| that --check accepts (default 1e-4)"},
+    {"--device", "NAME", "cpu (default), cuda or cuda:N"},
+    {"--batch", "N", "override the batch size (dim 0 of every input)"},
+    {"--bench", "N", "time N runs after one warm-up; print min and median"},
+    {"--poison", NULL, "poison free arena bytes around every node and check them (cpu)"},
+    {"--strategy", "NAME", "planner strategy (default auto)"},
+    {"--alignment", "N", "alignment in bytes (default 256)"},
+    {"--no-inplace", NULL, "no in-place ops, views or copy-free concat"},
+    {"--no-fuse", NULL, "do not fuse Conv+Relu, Conv+Add+Relu, Conv+Clip"},
+    {"--max-workspace", "BYTES", "largest workspace per node (cuda: fastest conv algorithm that fits)"},
+    {"--graph", NULL, "cuda: capture the run into a CUDA Graph and replay it"},
+    {"--tf32", NULL, "cuda: allow TF32 tensor-core math (default off)"},
+    {"--verbose", NULL, "log planning and backend decisions to stderr"},
+};
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void log_stderr(void *user, const char *msg) {
+    (void)user;
+    fprintf(stderr, "  %s\n", msg);
+}
+
+/* Splits a comma-separated list in place; returns the count. */
+static int split_list(char *s, char **parts, int max) {
+    int n = 0;
+    for (char *tok = strtok(s, ","); tok && n < max; tok = strtok(NULL, ",")) parts[n++] = tok;
+    return n;
+}
+
+static void shape_str(const mi_tensor *t, char *buf, size_t len) {
+    size_t at = 0;
+    buf[0] = '\0';
+    for (int d = 0; d < t->ndim && at < len; d++)
+        at += (size_t)snprintf(buf + at, len - at, "%s%lld", d ? "x" : "", (long long)t->dims[d]);
+    if (t->ndim == 0) snprintf(buf, len, "scalar");
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Compares a float output with its reference; returns 1 when it passes. */
+static int check_output(const cli_cmd *cmd, const mi_tensor *t, const void *got, const char *path,
+                        double tol) {
+    mi_tensor_data ref;
+    mi_status st = mi_tensor_file_read(path, &ref);
+    if (st) cli_fail_status(cmd, st);
+    if (ref.nbytes != t->nbytes || ref.dtype != t->dtype)
+        cli_fail(cmd, "--check %s: reference has %zu bytes of %s, output '%s' has %zu bytes of %s", path,
+                 ref.nbytes, mi_dtype_name(ref.dtype), t->name, t->nbytes, mi_dtype_name(t->dtype));
+    int ok = 1;
+    if (t->dtype == MI_DTYPE_FLOAT) {
+        const float *a = got, *r = ref.data;
+        size_t n = t->nbytes / sizeof(float);
+        double maxd = 0, maxr = 0;
+        for (size_t i = 0; i < n; i++) {
+            double d = fabs((double)a[i] - (double)r[i]);
+            if (d > maxd || isnan(d)) maxd = isnan(d) ? INFINITY : d;
+            if (fabs((double)r[i]) > maxr) maxr = fabs((double)r[i]);
+        }
+        double err = maxr > 0 ? maxd / maxr : maxd;
+        /* top-1 per row of the last dim */
+        size_t cols = t->ndim ? (size_t)t->dims[t->ndim - 1] : 1, rows = cols ? n / cols : 0, agree = 0;
+        for (size_t row = 0; row < rows; row++) {
+            size_t ba = 0, br = 0;
+            for (size_t j = 1; j < cols; j++) {
+                if (a[row * cols + j] > a[row * cols + ba]) ba = j;
+                if (r[row * cols + j] > r[row * cols + br]) br = j;
+            }
+            agree += ba == br;
+        }
+        ok = err <= tol && agree == rows;
+        printf("check      %s: max|d|/max|ref| = %.3g (tolerance %.1g), top-1 agrees %zu/%zu: %s\n", path,
+               err, tol, agree, rows, ok ? "PASS" : "FAIL");
+    } else {
+        ok = memcmp(got, ref.data, t->nbytes) == 0;
+        printf("check      %s: %s output %s\n", path, mi_dtype_name(t->dtype), ok ? "identical: PASS" : "differs: FAIL");
+    }
+    mi_tensor_data_free(&ref);
+    return ok;
+}
+
+static int run_run(const cli_cmd *cmd, int argc, char **argv) {
+    cli_args a;
+    cli_parse(cmd, argc, argv, &a);
+    const char *path = a.positional[0], *v;
+    mi_status st;
+    mi_model_options o;
+    mi_model_options_init(&o);
+    if ((v = cli_get(cmd, &a, "--device"))) o.device = v;
+    if ((v = cli_get(cmd, &a, "--batch"))) o.load.batch = cli_int(cmd, "--batch", v, 1, 1 << 20);
+    if ((v = cli_get(cmd, &a, "--strategy")) && mi_strategy_parse(v, &o.strategy))
+        cli_fail(cmd, "--strategy: %s", mi_last_error());
+    if ((v = cli_get(cmd, &a, "--alignment"))) o.alignment = cli_size(cmd, "--alignment", v);
+    if (cli_get(cmd, &a, "--no-inplace")) o.inplace = 0;
+    if (cli_get(cmd, &a, "--no-fuse")) o.load.fuse = 0;
+    if ((v = cli_get(cmd, &a, "--max-workspace"))) o.backend.max_workspace = cli_size(cmd, "--max-workspace", v);
+    if (cli_get(cmd, &a, "--graph")) o.backend.cuda_graph = 1;
+    if (cli_get(cmd, &a, "--tf32")) o.backend.tf32 = 1;
+    if (cli_get(cmd, &a, "--verbose")) {
+        o.backend.verbose = 1;
+        o.backend.log = log_stderr;
+    }
+    double tol = 1e-4;
+    if ((v = cli_get(cmd, &a, "--tolerance"))) tol = cli_double(cmd, "--tolerance", v, 0, 1e9);
+    int bench = 0;
+    if ((v = cli_get(cmd, &a, "--bench"))) bench = (int)cli_int(cmd, "--bench", v, 1, 1000000);
+
+    double t0 = now();
+    mi_model *m;
+    if ((st = mi_model_load(path, &o, &m))) cli_fail_status(cmd, st);
+    double t1 = now();
+    mi_context *c;
+    if ((st = mi_context_create(m, NULL, 0, &c))) cli_fail_status(cmd, st);
+    if (cli_get(cmd, &a, "--poison") && (st = mi_context_set_poison(c, 1))) cli_fail_status(cmd, st);
+
+    const mi_memory_plan *plan = mi_model_plan(m);
+    const mi_solve_result *r = mi_memory_plan_result(plan);
+    char b1[32], b2[32], b3[32], b4[32];
+    size_t ws_total = 0, ws_max = 0;
+    for (size_t k = 0; k < mi_graph_node_count(mi_model_graph(m)); k++) {
+        size_t w = mi_memory_plan_workspace_size(plan, k);
+        ws_total += w;
+        if (w > ws_max) ws_max = w;
+    }
+    printf("model      %s, device %s, load + plan %.1f ms\n", path, o.device, 1e3 * (t1 - t0));
+    printf("pools      weights %s, arena %s (%s; lower bound %s), inputs/outputs %s\n",
+           cli_bytes(mi_memory_plan_pool_size(plan, MI_POOL_WEIGHTS), b1, sizeof b1),
+           cli_bytes(mi_model_arena_size(m), b2, sizeof b2), mi_strategy_name(r->strategy),
+           cli_bytes(mi_memory_plan_lower_bound(plan), b3, sizeof b3),
+           cli_bytes(mi_memory_plan_pool_size(plan, MI_POOL_IO), b4, sizeof b4));
+    printf("workspace  largest %s, in the arena\n", cli_bytes(ws_max, b1, sizeof b1));
+
+    size_t ni = mi_model_input_count(m), no = mi_model_output_count(m);
+    const void **ins = calloc(ni ? ni : 1, sizeof *ins);
+    void **outs = calloc(no ? no : 1, sizeof *outs);
+    mi_tensor_data *loaded = calloc(ni ? ni : 1, sizeof *loaded);
+    if (!ins || !outs || !loaded) cli_fail(cmd, "out of memory");
+    char *list = NULL, *parts[64];
+    int nparts = 0;
+    if ((v = cli_get(cmd, &a, "--input"))) {
+        list = strdup(v);
+        nparts = split_list(list, parts, 64);
+        if ((size_t)nparts != ni) cli_fail(cmd, "--input: %d files for %zu inputs", nparts, ni);
+    }
+    for (size_t i = 0; i < ni; i++) {
+        const mi_tensor *t = mi_model_input(m, i);
+        char shape[128];
+        shape_str(t, shape, sizeof shape);
+        if (list) {
+            if ((st = mi_tensor_file_read(parts[i], &loaded[i]))) cli_fail_status(cmd, st);
+            if (loaded[i].nbytes != t->nbytes || loaded[i].dtype != t->dtype)
+                cli_fail(cmd, "--input %s: %zu bytes of %s, but input '%s' (%s) takes %zu bytes of %s", parts[i],
+                         loaded[i].nbytes, mi_dtype_name(loaded[i].dtype), t->name, shape, t->nbytes,
+                         mi_dtype_name(t->dtype));
+            ins[i] = loaded[i].data;
+            printf("input      '%s' %s from %s\n", t->name, shape, parts[i]);
+        } else {
+            unsigned char *buf = malloc(t->nbytes ? t->nbytes : 1);
+            if (!buf) cli_fail(cmd, "out of memory for input '%s'", t->name);
+            uint64_t s = 0x9E3779B97F4A7C15ULL;
+            size_t es = mi_dtype_size(t->dtype);
+            for (size_t e = 0; es && e < t->nbytes / es; e++) {
+                s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+                double u = (double)(s >> 11) * 0x1.0p-53 * 2.0 - 1.0;
+                if (t->dtype == MI_DTYPE_FLOAT) ((float *)buf)[e] = (float)u;
+                else memset(buf + e * es, 0, es);
+            }
+            loaded[i].data = buf;
+            ins[i] = buf;
+            printf("input      '%s' %s random in [-1, 1] (seed 0)\n", t->name, shape);
+        }
+    }
+    for (size_t i = 0; i < no; i++) {
+        outs[i] = malloc(mi_model_output(m, i)->nbytes ? mi_model_output(m, i)->nbytes : 1);
+        if (!outs[i]) cli_fail(cmd, "out of memory for outputs");
+    }
+    double r0 = now();
+    if ((st = mi_context_run(c, ins, outs))) cli_fail_status(cmd, st);
+    double r1 = now();
+    printf("run        %.2f ms%s\n", 1e3 * (r1 - r0), cli_get(cmd, &a, "--poison") ? " (poison mode: checked)" : "");
+    int rc = 0;
+    if ((v = cli_get(cmd, &a, "--check"))) {
+        char *cl = strdup(v), *cp[64];
+        int nc = split_list(cl, cp, 64);
+        if ((size_t)nc > no) cli_fail(cmd, "--check: %d files for %zu outputs", nc, no);
+        for (int i = 0; i < nc; i++)
+            if (!check_output(cmd, mi_model_output(m, (size_t)i), outs[i], cp[i], tol)) rc = 1;
+        free(cl);
+    }
+    if ((v = cli_get(cmd, &a, "--output"))) {
+        char *ol = strdup(v), *op[64];
+        int nout = split_list(ol, op, 64);
+        if ((size_t)nout > no) cli_fail(cmd, "--output: %d files for %zu outputs", nout, no);
+        for (int i = 0; i < nout; i++) {
+            const mi_tensor *t = mi_model_output(m, (size_t)i);
+            if ((st = mi_tensor_file_write(op[i], t->name, t->dtype, t->ndim, t->dims, outs[i])))
+                cli_fail_status(cmd, st);
+            printf("output     '%s' written to %s\n", t->name, op[i]);
+        }
+        free(ol);
+    }
+    if (bench) {
+        double *times = malloc((size_t)bench * sizeof *times);
+        if (!times) cli_fail(cmd, "out of memory");
+        for (int i = 0; i < bench; i++) {
+            double s0 = now();
+            if ((st = mi_context_run(c, ins, outs))) cli_fail_status(cmd, st);
+            times[i] = now() - s0;
+        }
+        qsort(times, (size_t)bench, sizeof *times, cmp_double);
+        printf("bench      %d runs after one warm-up: min %.3f ms, median %.3f ms (host wall time, with input/output copies)\n",
+               bench, 1e3 * times[0], 1e3 * times[bench / 2]);
+        free(times);
+    }
+    for (size_t i = 0; i < ni; i++) {
+        if (list) mi_tensor_data_free(&loaded[i]);
+        else free(loaded[i].data);
+    }
+    for (size_t i = 0; i < no; i++) free(outs[i]);
+    free(loaded);
+    free(ins);
+    free(outs);
+    free(list);
+    mi_context_destroy(c);
+    mi_model_destroy(m);
+    return rc;
+}
+
+const cli_cmd cli_cmd_run = {
+    "run",
+    "run MODEL.onnx [options]",
+    "Run a model inside its planned memory: one allocation per pool, every tensor at its offset.",
+    "Prints the pools, the run time, and with --check the normalized error and top-1 agreement.\n"
+    "Exit status: 0 ran (and every check passed), 1 a check failed, 2 bad input or a failed run.",
+    run_opts,
+    sizeof run_opts / sizeof run_opts[0],
+    1,
+    run_run,
+};

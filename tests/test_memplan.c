@@ -1,0 +1,314 @@
+/* Graph -> memory plan: lifetimes, pools, in-place, views, copy-free
+ * concat, workspaces, and failure paths, on small graphs built in C. */
+#include "alloc_hook.h"
+#include "mini_infer/memplan.h"
+
+#include <criterion/criterion.h>
+#include <string.h>
+
+static mi_graph *new_graph(void) {
+    mi_graph *g;
+    cr_assert_eq(mi_graph_create(&g), MI_OK, "%s", mi_last_error());
+    return g;
+}
+
+static void input(mi_graph *g, const char *name, int ndim, const int64_t *dims) {
+    cr_assert_eq(mi_graph_add_tensor(g, name, MI_DTYPE_FLOAT, ndim, dims, MI_ROLE_INPUT, NULL, NULL),
+                 MI_OK, "%s", mi_last_error());
+}
+
+static void output(mi_graph *g, const char *name) {
+    cr_assert_eq(mi_graph_add_tensor(g, name, MI_DTYPE_FLOAT, 0, NULL, MI_ROLE_OUTPUT, NULL, NULL),
+                 MI_OK, "%s", mi_last_error());
+}
+
+static void node(mi_graph *g, const char *op, const char *name, const char *in0, const char *in1,
+                 const char *out, int nattrs, const mi_attr *attrs) {
+    const char *ins[2] = {in0, in1};
+    cr_assert_eq(mi_graph_add_node(g, op, name, in1 ? 2 : 1, ins, 1, &out, nattrs, attrs), MI_OK, "%s",
+                 mi_last_error());
+}
+
+static void finalize(mi_graph *g) {
+    mi_load_options o;
+    mi_load_options_init(&o);
+    cr_assert_eq(mi_graph_finalize(g, &o), MI_OK, "%s", mi_last_error());
+}
+
+static mi_memory_plan *plan(const mi_graph *g, int inplace, const size_t *ws) {
+    mi_planner *pl;
+    cr_assert_eq(mi_planner_create(&pl), MI_OK);
+    mi_planner_set_inplace(pl, inplace);
+    mi_memory_plan *p;
+    cr_assert_eq(mi_planner_plan(pl, g, ws, &p), MI_OK, "%s", mi_last_error());
+    mi_planner_destroy(pl);
+    /* The arena problem must validate. */
+    size_t n;
+    const mi_buffer *b = mi_memory_plan_buffers(p, &n);
+    mi_problem prob = {b, n, mi_memory_plan_alignment(p)};
+    cr_assert_eq(mi_validate(&prob, mi_memory_plan_buffer_offsets(p), mi_memory_plan_pool_size(p, MI_POOL_ARENA)),
+                 MI_OK, "%s", mi_last_error());
+    return p;
+}
+
+static const mi_tensor_place *place(const mi_graph *g, const mi_memory_plan *p, const char *name) {
+    int t = mi_graph_find_tensor(g, name);
+    cr_assert_geq(t, 0, "tensor %s", name);
+    return mi_memory_plan_tensor(p, (size_t)t);
+}
+
+/* x -> Sigmoid a -> Relu b -> Sigmoid c -> Relu y */
+static mi_graph *chain(void) {
+    mi_graph *g = new_graph();
+    input(g, "x", 2, (int64_t[]){1, 64});
+    node(g, "Sigmoid", "s1", "x", NULL, "a", 0, NULL);
+    node(g, "Relu", "r1", "a", NULL, "b", 0, NULL);
+    node(g, "Sigmoid", "s2", "b", NULL, "c", 0, NULL);
+    node(g, "Relu", "r2", "c", NULL, "y", 0, NULL);
+    output(g, "y");
+    finalize(g);
+    return g;
+}
+
+Test(memplan, chain_lifetimes_and_pools) {
+    mi_graph *g = chain();
+    mi_memory_plan *p = plan(g, 0, NULL);
+    const mi_tensor_place *a = place(g, p, "a"), *c = place(g, p, "c"), *x = place(g, p, "x"), *y = place(g, p, "y");
+    cr_assert_eq(a->first, 0);
+    cr_assert_eq(a->last, 1);
+    cr_assert_eq(c->first, 2);
+    cr_assert_eq(c->last, 3);
+    cr_assert_eq(x->pool, MI_POOL_IO);
+    cr_assert_eq(x->first, 0);
+    cr_assert_eq(x->last, 3, "graph inputs live to the end");
+    cr_assert_eq(y->pool, MI_POOL_IO);
+    cr_assert_eq(y->last, 3);
+    cr_assert_eq(a->pool, MI_POOL_ARENA);
+    cr_assert_eq(mi_memory_plan_pool_size(p, MI_POOL_IO), 512);
+    cr_assert_eq(mi_memory_plan_naive_size(p), 768);
+    cr_assert_eq(mi_memory_plan_lower_bound(p), 512);
+    cr_assert_eq(mi_memory_plan_pool_size(p, MI_POOL_ARENA), 512);
+    cr_assert_float_eq(mi_memory_plan_saving_ratio(p), 1.0 - 512.0 / 768.0, 1e-12);
+    cr_assert_eq(a->offset, c->offset, "a and c do not overlap in time and share");
+    mi_memory_plan_destroy(p);
+    mi_graph_destroy(g);
+}
+
+Test(memplan, chain_inplace_is_one_buffer) {
+    mi_graph *g = chain();
+    mi_memory_plan *p = plan(g, 1, NULL);
+    cr_assert_eq(mi_memory_plan_pool_size(p, MI_POOL_ARENA), 256);
+    cr_assert_eq(mi_memory_plan_lower_bound(p), 256);
+    cr_assert_eq(mi_memory_plan_lower_bound_no_inplace(p), 512);
+    const mi_tensor_place *a = place(g, p, "a"), *b = place(g, p, "b"), *c = place(g, p, "c");
+    cr_assert_eq(a->offset, b->offset);
+    cr_assert_eq(b->offset, c->offset);
+    cr_assert_eq(a->buffer, c->buffer);
+    cr_assert_geq(b->alias_of, 0);
+    mi_memory_plan_destroy(p);
+    mi_graph_destroy(g);
+}
+
+Test(memplan, no_inplace_when_input_is_read_later) {
+    mi_graph *g = new_graph();
+    input(g, "x", 2, (int64_t[]){1, 64});
+    node(g, "Sigmoid", "s", "x", NULL, "a", 0, NULL);
+    node(g, "Relu", "r", "a", NULL, "b", 0, NULL);
+    node(g, "Add", "add", "a", "b", "y", 0, NULL);
+    output(g, "y");
+    finalize(g);
+    mi_memory_plan *p = plan(g, 1, NULL);
+    cr_assert_neq(place(g, p, "a")->offset, place(g, p, "b")->offset, "a is still read by add");
+    cr_assert_eq(mi_memory_plan_pool_size(p, MI_POOL_ARENA), 512);
+    mi_memory_plan_destroy(p);
+    mi_graph_destroy(g);
+}
+
+Test(memplan, views_share_and_are_elided) {
+    mi_graph *g = new_graph();
+    input(g, "x", 4, (int64_t[]){1, 4, 4, 4});
+    int64_t shape[2] = {1, 64};
+    cr_assert_eq(mi_graph_add_tensor(g, "shape", MI_DTYPE_INT64, 1, (int64_t[]){2}, MI_ROLE_WEIGHT, shape, NULL), MI_OK);
+    node(g, "Sigmoid", "s", "x", NULL, "a", 0, NULL);
+    node(g, "Reshape", "view", "a", "shape", "r", 0, NULL);
+    node(g, "Sigmoid", "s2", "r", NULL, "y", 0, NULL);
+    output(g, "y");
+    finalize(g);
+    mi_memory_plan *p = plan(g, 1, NULL);
+    const mi_tensor_place *a = place(g, p, "a"), *r = place(g, p, "r");
+    cr_assert_eq(r->offset, a->offset);
+    cr_assert_eq(r->pool, MI_POOL_ARENA);
+    cr_assert_eq(mi_memory_plan_node_elided(p, 1), 1);
+    cr_assert_eq(mi_memory_plan_node_elided(p, 0), 0);
+    cr_assert_eq(mi_memory_plan_pool_size(p, MI_POOL_ARENA), 256);
+    mi_memory_plan_destroy(p);
+    /* Off: a copy, two buffers live together at the reshape. */
+    p = plan(g, 0, NULL);
+    cr_assert_eq(mi_memory_plan_node_elided(p, 1), 0);
+    cr_assert_eq(mi_memory_plan_pool_size(p, MI_POOL_ARENA), 512);
+    mi_memory_plan_destroy(p);
+    mi_graph_destroy(g);
+}
+
+Test(memplan, view_of_an_input_stays_in_the_io_pool) {
+    mi_graph *g = new_graph();
+    input(g, "x", 4, (int64_t[]){1, 4, 4, 4});
+    mi_attr axis = {.name = "axis", .type = MI_ATTR_INT, .i = 1, .tensor = -1};
+    node(g, "Flatten", "flat", "x", NULL, "f", 1, &axis);
+    node(g, "Relu", "r", "f", NULL, "y", 0, NULL);
+    output(g, "y");
+    finalize(g);
+    mi_memory_plan *p = plan(g, 1, NULL);
+    const mi_tensor_place *x = place(g, p, "x"), *f = place(g, p, "f");
+    cr_assert_eq(f->pool, MI_POOL_IO);
+    cr_assert_eq(f->offset, x->offset);
+    cr_assert_eq(mi_memory_plan_pool_size(p, MI_POOL_ARENA), 0);
+    mi_memory_plan_destroy(p);
+    mi_graph_destroy(g);
+}
+
+Test(memplan, concat_producers_write_into_their_slices) {
+    mi_graph *g = new_graph();
+    input(g, "x", 3, (int64_t[]){1, 2, 32});
+    node(g, "Sigmoid", "s", "x", NULL, "a", 0, NULL);
+    node(g, "Relu", "r", "x", NULL, "b", 0, NULL);
+    mi_attr axis = {.name = "axis", .type = MI_ATTR_INT, .i = 1, .tensor = -1};
+    node(g, "Concat", "cat", "a", "b", "c", 1, &axis);
+    node(g, "Sigmoid", "s2", "c", NULL, "y", 0, NULL);
+    output(g, "y");
+    finalize(g);
+    mi_memory_plan *p = plan(g, 1, NULL);
+    const mi_tensor_place *a = place(g, p, "a"), *b = place(g, p, "b"), *c = place(g, p, "c");
+    cr_assert_eq(a->offset, c->offset);
+    cr_assert_eq(b->offset, c->offset + 256, "b's slice follows a's 256 bytes");
+    cr_assert_eq(mi_memory_plan_node_elided(p, 2), 1);
+    cr_assert_eq(mi_memory_plan_pool_size(p, MI_POOL_ARENA), 512);
+    mi_memory_plan_destroy(p);
+    p = plan(g, 0, NULL);
+    cr_assert_eq(mi_memory_plan_pool_size(p, MI_POOL_ARENA), 1024, "a, b and c live together");
+    mi_memory_plan_destroy(p);
+    mi_graph_destroy(g);
+}
+
+Test(memplan, concat_with_batch_is_a_copy) {
+    mi_graph *g = new_graph();
+    input(g, "x", 3, (int64_t[]){2, 2, 32});
+    node(g, "Sigmoid", "s", "x", NULL, "a", 0, NULL);
+    node(g, "Relu", "r", "x", NULL, "b", 0, NULL);
+    mi_attr axis = {.name = "axis", .type = MI_ATTR_INT, .i = 1, .tensor = -1};
+    node(g, "Concat", "cat", "a", "b", "c", 1, &axis);
+    node(g, "Sigmoid", "s2", "c", NULL, "y", 0, NULL);
+    output(g, "y");
+    finalize(g);
+    mi_memory_plan *p = plan(g, 1, NULL);
+    cr_assert_eq(mi_memory_plan_node_elided(p, 2), 0, "slices of a batch-2 concat are strided");
+    mi_memory_plan_destroy(p);
+    mi_graph_destroy(g);
+}
+
+Test(memplan, workspaces_are_buffers_of_one_step) {
+    mi_graph *g = chain();
+    size_t ws[4] = {0, 1000, 0, 300};
+    mi_memory_plan *p = plan(g, 0, ws);
+    cr_assert_eq(mi_memory_plan_workspace_size(p, 1), 1000);
+    cr_assert_eq(mi_memory_plan_workspace_size(p, 0), 0);
+    cr_assert_eq(mi_memory_plan_naive_size(p), 768 + 1024 + 512);
+    /* step 1: a, b and the 1024-byte workspace */
+    cr_assert_eq(mi_memory_plan_lower_bound(p), 512 + 1024);
+    size_t wo = mi_memory_plan_workspace_offset(p, 1);
+    const mi_tensor_place *a = place(g, p, "a"), *b = place(g, p, "b");
+    cr_assert(wo + 1024 <= a->offset || a->offset + 256 <= wo);
+    cr_assert(wo + 1024 <= b->offset || b->offset + 256 <= wo);
+    mi_memory_plan_destroy(p);
+    mi_graph_destroy(g);
+}
+
+Test(memplan, weights_pool_and_disabled_planner) {
+    mi_graph *g = new_graph();
+    input(g, "x", 2, (int64_t[]){1, 64});
+    float w[64] = {0};
+    cr_assert_eq(mi_graph_add_tensor(g, "w", MI_DTYPE_FLOAT, 2, (int64_t[]){1, 64}, MI_ROLE_WEIGHT, w, NULL), MI_OK);
+    node(g, "Add", "add", "x", "w", "a", 0, NULL);
+    node(g, "Relu", "r", "a", NULL, "b", 0, NULL);
+    node(g, "Sigmoid", "s", "b", NULL, "y", 0, NULL);
+    output(g, "y");
+    finalize(g);
+    mi_planner *pl;
+    cr_assert_eq(mi_planner_create(&pl), MI_OK);
+    mi_planner_set_enabled(pl, 0);
+    mi_memory_plan *p;
+    cr_assert_eq(mi_planner_plan(pl, g, NULL, &p), MI_OK, "%s", mi_last_error());
+    cr_assert_eq(mi_memory_plan_pool_size(p, MI_POOL_WEIGHTS), 256);
+    cr_assert_eq(place(g, p, "w")->pool, MI_POOL_WEIGHTS);
+    cr_assert_eq(mi_memory_plan_pool_size(p, MI_POOL_ARENA), 512, "disabled: no reuse, no in-place");
+    cr_assert_float_eq(mi_memory_plan_saving_ratio(p), 0.0, 1e-12);
+    cr_assert_eq(mi_memory_plan_result(p)->strategy, MI_STRATEGY_NAIVE);
+    mi_memory_plan_destroy(p);
+    cr_assert_eq(mi_planner_set_alignment(pl, 3), MI_ERR_INVALID_ARG);
+    cr_assert_eq(mi_planner_set_alignment(pl, 0), MI_ERR_INVALID_ARG);
+    cr_assert_eq(mi_planner_set_alignment(pl, 64), MI_OK);
+    cr_assert_eq(mi_planner_plan(pl, g, NULL, &p), MI_OK);
+    cr_assert_eq(mi_memory_plan_pool_size(p, MI_POOL_WEIGHTS), 256, "64 floats = 256 bytes");
+    cr_assert_eq(mi_memory_plan_pool_size(p, MI_POOL_ARENA), 512);
+    mi_memory_plan_destroy(p);
+    mi_planner_destroy(pl);
+    mi_graph_destroy(g);
+}
+
+static void collect(void *user, const char *msg) {
+    char *buf = user;
+    strncat(buf, msg, 4095 - strlen(buf));
+    strncat(buf, "\n", 4095 - strlen(buf));
+}
+
+Test(memplan, verbose_names_the_decisions) {
+    mi_graph *g = chain();
+    mi_planner *pl;
+    cr_assert_eq(mi_planner_create(&pl), MI_OK);
+    static char log[4096];
+    log[0] = '\0';
+    mi_planner_set_verbose(pl, 1, collect, log);
+    mi_memory_plan *p;
+    cr_assert_eq(mi_planner_plan(pl, g, NULL, &p), MI_OK);
+    cr_assert(strstr(log, "in-place: node 1 (r1) writes 'b' over 'a'") != NULL, "%s", log);
+    cr_assert(strstr(log, "planned") != NULL, "%s", log);
+    mi_memory_plan_destroy(p);
+    log[0] = '\0';
+    mi_planner_set_verbose(pl, 0, collect, log);
+    cr_assert_eq(mi_planner_plan(pl, g, NULL, &p), MI_OK);
+    cr_assert_eq(log[0], '\0', "silent when not verbose");
+    mi_memory_plan_destroy(p);
+    mi_planner_destroy(pl);
+    mi_graph_destroy(g);
+}
+
+Test(memplan, allocation_failures_are_clean) {
+    mi_graph *g = chain();
+    mi_planner *pl;
+    cr_assert_eq(mi_planner_create(&pl), MI_OK);
+    int64_t before = mi__alloc_outstanding();
+    for (uint64_t k = 1;; k++) {
+        mi_memory_plan *p = NULL;
+        mi__alloc_fail_at(k);
+        mi_status st = mi_planner_plan(pl, g, NULL, &p);
+        int fired = mi__alloc_failed();
+        mi__alloc_fail_at(0);
+        if (!fired) {
+            cr_assert_eq(st, MI_OK);
+            mi_memory_plan_destroy(p);
+            break;
+        }
+        cr_assert_eq(st, MI_ERR_NO_MEMORY, "failure %llu gave %s", (unsigned long long)k, mi_status_name(st));
+        cr_assert_null(p);
+        cr_assert_eq(mi__alloc_outstanding(), before, "leak after failure %llu", (unsigned long long)k);
+    }
+    mi_planner_destroy(pl);
+    mi_graph_destroy(g);
+}
+
+Test(memplan, null_arguments) {
+    mi_memory_plan *p;
+    cr_assert_eq(mi_planner_plan(NULL, NULL, NULL, &p), MI_ERR_INVALID_ARG);
+    mi_memory_plan_destroy(NULL);
+    mi_planner_destroy(NULL);
+}
