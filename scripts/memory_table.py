@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """Prints the memory table of planned models from `mini-infer plan --json` files.
 
-usage: memory_table.py PLAN.json [PLAN.json ...]
+usage: memory_table.py PLAN.json[:UNFUSED.json] ...
 
-Columns: the naive arena (every activation its own region), the planned arena,
-the lower bound with and without in-place, the saving (1 - planned / naive)
-beside the original design's claim, and the other pools.
+PLAN.json is the plan mini-infer runs (fused, in-place); UNFUSED.json, when
+given, the same model planned with --no-fuse --no-inplace --strategy naive:
+the graph as exported with no reuse at all, the baseline the original design's
+claims compare with. Columns: naive arenas, the planned arena, the lower bound
+with and without in-place, the saving (1 - planned / naive) beside the claim.
 """
 import json
 import os
@@ -23,27 +25,37 @@ def main(paths):
         print(__doc__, file=sys.stderr)
         return 2
     rows = []
-    for p in paths:
+    for arg in paths:
+        p, _, unfused = arg.partition(":")
         with open(p) as f:
             j = json.load(f)
+        base = j["naive_arena"]
+        bound0 = j["lower_bound_no_inplace"]
+        if unfused:
+            with open(unfused) as f:
+                u = json.load(f)
+            base = u["naive_arena"]
+            bound0 = u["lower_bound"]
         name = os.path.splitext(os.path.basename(p))[0]
         claim = CLAIMS.get(name)
         rows.append([
             name,
             str(j["batch"]),
+            mib(base),
             mib(j["naive_arena"]),
             mib(j["pools"]["arena"]),
             mib(j["lower_bound"]),
-            mib(j["lower_bound_no_inplace"]),
-            f"{100 * j['saving_ratio']:.1f}%",
+            mib(bound0),
+            f"{100 * (1 - j['pools']['arena'] / base):.1f}%" if base else "-",
             f"{100 * claim:.0f}%" if claim is not None else "-",
             f"{j['planned_over_bound']:.4f}",
             j["strategy"] + (" (optimal)" if j["proven_optimal"] else ""),
             mib(j["pools"]["weights"]),
             mib(j["pools"]["io"]),
         ])
-    head = ["model", "batch", "naive arena", "planned arena", "lower bound", "bound w/o in-place",
-            "saving", "original claim", "planned/bound", "strategy", "weights", "inputs/outputs"]
+    head = ["model", "batch", "naive arena (as exported)", "naive arena (fused)", "planned arena",
+            "lower bound", "bound (no fusion, no in-place)", "saving vs as exported", "original claim",
+            "planned/bound", "strategy", "weights", "inputs/outputs"]
     print("| " + " | ".join(head) + " |")
     print("|" + "|".join("---" for _ in head) + "|")
     for r in rows:

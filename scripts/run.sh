@@ -20,9 +20,12 @@ for m in lenet5 mobilenet_v2 resnet50; do
   echo "== $m"
   build/mini-infer plan "$model"
   build/mini-infer plan "$model" --json >"build/plans/$m.json"
+  build/mini-infer plan "$model" --json --no-fuse --no-inplace --strategy naive >"build/plans/$m-unfused.json"
   build/mini-infer plan "$model" --svg "build/plans/$m.svg" >/dev/null
   build/mini-infer run "$model" --input "$data/input_0.pb" --check "$data/output_0.pb"
   echo
 done
 echo "== memory at batch 1, fp32 (activations arena; SVG pictures in build/plans/)"
-python3 scripts/memory_table.py build/plans/lenet5.json build/plans/mobilenet_v2.json build/plans/resnet50.json
+python3 scripts/memory_table.py build/plans/lenet5.json:build/plans/lenet5-unfused.json \
+  build/plans/mobilenet_v2.json:build/plans/mobilenet_v2-unfused.json \
+  build/plans/resnet50.json:build/plans/resnet50-unfused.json

@@ -177,6 +177,9 @@ void mi_graph_destroy(mi_graph *g);
 /* ---- building by hand ---------------------------------------------------- */
 
 mi_status mi_graph_create(mi_graph **out);
+/* The ai.onnx opset whose semantics the nodes follow (default 13); the
+ * loader sets the model's. Supported: 7 to 21, checked at finalize. */
+mi_status mi_graph_set_opset(mi_graph *g, int64_t opset);
 /* Adds a tensor. For MI_ROLE_WEIGHT, data (nbytes of dims) is copied.
  * A dim < 0 is dynamic (resolved by the batch override for dim 0). */
 mi_status mi_graph_add_tensor(mi_graph *g, const char *name, mi_dtype dtype, int ndim,

@@ -2,37 +2,40 @@
  * (Moolchandani et al., "MiniMalloc: A Lightweight Memory Allocator for
  * Hardware-Accelerated Machine Learning", ASPLOS 2023); our own code.
  *
- * The core is a decision search: is there a plan within cap? It only visits
- * canonical plans, where every buffer rests at 0 or on the end of a
+ * The core is a decision search: is there a plan within cap? It visits
+ * only canonical plans, where every buffer rests at 0 or on the end of a
  * conflicting buffer and buffers are placed in order of (offset, preorder
- * rank); every plan can be pushed down into one, so none is lost. Each
- * unplaced buffer keeps its lowest feasible offset (the highest end of the
- * placed buffers it conflicts with); a node places one of them there.
- *  - dominance: a candidate at or above the lowest end any unplaced buffer
- *    could reach is skipped: that buffer would be left in a gap below.
+ * rank): every plan can be pushed down into one, so no answer is lost.
+ * Each unplaced buffer keeps its lowest feasible offset (the highest end
+ * of the placed buffers it conflicts with); a node places one there.
+ *  - dominance: a candidate at or above the lowest end that some unplaced
+ *    buffer could reach is skipped, as that buffer would stay in a gap.
  *  - inference: in each section (a maximal set of buffers live together)
- *    the unplaced buffers stack, none lower than its own lowest offset nor
- *    than the current offset; for every release r, r plus the bytes of the
- *    buffers released at r or later must fit under cap.
+ *    the unplaced buffers stack, none below its own lowest offset nor the
+ *    current offset; for every such release r, r plus the units released
+ *    at r or later must fit under cap (a preemptive scheduling bound).
  *  - decomposition: once no unplaced buffer crosses a section boundary, the
- *    two sides are independent sub-problems, solved one after the other
- *    (the failure of one fails them all, with no backtracking between).
- * The search is iterative (explicit frames), so deep searches need no
- * stack. Minimising runs the decision search at the lower bound, then
- * bisects between the proven floor and the incumbent, restarting with
- * doubled node limits and rotating among static preorders (the round
- * robin of MiniMalloc). */
+ *    sides are independent sub-problems solved one after the other; one
+ *    failing fails them all, with no backtracking between them.
+ * The search is iterative (explicit frames), so depth costs no C stack.
+ * Minimising runs the decision at the lower bound, then bisects between the
+ * proven floor and the incumbent, restarting with doubled node limits and
+ * rotating static preorders (MiniMalloc's round robin). */
 #include "planner_internal.h"
 
+#include <assert.h>
 #include <string.h>
+#ifdef EXACT_DEBUG
+#include <stdio.h>
+#endif
 
 #define NONE UINT32_MAX
-/* Largest arena (ordering entries over all frames); past it the search
- * gives up as on a node limit. 8 Mi entries are 64 MiB. */
+/* Most ordering entries over all frames (8 Mi entries, 64 MiB); past it a
+ * search gives up as on a node limit. */
 #define ARENA_MAX ((size_t)1 << 23)
 /* The clock is read every CHECK_NODES nodes or CHECK_WORK entries scanned. */
 #define CHECK_NODES 1024
-#define CHECK_WORK ((uint64_t)1 << 20)
+#define CHECK_WORK ((uint64_t)1 << 18)
 
 typedef struct entry {
     uint32_t b;   /* buffer */
@@ -41,24 +44,36 @@ typedef struct entry {
 
 enum { FR_AND, FR_SEARCH };
 
-/* A SEARCH frame owns its ordering (the context's unplaced buffers sorted
- * by lowest offset, then rank) at arena[base, base + k). An AND frame owns
- * the unplaced buffers of a context that fell apart, sorted by first
- * section, at arena[base, base + k), followed by its ncut cut sections. */
+/* A SEARCH frame owns its ordering (the context's unplaced buffers by
+ * lowest offset, then rank) at arena[base, base + k). An AND frame owns the
+ * unplaced buffers of a context that fell apart, by first section, at
+ * arena[base, base + k), then ncut boundaries (in .b) where it fell apart. */
 typedef struct frame {
     uint32_t kind;
     uint32_t k;
     uint32_t next;      /* SEARCH: next candidate; AND: next part */
     uint32_t pos;       /* AND: first buffer of the next part */
     uint32_t ncut;      /* AND */
-    uint32_t slo, shi;  /* AND: sections of the whole */
-    uint32_t cur;       /* SEARCH: buffer placed now, NONE */
-    uint32_t canon_pre; /* SEARCH: candidates must come after (canon_off, canon_pre) */
+    uint32_t cur;       /* SEARCH: buffer placed now, or NONE */
+    uint32_t canon_pre; /* SEARCH: candidates come after (canon_off, canon_pre) */
     size_t canon_off;
-    size_t min_height; /* SEARCH: lowest end any unplaced buffer can reach */
+    size_t min_height;  /* SEARCH: lowest end any unplaced buffer can reach */
     size_t base;
-    size_t trail_mark; /* SEARCH: trail length before cur was placed */
+    size_t trail_mark;  /* SEARCH: trail length before cur was placed */
+    uint64_t key[2];    /* the state: unplaced buffers and their lowest offsets */
 } frame;
+
+/* A state (a context's unplaced buffers with their lowest offsets) that
+ * failed with the canonical position (off, pre); the same state at a
+ * later position has fewer completions, so it fails too. Keys are two
+ * independent 64-bit sums, so a false match needs a 128-bit collision. */
+typedef struct tt_entry {
+    uint64_t key[2];
+    size_t off;
+    uint32_t pre;
+    uint32_t epoch; /* the attempt that stored it; 0: empty */
+} tt_entry;
+#define TT_BITS 17
 
 typedef struct trail_rec {
     uint32_t b;
@@ -66,46 +81,63 @@ typedef struct trail_rec {
 } trail_rec;
 
 typedef enum outcome { OUT_FOUND, OUT_INFEASIBLE, OUT_ABORTED } outcome;
+enum { EV_GO, EV_SOLVED, EV_FAILED };
+enum { TRY_PUSHED, TRY_SOLVED, TRY_EXHAUSTED, TRY_ABORTED };
 
-/* Heuristics: keys compared in order, each descending, then index. */
-enum { KEY_T = 1, KEY_W, KEY_A, KEY_Z };
+/* Static preorders: keys compared in turn, each descending, then index.
+ * T: the most unplaced units in one of the buffer's sections, W: lifetime
+ * in steps, A: units x steps, Z: units. */
+enum { KEY_T = 1, KEY_W, KEY_A, KEY_Z, KEY_S, KEY_R };
 static const uint8_t heuristics[][3] = {
+    {KEY_S, KEY_W, KEY_Z},
     {KEY_T, KEY_W, KEY_A},
     {KEY_T, KEY_A, KEY_W},
     {KEY_W, KEY_A, KEY_T},
-    {KEY_Z, KEY_W, KEY_T},
+    {KEY_Z, KEY_T, KEY_W},
+    {KEY_R, KEY_R, KEY_R},
+    {KEY_R, KEY_R, KEY_R},
+    {KEY_R, KEY_R, KEY_R},
 };
 #define NHEUR ((int)MI__ARRAY_LEN(heuristics))
 
 typedef struct solver {
     const mi__prob *p;
-    size_t n;
-    size_t cap; /* units of the alignment */
+    size_t cap; /* in units of the alignment */
     /* per buffer */
-    size_t *size;     /* units; 0 for buffers left out */
+    size_t *size; /* units; 0 leaves the buffer out */
     uint32_t *sec0, *sec1;
-    size_t *area;     /* size x steps, saturated */
-    size_t *key_t;    /* most unplaced units in one of its sections (per context) */
+    size_t *area;
+    size_t *key_t;
     size_t *min_off;
     size_t *sol;
-    const size_t *hint; /* bytes, may be NULL */
     /* per section */
     uint32_t nsec;
-    uint32_t *cuts0, *cuts; /* buffers crossing boundary s | s + 1 */
+    uint32_t *cuts0, *cuts; /* unplaced buffers crossing boundary s | s + 1 */
     size_t *acc;
     uint32_t *stamp;
     uint32_t stamp_now;
     /* the search */
     uint32_t nlive; /* buffers with a size */
+    /* Top-level parts: no buffer crosses between them, so each is planned
+     * on its own and the pool is the highest of them. */
+    uint32_t *order;   /* buffers with a size, by first section */
+    uint32_t nparts;
+    uint32_t *part_at; /* part q is order[part_at[q], part_at[q + 1]) */
+    size_t *part_lo;   /* proven floor of each part (units) */
+    size_t *part_hi;   /* height of the incumbent plan of each part (units) */
+    size_t tt_size;
+    uint32_t epoch;
+    const uint8_t *heur;
+    uint64_t rseed;
     entry *arena;
     size_t arena_cap, top;
     frame *frames;
     size_t frames_cap, nframes;
     trail_rec *trail;
     size_t trail_cap, ntrail;
-    const uint8_t *heur;
+    tt_entry *tt;
     /* limits */
-    uint64_t nodes, node_budget, work, next_check_nodes, next_check_work;
+    uint64_t nodes, node_budget, attempt_end, work, check_nodes, check_work;
     double deadline; /* 0: none */
     int stop;        /* the budget or the time ran out */
 } solver;
@@ -127,20 +159,24 @@ static void solver_free(solver *s) {
     mi__free(s->arena);
     mi__free(s->frames);
     mi__free(s->trail);
+    mi__free(s->tt);
+    mi__free(s->order);
+    mi__free(s->part_at);
+    mi__free(s->part_lo);
+    mi__free(s->part_hi);
 }
 
 /* Sections are the steps where a buffer ends and some buffer started since
  * the previous section: exactly the maximal sets of buffers live together.
- * Two buffers conflict iff they share a section, and a buffer's sections
- * are a contiguous range. */
+ * Two buffers conflict iff they share a section, and the sections of a
+ * buffer are a contiguous range. */
 static mi_status solver_init(solver *s, const mi__prob *p) {
     mi_status st = MI_OK;
-    size_t n = p->n, an = n ? n : 1, ns = p->nsteps ? p->nsteps : 1;
+    size_t n = p->n, an = n ? n : 1, ns = (size_t)p->nsteps + 1;
     memset(s, 0, sizeof *s);
     s->p = p;
-    s->n = n;
     uint8_t *ev = mi__calloc(ns, 1);
-    uint32_t *next_sec = mi__malloc((ns + 1) * sizeof *next_sec);
+    uint32_t *before = mi__malloc(ns * sizeof *before);
     s->size = mi__malloc(an * sizeof *s->size);
     s->sec0 = mi__malloc(an * sizeof *s->sec0);
     s->sec1 = mi__malloc(an * sizeof *s->sec1);
@@ -148,8 +184,15 @@ static mi_status solver_init(solver *s, const mi__prob *p) {
     s->key_t = mi__malloc(an * sizeof *s->key_t);
     s->min_off = mi__calloc(an, sizeof *s->min_off);
     s->sol = mi__calloc(an, sizeof *s->sol);
-    if (!ev || !next_sec || !s->size || !s->sec0 || !s->sec1 || !s->area || !s->key_t ||
-        !s->min_off || !s->sol) {
+    s->order = mi__malloc(an * sizeof *s->order);
+    s->part_at = mi__malloc((an + 1) * sizeof *s->part_at);
+    s->part_lo = mi__malloc(an * sizeof *s->part_lo);
+    s->part_hi = mi__malloc(an * sizeof *s->part_hi);
+    s->tt_size = (size_t)1 << 10;
+    while (s->tt_size < ((size_t)1 << TT_BITS) && s->tt_size < 256 * an) s->tt_size *= 2;
+    s->tt = mi__calloc(s->tt_size, sizeof *s->tt);
+    if (!s->order || !s->part_at || !s->part_lo || !s->part_hi || !ev || !before || !s->size || !s->sec0 || !s->sec1 || !s->area || !s->key_t ||
+        !s->min_off || !s->sol || !s->tt) {
         st = mi__error(MI_ERR_NO_MEMORY, "exact: %zu buffers", n);
         goto done;
     }
@@ -162,22 +205,18 @@ static mi_status solver_init(solver *s, const mi__prob *p) {
         size_t w = (size_t)(p->last[i] - p->first[i]) + 1;
         if (!mi__mul_size(s->size[i], w, &s->area[i])) s->area[i] = SIZE_MAX;
     }
-    /* next_sec[t]: index of the first section at step >= t. */
+    /* before[t]: the number of sections at steps < t. */
     uint32_t nsec = 0;
     int started = 0;
-    uint32_t *sec_step = s->sec0; /* borrowed until the sections are known */
     for (uint32_t t = 0; t < p->nsteps; t++) {
+        before[t] = nsec;
         if (ev[t] & 1) started = 1;
         if ((ev[t] & 2) && started) {
-            sec_step[nsec++] = t;
+            nsec++;
             started = 0;
         }
     }
-    for (size_t t = ns + 1, k = nsec; t-- > 0;) {
-        while (k > 0 && sec_step[k - 1] >= t) k--;
-        /* k is now the count of sections before step t */
-        next_sec[t] = (uint32_t)k;
-    }
+    before[p->nsteps] = nsec;
     s->nsec = nsec;
     size_t as = nsec ? nsec : 1;
     s->cuts0 = mi__calloc(as, sizeof *s->cuts0);
@@ -188,25 +227,709 @@ static mi_status solver_init(solver *s, const mi__prob *p) {
         st = mi__error(MI_ERR_NO_MEMORY, "exact: %u sections", nsec);
         goto done;
     }
-    /* Sections up to and including step t: next_sec[t + 1]. */
-    for (size_t i = n; i-- > 0;) {
-        if (!s->size[i]) {
-            s->sec0[i] = s->sec1[i] = 0;
-            continue;
-        }
-        uint32_t a = next_sec[p->first[i]], b = next_sec[p->last[i] + 1] - 1;
-        assert(a <= b && b < nsec);
-        s->sec0[i] = a;
-        s->sec1[i] = b;
+    for (size_t i = 0; i < n; i++) {
+        s->sec0[i] = s->sec1[i] = 0;
+        if (!s->size[i]) continue;
+        /* A buffer's last step closes a section if none closed since it
+         * started, so the range is never empty. */
+        s->sec0[i] = before[p->first[i]];
+        s->sec1[i] = before[p->last[i] + 1] - 1;
+        assert(s->sec0[i] <= s->sec1[i] && s->sec1[i] < nsec);
+        for (uint32_t c = s->sec0[i]; c < s->sec1[i]; c++) s->cuts0[c]++;
     }
-    /* sec_step borrowed s->sec0 from index 0 up; sec0 was filled from the
-     * top down, and entry i of sec_step is read only for steps before
-     * buffer i's... not guaranteed, so sec0 is filled after next_sec is
-     * complete (above) and sec_step is no longer read. */
+    /* Buffers by first section (a counting sort, stable), then cut into
+     * parts at the boundaries no buffer crosses; each part's floor is its
+     * largest section total. */
+    uint32_t *cnt = before; /* reused: nsec + 1 <= nsteps + 1 entries */
+    memset(cnt, 0, ((size_t)nsec + 1) * sizeof *cnt);
     for (size_t i = 0; i < n; i++)
-        for (uint32_t c = s->sec0[i]; s->size[i] && c < s->sec1[i]; c++) s->cuts0[c]++;
+        if (s->size[i]) cnt[s->sec0[i] + 1]++;
+    for (uint32_t c = 0; c < nsec; c++) cnt[c + 1] += cnt[c];
+    for (size_t i = 0; i < n; i++)
+        if (s->size[i]) s->order[cnt[s->sec0[i]]++] = (uint32_t)i;
+    memset(s->acc, 0, as * sizeof *s->acc);
+    for (size_t i = 0; i < n; i++)
+        for (uint32_t c = s->sec0[i]; s->size[i] && c <= s->sec1[i]; c++) s->acc[c] += s->size[i];
+    uint32_t q = 0, far = 0;
+    s->part_at[0] = 0;
+    s->part_lo[0] = 0;
+    for (uint32_t k = 0; k < s->nlive; k++) {
+        uint32_t b = s->order[k];
+        if (k > 0 && s->sec0[b] > far) {
+            s->part_at[++q] = k;
+            s->part_lo[q] = 0;
+        }
+        if (k == 0 || s->sec1[b] > far) far = s->sec1[b];
+        for (uint32_t c = s->sec0[b]; c <= s->sec1[b]; c++)
+            if (s->acc[c] > s->part_lo[q]) s->part_lo[q] = s->acc[c];
+    }
+    s->nparts = s->nlive ? q + 1 : 0;
+    s->part_at[s->nparts] = s->nlive;
 done:
     mi__free(ev);
-    mi__free(next_sec);
+    mi__free(before);
+    return st;
+}
+
+/* ---- small helpers ------------------------------------------------------------ */
+
+static mi_status arena_reserve(solver *s, size_t extra, int *full) {
+    size_t need;
+    *full = 0;
+    if (!mi__add_size(s->top, extra, &need) || need > ARENA_MAX) {
+        *full = 1;
+        return MI_OK;
+    }
+    void *a = s->arena;
+    mi_status st = mi__grow(&a, &s->arena_cap, need, sizeof *s->arena);
+    s->arena = a;
+    return st;
+}
+
+static mi_status push_frame(solver *s, frame **out) {
+    void *a = s->frames;
+    mi_status st = mi__grow(&a, &s->frames_cap, s->nframes + 1, sizeof *s->frames);
+    s->frames = a;
+    if (st) return st;
+    *out = &s->frames[s->nframes++];
+    memset(*out, 0, sizeof **out);
+    (*out)->cur = NONE;
+    return MI_OK;
+}
+
+static void next_stamp(solver *s) {
+    if (++s->stamp_now == 0) {
+        memset(s->stamp, 0, (s->nsec ? s->nsec : 1) * sizeof *s->stamp);
+        s->stamp_now = 1;
+    }
+}
+
+/* True when the search must stop: the budget, the clock (read now and
+ * then), or this attempt's node limit. */
+static int out_of_limits(solver *s) {
+    if (s->node_budget && s->nodes >= s->node_budget) s->stop = 1;
+    if (!s->stop && s->deadline > 0 && (s->nodes >= s->check_nodes || s->work >= s->check_work)) {
+        s->check_nodes = s->nodes + CHECK_NODES;
+        s->check_work = s->work + CHECK_WORK;
+        if (mi__now() > s->deadline) s->stop = 1;
+    }
+    return s->stop || s->nodes >= s->attempt_end;
+}
+
+static uint64_t mix64(uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+static void state_key(const solver *s, const entry *ord, size_t k, uint64_t key[2]) {
+    uint64_t a = 0, b = 0;
+    for (size_t i = 0; i < k; i++) {
+        uint64_t u = ord[i].b, m = s->min_off[ord[i].b];
+        a += mix64(mix64(m + 0x9E3779B97F4A7C15ULL) ^ u);
+        b += mix64(mix64(m ^ 0xD6E8FEB86659FD93ULL) + (u << 1 | 1) * 0xA0761D6478BD642FULL);
+    }
+    key[0] = a;
+    key[1] = b;
+}
+
+static tt_entry *tt_slot(const solver *s, const uint64_t key[2]) {
+    return &s->tt[(key[0] ^ (key[1] >> 7)) & (s->tt_size - 1)];
+}
+
+/* True when the state is known to fail from (off, pre). */
+static int tt_failed(const solver *s, const uint64_t key[2], size_t off, uint32_t pre) {
+    const tt_entry *t = tt_slot(s, key);
+    return t->epoch == s->epoch && t->key[0] == key[0] && t->key[1] == key[1] &&
+           (t->off < off || (t->off == off && t->pre <= pre));
+}
+
+static void tt_store(solver *s, const frame *f) {
+    tt_entry *t = tt_slot(s, f->key);
+    *t = (tt_entry){{f->key[0], f->key[1]}, f->canon_off, f->canon_pre, s->epoch};
+}
+
+typedef int (*less_fn)(const solver *s, entry a, entry b);
+
+static int less_off(const solver *s, entry a, entry b) {
+    if (s->min_off[a.b] != s->min_off[b.b]) return s->min_off[a.b] < s->min_off[b.b];
+    return a.pre < b.pre;
+}
+
+static int less_pre(const solver *s, entry a, entry b) {
+    (void)s;
+    return a.pre < b.pre;
+}
+
+static int less_sec(const solver *s, entry a, entry b) {
+    if (s->sec0[a.b] != s->sec0[b.b]) return s->sec0[a.b] < s->sec0[b.b];
+    return a.b < b.b;
+}
+
+static size_t key_of(const solver *s, uint8_t key, uint32_t b) {
+    switch (key) {
+    case KEY_T: return s->key_t[b];
+    case KEY_W: return s->p->last[b] - s->p->first[b];
+    case KEY_A: return s->area[b];
+    case KEY_S: return SIZE_MAX - s->sec0[b];
+    case KEY_R: return (size_t)mix64(b ^ s->rseed);
+    default: return s->size[b];
+    }
+}
+
+static int less_heur(const solver *s, entry a, entry b) {
+    for (int i = 0; i < 3; i++) {
+        size_t ka = key_of(s, s->heur[i], a.b), kb = key_of(s, s->heur[i], b.b);
+        if (ka != kb) return ka > kb;
+    }
+    return a.b < b.b;
+}
+
+/* Stable merge sort of a[0, n) using tmp[0, n). */
+static void sort_entries(const solver *s, entry *a, size_t n, entry *tmp, less_fn less) {
+    for (size_t lo = 0; lo < n; lo += 8) {
+        size_t hi = lo + 8 < n ? lo + 8 : n;
+        for (size_t i = lo + 1; i < hi; i++) {
+            entry v = a[i];
+            size_t j = i;
+            while (j > lo && less(s, v, a[j - 1])) {
+                a[j] = a[j - 1];
+                j--;
+            }
+            a[j] = v;
+        }
+    }
+    entry *src = a, *dst = tmp;
+    for (size_t w = 8; w < n; w *= 2) {
+        for (size_t lo = 0; lo < n; lo += 2 * w) {
+            size_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
+            size_t i = lo, j = mid, o = lo;
+            while (i < mid && j < hi) dst[o++] = less(s, src[j], src[i]) ? src[j++] : src[i++];
+            while (i < mid) dst[o++] = src[i++];
+            while (j < hi) dst[o++] = src[j++];
+        }
+        entry *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != a) memcpy(a, src, n * sizeof *a);
+}
+
+/* Adds buffer u released at r to the stacks of its sections; 0 when one
+ * of them overflows cap. */
+static inline int stack_ok(solver *s, uint32_t u, size_t r, uint32_t now) {
+    if (r > s->cap) return 0;
+    size_t room = s->cap - r, su = s->size[u];
+    for (uint32_t c = s->sec0[u]; c <= s->sec1[u]; c++) {
+        if (s->stamp[c] != now) {
+            s->stamp[c] = now;
+            s->acc[c] = 0;
+        }
+        s->acc[c] += su;
+        if (s->acc[c] > room) return 0;
+    }
+    s->work += s->sec1[u] - s->sec0[u] + 1;
+    return 1;
+}
+
+/* The section bound after a placement at (o, pre): over an ordering
+ * (ascending lowest offset, then rank), in decreasing order of release, r
+ * plus the units released at r or later must fit in every section. A
+ * buffer the canonical order has passed (below o, or at o with a lower
+ * rank) is placed only once something placed at o or above raises it, so
+ * its release is o + 1. Also gives the lowest end any of them can reach. */
+static int bound_ok(solver *s, const entry *ord, size_t k, size_t o, uint32_t pre,
+                    size_t *min_height) {
+    next_stamp(s);
+    uint32_t now = s->stamp_now;
+    size_t mh = SIZE_MAX, i = k;
+    for (size_t j = 0; j < k; j++) {
+        size_t h = s->min_off[ord[j].b] + s->size[ord[j].b];
+        if (h < mh) mh = h;
+    }
+    *min_height = mh;
+    for (; i > 0 && s->min_off[ord[i - 1].b] > o; i--)
+        if (!stack_ok(s, ord[i - 1].b, s->min_off[ord[i - 1].b], now)) return 0;
+    for (size_t j = 0; j < i; j++)
+        if ((s->min_off[ord[j].b] < o || ord[j].pre < pre) && !stack_ok(s, ord[j].b, o + 1, now))
+            return 0;
+    for (size_t j = 0; j < i; j++)
+        if (!(s->min_off[ord[j].b] < o || ord[j].pre < pre) && !stack_ok(s, ord[j].b, o, now))
+            return 0;
+    return 1;
+}
+
+static void undo(solver *s, frame *f) {
+    uint32_t b = f->cur;
+    if (b == NONE) return;
+    while (s->ntrail > f->trail_mark) {
+        const trail_rec *r = &s->trail[--s->ntrail];
+        s->min_off[r->b] = r->old;
+    }
+    for (uint32_t c = s->sec0[b]; c < s->sec1[b]; c++) s->cuts[c]++;
+    f->cur = NONE;
+}
+
+static void pop_frame(solver *s) {
+    s->top = s->frames[s->nframes - 1].base;
+    s->nframes--;
+}
+
+/* ---- the search ------------------------------------------------------------- */
+
+/* Pushes a SEARCH frame over the m buffers at list (outside the area being
+ * built), ranked by the current preorder. */
+static mi_status open_context(solver *s, size_t list_at, size_t m, int *full, int *dead) {
+    mi_status st = arena_reserve(s, 2 * m, full);
+    if (st || *full) return st;
+    entry *ord = s->arena + s->top, *tmp = ord + m;
+    const entry *list = s->arena + list_at;
+    next_stamp(s);
+    uint32_t now = s->stamp_now;
+    for (size_t i = 0; i < m; i++) {
+        uint32_t b = list[i].b;
+        ord[i].b = b;
+        for (uint32_t c = s->sec0[b]; c <= s->sec1[b]; c++) {
+            if (s->stamp[c] != now) {
+                s->stamp[c] = now;
+                s->acc[c] = 0;
+            }
+            s->acc[c] += s->size[b];
+        }
+    }
+    for (size_t i = 0; i < m; i++) {
+        uint32_t b = ord[i].b;
+        size_t t = 0;
+        for (uint32_t c = s->sec0[b]; c <= s->sec1[b]; c++)
+            if (s->acc[c] > t) t = s->acc[c];
+        s->key_t[b] = t;
+        s->work += 2 * (size_t)(s->sec1[b] - s->sec0[b] + 1);
+    }
+    sort_entries(s, ord, m, tmp, less_heur);
+    size_t mh = SIZE_MAX;
+    for (size_t i = 0; i < m; i++) {
+        ord[i].pre = (uint32_t)i;
+        size_t h = s->min_off[ord[i].b] + s->size[ord[i].b];
+        if (h < mh) mh = h;
+    }
+    sort_entries(s, ord, m, tmp, less_off);
+    uint64_t key[2];
+    state_key(s, ord, m, key);
+    if (tt_failed(s, key, 0, 0)) {
+        *dead = 1;
+        return MI_OK;
+    }
+    size_t base = s->top;
+    frame *f;
+    if ((st = push_frame(s, &f))) return st;
+    f->kind = FR_SEARCH;
+    f->k = (uint32_t)m;
+    f->base = base;
+    f->min_height = mh;
+    f->key[0] = key[0];
+    f->key[1] = key[1];
+    s->top = base + m;
+    return MI_OK;
+}
+
+/* Starts the next non-empty part of the AND frame on top; *pushed = 0
+ * when all parts are done. */
+static mi_status next_part(solver *s, int *pushed, int *full, int *dead) {
+    frame *f = &s->frames[s->nframes - 1];
+    *pushed = 0;
+    while (f->next <= f->ncut) {
+        const entry *list = s->arena + f->base;
+        uint32_t lim = f->next < f->ncut ? list[f->k + f->next].b : UINT32_MAX;
+        size_t start = f->pos, end = start;
+        while (end < f->k && s->sec0[list[end].b] <= lim) end++;
+        f->next++;
+        f->pos = (uint32_t)end;
+        if (end == start) continue;
+        *pushed = 1;
+        return open_context(s, f->base + start, end - start, full, dead);
+    }
+    return MI_OK;
+}
+
+/* Places the next candidate of the SEARCH frame on top and pushes what
+ * follows, or reports that the frame is exhausted or its context solved. */
+static mi_status try_next(solver *s, int *what) {
+    mi_status st;
+    size_t fi = s->nframes - 1;
+    for (;;) {
+        frame *f = &s->frames[fi];
+        if (f->next >= f->k) {
+            *what = TRY_EXHAUSTED;
+            return MI_OK;
+        }
+        entry e = s->arena[f->base + f->next++];
+        uint32_t b = e.b;
+        size_t o = s->min_off[b], h = o + s->size[b];
+        if (o >= f->min_height) {
+            f->next = f->k; /* the ordering is ascending: no candidate is left */
+            continue;
+        }
+        if (o < f->canon_off || (o == f->canon_off && e.pre < f->canon_pre) || h > s->cap) continue;
+        s->nodes++;
+        if (out_of_limits(s)) {
+            *what = TRY_ABORTED;
+            return MI_OK;
+        }
+        size_t k = f->k, span = s->sec1[b] - s->sec0[b];
+        int full;
+        if ((st = arena_reserve(s, 3 * k + span, &full))) return st;
+        if (full) {
+            *what = TRY_ABORTED;
+            return MI_OK;
+        }
+        void *t = s->trail;
+        st = mi__grow(&t, &s->trail_cap, s->ntrail + k, sizeof *s->trail);
+        s->trail = t;
+        if (st) return st;
+        f->cur = b;
+        f->trail_mark = s->ntrail;
+        s->sol[b] = o;
+        const entry *ord = s->arena + f->base;
+        entry *child = s->arena + s->top, *chg = child + (k - 1);
+        size_t nu = 0, nc = 0;
+        uint32_t s0 = s->sec0[b], s1 = s->sec1[b];
+        for (size_t i = 0; i < k; i++) {
+            uint32_t u = ord[i].b;
+            if (u == b) continue;
+            if (s->sec0[u] <= s1 && s0 <= s->sec1[u] && s->min_off[u] < h) {
+                s->trail[s->ntrail++] = (trail_rec){u, s->min_off[u]};
+                s->min_off[u] = h;
+                chg[nc++] = ord[i];
+            } else {
+                child[nu++] = ord[i];
+            }
+        }
+        s->work += k;
+        /* The raised buffers all have lowest offset h: order them by rank
+         * and merge them in from the back. */
+        sort_entries(s, chg, nc, chg + nc, less_pre);
+        for (size_t w = nu + nc, i = nu, j = nc; j > 0;) {
+            if (i > 0 && less_off(s, chg[j - 1], child[i - 1])) child[--w] = child[--i];
+            else child[--w] = chg[--j];
+        }
+        size_t kc = k - 1, ncut = 0;
+        entry *cut = child + kc;
+        for (uint32_t c = s0; c < s1; c++)
+            if (--s->cuts[c] == 0) cut[ncut++].b = c;
+        size_t mh;
+        if (!bound_ok(s, child, kc, o, e.pre, &mh)) {
+#ifdef EXACT_DEBUG
+            { extern long dbg_trace; if (dbg_trace > 0) { dbg_trace--; fprintf(stderr, "%*sX %u@%zu [%u,%u] sz %zu\n", (int)s->nframes, "", b, o, s0, s1, s->size[b]); } }
+#endif
+            undo(s, f);
+            continue;
+        }
+        if (kc == 0) {
+            *what = TRY_SOLVED;
+            return MI_OK;
+        }
+        uint64_t key[2];
+        state_key(s, child, kc, key);
+        s->work += kc;
+        if (tt_failed(s, key, o, e.pre)) {
+            undo(s, f);
+            continue;
+        }
+        size_t base = s->top;
+        frame *g;
+        if ((st = push_frame(s, &g))) return st;
+        f = &s->frames[fi];
+        g->base = base;
+        g->k = (uint32_t)kc;
+        g->key[0] = key[0];
+        g->key[1] = key[1];
+        g->canon_off = o;
+        g->canon_pre = e.pre;
+        if (ncut) {
+            sort_entries(s, child, kc, cut + ncut, less_sec);
+            g->kind = FR_AND;
+            g->ncut = (uint32_t)ncut;
+            s->top = base + kc + ncut;
+        } else {
+            g->kind = FR_SEARCH;
+            g->min_height = mh;
+            s->top = base + kc;
+        }
+#ifdef EXACT_DEBUG
+        {
+            extern size_t dbg_depth, dbg_max; extern long dbg_trace;
+            if (dbg_trace > 0) { dbg_trace--; fprintf(stderr, "%*s%u@%zu [%u,%u] sz %zu %s\n", (int)s->nframes, "", b, o, s0, s1, s->size[b], ncut ? "AND" : ""); }
+            (void)dbg_depth;
+            size_t placed = s->ntrail ? 0 : 0;
+            for (size_t q = 0; q < s->nframes; q++) placed += s->frames[q].kind == FR_SEARCH && s->frames[q].cur != NONE;
+            if (placed > dbg_max) dbg_max = placed;
+        }
+#endif
+        *what = TRY_PUSHED;
+        return MI_OK;
+    }
+}
+
+/* Is there a plan of part q within cap units? On OUT_FOUND s->sol holds
+ * one for the part's buffers. */
+static mi_status decide(solver *s, uint32_t q, size_t cap, int heur, uint64_t limit,
+                        outcome *out) {
+    mi_status st;
+    int full = 0;
+    s->cap = cap;
+    s->heur = heuristics[heur];
+    s->rseed = mix64(limit * 31 + (uint64_t)heur);
+    s->attempt_end = limit && s->nodes <= UINT64_MAX - limit ? s->nodes + limit : UINT64_MAX;
+    s->nframes = s->top = s->ntrail = 0;
+    if (++s->epoch == 0) {
+        memset(s->tt, 0, s->tt_size * sizeof *s->tt);
+        s->epoch = 1;
+    }
+    *out = OUT_ABORTED;
+    /* The root: an AND of one part, which the search may cut further. */
+    size_t m = s->part_at[q + 1] - s->part_at[q];
+    if ((st = arena_reserve(s, m, &full)) || full) return st;
+    for (size_t i = 0; i < m; i++) {
+        uint32_t b = s->order[s->part_at[q] + i];
+        s->arena[i] = (entry){b, 0};
+        s->min_off[b] = 0;
+        for (uint32_t c = s->sec0[b]; c < s->sec1[b]; c++) s->cuts[c] = s->cuts0[c];
+    }
+    frame *root;
+    if ((st = push_frame(s, &root))) return st;
+    root->kind = FR_AND;
+    root->k = (uint32_t)m;
+    s->top = m;
+    int ev = EV_GO;
+    for (;;) {
+        if (s->nframes == 0) {
+            *out = ev == EV_SOLVED ? OUT_FOUND : OUT_INFEASIBLE;
+            return MI_OK;
+        }
+        frame *f = &s->frames[s->nframes - 1];
+        if (f->kind == FR_AND) {
+            if (ev == EV_FAILED) {
+                if (s->nframes > 1) tt_store(s, f);
+                pop_frame(s);
+                continue;
+            }
+            int pushed, dead = 0;
+            if ((st = next_part(s, &pushed, &full, &dead))) return st;
+            if (full) return MI_OK;
+            if (dead) {
+                ev = EV_FAILED;
+            } else if (pushed) {
+                ev = EV_GO;
+            } else {
+                pop_frame(s);
+                ev = EV_SOLVED;
+            }
+            continue;
+        }
+        if (ev == EV_SOLVED) {
+            undo(s, f);
+            pop_frame(s);
+            continue;
+        }
+        if (ev == EV_FAILED) undo(s, f);
+        int what;
+        if ((st = try_next(s, &what))) return st;
+        switch (what) {
+        case TRY_PUSHED: ev = EV_GO; break;
+        case TRY_SOLVED: ev = EV_SOLVED; break;
+        case TRY_EXHAUSTED:
+            tt_store(s, f);
+            pop_frame(s);
+            ev = EV_FAILED;
+            break;
+        default: return MI_OK; /* aborted */
+        }
+    }
+}
+
+/* Tries each preorder in turn under the node limit; the first conclusive
+ * answer wins (infeasibility does not depend on the preorder). On
+ * OUT_FOUND the plan is written to offsets and the part's height updated. */
+static mi_status decide_any(solver *s, uint32_t q, size_t cap, uint64_t limit, size_t *offsets,
+                            outcome *out) {
+    *out = OUT_ABORTED;
+    for (int h = 0; h < NHEUR && !s->stop; h++) {
+        mi_status st = decide(s, q, cap, h, limit, out);
+        if (st) return st;
+        if (*out == OUT_INFEASIBLE) return MI_OK;
+        if (*out == OUT_FOUND) {
+            size_t top = 0;
+            for (uint32_t k = s->part_at[q]; k < s->part_at[q + 1]; k++) {
+                uint32_t b = s->order[k];
+                offsets[b] = s->sol[b] * s->p->align;
+                if (s->sol[b] + s->size[b] > top) top = s->sol[b] + s->size[b];
+            }
+            s->part_hi[q] = top;
+            return MI_OK;
+        }
+    }
+    return MI_OK;
+}
+
+/* Buffers of size 0 go to offset 0, inside any pool. */
+static void zero_empty(const solver *s, size_t *offsets) {
+    for (size_t i = 0; i < s->p->n; i++)
+        if (!s->size[i]) offsets[i] = 0;
+}
+
+/* Heights of the parts in a plan, in units. */
+static void part_heights(solver *s, const size_t *offsets) {
+    for (uint32_t q = 0; q < s->nparts; q++) {
+        size_t top = 0;
+        for (uint32_t k = s->part_at[q]; k < s->part_at[q + 1]; k++) {
+            uint32_t b = s->order[k];
+            size_t e = offsets[b] / s->p->align + s->size[b];
+            if (e > top) top = e;
+        }
+        s->part_hi[q] = top;
+    }
+}
+
+static uint64_t first_limit(const solver *s) { return 2 * (uint64_t)s->nlive + 64; }
+static uint64_t next_limit(uint64_t l) { return l > UINT64_MAX / 2 ? UINT64_MAX : 2 * l; }
+
+/* Capacity mode: a plan within capacity, or the proof that none exists.
+ * Parts that the hint already fits are kept. */
+static mi_status solve_capacity(solver *s, const mi__exact_opts *opt, size_t *offsets,
+                                mi__exact_result *res) {
+    mi_status st;
+    const mi__prob *p = s->p;
+    if (opt->hint && opt->hint_pool <= opt->capacity) {
+        memcpy(offsets, opt->hint, p->n * sizeof *offsets);
+        res->pool = opt->hint_pool;
+        res->found = res->proven = 1;
+        return MI_OK;
+    }
+    if (p->lower > opt->capacity) {
+        res->proven = 1;
+        return MI_OK;
+    }
+    size_t cap = opt->capacity / p->align;
+    if (opt->hint) {
+        memcpy(offsets, opt->hint, p->n * sizeof *offsets);
+        zero_empty(s, offsets);
+        part_heights(s, offsets);
+    } else {
+        memset(offsets, 0, p->n * sizeof *offsets);
+        for (uint32_t q = 0; q < s->nparts; q++) s->part_hi[q] = SIZE_MAX;
+    }
+    for (uint64_t limit = first_limit(s); !s->stop; limit = next_limit(limit)) {
+        int open = 0;
+        for (uint32_t q = 0; q < s->nparts && !s->stop; q++) {
+            if (s->part_hi[q] <= cap) continue;
+            outcome out;
+            if ((st = decide_any(s, q, cap, limit, offsets, &out))) return st;
+            if (out == OUT_INFEASIBLE) {
+                res->proven = 1;
+                return MI_OK;
+            }
+            open += out == OUT_ABORTED;
+        }
+        if (!open && !s->stop) {
+            size_t top = 0;
+            for (uint32_t q = 0; q < s->nparts; q++)
+                if (s->part_hi[q] > top) top = s->part_hi[q];
+            res->pool = top * p->align;
+            res->found = res->proven = 1;
+            return MI_OK;
+        }
+    }
+    return MI_OK;
+}
+
+/* Lowers the part q from its incumbent toward floor (or proves floor
+ * infeasible) under the node limit; *progress is set on any news. */
+static mi_status improve_part(solver *s, uint32_t q, size_t floor, uint64_t limit,
+                              size_t *offsets, int *progress) {
+    outcome out;
+    mi_status st = decide_any(s, q, floor, limit, offsets, &out);
+    if (st || out == OUT_FOUND) {
+        *progress = 1;
+        return st;
+    }
+    if (out == OUT_INFEASIBLE) {
+        s->part_lo[q] = floor + 1;
+        *progress = 1;
+        return MI_OK;
+    }
+    /* The floor is not settled: bisect above it, where plans are easier. */
+    for (size_t soft = floor + 1; soft < s->part_hi[q] && !s->stop;) {
+        size_t c = soft + (s->part_hi[q] - 1 - soft) / 2;
+        if ((st = decide_any(s, q, c, limit, offsets, &out))) return st;
+        if (out == OUT_FOUND) {
+            *progress = 1;
+        } else if (out == OUT_INFEASIBLE) {
+            s->part_lo[q] = soft = c + 1;
+            *progress = 1;
+        } else {
+            soft = c + 1;
+        }
+    }
+    return MI_OK;
+}
+
+/* Minimise mode: the pool is the highest part, so the search works on the
+ * highest parts, down to the highest proven floor. */
+static mi_status solve_min(solver *s, const mi__exact_opts *opt, size_t *offsets,
+                           mi__exact_result *res) {
+    mi_status st;
+    const mi__prob *p = s->p;
+    size_t pool;
+    if (opt->hint) memcpy(offsets, opt->hint, p->n * sizeof *offsets);
+    else if ((st = mi__plan_greedy_size(p, offsets, &pool))) return st;
+    res->found = 1;
+    zero_empty(s, offsets);
+    part_heights(s, offsets);
+    size_t hi = 0, lo = 0;
+    for (uint64_t limit = first_limit(s);; ) {
+        hi = lo = 0;
+        for (uint32_t q = 0; q < s->nparts; q++) {
+            if (s->part_hi[q] > hi) hi = s->part_hi[q];
+            if (s->part_lo[q] > lo) lo = s->part_lo[q];
+        }
+        if (hi <= lo || s->stop) break;
+        int progress = 0;
+#ifdef EXACT_DEBUG
+        fprintf(stderr, "round limit %llu nodes %llu hi %zu lo %zu:", (unsigned long long)limit, (unsigned long long)s->nodes, hi, lo);
+        for (uint32_t q = 0; q < s->nparts; q++) fprintf(stderr, " [%u: %u bufs %zu..%zu]", q, s->part_at[q+1]-s->part_at[q], s->part_lo[q], s->part_hi[q]);
+        fprintf(stderr, "\n");
+#endif
+        for (uint32_t q = 0; q < s->nparts && !s->stop; q++) {
+            if (s->part_hi[q] < hi) continue;
+            size_t floor = s->part_lo[q] > lo ? s->part_lo[q] : lo;
+            if ((st = improve_part(s, q, floor, limit, offsets, &progress))) return st;
+        }
+        if (!progress) limit = next_limit(limit);
+    }
+    res->pool = hi * p->align;
+    res->proven = hi <= lo;
+    return MI_OK;
+}
+
+mi_status mi__plan_exact(const mi__prob *p, const mi__exact_opts *opt, size_t *offsets,
+                         mi__exact_result *res) {
+    mi_status st;
+    solver s;
+    memset(res, 0, sizeof *res);
+    res->pool = SIZE_MAX;
+    if ((st = solver_init(&s, p))) goto done;
+    s.node_budget = opt->node_budget;
+    if (opt->time_limit > 0) s.deadline = mi__now() + opt->time_limit;
+    s.check_nodes = CHECK_NODES;
+    s.check_work = CHECK_WORK;
+    if (opt->capacity) st = solve_capacity(&s, opt, offsets, res);
+    else st = solve_min(&s, opt, offsets, res);
+    res->nodes = s.nodes;
+    if (!st && p->verbose)
+        mi__logf(p->log, p->log_user, "exact: %s %zu bytes after %llu nodes%s",
+                 res->found ? "plan of" : "no plan within", res->found ? res->pool : opt->capacity,
+                 (unsigned long long)s.nodes, res->proven ? " (proven)" : "");
+done:
+    solver_free(&s);
     return st;
 }

@@ -1,0 +1,302 @@
+/* Convolution, 1 to 3 spatial dims, with groups, dilations, strides, pads,
+ * bias and the fused epilogue out = act(conv(x) + bias + residual).
+ *
+ * Three paths:
+ *  - one input channel per group (depthwise, any channel multiplier): a
+ *    direct loop per output plane, no workspace;
+ *  - 1x1, stride 1, no padding: the input already is the GEMM's B matrix
+ *    (channels x pixels), no im2col;
+ *  - otherwise im2col into the planned workspace, tiled over output pixels
+ *    so the workspace stays under the backend's cap, then the GEMM.
+ * Every spatial rank is handled as 3-D with leading extents of 1.
+ *
+ * In place: the planner may give out == residual. The GEMM then runs in
+ * accumulate mode over the residual already in out (never reading the
+ * residual through a second pointer after out was written), and the
+ * direct path reads residual[i] just before writing out[i]. */
+#include "cpu_internal.h"
+
+#include <string.h>
+
+typedef struct conv_geom {
+    int64_t batch, c, m, group, cg, mg;
+    int64_t in[3], out[3], k[3], s[3], d[3], pb[3];
+    int64_t in_sp, out_sp, ksz, kdim;
+    int direct, pointwise;
+    int64_t tile; /* im2col columns per tile (0: no im2col) */
+    size_t col_bytes, gemm_bytes;
+} conv_geom;
+
+static void geom_init(const mi_graph *g, const mi_node *n, const mi__conv_params *p, conv_geom *q) {
+    const mi_tensor *x = mi__node_in(g, n, 0), *w = mi__node_in(g, n, 1);
+    const mi_tensor *y = &g->tensors[n->outputs[0]];
+    int nsp = p->nspatial, off = 3 - nsp;
+    memset(q, 0, sizeof *q);
+    q->batch = x->dims[0];
+    q->c = x->dims[1];
+    q->m = w->dims[0];
+    q->group = p->group;
+    q->cg = q->c / q->group;
+    q->mg = q->m / q->group;
+    for (int i = 0; i < 3; i++) {
+        int j = i - off;
+        q->in[i] = j >= 0 ? x->dims[2 + j] : 1;
+        q->out[i] = j >= 0 ? y->dims[2 + j] : 1;
+        q->k[i] = j >= 0 ? p->kernel[j] : 1;
+        q->s[i] = j >= 0 ? p->stride[j] : 1;
+        q->d[i] = j >= 0 ? p->dilation[j] : 1;
+        q->pb[i] = j >= 0 ? p->pad_begin[j] : 0;
+    }
+    q->in_sp = q->in[0] * q->in[1] * q->in[2];
+    q->out_sp = q->out[0] * q->out[1] * q->out[2];
+    q->ksz = q->k[0] * q->k[1] * q->k[2];
+    q->kdim = q->cg * q->ksz;
+    q->direct = q->cg == 1 && q->ksz > 1;
+    int unit = q->ksz == 1;
+    for (int i = 0; i < nsp; i++)
+        unit = unit && p->stride[i] == 1 && p->pad_begin[i] == 0 && p->pad_end[i] == 0;
+    q->pointwise = unit;
+}
+
+static size_t round64(size_t n) { return (n + 63) & ~(size_t)63; }
+
+/* Picks the im2col tile so columns + GEMM packs fit the cap (at least one
+ * column, a multiple of the micro-kernel's NR when that many fit). */
+static void geom_tile(const mi__cpu *cpu, conv_geom *q) {
+    if (q->direct) return;
+    if (q->pointwise) {
+        q->gemm_bytes = mi__sgemm_workspace(cpu, q->mg, q->out_sp, q->kdim);
+        return;
+    }
+    size_t full = mi__sgemm_workspace(cpu, q->mg, q->out_sp, q->kdim);
+    size_t per_col = (size_t)q->kdim * sizeof(float);
+    size_t budget = cpu->ws_cap > full + 64 ? cpu->ws_cap - full - 64 : 0;
+    int64_t tile = (int64_t)(budget / per_col);
+    if (tile > q->out_sp) tile = q->out_sp;
+    if (tile >= cpu->gk->nr) tile -= tile % cpu->gk->nr;
+    if (tile < 1) tile = 1;
+    q->tile = tile;
+    q->col_bytes = round64((size_t)tile * per_col);
+    q->gemm_bytes = mi__sgemm_workspace(cpu, q->mg, tile, q->kdim);
+}
+
+mi_status mi__cpu_conv_workspace(const mi__cpu *cpu, const mi_graph *g, const mi_node *n,
+                                 const mi__op_params *p, size_t *ws) {
+    conv_geom q;
+    geom_init(g, n, &p->u.conv, &q);
+    geom_tile(cpu, &q);
+    *ws = q.direct ? 0 : q.col_bytes + q.gemm_bytes + MI__CPU_WS_ALIGN;
+    return MI_OK;
+}
+
+/* ---- im2col ------------------------------------------------------------------- */
+
+typedef struct col_job {
+    const conv_geom *q;
+    const float *x; /* this image and group: cg planes */
+    float *col;     /* kdim x nt */
+    int64_t n0, nt;
+    int64_t rows_per_task;
+} col_job;
+
+static int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+/* One row of the im2col matrix: input channel ci, kernel tap (kz, ky, kx),
+ * output pixels [n0, n0 + nt). */
+static void col_row(const conv_geom *q, const float *plane, int64_t kz, int64_t ky, int64_t kx,
+                    int64_t n0, int64_t nt, float *dst) {
+    const int64_t ow = q->out[2], oh = q->out[1], iw = q->in[2];
+    const int64_t sx = q->s[2];
+    const int64_t xoff = kx * q->d[2] - q->pb[2];
+    /* ox with 0 <= ox * sx + xoff < iw */
+    int64_t lo = xoff >= 0 ? 0 : floor_div(-xoff + sx - 1, sx);
+    int64_t hi = floor_div(iw - 1 - xoff, sx) + 1;
+    if (hi > ow) hi = ow;
+    if (lo > hi) lo = hi;
+    int64_t nidx = n0, end = n0 + nt;
+    while (nidx < end) {
+        int64_t line = nidx / ow, ox0 = nidx % ow;
+        int64_t ox1 = ow - ox0 < end - nidx ? ow : ox0 + (end - nidx);
+        int64_t oy = line % oh, oz = line / oh;
+        int64_t iy = oy * q->s[1] + ky * q->d[1] - q->pb[1];
+        int64_t iz = oz * q->s[0] + kz * q->d[0] - q->pb[0];
+        /* dst[base + ox] is output pixel (line, ox) */
+        int64_t base = (nidx - n0) - ox0;
+        if (iy < 0 || iy >= q->in[1] || iz < 0 || iz >= q->in[0]) {
+            memset(dst + base + ox0, 0, (size_t)(ox1 - ox0) * sizeof(float));
+        } else {
+            const float *src = plane + (iz * q->in[1] + iy) * iw;
+            int64_t a = lo > ox0 ? lo : ox0, b = hi < ox1 ? hi : ox1;
+            if (b < a) b = a;
+            int64_t ox = ox0;
+            for (; ox < a; ox++) dst[base + ox] = 0.0f;
+            if (sx == 1) {
+                if (b > a) memcpy(dst + base + a, src + a + xoff, (size_t)(b - a) * sizeof(float));
+                ox = b;
+            } else {
+                for (; ox < b; ox++) dst[base + ox] = src[ox * sx + xoff];
+            }
+            for (; ox < ox1; ox++) dst[base + ox] = 0.0f;
+        }
+        nidx += ox1 - ox0;
+    }
+}
+
+static void col_task(void *arg, int64_t task, int thread) {
+    (void)thread;
+    const col_job *j = arg;
+    const conv_geom *q = j->q;
+    int64_t r0 = task * j->rows_per_task, r1 = r0 + j->rows_per_task;
+    if (r1 > q->kdim) r1 = q->kdim;
+    for (int64_t r = r0; r < r1; r++) {
+        int64_t ci = r / q->ksz, t = r % q->ksz;
+        int64_t kx = t % q->k[2], ky = (t / q->k[2]) % q->k[1], kz = t / (q->k[2] * q->k[1]);
+        col_row(q, j->x + ci * q->in_sp, kz, ky, kx, j->n0, j->nt, j->col + r * j->nt);
+    }
+}
+
+/* ---- direct path (one input channel per group) -------------------------------- */
+
+#define MI__DIRECT_CHUNK 256
+
+typedef struct direct_job {
+    const conv_geom *q;
+    const float *x, *w, *bias, *res;
+    float *y;
+    int act;
+    float lo, hi;
+} direct_job;
+
+static void direct_task(void *arg, int64_t task, int thread) {
+    (void)thread;
+    const direct_job *j = arg;
+    const conv_geom *q = j->q;
+    int64_t b = task / q->m, oc = task % q->m;
+    const float *plane = j->x + (b * q->c + oc / q->mg) * q->in_sp;
+    const float *w = j->w + oc * q->ksz;
+    float *out = j->y + (b * q->m + oc) * q->out_sp;
+    const float *res = j->res ? j->res + (b * q->m + oc) * q->out_sp : NULL;
+    const float bias = j->bias ? j->bias[oc] : 0.0f;
+    const int64_t ow = q->out[2], iw = q->in[2], sx = q->s[2];
+    float acc[MI__DIRECT_CHUNK];
+    for (int64_t oz = 0; oz < q->out[0]; oz++) {
+        for (int64_t oy = 0; oy < q->out[1]; oy++) {
+            int64_t line = (oz * q->out[1] + oy) * ow;
+            for (int64_t x0 = 0; x0 < ow; x0 += MI__DIRECT_CHUNK) {
+                int64_t x1 = x0 + MI__DIRECT_CHUNK < ow ? x0 + MI__DIRECT_CHUNK : ow;
+                for (int64_t i = 0; i < x1 - x0; i++) acc[i] = 0.0f;
+                for (int64_t kz = 0; kz < q->k[0]; kz++) {
+                    int64_t iz = oz * q->s[0] + kz * q->d[0] - q->pb[0];
+                    if (iz < 0 || iz >= q->in[0]) continue;
+                    for (int64_t ky = 0; ky < q->k[1]; ky++) {
+                        int64_t iy = oy * q->s[1] + ky * q->d[1] - q->pb[1];
+                        if (iy < 0 || iy >= q->in[1]) continue;
+                        const float *row = plane + (iz * q->in[1] + iy) * iw;
+                        for (int64_t kx = 0; kx < q->k[2]; kx++) {
+                            const float wv = w[(kz * q->k[1] + ky) * q->k[2] + kx];
+                            int64_t xoff = kx * q->d[2] - q->pb[2];
+                            int64_t lo = xoff >= 0 ? 0 : floor_div(-xoff + sx - 1, sx);
+                            int64_t hi = floor_div(iw - 1 - xoff, sx) + 1;
+                            if (lo < x0) lo = x0;
+                            if (hi > x1) hi = x1;
+                            if (hi <= lo) continue;
+                            if (sx == 1) {
+                                const float *src = row + (lo + xoff);
+                                float *a = acc + (lo - x0);
+                                for (int64_t i = 0; i < hi - lo; i++) a[i] += wv * src[i];
+                            } else {
+                                for (int64_t ox = lo; ox < hi; ox++)
+                                    acc[ox - x0] += wv * row[ox * sx + xoff];
+                            }
+                        }
+                    }
+                }
+                float *o = out + line;
+                const float *r = res ? res + line : NULL;
+                if (r)
+                    for (int64_t ox = x0; ox < x1; ox++)
+                        o[ox] = mi_k_conv_epilogue(acc[ox - x0], bias, r[ox], j->act, j->lo, j->hi);
+                else
+                    for (int64_t ox = x0; ox < x1; ox++)
+                        o[ox] = mi_k_conv_epilogue(acc[ox - x0], bias, 0.0f, j->act, j->lo, j->hi);
+            }
+        }
+    }
+}
+
+/* ---- the op ------------------------------------------------------------------------ */
+
+static int overlaps(const void *a, size_t na, const void *b, size_t nb) {
+    uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
+    return na && nb && x < y + nb && y < x + na;
+}
+
+mi_status mi__cpu_conv(mi__cpu_call *c) {
+    const mi_graph *g = c->g;
+    const mi_node *n = c->n;
+    conv_geom q;
+    geom_init(g, n, &c->p.u.conv, &q);
+    geom_tile(c->cpu, &q);
+    const mi_tensor *xt = mi__cpu_in_t(c, 0), *yt = mi__cpu_out_t(c, 0);
+    const float *x = c->in[0], *w = c->in[1];
+    const float *bias = n->ninputs > 2 && c->in[2] ? (const float *)c->in[2] : NULL;
+    float *y = c->out[0];
+    const float *res = n->fused.residual >= 0 ? (const float *)c->residual : NULL;
+    if (overlaps(x, xt->nbytes, y, yt->nbytes))
+        return mi__cpu_err(c, MI_ERR_PLAN_INVALID, "the output '%s' overlaps the input '%s'; a "
+                           "convolution cannot run in place on its input", yt->name, xt->name);
+    if (res && res != (const float *)y && overlaps(res, yt->nbytes, y, yt->nbytes))
+        return mi__cpu_err(c, MI_ERR_PLAN_INVALID, "the output '%s' partly overlaps the residual",
+                           yt->name);
+    int act = n->fused.act;
+    float lo = n->fused.act_min, hi = n->fused.act_max;
+
+    if (q.direct) {
+        direct_job j = {&q, x, w, bias, res, y, act, lo, hi};
+        mi__cpu_parallel(c->cpu, q.batch * q.m, direct_task, &j);
+        return MI_OK;
+    }
+    size_t need = q.col_bytes + q.gemm_bytes + MI__CPU_WS_ALIGN;
+    if (!c->ws || c->ws_size < need)
+        return mi__cpu_err(c, MI_ERR_INVALID_ARG, "the workspace has %zu bytes, prepare() asked "
+                           "for %zu", c->ws ? c->ws_size : 0, need);
+    float *col = mi__cpu_ws_align(c->ws);
+    char *gws = (char *)col + q.col_bytes;
+    size_t gws_size = c->ws_size - (size_t)(gws - (char *)c->ws);
+    for (int64_t b = 0; b < q.batch; b++) {
+        for (int64_t gi = 0; gi < q.group; gi++) {
+            const float *xg = x + (b * q.c + gi * q.cg) * q.in_sp;
+            const float *wg = w + gi * q.mg * q.kdim;
+            float *yg = y + (b * q.m + gi * q.mg) * q.out_sp;
+            const float *rg = res ? res + (b * q.m + gi * q.mg) * q.out_sp : NULL;
+            mi__gemm_epi e;
+            mi__gemm_epi_init(&e);
+            e.bias_row = bias ? bias + gi * q.mg : NULL;
+            e.act = act;
+            e.act_min = lo;
+            e.act_max = hi;
+            /* out == residual: the residual is already in out; add onto it. */
+            e.accumulate = rg && rg == yg;
+            if (q.pointwise) {
+                e.residual = e.accumulate ? NULL : rg;
+                e.ldr = q.out_sp;
+                if (mi__sgemm(c->cpu, 0, 0, q.mg, q.out_sp, q.kdim, wg, q.kdim, xg, q.out_sp, yg,
+                              q.out_sp, &e, gws, gws_size))
+                    return mi__cpu_err(c, MI_ERR_INTERNAL, "GEMM workspace too small");
+                continue;
+            }
+            for (int64_t n0 = 0; n0 < q.out_sp; n0 += q.tile) {
+                int64_t nt = q.out_sp - n0 < q.tile ? q.out_sp - n0 : q.tile;
+                int64_t rows = q.kdim / (4 * (int64_t)c->cpu->nthreads) + 1;
+                col_job cj = {&q, xg, col, n0, nt, rows};
+                mi__cpu_parallel(c->cpu, (q.kdim + rows - 1) / rows, col_task, &cj);
+                e.residual = rg && !e.accumulate ? rg + n0 : NULL;
+                e.ldr = q.out_sp;
+                if (mi__sgemm(c->cpu, 0, 0, q.mg, nt, q.kdim, wg, q.kdim, col, nt, yg + n0,
+                              q.out_sp, &e, gws, gws_size))
+                    return mi__cpu_err(c, MI_ERR_INTERNAL, "GEMM workspace too small");
+            }
+        }
+    }
+    return MI_OK;
+}

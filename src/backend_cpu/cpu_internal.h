@@ -1,0 +1,161 @@
+/* The CPU reference backend's private interface: the thread pool, the
+ * GEMM core and one entry point per op family (conv.c, gemm.c, pool.c,
+ * eltwise.c, norm.c, layout.c), dispatched from backend_cpu.c.
+ *
+ * Every kernel gets an mi__cpu_call: the node, its parsed parameters and
+ * the pointers of this run. Kernels validate what they need and report
+ * errors naming the node; they never allocate: scratch memory is the
+ * node's planned workspace, which prepare() sized. */
+#ifndef MI_BACKEND_CPU_INTERNAL_H
+#define MI_BACKEND_CPU_INTERNAL_H
+
+#include "graph_internal.h"
+#include "kernels/elementwise.h"
+#include "mini_infer/backend.h"
+#include "op_params.h"
+
+#define MI__CPU_MAX_THREADS 8
+/* The largest workspace one node asks for when options.max_workspace is 0. */
+#define MI__CPU_DEFAULT_WS_CAP ((size_t)2 << 20)
+/* Workspace slack so kernels can align their scratch whatever the plan's
+ * alignment is (it may be as small as 1). */
+#define MI__CPU_WS_ALIGN ((size_t)64)
+
+/* ---- the backend state ---------------------------------------------------- */
+
+typedef struct mi__cpu_pool mi__cpu_pool;
+
+/* One GEMM micro-kernel: C tile (MR x NR, row-major, ld nr) = packed A
+ * panel (kc x MR) times packed B panel (kc x NR). */
+typedef void (*mi__gemm_micro_fn)(int64_t kc, const float *a, const float *b, float *c);
+typedef struct mi__gemm_kernel {
+    const char *name;
+    int mr, nr;
+    int64_t mc, kc, nc; /* cache blocking: A block mc x kc, B block kc x nc */
+    mi__gemm_micro_fn fn;
+} mi__gemm_kernel;
+
+typedef struct mi__cpu {
+    mi__cpu_pool *pool;
+    int nthreads; /* the caller plus nthreads - 1 workers */
+    size_t ws_cap;
+    const mi__gemm_kernel *gk;
+} mi__cpu;
+
+/* Runs fn(arg, t, thread) for t in [0, ntasks) on the pool; thread is in
+ * [0, nthreads) and no two tasks run at once with the same thread index.
+ * When the pool is busy (another context of the same backend is using it)
+ * the tasks run on the calling thread, all with thread index 0. */
+typedef void (*mi__cpu_task_fn)(void *arg, int64_t task, int thread);
+void mi__cpu_parallel(mi__cpu *cpu, int64_t ntasks, mi__cpu_task_fn fn, void *arg);
+
+mi_status mi__cpu_pool_create(int nthreads, mi__cpu_pool **out);
+void mi__cpu_pool_destroy(mi__cpu_pool *p);
+
+/* Host memory aligned to `align` (a power of two >= sizeof(void *)),
+ * counted by the library's allocation hook like mi__malloc. */
+void *mi__cpu_aligned_alloc(size_t bytes, size_t align);
+void mi__cpu_aligned_free(void *p);
+
+/* Aligns a workspace pointer up to MI__CPU_WS_ALIGN. */
+static inline void *mi__cpu_ws_align(void *ws) {
+    uintptr_t u = (uintptr_t)ws;
+    return (void *)((u + MI__CPU_WS_ALIGN - 1) & ~(uintptr_t)(MI__CPU_WS_ALIGN - 1));
+}
+
+/* ---- GEMM micro-kernels (gemm.c) ------------------------------------------ */
+
+/* The kernels this machine can run, best first; NULL-terminated. */
+const mi__gemm_kernel *const *mi__gemm_kernels(void);
+/* The best kernel for this machine, or the one named by $MI_CPU_GEMM. */
+const mi__gemm_kernel *mi__gemm_kernel_default(void);
+
+/* ---- the GEMM core (gemm.c) ------------------------------------------------ */
+
+/* What happens to each C element v = alpha * (A B)[i][j]:
+ *   v += C[i][j]           when accumulate (beta = 1)
+ *   v  = act(v + bias_row[i] + residual[i * ldr + j])   (conv epilogue)
+ * bias_row, residual may be NULL. residual must not be C (use accumulate). */
+typedef struct mi__gemm_epi {
+    float alpha;
+    int accumulate;
+    const float *bias_row;
+    const float *residual;
+    int64_t ldr;
+    int act;
+    float act_min, act_max;
+} mi__gemm_epi;
+
+void mi__gemm_epi_init(mi__gemm_epi *e);
+
+/* Bytes of pack buffers mi__sgemm needs for these sizes with every thread
+ * (plus alignment slack). */
+size_t mi__sgemm_workspace(const mi__cpu *cpu, int64_t m, int64_t n, int64_t k);
+
+/* C (m x n, ldc) = epilogue(op(A) op(B)), op(A) m x k, op(B) k x n, all
+ * row-major; ta / tb: A / B stored transposed. ws holds at least
+ * mi__sgemm_workspace bytes for one thread (more threads when it has
+ * room). Returns 0, or -1 when ws is too small. */
+int mi__sgemm(mi__cpu *cpu, int ta, int tb, int64_t m, int64_t n, int64_t k, const float *a,
+              int64_t lda, const float *b, int64_t ldb, float *c, int64_t ldc,
+              const mi__gemm_epi *epi, void *ws, size_t ws_size);
+
+/* ---- one node's run ------------------------------------------------------------- */
+
+typedef struct mi__cpu_call {
+    mi__cpu *cpu;
+    const mi_graph *g;
+    const mi_node *n;
+    mi__op_params p;
+    void *const *in;
+    void *const *out;
+    void *residual;
+    void *ws;
+    size_t ws_size;
+} mi__cpu_call;
+
+/* Input / output tensor k of the node (NULL when omitted). */
+static inline const mi_tensor *mi__cpu_in_t(const mi__cpu_call *c, int k) {
+    return mi__node_in(c->g, c->n, k);
+}
+static inline const mi_tensor *mi__cpu_out_t(const mi__cpu_call *c, int k) {
+    return k < c->n->noutputs && c->n->outputs[k] >= 0 ? &c->g->tensors[c->n->outputs[k]] : NULL;
+}
+
+/* An error naming the node. */
+mi_status mi__cpu_err(const mi__cpu_call *c, mi_status st, const char *fmt, ...) MI__PRINTF(3, 4);
+mi_status mi__cpu_node_err(const mi_node *n, mi_status st, const char *fmt, ...) MI__PRINTF(3, 4);
+
+/* Workspace each op family needs (0 for most). */
+mi_status mi__cpu_conv_workspace(const mi__cpu *cpu, const mi_graph *g, const mi_node *n,
+                                 const mi__op_params *p, size_t *ws);
+mi_status mi__cpu_linalg_workspace(const mi__cpu *cpu, const mi_graph *g, const mi_node *n,
+                                   const mi__op_params *p, size_t *ws);
+
+/* The kernels, one per op family. */
+mi_status mi__cpu_conv(mi__cpu_call *c);
+mi_status mi__cpu_gemm_op(mi__cpu_call *c);
+mi_status mi__cpu_matmul(mi__cpu_call *c);
+mi_status mi__cpu_pool_op(mi__cpu_call *c);          /* MaxPool, AveragePool, GlobalAveragePool */
+mi_status mi__cpu_unary(mi__cpu_call *c);            /* Relu, Clip, Sigmoid, HardSigmoid, HardSwish */
+mi_status mi__cpu_binary(mi__cpu_call *c);           /* Add, Sub, Mul, Div */
+mi_status mi__cpu_batch_norm(mi__cpu_call *c);
+mi_status mi__cpu_lrn(mi__cpu_call *c);
+mi_status mi__cpu_softmax(mi__cpu_call *c);
+mi_status mi__cpu_reduce_mean(mi__cpu_call *c);
+mi_status mi__cpu_copy_op(mi__cpu_call *c);          /* the view ops, as copies */
+mi_status mi__cpu_transpose(mi__cpu_call *c);
+mi_status mi__cpu_concat(mi__cpu_call *c);
+mi_status mi__cpu_split(mi__cpu_call *c);
+mi_status mi__cpu_slice(mi__cpu_call *c);
+mi_status mi__cpu_pad(mi__cpu_call *c);
+mi_status mi__cpu_gather(mi__cpu_call *c);
+mi_status mi__cpu_cast(mi__cpu_call *c);
+mi_status mi__cpu_shape(mi__cpu_call *c);
+mi_status mi__cpu_constant(mi__cpu_call *c);
+
+/* Checks, before planning, that the node's dtypes are ones the kernels
+ * handle (the parts shape inference lets through). */
+mi_status mi__cpu_check_dtypes(const mi_graph *g, const mi_node *n, const mi__op_params *p);
+
+#endif

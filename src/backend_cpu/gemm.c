@@ -1,0 +1,317 @@
+/* The single-precision GEMM core every conv, Gemm and MatMul runs on.
+ *
+ * BLIS-style: C is cut into tasks of mc x nc; a task walks K in blocks of
+ * kc, packs its kc x nc block of B into NR-wide strips and its mc x kc
+ * block of A into MR-tall strips (transposes are absorbed by the packing),
+ * then runs the MR x NR micro-kernel over every strip pair, B strip outer
+ * so it stays in L1 while the A block streams from L2. Edges are padded
+ * with zeros in the packs, so the micro-kernel always computes a full
+ * tile; the store step writes the valid part and applies the epilogue
+ * (alpha, accumulate, then bias + residual + activation on the last K
+ * block) with the shared per-element functions of kernels/elementwise.h.
+ *
+ * The micro-kernel is plain C written so the compiler keeps the MR x NR
+ * accumulators in vector registers. On x86-64 the same C is compiled
+ * again for AVX2+FMA and AVX-512 with target attributes and the best one
+ * the CPU supports is picked at run time; elsewhere only the generic one
+ * exists. Tasks go to the backend's thread pool; each thread packs into
+ * its own slice of the workspace, so nothing is allocated per call. */
+#include "cpu_internal.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- micro-kernels ----------------------------------------------------------- */
+
+#define MI__MR_MAX 16
+#define MI__NR_MAX 32
+
+#define MI__MADD_PLAIN(a, b, c) ((c) + (a) * (b))
+#define MI__MADD_FMA(a, b, c) fmaf((a), (b), (c))
+
+/* acc[i][j] += a[p][i] * b[p][j]; fully unrolled by the compiler since MR
+ * and NR are constants. */
+#define MI__DEFINE_MICRO(name, MR, NR, ATTR, MADD)                                         \
+    ATTR static void name(int64_t kc, const float *restrict a, const float *restrict b,    \
+                          float *restrict c) {                                             \
+        float acc[MR][NR];                                                                 \
+        for (int i = 0; i < MR; i++)                                                       \
+            for (int j = 0; j < NR; j++) acc[i][j] = 0.0f;                                 \
+        for (int64_t p = 0; p < kc; p++) {                                                 \
+            const float *restrict ap = a + p * MR;                                         \
+            const float *restrict bp = b + p * NR;                                         \
+            for (int i = 0; i < MR; i++) {                                                 \
+                const float ai = ap[i];                                                    \
+                for (int j = 0; j < NR; j++) acc[i][j] = MADD(ai, bp[j], acc[i][j]);       \
+            }                                                                              \
+        }                                                                                  \
+        for (int i = 0; i < MR; i++)                                                       \
+            for (int j = 0; j < NR; j++) c[i * NR + j] = acc[i][j];                        \
+    }
+
+MI__DEFINE_MICRO(micro_generic, 6, 8, , MI__MADD_PLAIN)
+
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+#define MI__HAVE_X86_KERNELS 1
+MI__DEFINE_MICRO(micro_avx2, 6, 16, __attribute__((target("avx2,fma"))), MI__MADD_FMA)
+MI__DEFINE_MICRO(micro_avx512, 8, 32, __attribute__((target("avx512f,fma"))), MI__MADD_FMA)
+#endif
+
+static const mi__gemm_kernel k_generic = {"generic", 6, 8, 96, 256, 512, micro_generic};
+#ifdef MI__HAVE_X86_KERNELS
+static const mi__gemm_kernel k_avx2 = {"avx2", 6, 16, 96, 256, 512, micro_avx2};
+static const mi__gemm_kernel k_avx512 = {"avx512", 8, 32, 96, 256, 512, micro_avx512};
+#endif
+
+static const mi__gemm_kernel *kernel_list[4];
+static pthread_once_t kernel_once = PTHREAD_ONCE_INIT;
+
+static void kernels_init(void) {
+    int n = 0;
+#ifdef MI__HAVE_X86_KERNELS
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) kernel_list[n++] = &k_avx512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) kernel_list[n++] = &k_avx2;
+#endif
+    kernel_list[n++] = &k_generic;
+    kernel_list[n] = NULL;
+}
+
+const mi__gemm_kernel *const *mi__gemm_kernels(void) {
+    pthread_once(&kernel_once, kernels_init);
+    return kernel_list;
+}
+
+const mi__gemm_kernel *mi__gemm_kernel_default(void) {
+    const mi__gemm_kernel *const *ks = mi__gemm_kernels();
+    const char *want = getenv("MI_CPU_GEMM");
+    if (want && *want)
+        for (int i = 0; ks[i]; i++)
+            if (strcmp(ks[i]->name, want) == 0) return ks[i];
+    return ks[0];
+}
+
+/* ---- blocking ------------------------------------------------------------------ */
+
+typedef struct blocks {
+    int64_t mc, nc, kc; /* block sizes used */
+    int64_t mb, nb;     /* number of blocks along m and n */
+    size_t pack_a, pack_b, per_thread; /* bytes */
+} blocks;
+
+static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+static int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+static size_t round64(size_t n) { return (n + 63) & ~(size_t)63; }
+
+/* Block sizes for m x n x k on t threads: the kernel's cache blocks,
+ * shrunk so small problems keep packs small and there are about two
+ * tasks per thread to balance. */
+static void plan_blocks(const mi__gemm_kernel *gk, int t, int64_t m, int64_t n, int64_t k, blocks *b) {
+    b->kc = min64(gk->kc, k > 0 ? k : 1);
+    b->mc = min64(gk->mc, round_up(m, gk->mr));
+    b->nc = min64(gk->nc, round_up(n, gk->nr));
+    b->mb = ceil_div(m, b->mc);
+    b->nb = ceil_div(n, b->nc);
+    int64_t want = t > 1 ? 2 * (int64_t)t : 1;
+    if (b->mb * b->nb < want) {
+        int64_t nb = min64(ceil_div(want, b->mb), ceil_div(n, gk->nr));
+        if (nb > b->nb) {
+            b->nc = round_up(ceil_div(n, nb), gk->nr);
+            b->nb = ceil_div(n, b->nc);
+        }
+    }
+    if (b->mb * b->nb < want) {
+        int64_t mb = min64(ceil_div(want, b->nb), ceil_div(m, gk->mr));
+        if (mb > b->mb) {
+            b->mc = round_up(ceil_div(m, mb), gk->mr);
+            b->mb = ceil_div(m, b->mc);
+        }
+    }
+    b->pack_a = round64((size_t)b->mc * (size_t)b->kc * sizeof(float));
+    b->pack_b = round64((size_t)b->kc * (size_t)b->nc * sizeof(float));
+    b->per_thread = b->pack_a + b->pack_b;
+}
+
+size_t mi__sgemm_workspace(const mi__cpu *cpu, int64_t m, int64_t n, int64_t k) {
+    blocks b;
+    plan_blocks(cpu->gk, cpu->nthreads, m, n, k, &b);
+    return b.per_thread * (size_t)cpu->nthreads + MI__CPU_WS_ALIGN;
+}
+
+void mi__gemm_epi_init(mi__gemm_epi *e) {
+    memset(e, 0, sizeof *e);
+    e->alpha = 1.0f;
+    e->act = MI_K_ACT_NONE;
+}
+
+/* ---- packing ------------------------------------------------------------------- */
+
+/* A rows [i0, i0 + mc) x cols [p0, p0 + kc) into MR-tall strips:
+ * dst[strip][p][i]. Rows past m are zero. */
+static void pack_a(float *restrict dst, const float *a, int64_t lda, int ta, int64_t i0,
+                   int64_t mc, int64_t m, int64_t p0, int64_t kc, int mr) {
+    for (int64_t s = 0; s < mc; s += mr) {
+        float *d = dst + s * kc;
+        int64_t rows = min64(mr, m - (i0 + s));
+        if (!ta) {
+            for (int64_t i = 0; i < rows; i++) {
+                const float *src = a + (i0 + s + i) * lda + p0;
+                for (int64_t p = 0; p < kc; p++) d[p * mr + i] = src[p];
+            }
+        } else {
+            for (int64_t p = 0; p < kc; p++) {
+                const float *src = a + (p0 + p) * lda + i0 + s;
+                for (int64_t i = 0; i < rows; i++) d[p * mr + i] = src[i];
+            }
+        }
+        for (int64_t i = rows; i < mr; i++)
+            for (int64_t p = 0; p < kc; p++) d[p * mr + i] = 0.0f;
+    }
+}
+
+/* B rows [p0, p0 + kc) x cols [j0, j0 + nc) into NR-wide strips:
+ * dst[strip][p][j]. Columns past n are zero. */
+static void pack_b(float *restrict dst, const float *b, int64_t ldb, int tb, int64_t p0,
+                   int64_t kc, int64_t j0, int64_t nc, int64_t n, int nr) {
+    for (int64_t s = 0; s < nc; s += nr) {
+        float *d = dst + s * kc;
+        int64_t cols = min64(nr, n - (j0 + s));
+        if (!tb) {
+            const float *src = b + p0 * ldb + j0 + s;
+            if (cols == nr) {
+                for (int64_t p = 0; p < kc; p++) memcpy(d + p * nr, src + p * ldb, (size_t)nr * sizeof(float));
+            } else {
+                for (int64_t p = 0; p < kc; p++) {
+                    int64_t j = 0;
+                    for (; j < cols; j++) d[p * nr + j] = src[p * ldb + j];
+                    for (; j < nr; j++) d[p * nr + j] = 0.0f;
+                }
+            }
+        } else {
+            for (int64_t j = 0; j < cols; j++) {
+                const float *src = b + (j0 + s + j) * ldb + p0;
+                for (int64_t p = 0; p < kc; p++) d[p * nr + j] = src[p];
+            }
+            for (int64_t j = cols; j < nr; j++)
+                for (int64_t p = 0; p < kc; p++) d[p * nr + j] = 0.0f;
+        }
+    }
+}
+
+/* ---- storing a tile ------------------------------------------------------------- */
+
+/* Writes rows x cols of tile t (ld nr) to C at (i, j), global coordinates,
+ * applying the epilogue. first: the first K block (C not yet written by
+ * us); last: the last K block. */
+static void store_tile(const float *restrict t, int nr, int64_t rows, int64_t cols, float *c,
+                       int64_t ldc, int64_t i, int64_t j, const mi__gemm_epi *e, int first,
+                       int last) {
+    const float alpha = e->alpha;
+    const int add_c = !first || e->accumulate;
+    for (int64_t r = 0; r < rows; r++) {
+        float *restrict crow = c + (i + r) * ldc + j;
+        const float *restrict trow = t + r * nr;
+        if (!last) {
+            if (add_c)
+                for (int64_t q = 0; q < cols; q++) crow[q] = crow[q] + alpha * trow[q];
+            else
+                for (int64_t q = 0; q < cols; q++) crow[q] = alpha * trow[q];
+            continue;
+        }
+        const float bias = e->bias_row ? e->bias_row[i + r] : 0.0f;
+        const float *restrict res = e->residual ? e->residual + (i + r) * e->ldr + j : NULL;
+        const int act = e->act;
+        const float lo = e->act_min, hi = e->act_max;
+        if (add_c && res) {
+            for (int64_t q = 0; q < cols; q++)
+                crow[q] = mi_k_conv_epilogue(crow[q] + alpha * trow[q], bias, res[q], act, lo, hi);
+        } else if (add_c) {
+            for (int64_t q = 0; q < cols; q++)
+                crow[q] = mi_k_conv_epilogue(crow[q] + alpha * trow[q], bias, 0.0f, act, lo, hi);
+        } else if (res) {
+            for (int64_t q = 0; q < cols; q++)
+                crow[q] = mi_k_conv_epilogue(alpha * trow[q], bias, res[q], act, lo, hi);
+        } else {
+            for (int64_t q = 0; q < cols; q++)
+                crow[q] = mi_k_conv_epilogue(alpha * trow[q], bias, 0.0f, act, lo, hi);
+        }
+    }
+}
+
+/* ---- the driver ------------------------------------------------------------------ */
+
+typedef struct gemm_job {
+    const mi__gemm_kernel *gk;
+    int ta, tb;
+    int64_t m, n, k;
+    const float *a, *b;
+    int64_t lda, ldb, ldc;
+    float *c;
+    const mi__gemm_epi *epi;
+    blocks bl;
+    char *ws;
+} gemm_job;
+
+static void gemm_task(void *arg, int64_t task, int thread) {
+    const gemm_job *j = arg;
+    const mi__gemm_kernel *gk = j->gk;
+    const int mr = gk->mr, nr = gk->nr;
+    int64_t ib = task % j->bl.mb, jb = task / j->bl.mb;
+    int64_t i0 = ib * j->bl.mc, j0 = jb * j->bl.nc;
+    int64_t mc = min64(j->bl.mc, j->m - i0), nc = min64(j->bl.nc, j->n - j0);
+    float *pa = (float *)(j->ws + (size_t)thread * j->bl.per_thread);
+    float *pb = (float *)((char *)pa + j->bl.pack_a);
+    float tile[MI__MR_MAX * MI__NR_MAX];
+    for (int64_t p0 = 0; p0 < j->k; p0 += j->bl.kc) {
+        int64_t kc = min64(j->bl.kc, j->k - p0);
+        int first = p0 == 0, last = p0 + kc >= j->k;
+        pack_b(pb, j->b, j->ldb, j->tb, p0, kc, j0, nc, j->n, nr);
+        pack_a(pa, j->a, j->lda, j->ta, i0, mc, j->m, p0, kc, mr);
+        for (int64_t jr = 0; jr < nc; jr += nr) {
+            const float *bs = pb + jr * kc;
+            int64_t cols = min64(nr, nc - jr);
+            for (int64_t ir = 0; ir < mc; ir += mr) {
+                gk->fn(kc, pa + ir * kc, bs, tile);
+                store_tile(tile, nr, min64(mr, mc - ir), cols, j->c, j->ldc, i0 + ir, j0 + jr,
+                           j->epi, first, last);
+            }
+        }
+    }
+}
+
+/* K = 0: every element is the epilogue of 0. */
+static void gemm_empty_k(int64_t m, int64_t n, float *c, int64_t ldc, const mi__gemm_epi *e) {
+    float zero[MI__NR_MAX] = {0};
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j += MI__NR_MAX)
+            store_tile(zero, 0, 1, min64(MI__NR_MAX, n - j), c, ldc, i, j, e, 1, 1);
+}
+
+int mi__sgemm(mi__cpu *cpu, int ta, int tb, int64_t m, int64_t n, int64_t k, const float *a,
+              int64_t lda, const float *b, int64_t ldb, float *c, int64_t ldc,
+              const mi__gemm_epi *epi, void *ws, size_t ws_size) {
+    if (m <= 0 || n <= 0) return 0;
+    if (k <= 0) {
+        gemm_empty_k(m, n, c, ldc, epi);
+        return 0;
+    }
+    gemm_job j = {cpu->gk, ta, tb, m, n, k, a, b, lda, ldb, ldc, c, epi, {0}, NULL};
+    plan_blocks(cpu->gk, cpu->nthreads, m, n, k, &j.bl);
+    char *base = mi__cpu_ws_align(ws);
+    size_t slack = (size_t)(base - (char *)ws);
+    if (!ws || ws_size < slack + j.bl.per_thread) return -1;
+    /* Fewer threads than the pool has when the workspace has room for
+     * fewer packs: the tasks then run on the caller. */
+    size_t fit = (ws_size - slack) / j.bl.per_thread;
+    j.ws = base;
+    int64_t ntasks = j.bl.mb * j.bl.nb;
+    if (fit >= (size_t)cpu->nthreads && ntasks > 1) {
+        mi__cpu_parallel(cpu, ntasks, gemm_task, &j);
+    } else {
+        for (int64_t t = 0; t < ntasks; t++) gemm_task(&j, t, 0);
+    }
+    return 0;
+}

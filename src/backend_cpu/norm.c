@@ -1,0 +1,205 @@
+/* Normalisations and reductions: BatchNormalization (inference form), LRN,
+ * Softmax (the axis semantics of the graph's opset, as op_params records
+ * them) and ReduceMean.
+ *
+ * BatchNormalization may run in place on its input (the contract): each
+ * element is read and written at the same index. The others never share
+ * memory with their input. Sums are kept in double. */
+#include "cpu_internal.h"
+
+#include <math.h>
+#include <string.h>
+
+/* ---- BatchNormalization ---------------------------------------------------------- */
+
+typedef struct bn_job {
+    const float *x, *scale, *bias, *mean, *var;
+    float *y;
+    float eps;
+    int64_t channels, inner;
+} bn_job;
+
+static void bn_task(void *arg, int64_t task, int thread) {
+    (void)thread;
+    const bn_job *j = arg;
+    int64_t ch = task % j->channels;
+    const float *x = j->x + task * j->inner;
+    float *y = j->y + task * j->inner;
+    const float mean = j->mean[ch], gamma = j->scale[ch], beta = j->bias[ch];
+    const float invstd = mi_k_bn_invstd(j->var[ch], j->eps);
+    for (int64_t i = 0; i < j->inner; i++) y[i] = mi_k_batch_norm(x[i], mean, invstd, gamma, beta);
+}
+
+mi_status mi__cpu_batch_norm(mi__cpu_call *c) {
+    const mi_tensor *xt = mi__cpu_in_t(c, 0);
+    if (xt->dtype != MI_DTYPE_FLOAT)
+        return mi__cpu_err(c, MI_ERR_UNSUPPORTED, "dtype %s is not supported (float)",
+                           mi_dtype_name(xt->dtype));
+    if (c->n->noutputs > 1)
+        for (int k = 1; k < c->n->noutputs; k++)
+            if (c->out[k])
+                return mi__cpu_err(c, MI_ERR_UNSUPPORTED, "training mode outputs are not supported");
+    bn_job j = {c->in[0], c->in[1], c->in[2], c->in[3], c->in[4], c->out[0],
+                c->p.u.batch_norm.epsilon, xt->dims[1], 1};
+    for (int i = 2; i < xt->ndim; i++) j.inner *= xt->dims[i];
+    mi__cpu_parallel(c->cpu, xt->dims[0] * xt->dims[1], bn_task, &j);
+    return MI_OK;
+}
+
+/* ---- LRN ---------------------------------------------------------------------------- */
+
+typedef struct lrn_job {
+    const float *x;
+    float *y;
+    int64_t channels, inner, lo, hi; /* window [c - lo, c + hi] */
+    float alpha_n, beta, bias;
+} lrn_job;
+
+static void lrn_task(void *arg, int64_t task, int thread) {
+    (void)thread;
+    const lrn_job *j = arg;
+    int64_t b = task / j->channels, ch = task % j->channels;
+    int64_t c0 = ch - j->lo < 0 ? 0 : ch - j->lo;
+    int64_t c1 = ch + j->hi >= j->channels ? j->channels - 1 : ch + j->hi;
+    const float *img = j->x + b * j->channels * j->inner;
+    const float *x = img + ch * j->inner;
+    float *y = j->y + task * j->inner;
+    for (int64_t i = 0; i < j->inner; i++) {
+        double sq = 0.0;
+        for (int64_t cc = c0; cc <= c1; cc++) {
+            double v = img[cc * j->inner + i];
+            sq += v * v;
+        }
+        y[i] = (float)((double)x[i] / pow((double)j->bias + (double)j->alpha_n * sq, (double)j->beta));
+    }
+}
+
+mi_status mi__cpu_lrn(mi__cpu_call *c) {
+    const mi_tensor *xt = mi__cpu_in_t(c, 0);
+    const mi__lrn_params *p = &c->p.u.lrn;
+    if (xt->dtype != MI_DTYPE_FLOAT)
+        return mi__cpu_err(c, MI_ERR_UNSUPPORTED, "dtype %s is not supported (float)",
+                           mi_dtype_name(xt->dtype));
+    lrn_job j = {c->in[0], c->out[0], xt->dims[1], 1, (p->size - 1) / 2, p->size / 2,
+                 p->alpha / (float)p->size, p->beta, p->bias};
+    for (int i = 2; i < xt->ndim; i++) j.inner *= xt->dims[i];
+    mi__cpu_parallel(c->cpu, xt->dims[0] * xt->dims[1], lrn_task, &j);
+    return MI_OK;
+}
+
+/* ---- Softmax ------------------------------------------------------------------------- */
+
+typedef struct softmax_job {
+    const float *x;
+    float *y;
+    int64_t len, inner; /* softmax over len elements spaced inner apart */
+} softmax_job;
+
+static void softmax_task(void *arg, int64_t task, int thread) {
+    (void)thread;
+    const softmax_job *j = arg;
+    int64_t o = task / j->inner, i = task % j->inner;
+    const float *x = j->x + o * j->len * j->inner + i;
+    float *y = j->y + o * j->len * j->inner + i;
+    const int64_t st = j->inner;
+    float mx = -INFINITY;
+    for (int64_t l = 0; l < j->len; l++)
+        if (x[l * st] > mx || x[l * st] != x[l * st]) mx = x[l * st];
+    double sum = 0.0;
+    for (int64_t l = 0; l < j->len; l++) {
+        float e = expf(x[l * st] - mx);
+        y[l * st] = e;
+        sum += e;
+    }
+    const float inv = (float)(1.0 / sum);
+    for (int64_t l = 0; l < j->len; l++) y[l * st] *= inv;
+}
+
+mi_status mi__cpu_softmax(mi__cpu_call *c) {
+    const mi_tensor *xt = mi__cpu_in_t(c, 0);
+    if (xt->dtype != MI_DTYPE_FLOAT)
+        return mi__cpu_err(c, MI_ERR_UNSUPPORTED, "dtype %s is not supported (float)",
+                           mi_dtype_name(xt->dtype));
+    int64_t axis = c->p.u.softmax.axis, outer = 1, len = 1, inner = 1;
+    for (int i = 0; i < xt->ndim; i++) {
+        if (i < axis) outer *= xt->dims[i];
+        else if (i == axis || c->p.u.softmax.coerce_2d) len *= xt->dims[i];
+        else inner *= xt->dims[i];
+    }
+    softmax_job j = {c->in[0], c->out[0], len, inner};
+    mi__cpu_parallel(c->cpu, outer * inner, softmax_task, &j);
+    return MI_OK;
+}
+
+/* ---- ReduceMean ---------------------------------------------------------------------- */
+
+typedef struct reduce_job {
+    const float *x;
+    float *y;
+    int nk, nr;                           /* kept and reduced dims */
+    int64_t kd[MI_MAX_DIMS], ks[MI_MAX_DIMS]; /* kept extents and input strides */
+    int64_t rd[MI_MAX_DIMS], rs[MI_MAX_DIMS]; /* reduced extents and strides */
+    int64_t count;                        /* elements per output */
+    int64_t per_task, total;
+} reduce_job;
+
+static void reduce_task(void *arg, int64_t task, int thread) {
+    (void)thread;
+    const reduce_job *j = arg;
+    int64_t o0 = task * j->per_task, o1 = o0 + j->per_task;
+    if (o1 > j->total) o1 = j->total;
+    for (int64_t o = o0; o < o1; o++) {
+        int64_t base = mi_k_strided_offset(j->nk, j->kd, j->ks, o);
+        double sum = 0.0;
+        if (j->nr == 0) {
+            sum = j->x[base];
+        } else {
+            /* The last reduced dim is walked directly, the rest by index. */
+            int64_t last = j->rd[j->nr - 1], ls = j->rs[j->nr - 1];
+            int64_t outer = j->count / last;
+            for (int64_t r = 0; r < outer; r++) {
+                const float *p = j->x + base + mi_k_strided_offset(j->nr - 1, j->rd, j->rs, r);
+                for (int64_t t = 0; t < last; t++) sum += p[t * ls];
+            }
+        }
+        j->y[o] = (float)(sum / (double)j->count);
+    }
+}
+
+mi_status mi__cpu_reduce_mean(mi__cpu_call *c) {
+    const mi_tensor *xt = mi__cpu_in_t(c, 0);
+    const mi__reduce_params *p = &c->p.u.reduce;
+    if (xt->dtype != MI_DTYPE_FLOAT)
+        return mi__cpu_err(c, MI_ERR_UNSUPPORTED, "dtype %s is not supported (float)",
+                           mi_dtype_name(xt->dtype));
+    reduce_job j;
+    memset(&j, 0, sizeof j);
+    j.x = c->in[0];
+    j.y = c->out[0];
+    j.count = 1;
+    j.total = 1;
+    int64_t stride = 1, strides[MI_MAX_DIMS];
+    for (int i = xt->ndim - 1; i >= 0; i--) {
+        strides[i] = stride;
+        stride *= xt->dims[i];
+    }
+    for (int i = 0; i < xt->ndim; i++) {
+        if (p->reduce[i]) {
+            j.rd[j.nr] = xt->dims[i];
+            j.rs[j.nr++] = strides[i];
+            j.count *= xt->dims[i];
+        } else {
+            j.kd[j.nk] = xt->dims[i];
+            j.ks[j.nk++] = strides[i];
+            j.total *= xt->dims[i];
+        }
+    }
+    if (j.nk == 0) {
+        j.kd[0] = 1;
+        j.ks[0] = 0;
+        j.nk = 1;
+    }
+    j.per_task = j.count >= 4096 ? 1 : 4096 / j.count;
+    mi__cpu_parallel(c->cpu, (j.total + j.per_task - 1) / j.per_task, reduce_task, &j);
+    return MI_OK;
+}

@@ -1,0 +1,812 @@
+/* The graph IR: building by hand, the checks every graph goes through
+ * (names defined once, no dangling inputs, topological order), the
+ * finalize pipeline, accessors and the enum helpers.
+ *
+ * The ONNX loader builds through the same functions as a caller building
+ * by hand, so both end in mi_graph_finalize: sort, resolve input dims,
+ * infer shapes and fold constants node by node, fuse, then compact the
+ * tensor array so that nothing removed is ever planned. */
+#include "graph_internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* ---- enum helpers -------------------------------------------------------- */
+
+size_t mi_dtype_size(mi_dtype t) {
+    switch (t) {
+    case MI_DTYPE_FLOAT: case MI_DTYPE_INT32: return 4;
+    case MI_DTYPE_UINT8: case MI_DTYPE_INT8: case MI_DTYPE_BOOL: return 1;
+    case MI_DTYPE_UINT16: case MI_DTYPE_INT16: case MI_DTYPE_FLOAT16: return 2;
+    case MI_DTYPE_INT64: case MI_DTYPE_DOUBLE: return 8;
+    default: return 0;
+    }
+}
+
+const char *mi_dtype_name(mi_dtype t) {
+    switch (t) {
+    case MI_DTYPE_FLOAT: return "float";
+    case MI_DTYPE_UINT8: return "uint8";
+    case MI_DTYPE_INT8: return "int8";
+    case MI_DTYPE_UINT16: return "uint16";
+    case MI_DTYPE_INT16: return "int16";
+    case MI_DTYPE_INT32: return "int32";
+    case MI_DTYPE_INT64: return "int64";
+    case MI_DTYPE_BOOL: return "bool";
+    case MI_DTYPE_FLOAT16: return "float16";
+    case MI_DTYPE_DOUBLE: return "double";
+    default: return "undefined";
+    }
+}
+
+const char *mi_role_name(mi_role r) {
+    switch (r) {
+    case MI_ROLE_ACTIVATION: return "activation";
+    case MI_ROLE_INPUT: return "input";
+    case MI_ROLE_OUTPUT: return "output";
+    case MI_ROLE_WEIGHT: return "weight";
+    default: return "unknown";
+    }
+}
+
+static const char *const op_names[] = {
+#define MI__OP_NAME(e, name) name,
+    MI_OP_LIST(MI__OP_NAME)
+#undef MI__OP_NAME
+};
+
+const char *mi_op_name(mi_op op) {
+    if ((int)op < 0 || op >= MI_OP_COUNT) return "unknown";
+    return op_names[op];
+}
+
+mi_op mi_op_from_name(const char *op_type) {
+    if (!op_type) return MI_OP_COUNT;
+    for (int i = 0; i < MI_OP_COUNT; i++)
+        if (strcmp(op_names[i], op_type) == 0) return (mi_op)i;
+    return MI_OP_COUNT;
+}
+
+const char *mi_op_supported_list(void) {
+    /* ", Conv, Relu, ..." built by the preprocessor; the first ", " is skipped. */
+    static const char list[] =
+#define MI__OP_LISTED(e, name) ", " name
+        MI_OP_LIST(MI__OP_LISTED)
+#undef MI__OP_LISTED
+        ;
+    return list + 2;
+}
+
+void mi_load_options_init(mi_load_options *o) {
+    if (!o) return;
+    o->batch = 0;
+    o->fold_constants = 1;
+    o->fuse = 1;
+}
+
+/* ---- sizes ---------------------------------------------------------------- */
+
+int64_t mi__numel(int ndim, const int64_t *dims) {
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) {
+        if (dims[i] < 0 || !mi__mul_i64(n, dims[i], &n)) return -1;
+    }
+    return n;
+}
+
+mi_status mi__check_dims(const char *tensor, mi_dtype dtype, int ndim, const int64_t *dims,
+                         int64_t min_dim) {
+    if (ndim < 0 || ndim > MI_MAX_DIMS)
+        return mi__error(MI_ERR_UNSUPPORTED, "tensor '%s': rank %d, expected 0 to %d", tensor,
+                         ndim, MI_MAX_DIMS);
+    for (int i = 0; i < ndim; i++) {
+        if (dims[i] < min_dim)
+            return mi__error(MI_ERR_SHAPE, "tensor '%s': dim %d is %lld, expected >= %lld",
+                             tensor, i, (long long)dims[i], (long long)min_dim);
+    }
+    int64_t n = mi__numel(ndim, dims);
+    size_t bytes;
+    if (n < 0 || (uint64_t)n > SIZE_MAX || !mi__mul_size((size_t)n, mi_dtype_size(dtype), &bytes))
+        return mi__error(MI_ERR_OVERFLOW,
+                         "tensor '%s': the product of its dims overflows int64 elements or "
+                         "size_t bytes", tensor);
+    return MI_OK;
+}
+
+/* ---- name map ------------------------------------------------------------- */
+
+static size_t name_hash(const char *s) {
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return (size_t)h;
+}
+
+static void map_insert(mi_graph *g, int idx) {
+    size_t mask = g->map_cap - 1;
+    size_t h = name_hash(g->tensors[idx].name) & mask;
+    while (g->map[h] >= 0) h = (h + 1) & mask;
+    g->map[h] = idx;
+}
+
+/* Keeps the map at most half full; rebuilding never allocates when the
+ * capacity is already enough (compaction relies on that). */
+static mi_status map_reserve(mi_graph *g, size_t n) {
+    size_t cap = g->map_cap;
+    if (cap && n <= cap / 2) return MI_OK;
+    if (!cap) cap = 64;
+    while (n > cap / 2) {
+        if (cap > SIZE_MAX / 2 / sizeof(int)) return mi__error(MI_ERR_OVERFLOW, "name map");
+        cap *= 2;
+    }
+    int *m = mi__malloc(cap * sizeof(int));
+    if (!m) return mi__error(MI_ERR_NO_MEMORY, "name map of %zu entries", cap);
+    mi__free(g->map);
+    g->map = m;
+    g->map_cap = cap;
+    for (size_t i = 0; i < cap; i++) g->map[i] = -1;
+    for (size_t i = 0; i < g->ntensors; i++) map_insert(g, (int)i);
+    return MI_OK;
+}
+
+static void map_rebuild(mi_graph *g) {
+    for (size_t i = 0; i < g->map_cap; i++) g->map[i] = -1;
+    for (size_t i = 0; i < g->ntensors; i++) map_insert(g, (int)i);
+}
+
+int mi__graph_lookup(const mi_graph *g, const char *name) {
+    if (!g || !name || !g->map_cap) return -1;
+    size_t mask = g->map_cap - 1;
+    for (size_t h = name_hash(name) & mask;; h = (h + 1) & mask) {
+        int idx = g->map[h];
+        if (idx < 0) return -1;
+        if (strcmp(g->tensors[idx].name, name) == 0) return idx;
+    }
+}
+
+int mi_graph_find_tensor(const mi_graph *g, const char *name) { return mi__graph_lookup(g, name); }
+
+/* ---- create / destroy ----------------------------------------------------- */
+
+mi_status mi_graph_create(mi_graph **out) {
+    if (!out) return mi__error(MI_ERR_INVALID_ARG, "mi_graph_create: out is NULL");
+    *out = NULL;
+    mi_graph *g = mi__calloc(1, sizeof *g);
+    if (!g) return mi__error(MI_ERR_NO_MEMORY, "allocating a graph");
+    g->opset = MI__OPSET_DEFAULT;
+    *out = g;
+    return MI_OK;
+}
+
+static void free_attr(mi_attr *a) {
+    mi__free(a->name);
+    mi__free(a->s);
+    mi__free(a->ints);
+    mi__free(a->floats);
+}
+
+static void free_node(mi_node *n) {
+    mi__free(n->name);
+    mi__free(n->inputs);
+    mi__free(n->outputs);
+    for (int i = 0; i < n->nattrs; i++) free_attr(&n->attrs[i]);
+    mi__free(n->attrs);
+}
+
+static void free_tensor(mi_tensor *t, mi__tinfo *ti) {
+    mi__free(t->name);
+    if (ti->dparam) {
+        for (int d = 0; d < MI_MAX_DIMS; d++) mi__free(ti->dparam[d]);
+        mi__free(ti->dparam);
+    }
+}
+
+void mi_graph_destroy(mi_graph *g) {
+    if (!g) return;
+    for (size_t i = 0; i < g->ntensors; i++) free_tensor(&g->tensors[i], &g->ti[i]);
+    for (size_t i = 0; i < g->nnodes; i++) free_node(&g->nodes[i]);
+    for (size_t i = 0; i < g->nblocks; i++) mi__free(g->blocks[i]);
+    if (g->proto) mi__onnx_proto_free(g->proto);
+    mi__free(g->tensors);
+    mi__free(g->ti);
+    mi__free(g->nodes);
+    mi__free(g->folded);
+    mi__free(g->inputs);
+    mi__free(g->outputs);
+    mi__free(g->map);
+    mi__free(g->blocks);
+    mi__free(g->name);
+    mi__free(g);
+}
+
+mi_status mi_graph_set_opset(mi_graph *g, int64_t opset) {
+    if (!g) return mi__error(MI_ERR_INVALID_ARG, "mi_graph_set_opset: graph is NULL");
+    g->opset = opset;
+    return MI_OK;
+}
+
+void *mi__graph_block(mi_graph *g, size_t nbytes) {
+    if (mi__grow((void **)&g->blocks, &g->cap_blocks, g->nblocks + 1, sizeof(void *)) != MI_OK)
+        return NULL;
+    void *p = mi__calloc(1, nbytes ? nbytes : 1);
+    if (!p) {
+        mi__error(MI_ERR_NO_MEMORY, "allocating %zu bytes of tensor data", nbytes);
+        return NULL;
+    }
+    g->blocks[g->nblocks++] = p;
+    return p;
+}
+
+/* ---- tensors -------------------------------------------------------------- */
+
+static mi_status new_tensor(mi_graph *g, const char *name, int *index) {
+    mi_status st;
+    if (g->ntensors >= (size_t)INT32_MAX)
+        return mi__error(MI_ERR_OVERFLOW, "more than %d tensors", INT32_MAX);
+    if ((st = mi__grow((void **)&g->tensors, &g->cap_tensors, g->ntensors + 1,
+                       sizeof(mi_tensor))) != MI_OK ||
+        (st = mi__grow((void **)&g->ti, &g->cap_ti, g->ntensors + 1, sizeof(mi__tinfo))) !=
+            MI_OK ||
+        (st = map_reserve(g, g->ntensors + 1)) != MI_OK)
+        return st;
+    char *copy = mi__strdup(name);
+    if (!copy) return mi__error(MI_ERR_NO_MEMORY, "tensor name '%s'", name);
+    mi_tensor *t = &g->tensors[g->ntensors];
+    memset(t, 0, sizeof *t);
+    memset(&g->ti[g->ntensors], 0, sizeof(mi__tinfo));
+    t->name = copy;
+    t->ndim = -1;
+    t->producer = -1;
+    t->role = MI_ROLE_ACTIVATION;
+    *index = (int)g->ntensors++;
+    map_insert(g, *index);
+    return MI_OK;
+}
+
+mi_status mi__graph_ref(mi_graph *g, const char *name, int *index) {
+    int idx = mi__graph_lookup(g, name);
+    if (idx >= 0) {
+        *index = idx;
+        return MI_OK;
+    }
+    return new_tensor(g, name, index);
+}
+
+static mi_status push_index(int **arr, size_t *n, size_t *cap, int v) {
+    mi_status st = mi__grow((void **)arr, cap, *n + 1, sizeof(int));
+    if (st != MI_OK) return st;
+    (*arr)[(*n)++] = v;
+    return MI_OK;
+}
+
+mi_status mi__graph_add_tensor_ref(mi_graph *g, const char *name, mi_dtype dtype, int ndim,
+                                   const int64_t *dims, mi_role role, const void *data,
+                                   int *index) {
+    mi_status st;
+    if (!g || !name || !name[0])
+        return mi__error(MI_ERR_INVALID_ARG, "adding a tensor: a name is required");
+    if (g->finalized)
+        return mi__error(MI_ERR_INVALID_ARG, "tensor '%s': the graph is already finalized", name);
+    if (ndim < 0 || ndim > MI_MAX_DIMS || (ndim > 0 && !dims && role != MI_ROLE_OUTPUT))
+        return mi__error(MI_ERR_UNSUPPORTED, "tensor '%s': rank %d, expected 0 to %d", name, ndim,
+                         MI_MAX_DIMS);
+    if ((int)role < 0 || role > MI_ROLE_WEIGHT)
+        return mi__error(MI_ERR_INVALID_ARG, "tensor '%s': unknown role %d", name, (int)role);
+    if (role != MI_ROLE_OUTPUT && mi_dtype_size(dtype) == 0)
+        return mi__error(MI_ERR_UNSUPPORTED, "tensor '%s': data type %d is not supported", name,
+                         (int)dtype);
+    if (role == MI_ROLE_WEIGHT) {
+        if ((st = mi__check_dims(name, dtype, ndim, dims, 0)) != MI_OK) return st;
+        if (!data && mi__numel(ndim, dims) > 0)
+            return mi__error(MI_ERR_INVALID_ARG, "weight '%s': data is NULL", name);
+    }
+    int idx = mi__graph_lookup(g, name);
+    if (idx >= 0) {
+        mi__tinfo *ti = &g->ti[idx];
+        if (role == MI_ROLE_OUTPUT ? ti->declared_output : ti->def != MI__DEF_NONE)
+            return mi__error(MI_ERR_GRAPH, "tensor '%s' is defined more than once", name);
+    } else if ((st = new_tensor(g, name, &idx)) != MI_OK) {
+        return st;
+    }
+    mi_tensor *t = &g->tensors[idx];
+    mi__tinfo *ti = &g->ti[idx];
+    switch (role) {
+    case MI_ROLE_OUTPUT:
+        if ((st = push_index(&g->outputs, &g->noutputs, &g->cap_outputs, idx)) != MI_OK) return st;
+        ti->declared_output = 1;
+        break;
+    case MI_ROLE_INPUT:
+        if ((st = push_index(&g->inputs, &g->ninputs, &g->cap_inputs, idx)) != MI_OK) return st;
+        ti->def = MI__DEF_DECL;
+        break;
+    case MI_ROLE_WEIGHT:
+        ti->def = MI__DEF_DECL;
+        ti->cval = data;
+        t->data = data;
+        break;
+    case MI_ROLE_ACTIVATION:
+        break; /* a declaration only; a node defines it */
+    }
+    if (role != MI_ROLE_OUTPUT) {
+        t->dtype = dtype;
+        t->ndim = ndim;
+        for (int i = 0; i < ndim; i++) t->dims[i] = dims[i];
+        t->role = role;
+    }
+    if (index) *index = idx;
+    return MI_OK;
+}
+
+mi_status mi_graph_add_tensor(mi_graph *g, const char *name, mi_dtype dtype, int ndim,
+                              const int64_t *dims, mi_role role, const void *data, int *index) {
+    const void *ref = data;
+    if (g && role == MI_ROLE_WEIGHT && name && ndim >= 0 && ndim <= MI_MAX_DIMS && (dims || !ndim)) {
+        mi_status st = mi__check_dims(name, dtype, ndim, dims, 0);
+        if (st != MI_OK) return st;
+        size_t bytes = (size_t)mi__numel(ndim, dims) * mi_dtype_size(dtype);
+        if (!data && bytes) return mi__error(MI_ERR_INVALID_ARG, "weight '%s': data is NULL", name);
+        void *copy = mi__graph_block(g, bytes);
+        if (!copy) return MI_ERR_NO_MEMORY;
+        if (bytes) memcpy(copy, data, bytes);
+        ref = copy;
+    }
+    return mi__graph_add_tensor_ref(g, name, dtype, ndim, dims, role, ref, index);
+}
+
+/* ---- nodes ---------------------------------------------------------------- */
+
+static mi_status copy_attr(mi_graph *g, const mi_attr *src, mi_attr *dst, const char *node) {
+    memset(dst, 0, sizeof *dst);
+    dst->tensor = -1;
+    if (!src->name || !src->name[0])
+        return mi__error(MI_ERR_INVALID_ARG, "node '%s': an attribute has no name", node);
+    dst->type = src->type;
+    dst->i = src->i;
+    dst->f = src->f;
+    dst->count = 0;
+    if (!(dst->name = mi__strdup(src->name))) goto oom;
+    switch (src->type) {
+    case MI_ATTR_FLOAT: case MI_ATTR_INT: break;
+    case MI_ATTR_STRING:
+        if (!(dst->s = mi__strdup(src->s ? src->s : ""))) goto oom;
+        break;
+    case MI_ATTR_INTS:
+        if (src->count && !src->ints) goto bad;
+        if (!(dst->ints = mi__calloc(src->count ? src->count : 1, sizeof(int64_t)))) goto oom;
+        if (src->count) memcpy(dst->ints, src->ints, src->count * sizeof(int64_t));
+        dst->count = src->count;
+        break;
+    case MI_ATTR_FLOATS:
+        if (src->count && !src->floats) goto bad;
+        if (!(dst->floats = mi__calloc(src->count ? src->count : 1, sizeof(float)))) goto oom;
+        if (src->count) memcpy(dst->floats, src->floats, src->count * sizeof(float));
+        dst->count = src->count;
+        break;
+    case MI_ATTR_TENSOR:
+        if (src->tensor < 0 || (size_t)src->tensor >= g->ntensors ||
+            g->tensors[src->tensor].role != MI_ROLE_WEIGHT)
+            return mi__error(MI_ERR_INVALID_ARG,
+                             "node '%s': attribute '%s' must name a weight tensor", node, src->name);
+        dst->tensor = src->tensor;
+        break;
+    default:
+        return mi__error(MI_ERR_UNSUPPORTED, "node '%s': attribute '%s' has unsupported type %d",
+                         node, src->name, (int)src->type);
+    }
+    return MI_OK;
+bad:
+    return mi__error(MI_ERR_INVALID_ARG, "node '%s': attribute '%s' has no values", node, src->name);
+oom:
+    return mi__error(MI_ERR_NO_MEMORY, "node '%s': copying attribute '%s'", node, src->name);
+}
+
+mi_status mi__graph_add_node_op(mi_graph *g, mi_op op, const char *name, int ninputs,
+                                const char *const *inputs, int noutputs,
+                                const char *const *outputs, int nattrs, const mi_attr *attrs) {
+    mi_status st = MI_OK;
+    mi_node n;
+    memset(&n, 0, sizeof n);
+    char autoname[64];
+    if (!name || !name[0]) {
+        snprintf(autoname, sizeof autoname, "%s_%zu", mi_op_name(op), g->nnodes);
+        name = autoname;
+    }
+    if (g->finalized)
+        return mi__error(MI_ERR_INVALID_ARG, "node '%s': the graph is already finalized", name);
+    if (ninputs < 0 || noutputs < 1 || nattrs < 0 || (ninputs && !inputs) || !outputs ||
+        (nattrs && !attrs))
+        return mi__error(MI_ERR_INVALID_ARG, "node '%s': bad input/output/attribute lists", name);
+    if (g->nnodes >= (size_t)INT32_MAX) return mi__error(MI_ERR_OVERFLOW, "too many nodes");
+    /* Validate outputs before touching the graph. */
+    for (int k = 0; k < noutputs; k++) {
+        if (!outputs[k] || !outputs[k][0])
+            return mi__error(MI_ERR_UNSUPPORTED, "node '%s' (%s): output %d has no name", name,
+                             mi_op_name(op), k);
+        int idx = mi__graph_lookup(g, outputs[k]);
+        int dup = idx >= 0 && g->ti[idx].def != MI__DEF_NONE;
+        for (int j = 0; j < k && !dup; j++) dup = strcmp(outputs[j], outputs[k]) == 0;
+        if (dup)
+            return mi__error(MI_ERR_GRAPH,
+                             "tensor '%s' is defined more than once (again as an output of "
+                             "node '%s')", outputs[k], name);
+    }
+    if ((st = mi__grow((void **)&g->nodes, &g->cap_nodes, g->nnodes + 1, sizeof(mi_node))) !=
+        MI_OK)
+        return st;
+    n.op = op;
+    n.ninputs = ninputs;
+    n.noutputs = noutputs;
+    n.fused.residual = -1;
+    if (!(n.name = mi__strdup(name)) ||
+        !(n.inputs = mi__calloc(ninputs ? (size_t)ninputs : 1, sizeof(int))) ||
+        !(n.outputs = mi__calloc((size_t)noutputs, sizeof(int))) ||
+        !(n.attrs = mi__calloc(nattrs ? (size_t)nattrs : 1, sizeof(mi_attr)))) {
+        st = mi__error(MI_ERR_NO_MEMORY, "adding node '%s'", name);
+        goto fail;
+    }
+    for (int k = 0; k < nattrs; k++) {
+        for (int j = 0; j < k; j++) {
+            if (attrs[j].name && attrs[k].name && strcmp(attrs[j].name, attrs[k].name) == 0) {
+                st = mi__error(MI_ERR_GRAPH, "node '%s': attribute '%s' given twice", name,
+                               attrs[k].name);
+                goto fail;
+            }
+        }
+        st = copy_attr(g, &attrs[k], &n.attrs[k], name);
+        n.nattrs = k + 1; /* the failed one is cleared too */
+        if (st != MI_OK) goto fail;
+    }
+    for (int k = 0; k < ninputs; k++) {
+        n.inputs[k] = -1;
+        if (inputs[k] && inputs[k][0] && (st = mi__graph_ref(g, inputs[k], &n.inputs[k])) != MI_OK)
+            goto fail;
+    }
+    for (int k = 0; k < noutputs; k++)
+        if ((st = mi__graph_ref(g, outputs[k], &n.outputs[k])) != MI_OK) goto fail;
+    for (int k = 0; k < noutputs; k++) {
+        g->ti[n.outputs[k]].def = MI__DEF_NODE;
+        g->tensors[n.outputs[k]].producer = (int)g->nnodes;
+    }
+    g->nodes[g->nnodes++] = n;
+    return MI_OK;
+fail:
+    free_node(&n);
+    return st;
+}
+
+mi_status mi_graph_add_node(mi_graph *g, const char *op_type, const char *name, int ninputs,
+                            const char *const *inputs, int noutputs, const char *const *outputs,
+                            int nattrs, const mi_attr *attrs) {
+    if (!g || !op_type) return mi__error(MI_ERR_INVALID_ARG, "mi_graph_add_node: NULL argument");
+    mi_op op = mi_op_from_name(op_type);
+    if (op == MI_OP_COUNT)
+        return mi__error(MI_ERR_UNSUPPORTED,
+                         "node '%s': operator '%s' is not supported; supported operators: %s",
+                         name && name[0] ? name : "(unnamed)", op_type, mi_op_supported_list());
+    return mi__graph_add_node_op(g, op, name, ninputs, inputs, noutputs, outputs, nattrs, attrs);
+}
+
+/* ---- checks and ordering -------------------------------------------------- */
+
+static mi_status check_defined(mi_graph *g) {
+    for (size_t i = 0; i < g->nnodes; i++) {
+        const mi_node *n = &g->nodes[i];
+        for (int k = 0; k < n->ninputs; k++) {
+            int t = n->inputs[k];
+            if (t >= 0 && g->ti[t].def == MI__DEF_NONE)
+                return mi__error(MI_ERR_GRAPH,
+                                 MI__NODE_FMT ": input '%s' is not defined (no graph input, "
+                                 "initializer or node output has that name)",
+                                 MI__NODE_ARG(n), g->tensors[t].name);
+        }
+    }
+    return MI_OK;
+}
+
+static mi_status check_outputs(mi_graph *g) {
+    if (g->noutputs == 0) {
+        /* A graph built by hand may leave its outputs implicit: every node
+         * output nothing reads. */
+        int *used = mi__calloc(g->ntensors ? g->ntensors : 1, sizeof(int));
+        if (!used) return mi__error(MI_ERR_NO_MEMORY, "finding the graph outputs");
+        for (size_t i = 0; i < g->nnodes; i++)
+            for (int k = 0; k < g->nodes[i].ninputs; k++)
+                if (g->nodes[i].inputs[k] >= 0) used[g->nodes[i].inputs[k]] = 1;
+        mi_status st = MI_OK;
+        for (size_t i = 0; i < g->nnodes && st == MI_OK; i++) {
+            for (int k = 0; k < g->nodes[i].noutputs && st == MI_OK; k++) {
+                int t = g->nodes[i].outputs[k];
+                if (used[t]) continue;
+                st = push_index(&g->outputs, &g->noutputs, &g->cap_outputs, t);
+                if (st == MI_OK) g->ti[t].declared_output = 1;
+            }
+        }
+        mi__free(used);
+        if (st != MI_OK) return st;
+        if (g->noutputs == 0) return mi__error(MI_ERR_GRAPH, "the graph has no outputs");
+    }
+    for (size_t i = 0; i < g->noutputs; i++) {
+        const mi_tensor *t = &g->tensors[g->outputs[i]];
+        if (g->ti[g->outputs[i]].def != MI__DEF_NODE)
+            return mi__error(t->producer < 0 && g->ti[g->outputs[i]].def == MI__DEF_NONE
+                                 ? MI_ERR_GRAPH : MI_ERR_UNSUPPORTED,
+                             "graph output '%s' is %s; mini-infer needs every output computed "
+                             "by a node", t->name,
+                             g->ti[g->outputs[i]].def == MI__DEF_NONE ? "not defined"
+                                                                       : "an input or weight");
+    }
+    return MI_OK;
+}
+
+/* Binary min-heap of node indices: Kahn's algorithm with the smallest
+ * ready index first keeps an order that is already topological as is. */
+static void heap_push(int *h, size_t *n, int v) {
+    size_t i = (*n)++;
+    h[i] = v;
+    while (i && h[(i - 1) / 2] > h[i]) {
+        int t = h[i]; h[i] = h[(i - 1) / 2]; h[(i - 1) / 2] = t;
+        i = (i - 1) / 2;
+    }
+}
+static int heap_pop(int *h, size_t *n) {
+    int top = h[0];
+    h[0] = h[--(*n)];
+    for (size_t i = 0;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < *n && h[l] < h[m]) m = l;
+        if (r < *n && h[r] < h[m]) m = r;
+        if (m == i) break;
+        int t = h[i]; h[i] = h[m]; h[m] = t;
+        i = m;
+    }
+    return top;
+}
+
+static mi_status topo_sort(mi_graph *g) {
+    size_t nn = g->nnodes, nedges = 0;
+    mi_status st = MI_OK;
+    for (size_t i = 0; i < nn; i++) nedges += (size_t)g->nodes[i].ninputs;
+    int *indeg = mi__calloc(nn + 1, sizeof(int));
+    size_t *start = mi__calloc(nn + 2, sizeof(size_t));
+    int *adj = mi__calloc(nedges + 1, sizeof(int));
+    int *heap = mi__calloc(nn + 1, sizeof(int));
+    int *order = mi__calloc(nn + 1, sizeof(int));
+    mi_node *sorted = mi__calloc(nn + 1, sizeof(mi_node));
+    if (!indeg || !start || !adj || !heap || !order || !sorted) {
+        st = mi__error(MI_ERR_NO_MEMORY, "sorting %zu nodes", nn);
+        goto done;
+    }
+    /* CSR of producer -> consumer edges, one per input occurrence. */
+    for (size_t i = 0; i < nn; i++)
+        for (int k = 0; k < g->nodes[i].ninputs; k++) {
+            int t = g->nodes[i].inputs[k];
+            if (t >= 0 && g->tensors[t].producer >= 0) start[g->tensors[t].producer + 1]++;
+        }
+    for (size_t i = 0; i < nn; i++) start[i + 1] += start[i];
+    {
+        size_t *pos = mi__calloc(nn + 1, sizeof(size_t));
+        if (!pos) {
+            st = mi__error(MI_ERR_NO_MEMORY, "sorting %zu nodes", nn);
+            goto done;
+        }
+        memcpy(pos, start, nn * sizeof(size_t));
+        for (size_t i = 0; i < nn; i++)
+            for (int k = 0; k < g->nodes[i].ninputs; k++) {
+                int t = g->nodes[i].inputs[k];
+                if (t >= 0 && g->tensors[t].producer >= 0) {
+                    adj[pos[g->tensors[t].producer]++] = (int)i;
+                    indeg[i]++;
+                }
+            }
+        mi__free(pos);
+    }
+    size_t nheap = 0, nord = 0;
+    for (size_t i = 0; i < nn; i++)
+        if (!indeg[i]) heap_push(heap, &nheap, (int)i);
+    while (nheap) {
+        int v = heap_pop(heap, &nheap);
+        order[nord++] = v;
+        for (size_t e = start[v]; e < start[v + 1]; e++)
+            if (--indeg[adj[e]] == 0) heap_push(heap, &nheap, adj[e]);
+    }
+    if (nord < nn) {
+        /* Every node left waits on another node left; walking back along
+         * such inputs must revisit a node, and that node is on a cycle. */
+        int v = 0;
+        while (!indeg[v]) v++;
+        memset(heap, 0, (nn + 1) * sizeof(int)); /* reused as a visited mark */
+        while (!heap[v]) {
+            heap[v] = 1;
+            const mi_node *n = &g->nodes[v];
+            for (int k = 0; k < n->ninputs; k++) {
+                int t = n->inputs[k];
+                if (t >= 0 && g->tensors[t].producer >= 0 && indeg[g->tensors[t].producer]) {
+                    v = g->tensors[t].producer;
+                    break;
+                }
+            }
+        }
+        st = mi__error(MI_ERR_GRAPH, "the graph has a cycle through " MI__NODE_FMT,
+                       MI__NODE_ARG(&g->nodes[v]));
+        goto done;
+    }
+    for (size_t i = 0; i < nn; i++) sorted[i] = g->nodes[order[i]];
+    if (nn) memcpy(g->nodes, sorted, nn * sizeof(mi_node));
+    for (size_t i = 0; i < nn; i++)
+        for (int k = 0; k < g->nodes[i].noutputs; k++)
+            g->tensors[g->nodes[i].outputs[k]].producer = (int)i;
+done:
+    mi__free(indeg);
+    mi__free(start);
+    mi__free(adj);
+    mi__free(heap);
+    mi__free(order);
+    mi__free(sorted);
+    return st;
+}
+
+/* Folded nodes go away; their outputs become weights holding the value. */
+static void commit_folding(mi_graph *g) {
+    size_t w = 0;
+    for (size_t i = 0; i < g->nnodes; i++) {
+        mi_node *n = &g->nodes[i];
+        int keep = !g->folded[i];
+        for (int k = 0; k < n->noutputs && !keep; k++)
+            keep = g->ti[n->outputs[k]].declared_output;
+        if (keep) {
+            g->nodes[w++] = *n;
+            continue;
+        }
+        for (int k = 0; k < n->noutputs; k++) {
+            mi_tensor *t = &g->tensors[n->outputs[k]];
+            t->role = MI_ROLE_WEIGHT;
+            t->data = g->ti[n->outputs[k]].cval;
+            t->producer = -1;
+            g->ti[n->outputs[k]].def = MI__DEF_DECL;
+        }
+        free_node(n);
+    }
+    g->nnodes = w;
+}
+
+/* Drops every tensor no node, input or output refers to (intermediates of
+ * fusion, weights only folded nodes read) and re-indexes the rest. */
+static mi_status compact(mi_graph *g) {
+    size_t nt = g->ntensors;
+    int *map = mi__calloc(nt ? nt : 1, sizeof(int));
+    if (!map) return mi__error(MI_ERR_NO_MEMORY, "compacting %zu tensors", nt);
+    for (size_t i = 0; i < g->ninputs; i++) map[g->inputs[i]] = 1;
+    for (size_t i = 0; i < g->noutputs; i++) map[g->outputs[i]] = 1;
+    for (size_t i = 0; i < g->nnodes; i++) {
+        const mi_node *n = &g->nodes[i];
+        for (int k = 0; k < n->ninputs; k++) if (n->inputs[k] >= 0) map[n->inputs[k]] = 1;
+        for (int k = 0; k < n->noutputs; k++) map[n->outputs[k]] = 1;
+        for (int k = 0; k < n->nattrs; k++) if (n->attrs[k].tensor >= 0) map[n->attrs[k].tensor] = 1;
+        if (n->fused.residual >= 0) map[n->fused.residual] = 1;
+    }
+    size_t w = 0;
+    for (size_t i = 0; i < nt; i++) {
+        if (!map[i]) {
+            free_tensor(&g->tensors[i], &g->ti[i]);
+            map[i] = -1;
+            continue;
+        }
+        g->tensors[w] = g->tensors[i];
+        g->ti[w] = g->ti[i];
+        map[i] = (int)w++;
+    }
+    g->ntensors = w;
+    for (size_t i = 0; i < g->ninputs; i++) g->inputs[i] = map[g->inputs[i]];
+    for (size_t i = 0; i < g->noutputs; i++) g->outputs[i] = map[g->outputs[i]];
+    for (size_t i = 0; i < g->nnodes; i++) {
+        mi_node *n = &g->nodes[i];
+        for (int k = 0; k < n->ninputs; k++) if (n->inputs[k] >= 0) n->inputs[k] = map[n->inputs[k]];
+        for (int k = 0; k < n->noutputs; k++) n->outputs[k] = map[n->outputs[k]];
+        for (int k = 0; k < n->nattrs; k++)
+            if (n->attrs[k].tensor >= 0) n->attrs[k].tensor = map[n->attrs[k].tensor];
+        if (n->fused.residual >= 0) n->fused.residual = map[n->fused.residual];
+    }
+    mi__free(map);
+    map_rebuild(g);
+    return MI_OK;
+}
+
+/* Roles, producers and byte sizes, once the node list is final. */
+static mi_status settle(mi_graph *g) {
+    mi_status st;
+    for (size_t i = 0; i < g->ntensors; i++) g->tensors[i].producer = -1;
+    for (size_t i = 0; i < g->nnodes; i++)
+        for (int k = 0; k < g->nodes[i].noutputs; k++)
+            g->tensors[g->nodes[i].outputs[k]].producer = (int)i;
+    for (size_t i = 0; i < g->ntensors; i++) {
+        mi_tensor *t = &g->tensors[i];
+        if (g->ti[i].declared_output) t->role = MI_ROLE_OUTPUT;
+        else if (t->role == MI_ROLE_INPUT) t->role = MI_ROLE_INPUT;
+        else if (t->producer < 0) t->role = MI_ROLE_WEIGHT;
+        else t->role = MI_ROLE_ACTIVATION;
+        t->data = t->role == MI_ROLE_WEIGHT ? g->ti[i].cval : NULL;
+        if (t->ndim < 0 || mi_dtype_size(t->dtype) == 0)
+            return mi__error(MI_ERR_INTERNAL, "tensor '%s' has no inferred type", t->name);
+        if ((st = mi__check_dims(t->name, t->dtype, t->ndim, t->dims,
+                                 t->role == MI_ROLE_WEIGHT ? 0 : 1)) != MI_OK)
+            return st;
+        t->nbytes = (size_t)mi__numel(t->ndim, t->dims) * mi_dtype_size(t->dtype);
+    }
+    return MI_OK;
+}
+
+mi_status mi_graph_finalize(mi_graph *g, const mi_load_options *opt_in) {
+    mi_status st;
+    mi_load_options opt;
+    if (!g) return mi__error(MI_ERR_INVALID_ARG, "mi_graph_finalize: graph is NULL");
+    if (g->finalized) return mi__error(MI_ERR_INVALID_ARG, "the graph is already finalized");
+    if (opt_in) opt = *opt_in;
+    else mi_load_options_init(&opt);
+    if (opt.batch < 0)
+        return mi__error(MI_ERR_INVALID_ARG, "batch %lld: expected > 0 (or 0 to keep)",
+                         (long long)opt.batch);
+    if (g->opset < MI__OPSET_MIN || g->opset > MI__OPSET_MAX)
+        return mi__error(MI_ERR_UNSUPPORTED, "opset %lld of domain ai.onnx is not supported "
+                         "(supported: %d to %d)", (long long)g->opset, MI__OPSET_MIN,
+                         MI__OPSET_MAX);
+    if ((st = check_defined(g)) != MI_OK || (st = topo_sort(g)) != MI_OK ||
+        (st = check_outputs(g)) != MI_OK || (st = mi__resolve_inputs(g, &opt)) != MI_OK)
+        return st;
+    mi__free(g->folded);
+    if (!(g->folded = mi__calloc(g->nnodes ? g->nnodes : 1, 1)))
+        return mi__error(MI_ERR_NO_MEMORY, "finalizing the graph");
+    for (size_t i = 0; i < g->nnodes; i++) {
+        int done = 0;
+        if ((st = mi__infer_node(g, i)) != MI_OK || (st = mi__fold_node(g, i, &done)) != MI_OK)
+            return st;
+        g->folded[i] = (unsigned char)done;
+    }
+    if (opt.fold_constants) commit_folding(g);
+    mi__free(g->folded);
+    g->folded = NULL;
+    if (opt.fuse && (st = mi__fuse(g)) != MI_OK) return st;
+    if ((st = compact(g)) != MI_OK || (st = settle(g)) != MI_OK) return st;
+    g->finalized = 1;
+    return MI_OK;
+}
+
+/* ---- reading -------------------------------------------------------------- */
+
+size_t mi_graph_tensor_count(const mi_graph *g) { return g ? g->ntensors : 0; }
+const mi_tensor *mi_graph_tensor(const mi_graph *g, size_t i) {
+    return g && i < g->ntensors ? &g->tensors[i] : NULL;
+}
+size_t mi_graph_node_count(const mi_graph *g) { return g ? g->nnodes : 0; }
+const mi_node *mi_graph_node(const mi_graph *g, size_t i) {
+    return g && i < g->nnodes ? &g->nodes[i] : NULL;
+}
+size_t mi_graph_input_count(const mi_graph *g) { return g ? g->ninputs : 0; }
+int mi_graph_input(const mi_graph *g, size_t i) { return g && i < g->ninputs ? g->inputs[i] : -1; }
+size_t mi_graph_output_count(const mi_graph *g) { return g ? g->noutputs : 0; }
+int mi_graph_output(const mi_graph *g, size_t i) {
+    return g && i < g->noutputs ? g->outputs[i] : -1;
+}
+int64_t mi_graph_opset(const mi_graph *g) { return g ? g->opset : 0; }
+const char *mi_graph_name(const mi_graph *g) { return g && g->name ? g->name : ""; }
+
+const mi_attr *mi_node_attr(const mi_node *n, const char *name) {
+    if (!n || !name) return NULL;
+    for (int i = 0; i < n->nattrs; i++)
+        if (strcmp(n->attrs[i].name, name) == 0) return &n->attrs[i];
+    return NULL;
+}
+
+int64_t mi_node_attr_int(const mi_node *n, const char *name, int64_t dflt) {
+    const mi_attr *a = mi_node_attr(n, name);
+    return a && a->type == MI_ATTR_INT ? a->i : dflt;
+}
+
+float mi_node_attr_float(const mi_node *n, const char *name, float dflt) {
+    const mi_attr *a = mi_node_attr(n, name);
+    return a && a->type == MI_ATTR_FLOAT ? a->f : dflt;
+}
+
+int64_t mi_tensor_numel(const mi_tensor *t) {
+    if (!t || t->ndim < 0) return 0;
+    int64_t n = mi__numel(t->ndim, t->dims);
+    return n < 0 ? 0 : n;
+}

@@ -1,0 +1,472 @@
+/* The one place attribute defaults and opset differences are decided: a
+ * node's attributes and constant inputs become an mi__op_params struct that
+ * shape inference, folding and every backend read.
+ *
+ * Values that later arithmetic multiplies or adds (strides, dilations,
+ * pads, kernel sizes) are bounded here, so shape inference on a hostile
+ * model cannot overflow. */
+#include "graph_internal.h"
+#include "op_params.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#define MI__ATTR_MAX ((int64_t)1 << 31)
+
+#define NODE_ERR(st, n, ...) node_err(st, n, __VA_ARGS__)
+
+static mi_status node_err(mi_status st, const mi_node *n, const char *fmt, ...) MI__PRINTF(3, 4);
+static mi_status node_err(mi_status st, const mi_node *n, const char *fmt, ...) {
+    char msg[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return mi__error(st, MI__NODE_FMT ": %s", MI__NODE_ARG(n), msg);
+}
+
+mi_status mi__norm_axis(const mi_node *n, const char *what, int64_t a, int rank, int inclusive,
+                        int64_t *out) {
+    int64_t hi = inclusive ? rank : rank - 1;
+    if (a < -(int64_t)rank || a > hi)
+        return NODE_ERR(MI_ERR_SHAPE, n, "%s %lld is out of range for rank %d (expected %d to %lld)",
+                        what, (long long)a, rank, -rank, (long long)hi);
+    *out = a < 0 ? a + rank : a;
+    return MI_OK;
+}
+
+/* An INTS attribute with exactly want values (want < 0: any count up to
+ * max); *found = 0 when absent. */
+static mi_status attr_ints(const mi_node *n, const char *name, int want, size_t max, int64_t *vals,
+                           size_t *count, int *found) {
+    const mi_attr *a = mi_node_attr(n, name);
+    *found = 0;
+    if (!a) return MI_OK;
+    if (a->type != MI_ATTR_INTS)
+        return NODE_ERR(MI_ERR_GRAPH, n, "attribute '%s' must be a list of ints", name);
+    if ((want >= 0 && a->count != (size_t)want) || a->count > max)
+        return NODE_ERR(MI_ERR_SHAPE, n, "attribute '%s' has %zu values, expected %d", name,
+                        a->count, want >= 0 ? want : (int)max);
+    for (size_t i = 0; i < a->count; i++) vals[i] = a->ints[i];
+    if (count) *count = a->count;
+    *found = 1;
+    return MI_OK;
+}
+
+static mi_status attr_range(const mi_node *n, const char *name, const int64_t *v, int cnt,
+                            int64_t lo, int64_t hi) {
+    for (int i = 0; i < cnt; i++)
+        if (v[i] < lo || v[i] > hi)
+            return NODE_ERR(MI_ERR_SHAPE, n, "attribute '%s' value %lld is out of range (%lld to %lld)",
+                            name, (long long)v[i], (long long)lo, (long long)hi);
+    return MI_OK;
+}
+
+static int attr_str_is(const mi_node *n, const char *name, const char *s, const char *dflt) {
+    const mi_attr *a = mi_node_attr(n, name);
+    const char *v = a && a->type == MI_ATTR_STRING ? a->s : dflt;
+    return strcmp(v, s) == 0;
+}
+
+mi_status mi__const_ints(const mi_graph *g, const mi_node *n, int k, int64_t *vals, size_t max,
+                         size_t *count) {
+    const mi_tensor *t = mi__node_in(g, n, k);
+    const void *v = t ? mi__tensor_value(g, n->inputs[k]) : NULL;
+    if (!t) return NODE_ERR(MI_ERR_GRAPH, n, "input %d is missing", k);
+    if (!v)
+        return NODE_ERR(MI_ERR_UNSUPPORTED, n,
+                        "input %d '%s' must be a constant known at load time (mini-infer needs "
+                        "static shapes)", k, t->name);
+    if (t->dtype != MI_DTYPE_INT64 && t->dtype != MI_DTYPE_INT32)
+        return NODE_ERR(MI_ERR_UNSUPPORTED, n, "input %d '%s' has dtype %s, expected int64", k,
+                        t->name, mi_dtype_name(t->dtype));
+    if (t->ndim > 1)
+        return NODE_ERR(MI_ERR_SHAPE, n, "input %d '%s' has rank %d, expected a 1-D list", k,
+                        t->name, t->ndim);
+    int64_t c = mi_tensor_numel(t);
+    if ((uint64_t)c > max)
+        return NODE_ERR(MI_ERR_SHAPE, n, "input %d '%s' has %lld values, expected at most %zu", k,
+                        t->name, (long long)c, max);
+    for (int64_t i = 0; i < c; i++)
+        vals[i] = t->dtype == MI_DTYPE_INT64 ? ((const int64_t *)v)[i] : ((const int32_t *)v)[i];
+    *count = (size_t)c;
+    return MI_OK;
+}
+
+mi_status mi__const_float(const mi_graph *g, const mi_node *n, int k, float *out) {
+    const mi_tensor *t = mi__node_in(g, n, k);
+    const void *v = t ? mi__tensor_value(g, n->inputs[k]) : NULL;
+    if (!t) return NODE_ERR(MI_ERR_GRAPH, n, "input %d is missing", k);
+    if (!v)
+        return NODE_ERR(MI_ERR_UNSUPPORTED, n, "input %d '%s' must be a constant known at load time",
+                        k, t->name);
+    if (mi_tensor_numel(t) != 1)
+        return NODE_ERR(MI_ERR_SHAPE, n, "input %d '%s' must be a scalar, has %lld values", k,
+                        t->name, (long long)mi_tensor_numel(t));
+    switch (t->dtype) {
+    case MI_DTYPE_FLOAT: *out = *(const float *)v; break;
+    case MI_DTYPE_DOUBLE: *out = (float)*(const double *)v; break;
+    case MI_DTYPE_INT64: *out = (float)*(const int64_t *)v; break;
+    case MI_DTYPE_INT32: *out = (float)*(const int32_t *)v; break;
+    case MI_DTYPE_INT8: *out = *(const int8_t *)v; break;
+    case MI_DTYPE_UINT8: *out = *(const uint8_t *)v; break;
+    case MI_DTYPE_INT16: *out = *(const int16_t *)v; break;
+    case MI_DTYPE_UINT16: *out = *(const uint16_t *)v; break;
+    default:
+        return NODE_ERR(MI_ERR_UNSUPPORTED, n, "input %d '%s' has dtype %s, expected a number", k,
+                        t->name, mi_dtype_name(t->dtype));
+    }
+    return MI_OK;
+}
+
+int64_t mi__window_out(int64_t in, int64_t kernel, int64_t stride, int64_t dilation,
+                       int64_t pad_begin, int64_t pad_end, int ceil_mode) {
+    int64_t eff, padded, lead;
+    if (stride < 1 || kernel < 1 || dilation < 1) return -1;
+    if (!mi__mul_i64(kernel - 1, dilation, &eff) || !mi__add_i64(eff, 1, &eff) ||
+        !mi__add_i64(in, pad_begin, &lead) || !mi__add_i64(lead, pad_end, &padded))
+        return -1;
+    int64_t span = padded - eff;
+    if (span < 0) return 0;
+    int64_t out = span / stride + 1;
+    if (ceil_mode && span % stride) {
+        /* PyTorch's rule: a last window that would start in the right
+         * padding is dropped. */
+        int64_t last;
+        if (mi__mul_i64(out, stride, &last) && last < lead) out++;
+    }
+    return out;
+}
+
+/* Conv and pooling windows: kernel, strides, dilations, pads, auto_pad. */
+static mi_status window(const mi_graph *g, const mi_node *n, int is_conv, int *nsp_out,
+                        int64_t *kernel, int64_t *stride, int64_t *dil, int64_t *pb, int64_t *pe) {
+    const mi_tensor *x = mi__node_in(g, n, 0);
+    mi_status st;
+    int found;
+    if (!x || x->ndim < 3 || x->ndim > 2 + MI_MAX_SPATIAL)
+        return NODE_ERR(MI_ERR_SHAPE, n, "input has rank %d, expected 3 to 5 (N, C, 1 to 3 "
+                        "spatial dims)", x ? x->ndim : -1);
+    int nsp = x->ndim - 2;
+    *nsp_out = nsp;
+    int64_t pads[2 * MI_MAX_SPATIAL] = {0};
+    for (int i = 0; i < nsp; i++) stride[i] = dil[i] = 1;
+    if ((st = attr_ints(n, "kernel_shape", nsp, MI_MAX_SPATIAL, kernel, NULL, &found)) != MI_OK)
+        return st;
+    if (is_conv) {
+        const mi_tensor *w = mi__node_in(g, n, 1);
+        if (!w || w->ndim != x->ndim)
+            return NODE_ERR(MI_ERR_SHAPE, n, "weight has rank %d, expected %d (like the input)",
+                            w ? w->ndim : -1, x->ndim);
+        for (int i = 0; i < nsp; i++) {
+            if (found && kernel[i] != w->dims[2 + i])
+                return NODE_ERR(MI_ERR_SHAPE, n, "kernel_shape[%d] = %lld but the weight has %lld",
+                                i, (long long)kernel[i], (long long)w->dims[2 + i]);
+            kernel[i] = w->dims[2 + i];
+        }
+    } else if (!found) {
+        return NODE_ERR(MI_ERR_GRAPH, n, "attribute 'kernel_shape' is required");
+    }
+    if ((st = attr_range(n, "kernel_shape", kernel, nsp, 1, MI__ATTR_MAX)) != MI_OK ||
+        (st = attr_ints(n, "strides", nsp, MI_MAX_SPATIAL, stride, NULL, &found)) != MI_OK ||
+        (st = attr_range(n, "strides", stride, nsp, 1, MI__ATTR_MAX)) != MI_OK ||
+        (st = attr_ints(n, "dilations", nsp, MI_MAX_SPATIAL, dil, NULL, &found)) != MI_OK ||
+        (st = attr_range(n, "dilations", dil, nsp, 1, MI__ATTR_MAX)) != MI_OK ||
+        (st = attr_ints(n, "pads", 2 * nsp, 2 * MI_MAX_SPATIAL, pads, NULL, &found)) != MI_OK ||
+        (st = attr_range(n, "pads", pads, 2 * nsp, 0, MI__ATTR_MAX)) != MI_OK)
+        return st;
+    int upper = attr_str_is(n, "auto_pad", "SAME_UPPER", "NOTSET");
+    int lower = attr_str_is(n, "auto_pad", "SAME_LOWER", "NOTSET");
+    int valid = attr_str_is(n, "auto_pad", "VALID", "NOTSET");
+    if (!upper && !lower && !valid && !attr_str_is(n, "auto_pad", "NOTSET", "NOTSET"))
+        return NODE_ERR(MI_ERR_UNSUPPORTED, n, "attribute 'auto_pad' must be NOTSET, SAME_UPPER, "
+                        "SAME_LOWER or VALID");
+    for (int i = 0; i < nsp; i++) {
+        pb[i] = pads[i];
+        pe[i] = pads[nsp + i];
+        if (valid) pb[i] = pe[i] = 0;
+        if (upper || lower) {
+            /* Output ceil(in / stride); the padding that takes is split with
+             * the odd element at the end (UPPER) or the start (LOWER). */
+            int64_t in = x->dims[2 + i], out = in / stride[i] + (in % stride[i] != 0);
+            int64_t total, ext;
+            if (!mi__mul_i64(out - 1, stride[i], &total) ||
+                !mi__mul_i64(kernel[i] - 1, dil[i], &ext) || !mi__add_i64(total, ext + 1, &total))
+                return NODE_ERR(MI_ERR_OVERFLOW, n, "SAME padding overflows on axis %d", i);
+            total -= in;
+            if (total < 0) total = 0;
+            pb[i] = upper ? total / 2 : total - total / 2;
+            pe[i] = total - pb[i];
+        }
+    }
+    return MI_OK;
+}
+
+/* Per axis begin, end and step of a Slice, clamped as ONNX says. */
+static mi_status slice_resolve(const mi_graph *g, const mi_node *n, int64_t *begin, int64_t *end,
+                               int64_t *step) {
+    const mi_tensor *x = mi__node_in(g, n, 0);
+    int64_t starts[MI_MAX_DIMS], ends[MI_MAX_DIMS], axes[MI_MAX_DIMS], steps[MI_MAX_DIMS];
+    size_t ns = 0, ne = 0, na = 0, nst = 0;
+    mi_status st;
+    int found;
+    if (!x) return NODE_ERR(MI_ERR_GRAPH, n, "input 'data' is missing");
+    if (g->opset < 10) {
+        if ((st = attr_ints(n, "starts", -1, MI_MAX_DIMS, starts, &ns, &found)) != MI_OK ||
+            (st = attr_ints(n, "ends", -1, MI_MAX_DIMS, ends, &ne, &found)) != MI_OK ||
+            (st = attr_ints(n, "axes", -1, MI_MAX_DIMS, axes, &na, &found)) != MI_OK)
+            return st;
+    } else {
+        if ((st = mi__const_ints(g, n, 1, starts, MI_MAX_DIMS, &ns)) != MI_OK ||
+            (st = mi__const_ints(g, n, 2, ends, MI_MAX_DIMS, &ne)) != MI_OK)
+            return st;
+        if (mi__node_in(g, n, 3) && (st = mi__const_ints(g, n, 3, axes, MI_MAX_DIMS, &na)) != MI_OK)
+            return st;
+        if (mi__node_in(g, n, 4) && (st = mi__const_ints(g, n, 4, steps, MI_MAX_DIMS, &nst)) != MI_OK)
+            return st;
+    }
+    if (ns != ne || (na && na != ns) || (nst && nst != ns))
+        return NODE_ERR(MI_ERR_SHAPE, n, "starts, ends, axes and steps must have the same length "
+                        "(%zu, %zu, %zu, %zu)", ns, ne, na, nst);
+    for (int i = 0; i < x->ndim; i++) {
+        begin[i] = 0;
+        end[i] = x->dims[i];
+        step[i] = 1;
+    }
+    int seen[MI_MAX_DIMS] = {0};
+    for (size_t i = 0; i < ns; i++) {
+        int64_t a = na ? axes[i] : (int64_t)i, s = nst ? steps[i] : 1;
+        if ((st = mi__norm_axis(n, "axis", a, x->ndim, 0, &a)) != MI_OK) return st;
+        if (seen[a]++) return NODE_ERR(MI_ERR_SHAPE, n, "axis %lld is sliced twice", (long long)a);
+        if (s == 0) return NODE_ERR(MI_ERR_SHAPE, n, "step on axis %lld is 0", (long long)a);
+        if (s == INT64_MIN) s = -INT64_MAX;
+        int64_t d = x->dims[a], b = starts[i], e = ends[i];
+        if (b < 0) b += d;
+        if (e < 0) e += d;
+        if (s > 0) {
+            b = b < 0 ? 0 : b > d ? d : b;
+            e = e < 0 ? 0 : e > d ? d : e;
+        } else {
+            b = b < 0 ? 0 : b > d - 1 ? d - 1 : b;
+            e = e < -1 ? -1 : e > d - 1 ? d - 1 : e;
+        }
+        begin[a] = b;
+        end[a] = e;
+        step[a] = s;
+    }
+    return MI_OK;
+}
+
+mi_status mi__slice_dims(const mi_graph *g, const mi_node *n, int64_t *out_dims) {
+    int64_t b[MI_MAX_DIMS], e[MI_MAX_DIMS], s[MI_MAX_DIMS];
+    mi_status st = slice_resolve(g, n, b, e, s);
+    if (st != MI_OK) return st;
+    for (int i = 0; i < g->tensors[n->inputs[0]].ndim; i++) {
+        int64_t span = s[i] > 0 ? e[i] - b[i] : b[i] - e[i], as = s[i] > 0 ? s[i] : -s[i];
+        out_dims[i] = span <= 0 ? 0 : span / as + (span % as != 0);
+    }
+    return MI_OK;
+}
+
+static mi_status pad_params(const mi_graph *g, const mi_node *n, mi__pad_params *p) {
+    const mi_tensor *x = mi__node_in(g, n, 0);
+    int64_t pads[2 * MI_MAX_DIMS], axes[MI_MAX_DIMS];
+    size_t np = 0, na = 0;
+    mi_status st;
+    int found;
+    if (!x) return NODE_ERR(MI_ERR_GRAPH, n, "input 'data' is missing");
+    p->ndim = x->ndim;
+    if (attr_str_is(n, "mode", "constant", "constant")) p->mode = MI_PAD_CONSTANT;
+    else if (attr_str_is(n, "mode", "reflect", "constant")) p->mode = MI_PAD_REFLECT;
+    else if (attr_str_is(n, "mode", "edge", "constant")) p->mode = MI_PAD_EDGE;
+    else return NODE_ERR(MI_ERR_UNSUPPORTED, n, "mode must be constant, reflect or edge");
+    if (g->opset < 11) {
+        if ((st = attr_ints(n, "pads", 2 * x->ndim, 2 * MI_MAX_DIMS, pads, &np, &found)) != MI_OK)
+            return st;
+        if (!found) return NODE_ERR(MI_ERR_GRAPH, n, "attribute 'pads' is required");
+        p->value = mi_node_attr_float(n, "value", 0.0f);
+    } else {
+        if ((st = mi__const_ints(g, n, 1, pads, 2 * MI_MAX_DIMS, &np)) != MI_OK) return st;
+        if (mi__node_in(g, n, 2) && (st = mi__const_float(g, n, 2, &p->value)) != MI_OK) return st;
+        if (mi__node_in(g, n, 3) && (st = mi__const_ints(g, n, 3, axes, MI_MAX_DIMS, &na)) != MI_OK)
+            return st;
+    }
+    size_t nax = na ? na : (size_t)x->ndim;
+    if (np != 2 * nax)
+        return NODE_ERR(MI_ERR_SHAPE, n, "pads has %zu values, expected %zu (2 per axis)", np,
+                        2 * nax);
+    if ((st = attr_range(n, "pads", pads, (int)np, -MI__ATTR_MAX, MI__ATTR_MAX)) != MI_OK) return st;
+    for (size_t i = 0; i < nax; i++) {
+        int64_t a = na ? axes[i] : (int64_t)i;
+        if ((st = mi__norm_axis(n, "axis", a, x->ndim, 0, &a)) != MI_OK) return st;
+        p->begin[a] = pads[i];
+        p->end[a] = pads[nax + i];
+    }
+    return MI_OK;
+}
+
+static mi_status reduce_params(const mi_graph *g, const mi_node *n, mi__reduce_params *p) {
+    const mi_tensor *x = mi__node_in(g, n, 0);
+    int64_t axes[MI_MAX_DIMS];
+    size_t na = 0;
+    int found = 0, noop = 0;
+    mi_status st;
+    if (!x) return NODE_ERR(MI_ERR_GRAPH, n, "input 'data' is missing");
+    p->ndim = x->ndim;
+    p->keepdims = mi_node_attr_int(n, "keepdims", 1) != 0;
+    if (g->opset < 18) {
+        if ((st = attr_ints(n, "axes", -1, MI_MAX_DIMS, axes, &na, &found)) != MI_OK) return st;
+    } else {
+        noop = mi_node_attr_int(n, "noop_with_empty_axes", 0) != 0;
+        if (mi__node_in(g, n, 1) && (st = mi__const_ints(g, n, 1, axes, MI_MAX_DIMS, &na)) != MI_OK)
+            return st;
+    }
+    if (!na) {
+        for (int i = 0; i < x->ndim; i++) p->reduce[i] = !noop;
+        return MI_OK;
+    }
+    for (size_t i = 0; i < na; i++) {
+        int64_t a;
+        if ((st = mi__norm_axis(n, "axis", axes[i], x->ndim, 0, &a)) != MI_OK) return st;
+        if (p->reduce[a]++) return NODE_ERR(MI_ERR_SHAPE, n, "axis %lld given twice", (long long)a);
+    }
+    return MI_OK;
+}
+
+static mi_status axis_param(const mi_graph *g, const mi_node *n, int64_t dflt, int required,
+                            int inclusive, int64_t *axis) {
+    const mi_tensor *x = mi__node_in(g, n, 0);
+    const mi_attr *a = mi_node_attr(n, "axis");
+    if (!x) return NODE_ERR(MI_ERR_GRAPH, n, "input 0 is missing");
+    if (!a && required) return NODE_ERR(MI_ERR_GRAPH, n, "attribute 'axis' is required");
+    if (a && a->type != MI_ATTR_INT) return NODE_ERR(MI_ERR_GRAPH, n, "attribute 'axis' must be an int");
+    return mi__norm_axis(n, "axis", a ? a->i : dflt, x->ndim, inclusive, axis);
+}
+
+mi_status mi__op_params_get(const mi_graph *g, const mi_node *n, mi__op_params *out) {
+    mi_status st = MI_OK;
+    memset(out, 0, sizeof *out);
+    out->op = n->op;
+    const mi_tensor *x = mi__node_in(g, n, 0);
+    switch (n->op) {
+    case MI_OP_CONV: {
+        mi__conv_params *c = &out->u.conv;
+        if ((st = window(g, n, 1, &c->nspatial, c->kernel, c->stride, c->dilation, c->pad_begin,
+                         c->pad_end)) != MI_OK)
+            return st;
+        c->group = mi_node_attr_int(n, "group", 1);
+        if (c->group < 1 || c->group > MI__ATTR_MAX)
+            return NODE_ERR(MI_ERR_SHAPE, n, "group %lld, expected >= 1", (long long)c->group);
+        break;
+    }
+    case MI_OP_MAX_POOL: case MI_OP_AVERAGE_POOL: {
+        mi__pool_params *p = &out->u.pool;
+        if ((st = window(g, n, 0, &p->nspatial, p->kernel, p->stride, p->dilation, p->pad_begin,
+                         p->pad_end)) != MI_OK)
+            return st;
+        p->ceil_mode = mi_node_attr_int(n, "ceil_mode", 0) != 0;
+        p->count_include_pad = mi_node_attr_int(n, "count_include_pad", 0) != 0;
+        if (attr_str_is(n, "auto_pad", "SAME_UPPER", "") || attr_str_is(n, "auto_pad", "SAME_LOWER", ""))
+            p->ceil_mode = 0; /* the padding already gives ceil(in / stride) */
+        break;
+    }
+    case MI_OP_GLOBAL_AVERAGE_POOL: {
+        mi__pool_params *p = &out->u.pool;
+        if (!x || x->ndim < 3 || x->ndim > 2 + MI_MAX_SPATIAL)
+            return NODE_ERR(MI_ERR_SHAPE, n, "input has rank %d, expected 3 to 5", x ? x->ndim : -1);
+        p->nspatial = x->ndim - 2;
+        for (int i = 0; i < p->nspatial; i++) {
+            p->kernel[i] = x->dims[2 + i];
+            p->stride[i] = p->dilation[i] = 1;
+        }
+        break;
+    }
+    case MI_OP_GEMM:
+        out->u.gemm.alpha = mi_node_attr_float(n, "alpha", 1.0f);
+        out->u.gemm.beta = mi_node_attr_float(n, "beta", 1.0f);
+        out->u.gemm.trans_a = mi_node_attr_int(n, "transA", 0) != 0;
+        out->u.gemm.trans_b = mi_node_attr_int(n, "transB", 0) != 0;
+        break;
+    case MI_OP_PAD: return pad_params(g, n, &out->u.pad);
+    case MI_OP_SLICE: {
+        int64_t b[MI_MAX_DIMS], e[MI_MAX_DIMS];
+        if ((st = slice_resolve(g, n, b, e, out->u.slice.step)) != MI_OK) return st;
+        out->u.slice.ndim = x->ndim;
+        memcpy(out->u.slice.start, b, sizeof b);
+        break;
+    }
+    case MI_OP_REDUCE_MEAN: return reduce_params(g, n, &out->u.reduce);
+    case MI_OP_LRN: {
+        mi__lrn_params *l = &out->u.lrn;
+        l->size = mi_node_attr_int(n, "size", 0);
+        if (l->size < 1 || l->size > MI__ATTR_MAX)
+            return NODE_ERR(MI_ERR_GRAPH, n, "attribute 'size' is required and must be >= 1");
+        l->alpha = mi_node_attr_float(n, "alpha", 1e-4f);
+        l->beta = mi_node_attr_float(n, "beta", 0.75f);
+        l->bias = mi_node_attr_float(n, "bias", 1.0f);
+        break;
+    }
+    case MI_OP_TRANSPOSE: {
+        int64_t perm[MI_MAX_DIMS];
+        int found, seen[MI_MAX_DIMS] = {0};
+        if (!x) return NODE_ERR(MI_ERR_GRAPH, n, "input is missing");
+        if ((st = attr_ints(n, "perm", x->ndim, MI_MAX_DIMS, perm, NULL, &found)) != MI_OK)
+            return st;
+        out->u.transpose.ndim = x->ndim;
+        for (int i = 0; i < x->ndim; i++) {
+            int64_t p = found ? perm[i] : x->ndim - 1 - i;
+            if (p < 0 || p >= x->ndim || seen[p]++)
+                return NODE_ERR(MI_ERR_SHAPE, n, "perm is not a permutation of 0..%d", x->ndim - 1);
+            out->u.transpose.perm[i] = (int)p;
+        }
+        break;
+    }
+    case MI_OP_CONCAT: return axis_param(g, n, 0, 1, 0, &out->u.axis.axis);
+    case MI_OP_SPLIT: case MI_OP_GATHER: return axis_param(g, n, 0, 0, 0, &out->u.axis.axis);
+    case MI_OP_FLATTEN: return axis_param(g, n, 1, 0, 1, &out->u.axis.axis);
+    case MI_OP_SOFTMAX:
+        out->u.softmax.coerce_2d = g->opset < 13;
+        return axis_param(g, n, g->opset < 13 ? 1 : -1, 0, 0, &out->u.softmax.axis);
+    case MI_OP_CLIP:
+        out->u.clip.min = -INFINITY;
+        out->u.clip.max = INFINITY;
+        if (g->opset < 11) {
+            out->u.clip.min = mi_node_attr_float(n, "min", -FLT_MAX);
+            out->u.clip.max = mi_node_attr_float(n, "max", FLT_MAX);
+            if (out->u.clip.min == -FLT_MAX) out->u.clip.min = -INFINITY;
+            if (out->u.clip.max == FLT_MAX) out->u.clip.max = INFINITY;
+        } else {
+            if (mi__node_in(g, n, 1) && (st = mi__const_float(g, n, 1, &out->u.clip.min)) != MI_OK)
+                return st;
+            if (mi__node_in(g, n, 2) && (st = mi__const_float(g, n, 2, &out->u.clip.max)) != MI_OK)
+                return st;
+        }
+        break;
+    case MI_OP_HARD_SIGMOID:
+        out->u.hard_sigmoid.alpha = mi_node_attr_float(n, "alpha", 0.2f);
+        out->u.hard_sigmoid.beta = mi_node_attr_float(n, "beta", 0.5f);
+        break;
+    case MI_OP_HARD_SWISH: /* x * HardSigmoid(x) with fixed alpha 1/6 */
+        out->u.hard_sigmoid.alpha = 1.0f / 6.0f;
+        out->u.hard_sigmoid.beta = 0.5f;
+        break;
+    case MI_OP_BATCH_NORM:
+        out->u.batch_norm.epsilon = mi_node_attr_float(n, "epsilon", 1e-5f);
+        break;
+    case MI_OP_CAST: {
+        const mi_attr *a = mi_node_attr(n, "to");
+        if (!a || a->type != MI_ATTR_INT)
+            return NODE_ERR(MI_ERR_GRAPH, n, "attribute 'to' is required");
+        out->u.cast.to = a->i >= 0 && a->i <= 64 ? mi__dtype_from_onnx((int32_t)a->i)
+                                                 : MI_DTYPE_UNDEFINED;
+        if (out->u.cast.to == MI_DTYPE_UNDEFINED)
+            return NODE_ERR(MI_ERR_UNSUPPORTED, n, "cast to ONNX data type %lld is not supported",
+                            (long long)a->i);
+        break;
+    }
+    default: break;
+    }
+    return st;
+}
