@@ -13,6 +13,7 @@ struct mi_model {
     mi_memory_plan *plan;
     size_t *workspace;  /* per node, from the backend's prepare */
     void *weights;      /* the weights pool, device memory */
+    int owns_backend;
 };
 
 struct mi_context {
@@ -44,7 +45,7 @@ void mi_model_options_init(mi_model_options *o) {
 void mi_model_destroy(mi_model *m) {
     if (!m) return;
     if (m->backend && m->weights) m->backend->ops->free(m->backend, m->weights);
-    mi_backend_close(m->backend);
+    if (m->owns_backend) mi_backend_close(m->backend);
     mi_memory_plan_destroy(m->plan);
     mi__free(m->workspace);
     mi_graph_destroy(m->graph);
@@ -82,7 +83,12 @@ mi_status mi_model_create(mi_graph *g, const mi_model_options *opt, mi_model **o
         st = mi__error(MI_ERR_INVALID_ARG, "mi_model_create: graph is NULL");
         goto fail;
     }
-    if ((st = mi_backend_open(o.device, &o.backend, &m->backend))) goto fail;
+    if (o.backend_instance) {
+        m->backend = o.backend_instance;
+    } else {
+        if ((st = mi_backend_open(o.device, &o.backend, &m->backend))) goto fail;
+        m->owns_backend = 1;
+    }
     size_t nn = mi_graph_node_count(g);
     m->workspace = mi__calloc(nn ? nn : 1, sizeof *m->workspace);
     if (!m->workspace) {

@@ -32,6 +32,8 @@ typedef struct mi_context mi_context;
 typedef struct mi_model_options {
     mi_load_options load;     /* batch override, folding, fusion */
     const char *device;       /* "cpu" (default), "cuda", "cuda:N" */
+    mi_backend *backend_instance; /* a backend of the caller's instead of device; not
+                                 closed by the model, must outlive it */
     mi_backend_options backend;
     mi_strategy strategy;     /* default auto */
     size_t alignment;         /* default 256 */

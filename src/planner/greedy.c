@@ -73,6 +73,9 @@ static mi_status blocks_insert(blocks *bs, const entry *e) {
     return MI_OK;
 }
 
+/* One past a block's last entry; no arithmetic on an empty block's NULL. */
+static inline const entry *block_end(const block *b) { return b->n ? b->e + b->n : b->e; }
+
 /* A cursor per block, merged through a small heap ordered by offset. */
 typedef struct cursor {
     const entry *at, *end;
@@ -124,10 +127,10 @@ static size_t blocks_fit(const blocks *bs, cursor *heap, uint32_t f, uint32_t l,
     } while (0)
     if (j0 == j1) {
         const block *b = &bs->b[j0];
-        for (const entry *e = b->e, *end = b->e + b->n; e < end; e++) MI__VISIT(e);
+        for (const entry *e = b->e, *end = block_end(b); e < end; e++) MI__VISIT(e);
     } else if (j1 == j0 + 1) {
         const block *a = &bs->b[j0], *b = &bs->b[j1];
-        const entry *x = a->e, *xe = a->e + a->n, *y = b->e, *ye = b->e + b->n;
+        const entry *x = a->e, *xe = block_end(a), *y = b->e, *ye = block_end(b);
         while (x < xe && y < ye) {
             if (x->off <= y->off) { MI__VISIT(x); x++; }
             else { MI__VISIT(y); y++; }

@@ -1,0 +1,205 @@
+/* The engine: models and contexts on the CPU backend, caller-owned arenas,
+ * shared models, poison mode catching a kernel that writes outside its
+ * tensor, and allocation failures at every point of build and run. */
+#include "alloc_hook.h"
+#include "mini_infer/runtime.h"
+
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define N 64
+
+/* x[1,64] -> Sigmoid a -> Relu b -> Add(b, w) c -> Sigmoid y */
+static mi_graph *small_graph(void) {
+    mi_graph *g;
+    cr_assert_eq(mi_graph_create(&g), MI_OK);
+    cr_assert_eq(mi_graph_add_tensor(g, "x", MI_DTYPE_FLOAT, 2, (int64_t[]){1, N}, MI_ROLE_INPUT, NULL, NULL), MI_OK);
+    float w[N];
+    for (int i = 0; i < N; i++) w[i] = (float)i / N;
+    cr_assert_eq(mi_graph_add_tensor(g, "w", MI_DTYPE_FLOAT, 2, (int64_t[]){1, N}, MI_ROLE_WEIGHT, w, NULL), MI_OK);
+    const char *s1[] = {"x"}, *o1[] = {"a"}, *s2[] = {"a"}, *o2[] = {"b"}, *s3[] = {"b", "w"}, *o3[] = {"c"},
+               *s4[] = {"c"}, *o4[] = {"y"};
+    cr_assert_eq(mi_graph_add_node(g, "Sigmoid", "sig", 1, s1, 1, o1, 0, NULL), MI_OK);
+    cr_assert_eq(mi_graph_add_node(g, "Relu", "relu", 1, s2, 1, o2, 0, NULL), MI_OK);
+    cr_assert_eq(mi_graph_add_node(g, "Add", "add", 2, s3, 1, o3, 0, NULL), MI_OK);
+    cr_assert_eq(mi_graph_add_node(g, "Sigmoid", "out", 1, s4, 1, o4, 0, NULL), MI_OK);
+    cr_assert_eq(mi_graph_add_tensor(g, "y", MI_DTYPE_FLOAT, 0, NULL, MI_ROLE_OUTPUT, NULL, NULL), MI_OK);
+    cr_assert_eq(mi_graph_finalize(g, NULL), MI_OK, "%s", mi_last_error());
+    return g;
+}
+
+static float sigm(float v) { return 1.0f / (1.0f + expf(-v)); }
+
+static void expected(const float *x, float *y) {
+    for (int i = 0; i < N; i++) {
+        float a = sigm(x[i]);
+        float b = a > 0 ? a : 0;
+        y[i] = sigm(b + (float)i / N);
+    }
+}
+
+static void check_run(mi_context *c) {
+    float x[N], y[N], ref[N];
+    for (int i = 0; i < N; i++) x[i] = (float)(i - 32) / 8.0f;
+    const void *in[] = {x};
+    void *out[] = {y};
+    cr_assert_eq(mi_context_run(c, in, out), MI_OK, "%s", mi_last_error());
+    expected(x, ref);
+    for (int i = 0; i < N; i++) cr_assert_float_eq(y[i], ref[i], 1e-6, "y[%d]", i);
+}
+
+Test(runtime, model_and_context) {
+    mi_model *m;
+    cr_assert_eq(mi_model_create(small_graph(), NULL, &m), MI_OK, "%s", mi_last_error());
+    cr_assert_eq(mi_model_input_count(m), 1);
+    cr_assert_eq(mi_model_output_count(m), 1);
+    cr_assert_eq(mi_model_find_input(m, "x"), 0);
+    cr_assert_eq(mi_model_find_output(m, "y"), 0);
+    cr_assert_eq(mi_model_find_input(m, "nope"), -1);
+    cr_assert_str_eq(mi_model_input(m, 0)->name, "x");
+    cr_assert_null(mi_model_input(m, 1));
+    cr_assert_eq(mi_model_arena_size(m), 256, "a, b, c share one buffer in place");
+    mi_context *c;
+    cr_assert_eq(mi_context_create(m, NULL, 0, &c), MI_OK, "%s", mi_last_error());
+    cr_assert_eq(mi_context_set_poison(c, 1), MI_OK);
+    check_run(c);
+    check_run(c);
+    cr_assert_not_null(mi_context_tensor_ptr(c, (size_t)mi_graph_find_tensor(mi_model_graph(m), "w")));
+    cr_assert_null(mi_context_tensor_ptr(c, 9999));
+    mi_context_destroy(c);
+    mi_model_destroy(m);
+}
+
+Test(runtime, caller_arena_and_shared_model) {
+    mi_model *m;
+    mi_model_options o;
+    mi_model_options_init(&o);
+    o.inplace = 0;
+    cr_assert_eq(mi_model_create(small_graph(), &o, &m), MI_OK, "%s", mi_last_error());
+    size_t need = mi_model_arena_size(m), align = mi_model_arena_alignment(m);
+    cr_assert_eq(need, 512);
+    unsigned char *mem = aligned_alloc(align, need + align);
+    mi_context *c1, *c2, *bad;
+    cr_assert_eq(mi_context_create(m, mem, need - 1, &bad), MI_ERR_INVALID_ARG);
+    cr_assert(strstr(mi_last_error(), "smaller") != NULL, "%s", mi_last_error());
+    cr_assert_eq(mi_context_create(m, mem + 16, need, &bad), MI_ERR_INVALID_ARG);
+    cr_assert(strstr(mi_last_error(), "aligned") != NULL, "%s", mi_last_error());
+    cr_assert_eq(mi_context_create(m, mem, need, &c1), MI_OK, "%s", mi_last_error());
+    cr_assert_eq(mi_context_create(m, NULL, 0, &c2), MI_OK);
+    cr_assert_eq(mi_context_set_poison(c1, 1), MI_OK);
+    check_run(c1);
+    check_run(c2);
+    int a = mi_graph_find_tensor(mi_model_graph(m), "a");
+    cr_assert((unsigned char *)mi_context_tensor_ptr(c1, (size_t)a) >= mem &&
+              (unsigned char *)mi_context_tensor_ptr(c1, (size_t)a) < mem + need, "activations in the caller's arena");
+    cr_assert_neq(mi_context_tensor_ptr(c1, (size_t)a), mi_context_tensor_ptr(c2, (size_t)a));
+    int w = mi_graph_find_tensor(mi_model_graph(m), "w");
+    cr_assert_eq(mi_context_tensor_ptr(c1, (size_t)w), mi_context_tensor_ptr(c2, (size_t)w), "one weights pool");
+    mi_context_destroy(c1);
+    mi_context_destroy(c2);
+    free(mem);
+    mi_model_destroy(m);
+}
+
+/* A backend that wraps the CPU one and, at the node named "relu", writes
+ * one float past its output. */
+static mi_backend *cpu;
+static mi_backend_ops evil_ops;
+
+static mi_status evil_run(mi_backend *b, void *ctx, const mi_node_args *a) {
+    mi_status st = cpu->ops->run(cpu, ctx, a);
+    if (st == MI_OK && strcmp(a->node->name, "relu") == 0) ((float *)a->out[0])[N] = 1.0f;
+    return st;
+}
+
+Test(runtime, poison_names_a_kernel_writing_outside) {
+    cr_assert_eq(mi_backend_cpu_create(NULL, &cpu), MI_OK);
+    evil_ops = *cpu->ops;
+    evil_ops.run = evil_run;
+    evil_ops.destroy = NULL;
+    mi_backend evil = {&evil_ops, cpu->state, cpu->options};
+    mi_model_options o;
+    mi_model_options_init(&o);
+    o.backend_instance = &evil;
+    o.inplace = 0;
+    o.alignment = 512; /* the stray float lands in b's padding, which no tensor owns */
+    mi_model *m;
+    cr_assert_eq(mi_model_create(small_graph(), &o, &m), MI_OK, "%s", mi_last_error());
+    mi_context *c;
+    cr_assert_eq(mi_context_create(m, NULL, 0, &c), MI_OK);
+    float x[N] = {0}, y[N];
+    const void *in[] = {x};
+    void *out[] = {y};
+    cr_assert_eq(mi_context_run(c, in, out), MI_OK, "without poison the stray write goes unseen");
+    cr_assert_eq(mi_context_set_poison(c, 1), MI_OK);
+    cr_assert_eq(mi_context_run(c, in, out), MI_ERR_POISON);
+    cr_assert(strstr(mi_last_error(), "node 'relu' (Relu)") != NULL, "%s", mi_last_error());
+    mi_context_destroy(c);
+    mi_model_destroy(m);
+    mi_backend_close(cpu);
+}
+
+Test(runtime, bad_arguments) {
+    mi_model *m;
+    mi_context *c;
+    cr_assert_eq(mi_model_create(NULL, NULL, &m), MI_ERR_INVALID_ARG);
+    cr_assert_eq(mi_context_create(NULL, NULL, 0, &c), MI_ERR_INVALID_ARG);
+    cr_assert_eq(mi_context_run(NULL, NULL, NULL), MI_ERR_INVALID_ARG);
+    mi_model_options o;
+    mi_model_options_init(&o);
+    o.device = "tpu";
+    cr_assert_eq(mi_model_create(small_graph(), &o, &m), MI_ERR_INVALID_ARG);
+    cr_assert(strstr(mi_last_error(), "tpu") != NULL);
+    cr_assert_eq(mi_model_create(small_graph(), NULL, &m), MI_OK);
+    cr_assert_eq(mi_context_create(m, NULL, 0, &c), MI_OK);
+    cr_assert_eq(mi_context_run(c, NULL, NULL), MI_ERR_INVALID_ARG);
+    const void *in[] = {NULL};
+    float y[N];
+    void *out[] = {y};
+    cr_assert_eq(mi_context_run(c, in, out), MI_ERR_INVALID_ARG);
+    cr_assert(strstr(mi_last_error(), "'x'") != NULL, "%s", mi_last_error());
+    mi_context_destroy(c);
+    mi_model_destroy(m);
+    mi_model_destroy(NULL);
+    mi_context_destroy(NULL);
+}
+
+Test(runtime, cuda_without_a_library_or_gpu_is_a_clear_error) {
+    mi_backend *b = NULL;
+    mi_status st = mi_backend_open("cuda:0", NULL, &b);
+    if (st == MI_OK) {
+        mi_backend_close(b);
+        cr_skip_test("a usable GPU is present");
+    }
+    cr_assert_eq(st, MI_ERR_NO_DEVICE, "%s", mi_last_error());
+    cr_assert(strstr(mi_last_error(), "cuda:0") != NULL, "%s", mi_last_error());
+    cr_assert_eq(mi_backend_open("cuda:x", NULL, &b), MI_ERR_INVALID_ARG);
+}
+
+Test(runtime, allocation_failures_are_clean) {
+    int64_t before = mi__alloc_outstanding();
+    for (uint64_t k = 1;; k++) {
+        mi_graph *g = small_graph(); /* built before injection starts */
+        mi_model *m = NULL;
+        mi_context *c = NULL;
+        mi__alloc_fail_at(k);
+        mi_status st = mi_model_create(g, NULL, &m);
+        if (st == MI_OK) st = mi_context_create(m, NULL, 0, &c);
+        if (st == MI_OK) st = mi_context_set_poison(c, 1);
+        int fired = mi__alloc_failed();
+        mi__alloc_fail_at(0);
+        if (!fired) {
+            cr_assert_eq(st, MI_OK, "%s", mi_last_error());
+            check_run(c);
+        } else {
+            cr_assert_eq(st, MI_ERR_NO_MEMORY, "failure %llu gave %s: %s", (unsigned long long)k,
+                         mi_status_name(st), mi_last_error());
+        }
+        mi_context_destroy(c);
+        mi_model_destroy(m);
+        cr_assert_eq(mi__alloc_outstanding(), before, "leak after failure %llu", (unsigned long long)k);
+        if (!fired) break;
+    }
+}
