@@ -3,6 +3,7 @@
  * so planning never initialises CUDA or maps its libraries. */
 #include "internal.h"
 #include "mini_infer/backend.h"
+#include "mini_infer/cuda.h"
 
 #include <dlfcn.h>
 #include <stdio.h>
@@ -93,4 +94,15 @@ mi_status mi_backend_open(const char *device, const mi_backend_options *opt, mi_
         return create((int)index, &o, out);
     }
     return mi__error(MI_ERR_INVALID_ARG, "device '%s': expected cpu, cuda or cuda:N", device);
+}
+
+/* Requests only some backends answer (cuda.h). The ops table has no slot
+ * for them, so the CPU backend and callers' own backends stay as they are. */
+mi_status mi_backend_control(mi_backend *b, int request, void *arg) {
+    if (!b || !b->ops) return mi__error(MI_ERR_INVALID_ARG, "mi_backend_control: backend is NULL");
+    mi_status st = mi_cuda_backend_control(b, NULL, request, arg);
+    if (st == MI_ERR_UNSUPPORTED && !mi_backend_is_cuda(b))
+        return mi__error(MI_ERR_UNSUPPORTED, "backend '%s' has no request %d (only the CUDA backend has)",
+                         b->ops->name ? b->ops->name : "?", request);
+    return st;
 }

@@ -8,6 +8,7 @@
  * tensor array so that nothing removed is ever planned. */
 #include "graph_internal.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -54,6 +55,15 @@ static const char *const op_names[] = {
     MI_OP_LIST(MI__OP_NAME)
 #undef MI__OP_NAME
 };
+
+mi_status mi__node_error(mi_status st, const mi_node *n, const char *fmt, ...) {
+    char msg[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return mi__error(st, MI__NODE_FMT ": %s", MI__NODE_ARG(n), msg);
+}
 
 const char *mi_op_name(mi_op op) {
     if ((int)op < 0 || op >= MI_OP_COUNT) return "unknown";

@@ -80,6 +80,18 @@ mi_status mi__check_dims(const char *tensor, mi_dtype dtype, int ndim, const int
 /* "node 'name' (Op)" context for messages. */
 #define MI__NODE_FMT "node '%s' (%s)"
 #define MI__NODE_ARG(n) (n)->name, mi_op_name((n)->op)
+/* The dtypes Cast converts between (both backends, same set). */
+static inline int mi__dtype_castable(mi_dtype t) {
+    switch (t) {
+    case MI_DTYPE_FLOAT: case MI_DTYPE_DOUBLE: case MI_DTYPE_FLOAT16: case MI_DTYPE_BOOL:
+    case MI_DTYPE_UINT8: case MI_DTYPE_INT8: case MI_DTYPE_UINT16: case MI_DTYPE_INT16:
+    case MI_DTYPE_INT32: case MI_DTYPE_INT64:
+        return 1;
+    default: return 0;
+    }
+}
+/* mi__error with the node named first: "node 'conv1' (Conv): ...". */
+mi_status mi__node_error(mi_status st, const mi_node *n, const char *fmt, ...) MI__PRINTF(3, 4);
 /* Value of a constant tensor known at load time, or NULL. */
 static inline const void *mi__tensor_value(const mi_graph *g, int t) {
     return t >= 0 && (size_t)t < g->ntensors ? g->ti[t].cval : NULL;

@@ -311,7 +311,12 @@ static mi_status analyse(analysis *a, const mi_planner *pl, const mi_graph *g, i
             continue;
         }
         if (n->op == MI_OP_CONV && n->fused.residual >= 0) {
-            try_inplace(a, pl, k, n->fused.residual, out, concat_member);
+            /* conv(x) + x: the conv reads x (or a view of it) for the whole
+             * step, so its output may not overwrite the residual then. */
+            int root = find(a, n->fused.residual, NULL), shared = 0;
+            for (int i = 0; i < n->ninputs; i++)
+                shared |= n->inputs[i] >= 0 && find(a, n->inputs[i], NULL) == root;
+            if (!shared) try_inplace(a, pl, k, n->fused.residual, out, concat_member);
             continue;
         }
         if (!is_inplace_op(n->op)) continue;

@@ -15,23 +15,12 @@
 
 #define MI__ATTR_MAX ((int64_t)1 << 31)
 
-#define NODE_ERR(st, n, ...) node_err(st, n, __VA_ARGS__)
-
-static mi_status node_err(mi_status st, const mi_node *n, const char *fmt, ...) MI__PRINTF(3, 4);
-static mi_status node_err(mi_status st, const mi_node *n, const char *fmt, ...) {
-    char msg[768];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return mi__error(st, MI__NODE_FMT ": %s", MI__NODE_ARG(n), msg);
-}
 
 mi_status mi__norm_axis(const mi_node *n, const char *what, int64_t a, int rank, int inclusive,
                         int64_t *out) {
     int64_t hi = inclusive ? rank : rank - 1;
     if (a < -(int64_t)rank || a > hi)
-        return NODE_ERR(MI_ERR_SHAPE, n, "%s %lld is out of range for rank %d (expected %d to %lld)",
+        return mi__node_error(MI_ERR_SHAPE, n, "%s %lld is out of range for rank %d (expected %d to %lld)",
                         what, (long long)a, rank, -rank, (long long)hi);
     *out = a < 0 ? a + rank : a;
     return MI_OK;
@@ -45,9 +34,9 @@ static mi_status attr_ints(const mi_node *n, const char *name, int want, size_t 
     *found = 0;
     if (!a) return MI_OK;
     if (a->type != MI_ATTR_INTS)
-        return NODE_ERR(MI_ERR_GRAPH, n, "attribute '%s' must be a list of ints", name);
+        return mi__node_error(MI_ERR_GRAPH, n, "attribute '%s' must be a list of ints", name);
     if ((want >= 0 && a->count != (size_t)want) || a->count > max)
-        return NODE_ERR(MI_ERR_SHAPE, n, "attribute '%s' has %zu values, expected %d", name,
+        return mi__node_error(MI_ERR_SHAPE, n, "attribute '%s' has %zu values, expected %d", name,
                         a->count, want >= 0 ? want : (int)max);
     for (size_t i = 0; i < a->count; i++) vals[i] = a->ints[i];
     if (count) *count = a->count;
@@ -59,7 +48,7 @@ static mi_status attr_range(const mi_node *n, const char *name, const int64_t *v
                             int64_t lo, int64_t hi) {
     for (int i = 0; i < cnt; i++)
         if (v[i] < lo || v[i] > hi)
-            return NODE_ERR(MI_ERR_SHAPE, n, "attribute '%s' value %lld is out of range (%lld to %lld)",
+            return mi__node_error(MI_ERR_SHAPE, n, "attribute '%s' value %lld is out of range (%lld to %lld)",
                             name, (long long)v[i], (long long)lo, (long long)hi);
     return MI_OK;
 }
@@ -74,20 +63,20 @@ mi_status mi__const_ints(const mi_graph *g, const mi_node *n, int k, int64_t *va
                          size_t *count) {
     const mi_tensor *t = mi__node_in(g, n, k);
     const void *v = t ? mi__tensor_value(g, n->inputs[k]) : NULL;
-    if (!t) return NODE_ERR(MI_ERR_GRAPH, n, "input %d is missing", k);
+    if (!t) return mi__node_error(MI_ERR_GRAPH, n, "input %d is missing", k);
     if (!v)
-        return NODE_ERR(MI_ERR_UNSUPPORTED, n,
+        return mi__node_error(MI_ERR_UNSUPPORTED, n,
                         "input %d '%s' must be a constant known at load time (mini-infer needs "
                         "static shapes)", k, t->name);
     if (t->dtype != MI_DTYPE_INT64 && t->dtype != MI_DTYPE_INT32)
-        return NODE_ERR(MI_ERR_UNSUPPORTED, n, "input %d '%s' has dtype %s, expected int64", k,
+        return mi__node_error(MI_ERR_UNSUPPORTED, n, "input %d '%s' has dtype %s, expected int64", k,
                         t->name, mi_dtype_name(t->dtype));
     if (t->ndim > 1)
-        return NODE_ERR(MI_ERR_SHAPE, n, "input %d '%s' has rank %d, expected a 1-D list", k,
+        return mi__node_error(MI_ERR_SHAPE, n, "input %d '%s' has rank %d, expected a 1-D list", k,
                         t->name, t->ndim);
     int64_t c = mi_tensor_numel(t);
     if ((uint64_t)c > max)
-        return NODE_ERR(MI_ERR_SHAPE, n, "input %d '%s' has %lld values, expected at most %zu", k,
+        return mi__node_error(MI_ERR_SHAPE, n, "input %d '%s' has %lld values, expected at most %zu", k,
                         t->name, (long long)c, max);
     for (int64_t i = 0; i < c; i++)
         vals[i] = t->dtype == MI_DTYPE_INT64 ? ((const int64_t *)v)[i] : ((const int32_t *)v)[i];
@@ -98,12 +87,12 @@ mi_status mi__const_ints(const mi_graph *g, const mi_node *n, int k, int64_t *va
 mi_status mi__const_float(const mi_graph *g, const mi_node *n, int k, float *out) {
     const mi_tensor *t = mi__node_in(g, n, k);
     const void *v = t ? mi__tensor_value(g, n->inputs[k]) : NULL;
-    if (!t) return NODE_ERR(MI_ERR_GRAPH, n, "input %d is missing", k);
+    if (!t) return mi__node_error(MI_ERR_GRAPH, n, "input %d is missing", k);
     if (!v)
-        return NODE_ERR(MI_ERR_UNSUPPORTED, n, "input %d '%s' must be a constant known at load time",
+        return mi__node_error(MI_ERR_UNSUPPORTED, n, "input %d '%s' must be a constant known at load time",
                         k, t->name);
     if (mi_tensor_numel(t) != 1)
-        return NODE_ERR(MI_ERR_SHAPE, n, "input %d '%s' must be a scalar, has %lld values", k,
+        return mi__node_error(MI_ERR_SHAPE, n, "input %d '%s' must be a scalar, has %lld values", k,
                         t->name, (long long)mi_tensor_numel(t));
     switch (t->dtype) {
     case MI_DTYPE_FLOAT: *out = *(const float *)v; break;
@@ -115,7 +104,7 @@ mi_status mi__const_float(const mi_graph *g, const mi_node *n, int k, float *out
     case MI_DTYPE_INT16: *out = *(const int16_t *)v; break;
     case MI_DTYPE_UINT16: *out = *(const uint16_t *)v; break;
     default:
-        return NODE_ERR(MI_ERR_UNSUPPORTED, n, "input %d '%s' has dtype %s, expected a number", k,
+        return mi__node_error(MI_ERR_UNSUPPORTED, n, "input %d '%s' has dtype %s, expected a number", k,
                         t->name, mi_dtype_name(t->dtype));
     }
     return MI_OK;
@@ -147,7 +136,7 @@ static mi_status window(const mi_graph *g, const mi_node *n, int is_conv, int *n
     mi_status st;
     int found;
     if (!x || x->ndim < 3 || x->ndim > 2 + MI_MAX_SPATIAL)
-        return NODE_ERR(MI_ERR_SHAPE, n, "input has rank %d, expected 3 to 5 (N, C, 1 to 3 "
+        return mi__node_error(MI_ERR_SHAPE, n, "input has rank %d, expected 3 to 5 (N, C, 1 to 3 "
                         "spatial dims)", x ? x->ndim : -1);
     int nsp = x->ndim - 2;
     *nsp_out = nsp;
@@ -158,16 +147,16 @@ static mi_status window(const mi_graph *g, const mi_node *n, int is_conv, int *n
     if (is_conv) {
         const mi_tensor *w = mi__node_in(g, n, 1);
         if (!w || w->ndim != x->ndim)
-            return NODE_ERR(MI_ERR_SHAPE, n, "weight has rank %d, expected %d (like the input)",
+            return mi__node_error(MI_ERR_SHAPE, n, "weight has rank %d, expected %d (like the input)",
                             w ? w->ndim : -1, x->ndim);
         for (int i = 0; i < nsp; i++) {
             if (found && kernel[i] != w->dims[2 + i])
-                return NODE_ERR(MI_ERR_SHAPE, n, "kernel_shape[%d] = %lld but the weight has %lld",
+                return mi__node_error(MI_ERR_SHAPE, n, "kernel_shape[%d] = %lld but the weight has %lld",
                                 i, (long long)kernel[i], (long long)w->dims[2 + i]);
             kernel[i] = w->dims[2 + i];
         }
     } else if (!found) {
-        return NODE_ERR(MI_ERR_GRAPH, n, "attribute 'kernel_shape' is required");
+        return mi__node_error(MI_ERR_GRAPH, n, "attribute 'kernel_shape' is required");
     }
     if ((st = attr_range(n, "kernel_shape", kernel, nsp, 1, MI__ATTR_MAX)) != MI_OK ||
         (st = attr_ints(n, "strides", nsp, MI_MAX_SPATIAL, stride, NULL, &found)) != MI_OK ||
@@ -181,7 +170,7 @@ static mi_status window(const mi_graph *g, const mi_node *n, int is_conv, int *n
     int lower = attr_str_is(n, "auto_pad", "SAME_LOWER", "NOTSET");
     int valid = attr_str_is(n, "auto_pad", "VALID", "NOTSET");
     if (!upper && !lower && !valid && !attr_str_is(n, "auto_pad", "NOTSET", "NOTSET"))
-        return NODE_ERR(MI_ERR_UNSUPPORTED, n, "attribute 'auto_pad' must be NOTSET, SAME_UPPER, "
+        return mi__node_error(MI_ERR_UNSUPPORTED, n, "attribute 'auto_pad' must be NOTSET, SAME_UPPER, "
                         "SAME_LOWER or VALID");
     for (int i = 0; i < nsp; i++) {
         pb[i] = pads[i];
@@ -194,7 +183,7 @@ static mi_status window(const mi_graph *g, const mi_node *n, int is_conv, int *n
             int64_t total, ext;
             if (!mi__mul_i64(out - 1, stride[i], &total) ||
                 !mi__mul_i64(kernel[i] - 1, dil[i], &ext) || !mi__add_i64(total, ext + 1, &total))
-                return NODE_ERR(MI_ERR_OVERFLOW, n, "SAME padding overflows on axis %d", i);
+                return mi__node_error(MI_ERR_OVERFLOW, n, "SAME padding overflows on axis %d", i);
             total -= in;
             if (total < 0) total = 0;
             pb[i] = upper ? total / 2 : total - total / 2;
@@ -212,7 +201,7 @@ static mi_status slice_resolve(const mi_graph *g, const mi_node *n, int64_t *beg
     size_t ns = 0, ne = 0, na = 0, nst = 0;
     mi_status st;
     int found;
-    if (!x) return NODE_ERR(MI_ERR_GRAPH, n, "input 'data' is missing");
+    if (!x) return mi__node_error(MI_ERR_GRAPH, n, "input 'data' is missing");
     if (g->opset < 10) {
         if ((st = attr_ints(n, "starts", -1, MI_MAX_DIMS, starts, &ns, &found)) != MI_OK ||
             (st = attr_ints(n, "ends", -1, MI_MAX_DIMS, ends, &ne, &found)) != MI_OK ||
@@ -228,7 +217,7 @@ static mi_status slice_resolve(const mi_graph *g, const mi_node *n, int64_t *beg
             return st;
     }
     if (ns != ne || (na && na != ns) || (nst && nst != ns))
-        return NODE_ERR(MI_ERR_SHAPE, n, "starts, ends, axes and steps must have the same length "
+        return mi__node_error(MI_ERR_SHAPE, n, "starts, ends, axes and steps must have the same length "
                         "(%zu, %zu, %zu, %zu)", ns, ne, na, nst);
     for (int i = 0; i < x->ndim; i++) {
         begin[i] = 0;
@@ -239,8 +228,8 @@ static mi_status slice_resolve(const mi_graph *g, const mi_node *n, int64_t *beg
     for (size_t i = 0; i < ns; i++) {
         int64_t a = na ? axes[i] : (int64_t)i, s = nst ? steps[i] : 1;
         if ((st = mi__norm_axis(n, "axis", a, x->ndim, 0, &a)) != MI_OK) return st;
-        if (seen[a]++) return NODE_ERR(MI_ERR_SHAPE, n, "axis %lld is sliced twice", (long long)a);
-        if (s == 0) return NODE_ERR(MI_ERR_SHAPE, n, "step on axis %lld is 0", (long long)a);
+        if (seen[a]++) return mi__node_error(MI_ERR_SHAPE, n, "axis %lld is sliced twice", (long long)a);
+        if (s == 0) return mi__node_error(MI_ERR_SHAPE, n, "step on axis %lld is 0", (long long)a);
         if (s == INT64_MIN) s = -INT64_MAX;
         int64_t d = x->dims[a], b = starts[i], e = ends[i];
         if (b < 0) b += d;
@@ -276,16 +265,16 @@ static mi_status pad_params(const mi_graph *g, const mi_node *n, mi__pad_params 
     size_t np = 0, na = 0;
     mi_status st;
     int found;
-    if (!x) return NODE_ERR(MI_ERR_GRAPH, n, "input 'data' is missing");
+    if (!x) return mi__node_error(MI_ERR_GRAPH, n, "input 'data' is missing");
     p->ndim = x->ndim;
     if (attr_str_is(n, "mode", "constant", "constant")) p->mode = MI_PAD_CONSTANT;
     else if (attr_str_is(n, "mode", "reflect", "constant")) p->mode = MI_PAD_REFLECT;
     else if (attr_str_is(n, "mode", "edge", "constant")) p->mode = MI_PAD_EDGE;
-    else return NODE_ERR(MI_ERR_UNSUPPORTED, n, "mode must be constant, reflect or edge");
+    else return mi__node_error(MI_ERR_UNSUPPORTED, n, "mode must be constant, reflect or edge");
     if (g->opset < 11) {
         if ((st = attr_ints(n, "pads", 2 * x->ndim, 2 * MI_MAX_DIMS, pads, &np, &found)) != MI_OK)
             return st;
-        if (!found) return NODE_ERR(MI_ERR_GRAPH, n, "attribute 'pads' is required");
+        if (!found) return mi__node_error(MI_ERR_GRAPH, n, "attribute 'pads' is required");
         p->value = mi_node_attr_float(n, "value", 0.0f);
     } else {
         if ((st = mi__const_ints(g, n, 1, pads, 2 * MI_MAX_DIMS, &np)) != MI_OK) return st;
@@ -295,7 +284,7 @@ static mi_status pad_params(const mi_graph *g, const mi_node *n, mi__pad_params 
     }
     size_t nax = na ? na : (size_t)x->ndim;
     if (np != 2 * nax)
-        return NODE_ERR(MI_ERR_SHAPE, n, "pads has %zu values, expected %zu (2 per axis)", np,
+        return mi__node_error(MI_ERR_SHAPE, n, "pads has %zu values, expected %zu (2 per axis)", np,
                         2 * nax);
     if ((st = attr_range(n, "pads", pads, (int)np, -MI__ATTR_MAX, MI__ATTR_MAX)) != MI_OK) return st;
     for (size_t i = 0; i < nax; i++) {
@@ -313,7 +302,7 @@ static mi_status reduce_params(const mi_graph *g, const mi_node *n, mi__reduce_p
     size_t na = 0;
     int found = 0, noop = 0;
     mi_status st;
-    if (!x) return NODE_ERR(MI_ERR_GRAPH, n, "input 'data' is missing");
+    if (!x) return mi__node_error(MI_ERR_GRAPH, n, "input 'data' is missing");
     p->ndim = x->ndim;
     p->keepdims = mi_node_attr_int(n, "keepdims", 1) != 0;
     if (g->opset < 18) {
@@ -330,7 +319,7 @@ static mi_status reduce_params(const mi_graph *g, const mi_node *n, mi__reduce_p
     for (size_t i = 0; i < na; i++) {
         int64_t a;
         if ((st = mi__norm_axis(n, "axis", axes[i], x->ndim, 0, &a)) != MI_OK) return st;
-        if (p->reduce[a]++) return NODE_ERR(MI_ERR_SHAPE, n, "axis %lld given twice", (long long)a);
+        if (p->reduce[a]++) return mi__node_error(MI_ERR_SHAPE, n, "axis %lld given twice", (long long)a);
     }
     return MI_OK;
 }
@@ -339,9 +328,9 @@ static mi_status axis_param(const mi_graph *g, const mi_node *n, int64_t dflt, i
                             int inclusive, int64_t *axis) {
     const mi_tensor *x = mi__node_in(g, n, 0);
     const mi_attr *a = mi_node_attr(n, "axis");
-    if (!x) return NODE_ERR(MI_ERR_GRAPH, n, "input 0 is missing");
-    if (!a && required) return NODE_ERR(MI_ERR_GRAPH, n, "attribute 'axis' is required");
-    if (a && a->type != MI_ATTR_INT) return NODE_ERR(MI_ERR_GRAPH, n, "attribute 'axis' must be an int");
+    if (!x) return mi__node_error(MI_ERR_GRAPH, n, "input 0 is missing");
+    if (!a && required) return mi__node_error(MI_ERR_GRAPH, n, "attribute 'axis' is required");
+    if (a && a->type != MI_ATTR_INT) return mi__node_error(MI_ERR_GRAPH, n, "attribute 'axis' must be an int");
     return mi__norm_axis(n, "axis", a ? a->i : dflt, x->ndim, inclusive, axis);
 }
 
@@ -358,7 +347,7 @@ mi_status mi__op_params_get(const mi_graph *g, const mi_node *n, mi__op_params *
             return st;
         c->group = mi_node_attr_int(n, "group", 1);
         if (c->group < 1 || c->group > MI__ATTR_MAX)
-            return NODE_ERR(MI_ERR_SHAPE, n, "group %lld, expected >= 1", (long long)c->group);
+            return mi__node_error(MI_ERR_SHAPE, n, "group %lld, expected >= 1", (long long)c->group);
         break;
     }
     case MI_OP_MAX_POOL: case MI_OP_AVERAGE_POOL: {
@@ -375,7 +364,7 @@ mi_status mi__op_params_get(const mi_graph *g, const mi_node *n, mi__op_params *
     case MI_OP_GLOBAL_AVERAGE_POOL: {
         mi__pool_params *p = &out->u.pool;
         if (!x || x->ndim < 3 || x->ndim > 2 + MI_MAX_SPATIAL)
-            return NODE_ERR(MI_ERR_SHAPE, n, "input has rank %d, expected 3 to 5", x ? x->ndim : -1);
+            return mi__node_error(MI_ERR_SHAPE, n, "input has rank %d, expected 3 to 5", x ? x->ndim : -1);
         p->nspatial = x->ndim - 2;
         for (int i = 0; i < p->nspatial; i++) {
             p->kernel[i] = x->dims[2 + i];
@@ -402,7 +391,7 @@ mi_status mi__op_params_get(const mi_graph *g, const mi_node *n, mi__op_params *
         mi__lrn_params *l = &out->u.lrn;
         l->size = mi_node_attr_int(n, "size", 0);
         if (l->size < 1 || l->size > MI__ATTR_MAX)
-            return NODE_ERR(MI_ERR_GRAPH, n, "attribute 'size' is required and must be >= 1");
+            return mi__node_error(MI_ERR_GRAPH, n, "attribute 'size' is required and must be >= 1");
         l->alpha = mi_node_attr_float(n, "alpha", 1e-4f);
         l->beta = mi_node_attr_float(n, "beta", 0.75f);
         l->bias = mi_node_attr_float(n, "bias", 1.0f);
@@ -411,14 +400,14 @@ mi_status mi__op_params_get(const mi_graph *g, const mi_node *n, mi__op_params *
     case MI_OP_TRANSPOSE: {
         int64_t perm[MI_MAX_DIMS];
         int found, seen[MI_MAX_DIMS] = {0};
-        if (!x) return NODE_ERR(MI_ERR_GRAPH, n, "input is missing");
+        if (!x) return mi__node_error(MI_ERR_GRAPH, n, "input is missing");
         if ((st = attr_ints(n, "perm", x->ndim, MI_MAX_DIMS, perm, NULL, &found)) != MI_OK)
             return st;
         out->u.transpose.ndim = x->ndim;
         for (int i = 0; i < x->ndim; i++) {
             int64_t p = found ? perm[i] : x->ndim - 1 - i;
             if (p < 0 || p >= x->ndim || seen[p]++)
-                return NODE_ERR(MI_ERR_SHAPE, n, "perm is not a permutation of 0..%d", x->ndim - 1);
+                return mi__node_error(MI_ERR_SHAPE, n, "perm is not a permutation of 0..%d", x->ndim - 1);
             out->u.transpose.perm[i] = (int)p;
         }
         break;
@@ -458,15 +447,33 @@ mi_status mi__op_params_get(const mi_graph *g, const mi_node *n, mi__op_params *
     case MI_OP_CAST: {
         const mi_attr *a = mi_node_attr(n, "to");
         if (!a || a->type != MI_ATTR_INT)
-            return NODE_ERR(MI_ERR_GRAPH, n, "attribute 'to' is required");
+            return mi__node_error(MI_ERR_GRAPH, n, "attribute 'to' is required");
         out->u.cast.to = a->i >= 0 && a->i <= 64 ? mi__dtype_from_onnx((int32_t)a->i)
                                                  : MI_DTYPE_UNDEFINED;
         if (out->u.cast.to == MI_DTYPE_UNDEFINED)
-            return NODE_ERR(MI_ERR_UNSUPPORTED, n, "cast to ONNX data type %lld is not supported",
+            return mi__node_error(MI_ERR_UNSUPPORTED, n, "cast to ONNX data type %lld is not supported",
                             (long long)a->i);
         break;
     }
     default: break;
     }
     return st;
+}
+
+mi_status mi__node_check_overlap(const mi_graph *g, const mi_node *n, void *const *in, void *const *out) {
+    for (int o = 0; o < n->noutputs; o++) {
+        if (n->outputs[o] < 0 || !out[o]) continue;
+        const mi_tensor *y = &g->tensors[n->outputs[o]];
+        uintptr_t y0 = (uintptr_t)out[o], y1 = y0 + y->nbytes;
+        for (int k = 0; k < n->ninputs; k++) {
+            const mi_tensor *x = mi__node_in(g, n, k);
+            if (!x || !in[k]) continue;
+            uintptr_t x0 = (uintptr_t)in[k], x1 = x0 + x->nbytes;
+            if (!(x0 < y1 && y0 < x1)) continue;
+            if (o == 0 && x0 == y0 && x->nbytes == y->nbytes && mi__op_inplace_allowed(n->op, k)) continue;
+            return mi__node_error(MI_ERR_PLAN_INVALID, n, "output '%s' overlaps input %d '%s', which %s cannot run "
+                                  "in place on", y->name, k, x->name, mi_op_name(n->op));
+        }
+    }
+    return MI_OK;
 }

@@ -89,4 +89,23 @@ typedef struct mi__op_params {
  * from their weight data). Errors name the node and the attribute. */
 mi_status mi__op_params_get(const mi_graph *g, const mi_node *n, mi__op_params *out);
 
+/* The in-place contract (backend.h): whether a plan may give output 0 of
+ * an op the same memory as its input k. The view ops are listed because a
+ * backend that still runs one (as a copy) must accept it. */
+static inline int mi__op_inplace_allowed(mi_op op, int k) {
+    switch (op) {
+    case MI_OP_RELU: case MI_OP_CLIP: case MI_OP_SIGMOID: case MI_OP_HARD_SIGMOID:
+    case MI_OP_HARD_SWISH: case MI_OP_BATCH_NORM: case MI_OP_FLATTEN: case MI_OP_RESHAPE:
+    case MI_OP_SQUEEZE: case MI_OP_UNSQUEEZE: case MI_OP_IDENTITY: case MI_OP_DROPOUT:
+        return k == 0;
+    case MI_OP_ADD: case MI_OP_SUB: case MI_OP_MUL: case MI_OP_DIV: return k <= 1;
+    default: return 0;
+    }
+}
+
+/* Refuses pointers that make an output overlap an input other than as
+ * mi__op_inplace_allowed says: the kernel would read what it already
+ * overwrote. Both backends check every node with it. */
+mi_status mi__node_check_overlap(const mi_graph *g, const mi_node *n, void *const *in, void *const *out);
+
 #endif

@@ -3,6 +3,7 @@
  * resolved once when a context is created; a run only walks the nodes. */
 #include "graph_internal.h"
 #include "mini_infer/runtime.h"
+#include "mini_infer/cuda.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -349,7 +350,6 @@ mi_status mi_context_execute(mi_context *c, int sync) {
     const mi_memory_plan *p = c->model->plan;
     int skip = 0;
     mi_status st;
-    (void)sync;
     if (b->ops->begin_run && (st = b->ops->begin_run(b, c->bctx, &skip))) return st;
     for (size_t k = 0; !skip && k < mi_graph_node_count(g); k++) {
         if (mi_memory_plan_node_elided(p, k)) continue;
@@ -357,7 +357,8 @@ mi_status mi_context_execute(mi_context *c, int sync) {
         if ((st = b->ops->run(b, c->bctx, &c->args[k]))) return st;
         if (c->poison && (st = poison_step(c, k, 1))) return st;
     }
-    if (b->ops->end_run && (st = b->ops->end_run(b, c->bctx))) return st;
+    if (b->ops->end_run && (st = b->ops->end_run(b, c->bctx, sync ? MI_BACKEND_END_RUN_SYNC : 0)))
+        return st;
     return MI_OK;
 }
 
@@ -383,4 +384,14 @@ mi_status mi_context_run(mi_context *c, const void *const *inputs, void *const *
         if (x->nbytes && (st = b->ops->download(b, outputs[i], c->tensor_ptr[t], x->nbytes))) return st;
     }
     return MI_OK;
+}
+
+mi_status mi_context_control(mi_context *c, int request, void *arg) {
+    if (!c) return mi__error(MI_ERR_INVALID_ARG, "mi_context_control: context is NULL");
+    mi_backend *b = c->model->backend;
+    mi_status st = mi_cuda_backend_control(b, c->bctx, request, arg);
+    if (st == MI_ERR_UNSUPPORTED && !mi_backend_is_cuda(b))
+        return mi__error(MI_ERR_UNSUPPORTED, "backend '%s' has no request %d (only the CUDA backend has)",
+                         b->ops->name ? b->ops->name : "?", request);
+    return st;
 }

@@ -9,16 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static mi_status node_err(mi_status st, const mi_node *n, const char *fmt, ...) MI__PRINTF(3, 4);
-static mi_status node_err(mi_status st, const mi_node *n, const char *fmt, ...) {
-    char msg[768];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return mi__error(st, MI__NODE_FMT ": %s", MI__NODE_ARG(n), msg);
-}
-#define ERR(st, ...) node_err(st, n, __VA_ARGS__)
+#define ERR(st, ...) mi__node_error(st, n, __VA_ARGS__)
 
 /* "[1,3,224,224]" into buf. */
 static const char *dims_str(char *buf, size_t cap, int ndim, const int64_t *dims) {

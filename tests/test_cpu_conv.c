@@ -181,6 +181,12 @@ Test(cpu_conv, depthwise_direct_path) {
     conv_check(&mult, &plain);
     cspec wide = spec2d(1, 2, 2, 2, 3, 300, 3, 1, 1); /* rows longer than the chunk */
     conv_check(&wide, &plain);
+    cspec big = spec2d(2, 32, 32, 32, 40, 40, 3, 1, 1); /* enough work for the thread pool */
+    copts o = {0};
+    o.act = MI_ACT_CLIP;
+    o.residual = 1;
+    o.inplace = 1;
+    conv_check(&big, &o);
 }
 
 Test(cpu_conv, pointwise_no_im2col_batch) {

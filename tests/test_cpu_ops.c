@@ -296,6 +296,8 @@ Test(cpu_pool, max_pads_strides_dilations) {
     pool_case(&b);
     pspec c = {"MaxPool", 2, 1, 2, {10, 10}, {3, 3}, {2, 2}, {1, 1}, {0, 0}, {0, 0}, 1, 0};
     pool_case(&c);
+    pspec big = {"MaxPool", 2, 2, 16, {56, 56}, {3, 3}, {2, 2}, {1, 1}, {1, 1}, {1, 1}, 0, 0}; /* threads */
+    pool_case(&big);
 }
 
 Test(cpu_pool, average_ceil_mode_and_count_include_pad) {

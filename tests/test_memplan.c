@@ -255,6 +255,48 @@ Test(memplan, weights_pool_and_disabled_planner) {
     mi_graph_destroy(g);
 }
 
+/* Relu a -> Conv(a) + a -> Relu: fusion makes a both the conv's input and
+ * its residual, so the conv's output may not take a's bytes. A residual
+ * that only the Add reads (Conv(b) + a) may. */
+static mi_graph *residual_graph(int conv_reads_residual) {
+    mi_graph *g = new_graph();
+    input(g, "x", 4, (int64_t[]){1, 4, 8, 8});
+    float w[16] = {0}, bias[4] = {0};
+    cr_assert_eq(mi_graph_add_tensor(g, "w", MI_DTYPE_FLOAT, 4, (int64_t[]){4, 4, 1, 1}, MI_ROLE_WEIGHT, w, NULL), MI_OK);
+    cr_assert_eq(mi_graph_add_tensor(g, "bias", MI_DTYPE_FLOAT, 1, (int64_t[]){4}, MI_ROLE_WEIGHT, bias, NULL), MI_OK);
+    node(g, "Relu", "r0", "x", NULL, "a", 0, NULL);
+    node(g, "Sigmoid", "s0", "x", NULL, "b", 0, NULL);
+    const char *ins[3] = {conv_reads_residual ? "a" : "b", "w", "bias"}, *out = "c";
+    cr_assert_eq(mi_graph_add_node(g, "Conv", "conv", 3, ins, 1, &out, 0, NULL), MI_OK, "%s", mi_last_error());
+    node(g, "Add", "add", "c", "a", "d", 0, NULL);
+    node(g, "Relu", "r1", "d", NULL, "e", 0, NULL);
+    node(g, "Sigmoid", "s1", "e", NULL, "y", 0, NULL);
+    output(g, "y");
+    finalize(g);
+    return g;
+}
+
+Test(memplan, fused_residual_in_place_only_when_the_conv_does_not_read_it) {
+    for (int reads = 0; reads < 2; reads++) {
+        mi_graph *g = residual_graph(reads);
+        int conv = -1;
+        for (size_t k = 0; k < mi_graph_node_count(g); k++)
+            if (mi_graph_node(g, k)->op == MI_OP_CONV) conv = (int)k;
+        cr_assert_geq(conv, 0);
+        cr_assert_geq(mi_graph_node(g, (size_t)conv)->fused.residual, 0, "Conv+Add+Relu is fused");
+        mi_memory_plan *p = plan(g, 1, NULL);
+        const mi_tensor_place *a = place(g, p, "a");
+        /* The fused conv writes the tensor the Relu after it would have. */
+        const mi_tensor *co = mi_graph_tensor(g, (size_t)mi_graph_node(g, (size_t)conv)->outputs[0]);
+        const mi_tensor_place *c = place(g, p, co->name);
+        int same = a->pool == c->pool && a->offset == c->offset;
+        if (reads) cr_assert(!same, "the conv would overwrite its own input");
+        else cr_assert(same, "the residual's bytes should be reused in place");
+        mi_memory_plan_destroy(p);
+        mi_graph_destroy(g);
+    }
+}
+
 static void collect(void *user, const char *msg) {
     char *buf = user;
     strncat(buf, msg, 4095 - strlen(buf));

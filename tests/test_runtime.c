@@ -2,6 +2,7 @@
  * shared models, poison mode catching a kernel that writes outside its
  * tensor, and allocation failures at every point of build and run. */
 #include "alloc_hook.h"
+#include "mini_infer/cuda.h"
 #include "mini_infer/runtime.h"
 
 #include <criterion/criterion.h>
@@ -164,6 +165,27 @@ Test(runtime, bad_arguments) {
     mi_model_destroy(m);
     mi_model_destroy(NULL);
     mi_context_destroy(NULL);
+}
+
+/* cuda.h's requests on the CPU backend: an error that names the backend. */
+Test(runtime, cuda_requests_on_the_cpu_backend_are_unsupported) {
+    mi_model *m;
+    mi_context *c;
+    cr_assert_eq(mi_model_create(small_graph(), NULL, &m), MI_OK);
+    cr_assert_eq(mi_context_create(m, NULL, 0, &c), MI_OK);
+    mi_cuda_device_info info;
+    cr_assert_eq(mi_cuda_device_info_get(mi_model_backend(m), &info), MI_ERR_UNSUPPORTED);
+    cr_assert(strstr(mi_last_error(), "'cpu'") != NULL, "%s", mi_last_error());
+    float ms;
+    cr_assert_eq(mi_context_timer_stop(c, &ms), MI_ERR_UNSUPPORTED);
+    cr_assert(strstr(mi_last_error(), "'cpu'") != NULL, "%s", mi_last_error());
+    cr_assert_eq(mi_context_set_stream(c, NULL), MI_ERR_UNSUPPORTED);
+    cr_assert_eq(mi_context_control(NULL, MI_CUDA_REQ_SYNC, NULL), MI_ERR_INVALID_ARG);
+    cr_assert_eq(mi_backend_control(NULL, MI_CUDA_REQ_MEMORY, NULL), MI_ERR_INVALID_ARG);
+    /* Execute without waiting is the same as with on a synchronous backend. */
+    cr_assert_eq(mi_context_execute(c, 0), MI_OK);
+    mi_context_destroy(c);
+    mi_model_destroy(m);
 }
 
 Test(runtime, cuda_without_a_library_or_gpu_is_a_clear_error) {

@@ -49,6 +49,9 @@ typedef struct mi_backend_options {
 
 void mi_backend_options_init(mi_backend_options *o);
 
+/* end_run's sync argument: wait for the run to finish. */
+#define MI_BACKEND_END_RUN_SYNC 1
+
 typedef struct mi_backend_ops {
     const char *name;
     void (*destroy)(mi_backend *b);
@@ -68,10 +71,11 @@ typedef struct mi_backend_ops {
     void (*context_destroy)(mi_backend *b, void *ctx);
     /* A run: begin, nodes in order, end. begin may set *skip_nodes when it
      * replays a captured graph at end instead. end waits for completion
-     * unless the run was enqueued (runtime.h: mi_context_enqueue). */
+     * when sync is MI_BACKEND_END_RUN_SYNC; with 0 the run stays enqueued
+     * (runtime.h: mi_context_execute(c, 0)). */
     mi_status (*begin_run)(mi_backend *b, void *ctx, int *skip_nodes);
     mi_status (*run)(mi_backend *b, void *ctx, const mi_node_args *args);
-    mi_status (*end_run)(mi_backend *b, void *ctx);
+    mi_status (*end_run)(mi_backend *b, void *ctx, int sync);
     /* Host memory, so the engine may poison the arena and read tensors. */
     int host_memory;
 } mi_backend_ops;

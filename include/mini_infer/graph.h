@@ -189,7 +189,8 @@ mi_status mi_graph_add_tensor(mi_graph *g, const char *name, mi_dtype dtype, int
 mi_status mi_graph_add_node(mi_graph *g, const char *op_type, const char *name,
                             int ninputs, const char *const *inputs, int noutputs,
                             const char *const *outputs, int nattrs, const mi_attr *attrs);
-/* Checks, sorts, infers shapes, folds constants and fuses, as the loader does. */
+/* Checks, sorts, infers shapes, folds constants and fuses, as the loader does.
+ * After a failure the graph can only be destroyed. */
 mi_status mi_graph_finalize(mi_graph *g, const mi_load_options *opt);
 
 /* ---- reading ------------------------------------------------------------- */

@@ -68,7 +68,8 @@ typedef struct mi_solve_options {
      * every strategy returns MI_ERR_CAPACITY when its plan exceeds it. */
     size_t capacity;
     double time_limit;    /* seconds for the exact search; default 2.0 (auto: 0.25) */
-    uint64_t node_budget; /* search nodes for the exact search; 0: unlimited (auto: 200000) */
+    uint64_t node_budget; /* search nodes for the exact search; 0: unlimited (auto: 200000;
+                           * auto skips the search above 200000 buffers) */
 } mi_solve_options;
 
 /* Fills the defaults listed above. */

@@ -168,10 +168,11 @@ mi_status mi__cpu_pool_create(int nthreads, mi__cpu_pool **out) {
     return MI_OK;
 }
 
-void mi__cpu_parallel(mi__cpu *cpu, int64_t ntasks, mi__cpu_task_fn fn, void *arg) {
+void mi__cpu_parallel(mi__cpu *cpu, int64_t ntasks, int64_t work, mi__cpu_task_fn fn, void *arg) {
     mi__cpu_pool *p = cpu->pool;
     if (ntasks <= 0) return;
-    if (!p || p->started == 0 || ntasks == 1 || pthread_mutex_trylock(&p->busy) != 0) {
+    if (!p || p->started == 0 || ntasks == 1 || work < MI__CPU_MIN_PARALLEL_WORK ||
+        pthread_mutex_trylock(&p->busy) != 0) {
         for (int64_t t = 0; t < ntasks; t++) fn(arg, t, 0);
         return;
     }
@@ -241,7 +242,7 @@ static mi_status cpu_prepare(mi_backend *b, const mi_graph *g, size_t index, siz
     if ((int)n->op < 0 || n->op >= MI_OP_COUNT)
         return mi__cpu_node_err(n, MI_ERR_UNSUPPORTED, "unknown operator");
     if ((st = mi__op_params_get(g, n, &p)) != MI_OK) return st;
-    if ((st = mi__cpu_check_dtypes(g, n, &p)) != MI_OK) return st;
+    if ((st = mi__cpu_check_node(g, n, &p)) != MI_OK) return st;
     switch (n->op) {
     case MI_OP_CONV: return mi__cpu_conv_workspace(state(b), g, n, &p, workspace);
     case MI_OP_GEMM: case MI_OP_MATMUL: return mi__cpu_linalg_workspace(state(b), g, n, &p, workspace);
@@ -297,7 +298,7 @@ static int numeric(mi_dtype t) {
     return t == MI_DTYPE_FLOAT || t == MI_DTYPE_DOUBLE || t == MI_DTYPE_INT32 || t == MI_DTYPE_INT64;
 }
 
-mi_status mi__cpu_check_dtypes(const mi_graph *g, const mi_node *n, const mi__op_params *p) {
+mi_status mi__cpu_check_node(const mi_graph *g, const mi_node *n, const mi__op_params *p) {
     (void)p;
     const mi_tensor *x = mi__node_in(g, n, 0);
     if (!x) return MI_OK; /* Constant */
@@ -318,6 +319,27 @@ mi_status mi__cpu_check_dtypes(const mi_graph *g, const mi_node *n, const mi__op
                                     "runs %s on float, double, int32 and int64", x->name,
                                     mi_dtype_name(x->dtype), mi_op_name(n->op));
         return MI_OK;
+    case MI_OP_DROPOUT: {
+        /* Training mode drops at random: only a constant false (or a ratio
+         * of 0, where it drops nothing) can be run. */
+        const mi_tensor *tm = mi__node_in(g, n, 2);
+        if (!tm) break;
+        const void *v = mi__tensor_value(g, n->inputs[2]);
+        if (!v || tm->dtype != MI_DTYPE_BOOL || mi_tensor_numel(tm) != 1)
+            return mi__cpu_node_err(n, MI_ERR_UNSUPPORTED, "training_mode '%s' must be a constant "
+                                    "bool scalar known at load time", tm->name);
+        if (*(const uint8_t *)v) {
+            float ratio = 0.5f;
+            if (mi__node_in(g, n, 1) && mi__const_float(g, n, 1, &ratio) != MI_OK) {
+                mi_clear_error();
+                ratio = 0.5f;
+            }
+            if (ratio != 0.0f)
+                return mi__cpu_node_err(n, MI_ERR_UNSUPPORTED, "training mode (random dropping, "
+                                        "ratio %g) is not supported", (double)ratio);
+        }
+        break;
+    }
     case MI_OP_GATHER: {
         const mi_tensor *i = mi__node_in(g, n, 1);
         if (i && i->dtype != MI_DTYPE_INT32 && i->dtype != MI_DTYPE_INT64)
@@ -335,41 +357,6 @@ mi_status mi__cpu_check_dtypes(const mi_graph *g, const mi_node *n, const mi__op
     if (mi_dtype_size(x->dtype) == 0)
         return mi__cpu_node_err(n, MI_ERR_UNSUPPORTED, "input '%s' has dtype %s, which the CPU backend "
                                 "does not store", x->name, mi_dtype_name(x->dtype));
-    return MI_OK;
-}
-
-/* Whether out may be exactly input k (the in-place contract; the view
- * ops and a same-type Cast just skip their copy). */
-static int inplace_allowed(mi_op op, int k) {
-    switch (op) {
-    case MI_OP_RELU: case MI_OP_CLIP: case MI_OP_SIGMOID: case MI_OP_HARD_SIGMOID:
-    case MI_OP_HARD_SWISH: case MI_OP_BATCH_NORM: case MI_OP_FLATTEN: case MI_OP_RESHAPE:
-    case MI_OP_SQUEEZE: case MI_OP_UNSQUEEZE: case MI_OP_IDENTITY: case MI_OP_DROPOUT:
-        return k == 0;
-    case MI_OP_ADD: case MI_OP_SUB: case MI_OP_MUL: case MI_OP_DIV: return k <= 1;
-    default: return 0;
-    }
-}
-
-/* A plan that gives a node an output overlapping one of its inputs other
- * than as the contract allows would make the kernel read what it already
- * overwrote: refuse it instead of computing garbage. */
-static mi_status check_overlap(const mi__cpu_call *c) {
-    const mi_node *n = c->n;
-    for (int o = 0; o < n->noutputs; o++) {
-        const mi_tensor *yt = mi__cpu_out_t(c, o);
-        if (!yt || !c->out[o]) continue;
-        uintptr_t y0 = (uintptr_t)c->out[o], y1 = y0 + yt->nbytes;
-        for (int k = 0; k < n->ninputs; k++) {
-            const mi_tensor *xt = mi__cpu_in_t(c, k);
-            if (!xt || !c->in[k]) continue;
-            uintptr_t x0 = (uintptr_t)c->in[k], x1 = x0 + xt->nbytes;
-            if (!(x0 < y1 && y0 < x1)) continue;
-            if (o == 0 && x0 == y0 && xt->nbytes == yt->nbytes && inplace_allowed(n->op, k)) continue;
-            return mi__cpu_err(c, MI_ERR_PLAN_INVALID, "output '%s' overlaps input %d '%s', which %s "
-                               "cannot run in place on", yt->name, k, xt->name, mi_op_name(n->op));
-        }
-    }
     return MI_OK;
 }
 
@@ -410,8 +397,9 @@ static mi_status cpu_run(mi_backend *b, void *ctx, const mi_node_args *args) {
         return mi__cpu_err(&c, MI_ERR_INVALID_ARG, "output 0 has no memory (NULL pointer)");
     if (c.n->fused.residual >= 0 && !c.residual)
         return mi__cpu_err(&c, MI_ERR_INVALID_ARG, "the fused residual has no memory (NULL pointer)");
-    if ((st = check_overlap(&c)) != MI_OK) return st;
+    if ((st = mi__node_check_overlap(c.g, c.n, c.in, c.out)) != MI_OK) return st;
     if ((st = mi__op_params_get(c.g, c.n, &c.p)) != MI_OK) return st;
+    if (c.n->op == MI_OP_DROPOUT && (st = mi__cpu_check_node(c.g, c.n, &c.p)) != MI_OK) return st;
     return dispatch(&c);
 }
 

@@ -253,7 +253,7 @@ mi_status mi__cpu_conv(mi__cpu_call *c) {
 
     if (q.direct) {
         direct_job j = {&q, x, w, bias, res, y, act, lo, hi};
-        mi__cpu_parallel(c->cpu, q.batch * q.m, direct_task, &j);
+        mi__cpu_parallel(c->cpu, q.batch * q.m, q.batch * q.m * q.out_sp * q.ksz, direct_task, &j);
         return MI_OK;
     }
     size_t need = q.col_bytes + q.gemm_bytes + MI__CPU_WS_ALIGN;
@@ -289,7 +289,7 @@ mi_status mi__cpu_conv(mi__cpu_call *c) {
                 int64_t nt = q.out_sp - n0 < q.tile ? q.out_sp - n0 : q.tile;
                 int64_t rows = q.kdim / (4 * (int64_t)c->cpu->nthreads) + 1;
                 col_job cj = {&q, xg, col, n0, nt, rows};
-                mi__cpu_parallel(c->cpu, (q.kdim + rows - 1) / rows, col_task, &cj);
+                mi__cpu_parallel(c->cpu, (q.kdim + rows - 1) / rows, q.kdim * nt, col_task, &cj);
                 e.residual = rg && !e.accumulate ? rg + n0 : NULL;
                 e.ldr = q.out_sp;
                 if (mi__sgemm(c->cpu, 0, 0, q.mg, nt, q.kdim, wg, q.kdim, col, nt, yg + n0,

@@ -1,6 +1,7 @@
 /* The CPU reference backend's private interface: the thread pool, the
- * GEMM core and one entry point per op family (conv.c, gemm.c, pool.c,
- * eltwise.c, norm.c, layout.c), dispatched from backend_cpu.c.
+ * GEMM core and one entry point per op family (conv.c; gemm.c, also Gemm
+ * and MatMul; reduce.c; eltwise.c; layout.c), dispatched from
+ * backend_cpu.c.
  *
  * Every kernel gets an mi__cpu_call: the node, its parsed parameters and
  * the pointers of this run. Kernels validate what they need and report
@@ -44,10 +45,13 @@ typedef struct mi__cpu {
 
 /* Runs fn(arg, t, thread) for t in [0, ntasks) on the pool; thread is in
  * [0, nthreads) and no two tasks run at once with the same thread index.
- * When the pool is busy (another context of the same backend is using it)
- * the tasks run on the calling thread, all with thread index 0. */
+ * work estimates the elementary operations of all tasks together: below
+ * MI__CPU_MIN_PARALLEL_WORK waking the workers costs more than it saves
+ * and the tasks run on the caller. So they do when the pool is busy
+ * (another context of the same backend is using it); thread is then 0. */
+#define MI__CPU_MIN_PARALLEL_WORK ((int64_t)1 << 16)
 typedef void (*mi__cpu_task_fn)(void *arg, int64_t task, int thread);
-void mi__cpu_parallel(mi__cpu *cpu, int64_t ntasks, mi__cpu_task_fn fn, void *arg);
+void mi__cpu_parallel(mi__cpu *cpu, int64_t ntasks, int64_t work, mi__cpu_task_fn fn, void *arg);
 
 mi_status mi__cpu_pool_create(int nthreads, mi__cpu_pool **out);
 void mi__cpu_pool_destroy(mi__cpu_pool *p);
@@ -154,8 +158,8 @@ mi_status mi__cpu_cast(mi__cpu_call *c);
 mi_status mi__cpu_shape(mi__cpu_call *c);
 mi_status mi__cpu_constant(mi__cpu_call *c);
 
-/* Checks, before planning, that the node's dtypes are ones the kernels
- * handle (the parts shape inference lets through). */
-mi_status mi__cpu_check_dtypes(const mi_graph *g, const mi_node *n, const mi__op_params *p);
+/* Checks, before planning, what shape inference lets through but the
+ * kernels cannot run: dtypes, Dropout in training mode. */
+mi_status mi__cpu_check_node(const mi_graph *g, const mi_node *n, const mi__op_params *p);
 
 #endif

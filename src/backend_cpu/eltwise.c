@@ -99,7 +99,7 @@ mi_status mi__cpu_unary(mi__cpu_call *c) {
         j.a = c->p.u.hard_sigmoid.alpha;
         j.b = c->p.u.hard_sigmoid.beta;
     }
-    mi__cpu_parallel(c->cpu, (j.n + MI__ELT_GRAIN - 1) / MI__ELT_GRAIN, unary_task, &j);
+    mi__cpu_parallel(c->cpu, (j.n + MI__ELT_GRAIN - 1) / MI__ELT_GRAIN, j.n, unary_task, &j);
     return MI_OK;
 }
 
@@ -207,6 +207,6 @@ mi_status mi__cpu_binary(mi__cpu_call *c) {
     j.inner = j.bc.dims[j.bc.ndim - 1];
     j.rows = j.inner ? total / j.inner : 0;
     j.rows_per_task = j.inner >= MI__ELT_GRAIN ? 1 : MI__ELT_GRAIN / j.inner;
-    mi__cpu_parallel(c->cpu, (j.rows + j.rows_per_task - 1) / j.rows_per_task, binary_task, &j);
+    mi__cpu_parallel(c->cpu, (j.rows + j.rows_per_task - 1) / j.rows_per_task, total, binary_task, &j);
     return MI_OK;
 }

@@ -150,49 +150,6 @@ mi_status mi__cpu_slice(mi__cpu_call *c) {
 
 /* ---- values of any dtype ------------------------------------------------------------------ */
 
-static uint16_t f32_to_f16(float f) {
-    uint32_t x;
-    memcpy(&x, &f, 4);
-    uint32_t sign = (x >> 16) & 0x8000u, mant = x & 0x7fffffu;
-    int32_t exp = (int32_t)((x >> 23) & 0xff);
-    if (exp == 0xff) return (uint16_t)(sign | 0x7c00u | (mant ? 0x200u : 0u));
-    int32_t e = exp - 127 + 15;
-    if (e >= 0x1f) return (uint16_t)(sign | 0x7c00u);
-    if (e <= 0) {
-        if (e < -10) return (uint16_t)sign;
-        mant |= 0x800000u;
-        uint32_t shift = (uint32_t)(14 - e);
-        uint32_t h = mant >> shift, rem = mant & ((1u << shift) - 1), half = 1u << (shift - 1);
-        if (rem > half || (rem == half && (h & 1u))) h++;
-        return (uint16_t)(sign | h);
-    }
-    uint32_t h = ((uint32_t)e << 10) | (mant >> 13), rem = mant & 0x1fffu;
-    if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) h++; /* may carry into the exponent: right */
-    return (uint16_t)(sign | h);
-}
-
-static float f16_to_f32(uint16_t h) {
-    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exp = (h >> 10) & 0x1fu, mant = h & 0x3ffu, x;
-    if (exp == 0) {
-        if (!mant) {
-            x = sign;
-        } else {
-            int e = -1;
-            do {
-                e++;
-                mant <<= 1;
-            } while (!(mant & 0x400u));
-            x = sign | ((uint32_t)(127 - 15 - e) << 23) | ((mant & 0x3ffu) << 13);
-        }
-    } else if (exp == 0x1f) {
-        x = sign | 0x7f800000u | (mant << 13);
-    } else {
-        x = sign | ((exp + 127 - 15) << 23) | (mant << 13);
-    }
-    float f;
-    memcpy(&f, &x, 4);
-    return f;
-}
 
 static int is_float_type(mi_dtype t) {
     return t == MI_DTYPE_FLOAT || t == MI_DTYPE_DOUBLE || t == MI_DTYPE_FLOAT16;
@@ -202,7 +159,7 @@ static double load_f(mi_dtype t, const void *p) {
     switch (t) {
     case MI_DTYPE_FLOAT: { float v; memcpy(&v, p, 4); return v; }
     case MI_DTYPE_DOUBLE: { double v; memcpy(&v, p, 8); return v; }
-    default: { uint16_t v; memcpy(&v, p, 2); return f16_to_f32(v); }
+    default: { uint16_t v; memcpy(&v, p, 2); return mi_k_f16_to_f32(v); }
     }
 }
 
@@ -241,7 +198,7 @@ static void store_f(mi_dtype t, void *p, double v) {
     switch (t) {
     case MI_DTYPE_FLOAT: { float x = (float)v; memcpy(p, &x, 4); break; }
     case MI_DTYPE_DOUBLE: memcpy(p, &v, 8); break;
-    case MI_DTYPE_FLOAT16: { uint16_t x = f32_to_f16((float)v); memcpy(p, &x, 2); break; }
+    case MI_DTYPE_FLOAT16: { uint16_t x = mi_k_f32_to_f16((float)v); memcpy(p, &x, 2); break; }
     case MI_DTYPE_BOOL: *(uint8_t *)p = v != 0.0; break;
     case MI_DTYPE_UINT8: *(uint8_t *)p = (uint8_t)sat_i(v, 0, UINT8_MAX); break;
     case MI_DTYPE_INT8: *(int8_t *)p = (int8_t)sat_i(v, INT8_MIN, INT8_MAX); break;
@@ -249,16 +206,6 @@ static void store_f(mi_dtype t, void *p, double v) {
     case MI_DTYPE_INT16: { int16_t x = (int16_t)sat_i(v, INT16_MIN, INT16_MAX); memcpy(p, &x, 2); break; }
     case MI_DTYPE_INT32: { int32_t x = (int32_t)sat_i(v, INT32_MIN, INT32_MAX); memcpy(p, &x, 4); break; }
     default: { int64_t x = sat_i(v, INT64_MIN, INT64_MAX); memcpy(p, &x, 8); break; }
-    }
-}
-
-static int castable(mi_dtype t) {
-    switch (t) {
-    case MI_DTYPE_FLOAT: case MI_DTYPE_DOUBLE: case MI_DTYPE_FLOAT16: case MI_DTYPE_BOOL:
-    case MI_DTYPE_UINT8: case MI_DTYPE_INT8: case MI_DTYPE_UINT16: case MI_DTYPE_INT16:
-    case MI_DTYPE_INT32: case MI_DTYPE_INT64:
-        return 1;
-    default: return 0;
     }
 }
 
@@ -283,7 +230,7 @@ mi_status mi__cpu_pad(mi__cpu_call *c) {
     const mi__pad_params *p = &c->p.u.pad;
     size_t es = mi_dtype_size(xt->dtype);
     unsigned char value[8] = {0};
-    if (!castable(xt->dtype))
+    if (!mi__dtype_castable(xt->dtype))
         return mi__cpu_err(c, MI_ERR_UNSUPPORTED, "dtype %s is not supported", mi_dtype_name(xt->dtype));
     store_f(xt->dtype, value, p->value);
     const char *x = c->in[0];
@@ -369,7 +316,7 @@ mi_status mi__cpu_gather(mi__cpu_call *c) {
 mi_status mi__cpu_cast(mi__cpu_call *c) {
     const mi_tensor *xt = mi__cpu_in_t(c, 0), *yt = mi__cpu_out_t(c, 0);
     mi_dtype from = xt->dtype, to = yt->dtype;
-    if (!castable(from) || !castable(to))
+    if (!mi__dtype_castable(from) || !mi__dtype_castable(to))
         return mi__cpu_err(c, MI_ERR_UNSUPPORTED, "cast from %s to %s is not supported",
                            mi_dtype_name(from), mi_dtype_name(to));
     int64_t n = mi_tensor_numel(xt);

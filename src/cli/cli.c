@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 void cli_print_help(const cli_cmd *cmd, FILE *f) {
     fprintf(f, "usage: mini-infer %s\n\n%s\n", cmd->usage, cmd->summary);
@@ -141,4 +142,15 @@ const char *cli_bytes(size_t n, char *buf, size_t len) {
     else if (n >= (size_t)1 << 10) snprintf(buf, len, "%.2f KiB", (double)n / 1024.0);
     else snprintf(buf, len, "%zu B", n);
     return buf;
+}
+
+double cli_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+void cli_log_stderr(void *user, const char *msg) {
+    (void)user;
+    fprintf(stderr, "  %s\n", msg);
 }

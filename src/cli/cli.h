@@ -58,6 +58,10 @@ double cli_double(const cli_cmd *cmd, const char *opt, const char *s, double lo,
 
 /* "9.19 MiB"-style text of a byte count. */
 const char *cli_bytes(size_t n, char *buf, size_t len);
+/* Monotonic seconds, for the timings the commands print. */
+double cli_now(void);
+/* A mi_log_fn that writes each message, indented, to stderr (--verbose). */
+void cli_log_stderr(void *user, const char *msg);
 
 extern const cli_cmd cli_cmd_solve;
 extern const cli_cmd cli_cmd_plan;

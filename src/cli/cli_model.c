@@ -4,16 +4,6 @@
 #include <string.h>
 #include <time.h>
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static void log_stderr(void *user, const char *msg) {
-    (void)user;
-    fprintf(stderr, "  %s\n", msg);
-}
 
 void cli_model_open(const cli_cmd *cmd, const cli_args *a, const char *path, cli_model *m) {
     memset(m, 0, sizeof *m);
@@ -39,15 +29,15 @@ void cli_model_open(const cli_cmd *cmd, const cli_args *a, const char *path, cli
     if ((v = cli_get(cmd, a, "--time-limit"))) tl = cli_double(cmd, "--time-limit", v, 0, 1e6);
     if ((v = cli_get(cmd, a, "--node-budget"))) nb = (uint64_t)cli_int(cmd, "--node-budget", v, 0, (long long)1 << 62);
     mi_planner_set_search_limits(m->planner, tl, nb);
-    if (cli_get(cmd, a, "--verbose")) mi_planner_set_verbose(m->planner, 1, log_stderr, NULL);
+    if (cli_get(cmd, a, "--verbose")) mi_planner_set_verbose(m->planner, 1, cli_log_stderr, NULL);
     if ((v = cli_get(cmd, a, "--device")) && strcmp(v, "none") != 0)
         cli_fail(cmd, "--device: '%s' is not known here; valid: none", v);
 
-    double t0 = now();
+    double t0 = cli_now();
     if ((st = mi_graph_load(path, &lo, &m->graph))) cli_fail_status(cmd, st);
-    double t1 = now();
+    double t1 = cli_now();
     if ((st = mi_planner_plan(m->planner, m->graph, m->workspace, &m->plan))) cli_fail_status(cmd, st);
-    double t2 = now();
+    double t2 = cli_now();
     m->load_seconds = t1 - t0;
     m->plan_seconds = t2 - t1;
     m->batch = 0;

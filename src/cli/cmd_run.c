@@ -1,5 +1,6 @@
 /* mini-infer run: execute a planned model, check it, time it. */
 #include "cli.h"
+#include "mini_infer/cuda.h"
 #include "mini_infer/runtime.h"
 #include "mini_infer/tensor_io.h"
 
@@ -15,7 +16,8 @@ static const cli_opt run_opts[] = {
     {"--tolerance", "X", "largest max|d|/max|ref| that --check accepts (default 1e-4)"},
     {"--device", "NAME", "cpu (default), cuda or cuda:N"},
     {"--batch", "N", "override the batch size (dim 0 of every input)"},
-    {"--bench", "N", "time N runs after one warm-up; print min and median"},
+    {"--bench", "N", "time N runs after warm-up; print min and median (cuda: CUDA events)"},
+    {"--warmup", "N", "untimed runs before --bench's (default 1)"},
     {"--poison", NULL, "poison free arena bytes around every node and check them (cpu)"},
     {"--strategy", "NAME", "planner strategy (default auto)"},
     {"--alignment", "N", "alignment in bytes (default 256)"},
@@ -27,16 +29,6 @@ static const cli_opt run_opts[] = {
     {"--verbose", NULL, "log planning and backend decisions to stderr"},
 };
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static void log_stderr(void *user, const char *msg) {
-    (void)user;
-    fprintf(stderr, "  %s\n", msg);
-}
 
 /* Splits a comma-separated list in place; returns the count. */
 static int split_list(char *s, char **parts, int max) {
@@ -56,6 +48,41 @@ static void shape_str(const mi_tensor *t, char *buf, size_t len) {
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
+}
+
+static double median_of_sorted(const double *t, int n) {
+    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+}
+
+static void print_cuda_device(const cli_cmd *cmd, mi_backend *b) {
+    mi_cuda_device_info d;
+    mi_status st = mi_cuda_device_info_get(b, &d);
+    if (st) cli_fail_status(cmd, st);
+    char total[32];
+    printf("device     cuda:%d %s (sm_%d%d, %s, PCI %s), driver %d.%d, runtime %d.%d, cuDNN %zu.%zu.%zu, "
+           "cuBLAS %d; TF32 %s, CUDA Graph %s\n",
+           d.index, d.name, d.cc_major, d.cc_minor, cli_bytes(d.total_bytes, total, sizeof total), d.pci_bus_id,
+           d.driver_version / 1000, d.driver_version % 1000 / 10, d.runtime_version / 1000,
+           d.runtime_version % 1000 / 10, d.cudnn_version / 10000, d.cudnn_version / 100 % 100,
+           d.cudnn_version % 100, d.cublas_version, d.tf32 ? "on" : "off", d.cuda_graph ? "on" : "off");
+}
+
+static void print_cuda_memory(const cli_cmd *cmd, mi_backend *b) {
+    mi_cuda_memory mem;
+    mi_status st = mi_cuda_memory_get(b, &mem);
+    if (st) cli_fail_status(cmd, st);
+    char b1[32], b2[32], b3[32], b4[32], b5[32];
+    printf("gpu memory pools %s (weights %s, arena %s, inputs/outputs %s, other %s)\n",
+           cli_bytes(mem.pools, b1, sizeof b1), cli_bytes(mem.weights, b2, sizeof b2),
+           cli_bytes(mem.arena, b3, sizeof b3), cli_bytes(mem.io, b4, sizeof b4), cli_bytes(mem.other, b5, sizeof b5));
+    if (mem.process_known)
+        printf("           this process %s on the device (NVML: CUDA context, libraries and pools)\n",
+               cli_bytes(mem.process, b1, sizeof b1));
+    else
+        printf("           this process: unknown (%s)\n", mem.process_note);
+    printf("           device %s used of %s (%s when the backend started)\n",
+           cli_bytes(mem.device_used, b1, sizeof b1), cli_bytes(mem.device_total, b2, sizeof b2),
+           cli_bytes(mem.start_used, b3, sizeof b3));
 }
 
 /* Compares a float output with its reference; returns 1 when it passes. */
@@ -118,17 +145,18 @@ static int run_run(const cli_cmd *cmd, int argc, char **argv) {
     if (cli_get(cmd, &a, "--tf32")) o.backend.tf32 = 1;
     if (cli_get(cmd, &a, "--verbose")) {
         o.backend.verbose = 1;
-        o.backend.log = log_stderr;
+        o.backend.log = cli_log_stderr;
     }
     double tol = 1e-4;
     if ((v = cli_get(cmd, &a, "--tolerance"))) tol = cli_double(cmd, "--tolerance", v, 0, 1e9);
-    int bench = 0;
+    int bench = 0, warmup = 1;
     if ((v = cli_get(cmd, &a, "--bench"))) bench = (int)cli_int(cmd, "--bench", v, 1, 1000000);
+    if ((v = cli_get(cmd, &a, "--warmup"))) warmup = (int)cli_int(cmd, "--warmup", v, 0, 1000000);
 
-    double t0 = now();
+    double t0 = cli_now();
     mi_model *m;
     if ((st = mi_model_load(path, &o, &m))) cli_fail_status(cmd, st);
-    double t1 = now();
+    double t1 = cli_now();
     mi_context *c;
     if ((st = mi_context_create(m, NULL, 0, &c))) cli_fail_status(cmd, st);
     if (cli_get(cmd, &a, "--poison") && (st = mi_context_set_poison(c, 1))) cli_fail_status(cmd, st);
@@ -149,6 +177,9 @@ static int run_run(const cli_cmd *cmd, int argc, char **argv) {
            cli_bytes(mi_memory_plan_lower_bound(plan), b3, sizeof b3),
            cli_bytes(mi_memory_plan_pool_size(plan, MI_POOL_IO), b4, sizeof b4));
     printf("workspace  largest %s, in the arena\n", cli_bytes(ws_max, b1, sizeof b1));
+    mi_backend *backend = mi_model_backend(m);
+    int cuda = mi_backend_is_cuda(backend);
+    if (cuda) print_cuda_device(cmd, backend);
 
     size_t ni = mi_model_input_count(m), no = mi_model_output_count(m);
     const void **ins = calloc(ni ? ni : 1, sizeof *ins);
@@ -194,9 +225,9 @@ static int run_run(const cli_cmd *cmd, int argc, char **argv) {
         outs[i] = malloc(mi_model_output(m, i)->nbytes ? mi_model_output(m, i)->nbytes : 1);
         if (!outs[i]) cli_fail(cmd, "out of memory for outputs");
     }
-    double r0 = now();
+    double r0 = cli_now();
     if ((st = mi_context_run(c, ins, outs))) cli_fail_status(cmd, st);
-    double r1 = now();
+    double r1 = cli_now();
     printf("run        %.2f ms%s\n", 1e3 * (r1 - r0), cli_get(cmd, &a, "--poison") ? " (poison mode: checked)" : "");
     int rc = 0;
     if ((v = cli_get(cmd, &a, "--check"))) {
@@ -220,18 +251,41 @@ static int run_run(const cli_cmd *cmd, int argc, char **argv) {
         free(ol);
     }
     if (bench) {
-        double *times = malloc((size_t)bench * sizeof *times);
-        if (!times) cli_fail(cmd, "out of memory");
-        for (int i = 0; i < bench; i++) {
-            double s0 = now();
-            if ((st = mi_context_run(c, ins, outs))) cli_fail_status(cmd, st);
-            times[i] = now() - s0;
+        double *ms = malloc((size_t)bench * sizeof *ms);
+        if (!ms) cli_fail(cmd, "out of memory");
+        if (cuda) {
+            /* The inputs are on the device since the first run: time the
+             * network alone, on the device, as bench/bench_gpu does. */
+            for (int i = 0; i < warmup; i++)
+                if ((st = mi_context_execute(c, 1))) cli_fail_status(cmd, st);
+            /* cudaProfilerStart/Stop: `nsys --capture-range=cudaProfilerApi`
+             * (scripts/profile.sh) records the timed runs alone. */
+            if ((st = mi_cuda_profiler(backend, 1))) cli_fail_status(cmd, st);
+            for (int i = 0; i < bench; i++) {
+                float t = 0;
+                if ((st = mi_context_timer_start(c)) || (st = mi_context_execute(c, 0)) ||
+                    (st = mi_context_timer_stop(c, &t)))
+                    cli_fail_status(cmd, st);
+                ms[i] = t;
+            }
+            if ((st = mi_cuda_profiler(backend, 0))) cli_fail_status(cmd, st);
+        } else {
+            for (int i = 0; i < warmup; i++)
+                if ((st = mi_context_run(c, ins, outs))) cli_fail_status(cmd, st);
+            for (int i = 0; i < bench; i++) {
+                double s0 = cli_now();
+                if ((st = mi_context_run(c, ins, outs))) cli_fail_status(cmd, st);
+                ms[i] = 1e3 * (cli_now() - s0);
+            }
         }
-        qsort(times, (size_t)bench, sizeof *times, cmp_double);
-        printf("bench      %d runs after one warm-up: min %.3f ms, median %.3f ms (host wall time, with input/output copies)\n",
-               bench, 1e3 * times[0], 1e3 * times[bench / 2]);
-        free(times);
+        qsort(ms, (size_t)bench, sizeof *ms, cmp_double);
+        printf("latency    min %.3f ms, median %.3f ms over %d runs (%s, %d warm-up)\n", ms[0],
+               median_of_sorted(ms, bench), bench,
+               cuda ? "CUDA events, inputs already on the device" : "host wall time, with input/output copies",
+               warmup);
+        free(ms);
     }
+    if (cuda) print_cuda_memory(cmd, backend);
     for (size_t i = 0; i < ni; i++) {
         if (list) mi_tensor_data_free(&loaded[i]);
         else free(loaded[i].data);

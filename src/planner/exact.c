@@ -1,5 +1,5 @@
 /* exact: a branch-and-bound search for the smallest pool, after MiniMalloc
- * (Moolchandani et al., "MiniMalloc: A Lightweight Memory Allocator for
+ * (M. D. Moffitt, "MiniMalloc: A Lightweight Memory Allocator for
  * Hardware-Accelerated Machine Learning", ASPLOS 2023); our own code.
  *
  * The core is a decision search: is there a plan within cap? It visits
@@ -12,22 +12,27 @@
  *    buffer could reach is skipped, as that buffer would stay in a gap.
  *  - inference: in each section (a maximal set of buffers live together)
  *    the unplaced buffers stack, none below its own lowest offset nor the
- *    current offset; for every such release r, r plus the units released
- *    at r or later must fit under cap (a preemptive scheduling bound).
+ *    current offset, and a buffer the canonical order has passed not below
+ *    the current offset + 1; for every such release r, r plus the units
+ *    released at r or later must fit under cap (a preemptive scheduling
+ *    bound, exact for one section).
  *  - decomposition: once no unplaced buffer crosses a section boundary, the
  *    sides are independent sub-problems solved one after the other; one
  *    failing fails them all, with no backtracking between them.
+ *  - memory: a table of failed states (the unplaced buffers of a context
+ *    and their lowest offsets) prunes a state reached again by another
+ *    path, such as two stacked buffers swapped.
  * The search is iterative (explicit frames), so depth costs no C stack.
- * Minimising runs the decision at the lower bound, then bisects between the
- * proven floor and the incumbent, restarting with doubled node limits and
- * rotating static preorders (MiniMalloc's round robin). */
+ * Parts of the problem that no buffer crosses are planned separately, as
+ * the pool is the highest of them. Minimising runs the decision at a
+ * part's floor (its lower bound, raised by each proof), then bisects up to
+ * its incumbent, restarting with doubled node limits and rotating static
+ * preorders (MiniMalloc's round robin, plus a bottom-left one and seeded
+ * random ones). */
 #include "planner_internal.h"
 
 #include <assert.h>
 #include <string.h>
-#ifdef EXACT_DEBUG
-#include <stdio.h>
-#endif
 
 #define NONE UINT32_MAX
 /* Most ordering entries over all frames (8 Mi entries, 64 MiB); past it a
@@ -45,7 +50,8 @@ typedef struct entry {
 enum { FR_AND, FR_SEARCH };
 
 /* A SEARCH frame owns its ordering (the context's unplaced buffers by
- * lowest offset, then rank) at arena[base, base + k). An AND frame owns the
+ * lowest offset, then rank) at arena[base, base + k), then the candidates
+ * it branches on, in the order they are tried. An AND frame owns the
  * unplaced buffers of a context that fell apart, by first section, at
  * arena[base, base + k), then ncut boundaries (in .b) where it fell apart. */
 typedef struct frame {
@@ -55,18 +61,22 @@ typedef struct frame {
     uint32_t pos;       /* AND: first buffer of the next part */
     uint32_t ncut;      /* AND */
     uint32_t cur;       /* SEARCH: buffer placed now, or NONE */
+    uint32_t ncand;     /* SEARCH: candidates, at base + k */
     uint32_t canon_pre; /* SEARCH: candidates come after (canon_off, canon_pre) */
     size_t canon_off;
     size_t min_height;  /* SEARCH: lowest end any unplaced buffer can reach */
     size_t base;
     size_t trail_mark;  /* SEARCH: trail length before cur was placed */
     uint64_t key[2];    /* the state: unplaced buffers and their lowest offsets */
+    uint64_t ctx[2];    /* SEARCH: the set its context started with (fixes the ranks) */
 } frame;
 
 /* A state (a context's unplaced buffers with their lowest offsets) that
  * failed with the canonical position (off, pre); the same state at a
- * later position has fewer completions, so it fails too. Keys are two
- * independent 64-bit sums, so a false match needs a 128-bit collision. */
+ * later position has fewer completions, so it fails too. Ranks compare
+ * only within one preorder, which the set a context started with fixes,
+ * so that set is part of the key. Keys are two independent 64-bit sums,
+ * so a false match needs a 128-bit collision. */
 typedef struct tt_entry {
     uint64_t key[2];
     size_t off;
@@ -75,6 +85,7 @@ typedef struct tt_entry {
 } tt_entry;
 #define TT_BITS 17
 
+/* An undo record: a buffer's lowest offset before a placement raised it. */
 typedef struct trail_rec {
     uint32_t b;
     size_t old;
@@ -85,8 +96,10 @@ enum { EV_GO, EV_SOLVED, EV_FAILED };
 enum { TRY_PUSHED, TRY_SOLVED, TRY_EXHAUSTED, TRY_ABORTED };
 
 /* Static preorders: keys compared in turn, each descending, then index.
- * T: the most unplaced units in one of the buffer's sections, W: lifetime
- * in steps, A: units x steps, Z: units. */
+ * S: first section, earliest first (bottom-left: each level filled from
+ * left to right); T: the most unplaced units in one of the buffer's
+ * sections; W: lifetime in steps; A: units x steps; Z: units; R: a hash
+ * seeded per attempt (for restarts that differ). */
 enum { KEY_T = 1, KEY_W, KEY_A, KEY_Z, KEY_S, KEY_R };
 static const uint8_t heuristics[][3] = {
     {KEY_S, KEY_W, KEY_Z},
@@ -123,6 +136,7 @@ typedef struct solver {
     uint32_t *order;   /* buffers with a size, by first section */
     uint32_t nparts;
     uint32_t *part_at; /* part q is order[part_at[q], part_at[q + 1]) */
+    uint32_t *part_s1; /* its last section (the first is that of its first buffer) */
     size_t *part_lo;   /* proven floor of each part (units) */
     size_t *part_hi;   /* height of the incumbent plan of each part (units) */
     size_t tt_size;
@@ -162,6 +176,7 @@ static void solver_free(solver *s) {
     mi__free(s->tt);
     mi__free(s->order);
     mi__free(s->part_at);
+    mi__free(s->part_s1);
     mi__free(s->part_lo);
     mi__free(s->part_hi);
 }
@@ -186,13 +201,15 @@ static mi_status solver_init(solver *s, const mi__prob *p) {
     s->sol = mi__calloc(an, sizeof *s->sol);
     s->order = mi__malloc(an * sizeof *s->order);
     s->part_at = mi__malloc((an + 1) * sizeof *s->part_at);
+    s->part_s1 = mi__malloc(an * sizeof *s->part_s1);
     s->part_lo = mi__malloc(an * sizeof *s->part_lo);
     s->part_hi = mi__malloc(an * sizeof *s->part_hi);
     s->tt_size = (size_t)1 << 10;
     while (s->tt_size < ((size_t)1 << TT_BITS) && s->tt_size < 256 * an) s->tt_size *= 2;
     s->tt = mi__calloc(s->tt_size, sizeof *s->tt);
-    if (!s->order || !s->part_at || !s->part_lo || !s->part_hi || !ev || !before || !s->size || !s->sec0 || !s->sec1 || !s->area || !s->key_t ||
-        !s->min_off || !s->sol || !s->tt) {
+    if (!ev || !before || !s->size || !s->sec0 || !s->sec1 || !s->area || !s->key_t ||
+        !s->min_off || !s->sol || !s->order || !s->part_at || !s->part_s1 || !s->part_lo ||
+        !s->part_hi || !s->tt) {
         st = mi__error(MI_ERR_NO_MEMORY, "exact: %zu buffers", n);
         goto done;
     }
@@ -218,7 +235,7 @@ static mi_status solver_init(solver *s, const mi__prob *p) {
     }
     before[p->nsteps] = nsec;
     s->nsec = nsec;
-    size_t as = nsec ? nsec : 1;
+    size_t as = (size_t)nsec + 1;
     s->cuts0 = mi__calloc(as, sizeof *s->cuts0);
     s->cuts = mi__calloc(as, sizeof *s->cuts);
     s->acc = mi__calloc(as, sizeof *s->acc);
@@ -235,7 +252,19 @@ static mi_status solver_init(solver *s, const mi__prob *p) {
         s->sec0[i] = before[p->first[i]];
         s->sec1[i] = before[p->last[i] + 1] - 1;
         assert(s->sec0[i] <= s->sec1[i] && s->sec1[i] < nsec);
-        for (uint32_t c = s->sec0[i]; c < s->sec1[i]; c++) s->cuts0[c]++;
+    }
+    /* Difference arrays: cuts0[c] counts buffers with sec0 <= c < sec1,
+     * acc[c] the units live in section c (no sum exceeds naive). */
+    for (size_t i = 0; i < n; i++) {
+        if (!s->size[i]) continue;
+        s->cuts0[s->sec0[i]]++;
+        s->cuts0[s->sec1[i]]--;
+        s->acc[s->sec0[i]] += s->size[i];
+        s->acc[s->sec1[i] + 1] -= s->size[i];
+    }
+    for (uint32_t c = 1; c < nsec; c++) {
+        s->cuts0[c] += s->cuts0[c - 1];
+        s->acc[c] += s->acc[c - 1];
     }
     /* Buffers by first section (a counting sort, stable), then cut into
      * parts at the boundaries no buffer crosses; each part's floor is its
@@ -247,24 +276,20 @@ static mi_status solver_init(solver *s, const mi__prob *p) {
     for (uint32_t c = 0; c < nsec; c++) cnt[c + 1] += cnt[c];
     for (size_t i = 0; i < n; i++)
         if (s->size[i]) s->order[cnt[s->sec0[i]]++] = (uint32_t)i;
-    memset(s->acc, 0, as * sizeof *s->acc);
-    for (size_t i = 0; i < n; i++)
-        for (uint32_t c = s->sec0[i]; s->size[i] && c <= s->sec1[i]; c++) s->acc[c] += s->size[i];
-    uint32_t q = 0, far = 0;
+    uint32_t q = 0;
     s->part_at[0] = 0;
-    s->part_lo[0] = 0;
     for (uint32_t k = 0; k < s->nlive; k++) {
         uint32_t b = s->order[k];
-        if (k > 0 && s->sec0[b] > far) {
-            s->part_at[++q] = k;
-            s->part_lo[q] = 0;
-        }
-        if (k == 0 || s->sec1[b] > far) far = s->sec1[b];
-        for (uint32_t c = s->sec0[b]; c <= s->sec1[b]; c++)
-            if (s->acc[c] > s->part_lo[q]) s->part_lo[q] = s->acc[c];
+        if (k > 0 && s->sec0[b] > s->part_s1[q]) s->part_at[++q] = k;
+        if (k == s->part_at[q] || s->sec1[b] > s->part_s1[q]) s->part_s1[q] = s->sec1[b];
     }
     s->nparts = s->nlive ? q + 1 : 0;
     s->part_at[s->nparts] = s->nlive;
+    for (q = 0; q < s->nparts; q++) {
+        s->part_lo[q] = 0;
+        for (uint32_t c = s->sec0[s->order[s->part_at[q]]]; c <= s->part_s1[q]; c++)
+            if (s->acc[c] > s->part_lo[q]) s->part_lo[q] = s->acc[c];
+    }
 done:
     mi__free(ev);
     mi__free(before);
@@ -304,16 +329,23 @@ static void next_stamp(solver *s) {
     }
 }
 
-/* True when the search must stop: the budget, the clock (read now and
- * then), or this attempt's node limit. */
-static int out_of_limits(solver *s) {
-    if (s->node_budget && s->nodes >= s->node_budget) s->stop = 1;
+/* Reads the clock when enough nodes or work went by since last time;
+ * true once the time is up. Long scans call it too, so that one node of
+ * a huge problem cannot overrun the limit by much. */
+static int poll_clock(solver *s) {
     if (!s->stop && s->deadline > 0 && (s->nodes >= s->check_nodes || s->work >= s->check_work)) {
         s->check_nodes = s->nodes + CHECK_NODES;
         s->check_work = s->work + CHECK_WORK;
         if (mi__now() > s->deadline) s->stop = 1;
     }
-    return s->stop || s->nodes >= s->attempt_end;
+    return s->stop;
+}
+
+/* True when the search must stop: the budget, the clock, or this
+ * attempt's node limit. */
+static int out_of_limits(solver *s) {
+    if (s->node_budget && s->nodes >= s->node_budget) s->stop = 1;
+    return poll_clock(s) || s->nodes >= s->attempt_end;
 }
 
 static uint64_t mix64(uint64_t z) {
@@ -322,8 +354,9 @@ static uint64_t mix64(uint64_t z) {
     return z ^ (z >> 31);
 }
 
-static void state_key(const solver *s, const entry *ord, size_t k, uint64_t key[2]) {
-    uint64_t a = 0, b = 0;
+static void state_key(const solver *s, const entry *ord, size_t k, const uint64_t ctx[2],
+                      uint64_t key[2]) {
+    uint64_t a = ctx[0], b = ctx[1];
     for (size_t i = 0; i < k; i++) {
         uint64_t u = ord[i].b, m = s->min_off[ord[i].b];
         a += mix64(mix64(m + 0x9E3779B97F4A7C15ULL) ^ u);
@@ -356,10 +389,7 @@ static int less_off(const solver *s, entry a, entry b) {
     return a.pre < b.pre;
 }
 
-static int less_pre(const solver *s, entry a, entry b) {
-    (void)s;
-    return a.pre < b.pre;
-}
+static int less_pre(const solver *s, entry a, entry b) { return (void)s, a.pre < b.pre; }
 
 static int less_sec(const solver *s, entry a, entry b) {
     if (s->sec0[a.b] != s->sec0[b.b]) return s->sec0[a.b] < s->sec0[b.b];
@@ -448,14 +478,18 @@ static int bound_ok(solver *s, const entry *ord, size_t k, size_t o, uint32_t pr
         if (h < mh) mh = h;
     }
     *min_height = mh;
-    for (; i > 0 && s->min_off[ord[i - 1].b] > o; i--)
+    s->work += k;
+    for (; i > 0 && s->min_off[ord[i - 1].b] > o; i--) {
         if (!stack_ok(s, ord[i - 1].b, s->min_off[ord[i - 1].b], now)) return 0;
-    for (size_t j = 0; j < i; j++)
-        if ((s->min_off[ord[j].b] < o || ord[j].pre < pre) && !stack_ok(s, ord[j].b, o + 1, now))
-            return 0;
-    for (size_t j = 0; j < i; j++)
-        if (!(s->min_off[ord[j].b] < o || ord[j].pre < pre) && !stack_ok(s, ord[j].b, o, now))
-            return 0;
+        if ((i & 1023) == 0 && poll_clock(s)) return 0;
+    }
+    /* The passed buffers (release o + 1) first, then those released at o. */
+    for (int late = 1; late >= 0; late--)
+        for (size_t j = 0; j < i; j++) {
+            int passed = s->min_off[ord[j].b] < o || ord[j].pre < pre;
+            if (passed == late && !stack_ok(s, ord[j].b, o + (size_t)late, now)) return 0;
+            if ((j & 1023) == 1023 && poll_clock(s)) return 0;
+        }
     return 1;
 }
 
@@ -477,35 +511,71 @@ static void pop_frame(solver *s) {
 
 /* ---- the search ------------------------------------------------------------- */
 
+/* No sum below overflows: a buffer's lowest offset is the end of a chain of
+ * other buffers, each resting on the one before, so lowest offset + size
+ * is at most the sum of all sizes, which fits (mi__prob checked it); a
+ * release above cap is tested before cap - release is taken. */
+
+/* The candidates of a node over ordering ord[0, k): below the lowest end
+ * any unplaced buffer can reach (else a gap would stay), after the
+ * canonical position, within cap; into cand, in the order to try them:
+ * the ordering's, so that the first dive is a bottom-up first fit that
+ * passes over no buffer (trying a later-ranked buffer first would leave
+ * the ones it passes to be raised, a dead end when there is room). */
+static size_t candidates(solver *s, const entry *ord, size_t k, size_t canon_off,
+                         uint32_t canon_pre, size_t min_height, entry *cand) {
+    size_t nc = 0;
+    for (size_t i = 0; i < k; i++) {
+        uint32_t b = ord[i].b;
+        size_t o = s->min_off[b];
+        if (o >= min_height) break;
+        if (o < canon_off || (o == canon_off && ord[i].pre < canon_pre) || o + s->size[b] > s->cap)
+            continue;
+        cand[nc++] = ord[i];
+    }
+    s->work += nc;
+    return nc;
+}
+
 /* Pushes a SEARCH frame over the m buffers at list (outside the area being
  * built), ranked by the current preorder. */
 static mi_status open_context(solver *s, size_t list_at, size_t m, int *full, int *dead) {
-    mi_status st = arena_reserve(s, 2 * m, full);
+    mi_status st = arena_reserve(s, 3 * m, full);
     if (st || *full) return st;
     entry *ord = s->arena + s->top, *tmp = ord + m;
     const entry *list = s->arena + list_at;
-    next_stamp(s);
-    uint32_t now = s->stamp_now;
+    /* Units live per section over the context's sections (a difference
+     * array); key T of a buffer is the most in its sections, sampled at
+     * 64 points at most: it only orders the search. */
+    uint32_t lo = UINT32_MAX, hi = 0;
     for (size_t i = 0; i < m; i++) {
         uint32_t b = list[i].b;
         ord[i].b = b;
-        for (uint32_t c = s->sec0[b]; c <= s->sec1[b]; c++) {
-            if (s->stamp[c] != now) {
-                s->stamp[c] = now;
-                s->acc[c] = 0;
-            }
-            s->acc[c] += s->size[b];
-        }
+        if (s->sec0[b] < lo) lo = s->sec0[b];
+        if (s->sec1[b] > hi) hi = s->sec1[b];
     }
+    memset(s->acc + lo, 0, ((size_t)hi - lo + 2) * sizeof *s->acc);
     for (size_t i = 0; i < m; i++) {
         uint32_t b = ord[i].b;
+        s->acc[s->sec0[b]] += s->size[b];
+        s->acc[s->sec1[b] + 1] -= s->size[b];
+    }
+    for (uint32_t c = lo + 1; c <= hi; c++) s->acc[c] += s->acc[c - 1];
+    for (size_t i = 0; i < m; i++) {
+        uint32_t b = ord[i].b, span = s->sec1[b] - s->sec0[b] + 1;
+        uint32_t step = span > 64 ? span / 64 : 1;
         size_t t = 0;
-        for (uint32_t c = s->sec0[b]; c <= s->sec1[b]; c++)
+        for (uint32_t c = s->sec0[b]; c <= s->sec1[b]; c += step)
             if (s->acc[c] > t) t = s->acc[c];
         s->key_t[b] = t;
-        s->work += 2 * (size_t)(s->sec1[b] - s->sec0[b] + 1);
     }
+    s->work += 2 * m + (hi - lo);
     sort_entries(s, ord, m, tmp, less_heur);
+    s->work += m;
+    if (poll_clock(s)) {
+        *full = 1; /* out of time: give up as on a node limit */
+        return MI_OK;
+    }
     size_t mh = SIZE_MAX;
     for (size_t i = 0; i < m; i++) {
         ord[i].pre = (uint32_t)i;
@@ -513,8 +583,12 @@ static mi_status open_context(solver *s, size_t list_at, size_t m, int *full, in
         if (h < mh) mh = h;
     }
     sort_entries(s, ord, m, tmp, less_off);
-    uint64_t key[2];
-    state_key(s, ord, m, key);
+    uint64_t ctx[2] = {0x243F6A8885A308D3ULL, 0x13198A2E03707344ULL}, key[2];
+    for (size_t i = 0; i < m; i++) {
+        ctx[0] += mix64(ord[i].b + 0x9E3779B97F4A7C15ULL);
+        ctx[1] += mix64(((uint64_t)ord[i].b << 1 | 1) * 0xA0761D6478BD642FULL);
+    }
+    state_key(s, ord, m, ctx, key);
     if (tt_failed(s, key, 0, 0)) {
         *dead = 1;
         return MI_OK;
@@ -528,7 +602,10 @@ static mi_status open_context(solver *s, size_t list_at, size_t m, int *full, in
     f->min_height = mh;
     f->key[0] = key[0];
     f->key[1] = key[1];
-    s->top = base + m;
+    f->ctx[0] = ctx[0];
+    f->ctx[1] = ctx[1];
+    f->ncand = (uint32_t)candidates(s, ord, m, 0, 0, mh, ord + m);
+    s->top = base + m + f->ncand;
     return MI_OK;
 }
 
@@ -558,18 +635,13 @@ static mi_status try_next(solver *s, int *what) {
     size_t fi = s->nframes - 1;
     for (;;) {
         frame *f = &s->frames[fi];
-        if (f->next >= f->k) {
+        if (f->next >= f->ncand) {
             *what = TRY_EXHAUSTED;
             return MI_OK;
         }
-        entry e = s->arena[f->base + f->next++];
+        entry e = s->arena[f->base + f->k + f->next++];
         uint32_t b = e.b;
         size_t o = s->min_off[b], h = o + s->size[b];
-        if (o >= f->min_height) {
-            f->next = f->k; /* the ordering is ascending: no candidate is left */
-            continue;
-        }
-        if (o < f->canon_off || (o == f->canon_off && e.pre < f->canon_pre) || h > s->cap) continue;
         s->nodes++;
         if (out_of_limits(s)) {
             *what = TRY_ABORTED;
@@ -618,10 +690,11 @@ static mi_status try_next(solver *s, int *what) {
             if (--s->cuts[c] == 0) cut[ncut++].b = c;
         size_t mh;
         if (!bound_ok(s, child, kc, o, e.pre, &mh)) {
-#ifdef EXACT_DEBUG
-            { extern long dbg_trace; if (dbg_trace > 0) { dbg_trace--; fprintf(stderr, "%*sX %u@%zu [%u,%u] sz %zu\n", (int)s->nframes, "", b, o, s0, s1, s->size[b]); } }
-#endif
             undo(s, f);
+            if (s->stop) {
+                *what = TRY_ABORTED; /* the clock, not the bound, cut it short */
+                return MI_OK;
+            }
             continue;
         }
         if (kc == 0) {
@@ -629,7 +702,7 @@ static mi_status try_next(solver *s, int *what) {
             return MI_OK;
         }
         uint64_t key[2];
-        state_key(s, child, kc, key);
+        state_key(s, child, kc, f->ctx, key);
         s->work += kc;
         if (tt_failed(s, key, o, e.pre)) {
             undo(s, f);
@@ -643,6 +716,8 @@ static mi_status try_next(solver *s, int *what) {
         g->k = (uint32_t)kc;
         g->key[0] = key[0];
         g->key[1] = key[1];
+        g->ctx[0] = f->ctx[0];
+        g->ctx[1] = f->ctx[1];
         g->canon_off = o;
         g->canon_pre = e.pre;
         if (ncut) {
@@ -653,18 +728,9 @@ static mi_status try_next(solver *s, int *what) {
         } else {
             g->kind = FR_SEARCH;
             g->min_height = mh;
-            s->top = base + kc;
+            g->ncand = (uint32_t)candidates(s, child, kc, o, e.pre, mh, child + kc);
+            s->top = base + kc + g->ncand;
         }
-#ifdef EXACT_DEBUG
-        {
-            extern size_t dbg_depth, dbg_max; extern long dbg_trace;
-            if (dbg_trace > 0) { dbg_trace--; fprintf(stderr, "%*s%u@%zu [%u,%u] sz %zu %s\n", (int)s->nframes, "", b, o, s0, s1, s->size[b], ncut ? "AND" : ""); }
-            (void)dbg_depth;
-            size_t placed = s->ntrail ? 0 : 0;
-            for (size_t q = 0; q < s->nframes; q++) placed += s->frames[q].kind == FR_SEARCH && s->frames[q].cur != NONE;
-            if (placed > dbg_max) dbg_max = placed;
-        }
-#endif
         *what = TRY_PUSHED;
         return MI_OK;
     }
@@ -693,8 +759,9 @@ static mi_status decide(solver *s, uint32_t q, size_t cap, int heur, uint64_t li
         uint32_t b = s->order[s->part_at[q] + i];
         s->arena[i] = (entry){b, 0};
         s->min_off[b] = 0;
-        for (uint32_t c = s->sec0[b]; c < s->sec1[b]; c++) s->cuts[c] = s->cuts0[c];
     }
+    for (uint32_t c = s->sec0[s->order[s->part_at[q]]]; c <= s->part_s1[q]; c++)
+        s->cuts[c] = s->cuts0[c];
     frame *root;
     if ((st = push_frame(s, &root))) return st;
     root->kind = FR_AND;
@@ -857,10 +924,12 @@ static mi_status improve_part(solver *s, uint32_t q, size_t floor, uint64_t limi
         *progress = 1;
         return MI_OK;
     }
-    /* The floor is not settled: bisect above it, where plans are easier. */
+    /* The floor is not settled: bisect above it, where plans are easier,
+     * with a smaller limit so that the floor keeps most of the effort. */
+    uint64_t small = limit / 4 > first_limit(s) ? limit / 4 : first_limit(s);
     for (size_t soft = floor + 1; soft < s->part_hi[q] && !s->stop;) {
         size_t c = soft + (s->part_hi[q] - 1 - soft) / 2;
-        if ((st = decide_any(s, q, c, limit, offsets, &out))) return st;
+        if ((st = decide_any(s, q, c, small, offsets, &out))) return st;
         if (out == OUT_FOUND) {
             *progress = 1;
         } else if (out == OUT_INFEASIBLE) {
@@ -894,11 +963,6 @@ static mi_status solve_min(solver *s, const mi__exact_opts *opt, size_t *offsets
         }
         if (hi <= lo || s->stop) break;
         int progress = 0;
-#ifdef EXACT_DEBUG
-        fprintf(stderr, "round limit %llu nodes %llu hi %zu lo %zu:", (unsigned long long)limit, (unsigned long long)s->nodes, hi, lo);
-        for (uint32_t q = 0; q < s->nparts; q++) fprintf(stderr, " [%u: %u bufs %zu..%zu]", q, s->part_at[q+1]-s->part_at[q], s->part_lo[q], s->part_hi[q]);
-        fprintf(stderr, "\n");
-#endif
         for (uint32_t q = 0; q < s->nparts && !s->stop; q++) {
             if (s->part_hi[q] < hi) continue;
             size_t floor = s->part_lo[q] > lo ? s->part_lo[q] : lo;

@@ -277,6 +277,9 @@ static heuristic_fn heuristic(mi_strategy s) {
 
 #define MI__AUTO_TIME_LIMIT 0.25
 #define MI__AUTO_NODE_BUDGET 200000
+/* Past this many buffers the search's setup alone outlasts its time limit
+ * and it has never improved a heuristic plan (bench/results/exact.md). */
+#define MI__AUTO_EXACT_MAX_BUFFERS 200000
 
 /* Runs every heuristic, keeps the smallest (the earliest on ties), then
  * lets a bounded exact search try to close the gap to the lower bound. */
@@ -300,7 +303,7 @@ static mi_status solve_auto(const mi__prob *p, const mi_solve_options *opt, size
         }
     }
     r->pool_size = best;
-    if (best > p->lower) {
+    if (best > p->lower && p->n <= MI__AUTO_EXACT_MAX_BUFFERS) {
         mi__exact_opts eo = {0};
         eo.time_limit = opt->time_limit > 0 && opt->time_limit < MI__AUTO_TIME_LIMIT
                             ? opt->time_limit : MI__AUTO_TIME_LIMIT;
@@ -391,6 +394,10 @@ mi_status mi_solve(const mi_problem *problem, const mi_solve_options *opt_in, si
         st = mi__error(MI_ERR_INVALID_ARG, "planner: offsets is NULL");
         goto done;
     }
+    /* An empty problem may pass offsets == NULL; the strategies still
+     * memcpy zero elements, which C forbids on a null pointer. */
+    size_t no_offsets;
+    if (!offsets) offsets = &no_offsets;
     r.alignment = p.align;
     r.lower_bound = p.lower;
     r.naive_size = p.naive;

@@ -60,7 +60,7 @@ case $case_name in
     expect 0 'top-1 agrees 1/1: PASS' -- run "$models/lenet5/model.onnx" --input "$models/lenet5/test_data_set_0/input_0.pb" \
       --check "$work/out.pb" --tolerance 0 --strategy naive
     expect 1 'FAIL' -- run "$models/lenet5/model.onnx" --check "$models/lenet5/test_data_set_0/output_0.pb"
-    expect 0 'bench +3 runs' -- run "$models/lenet5/model.onnx" --bench 3
+    expect 0 'latency +min [0-9.]+ ms, median [0-9.]+ ms over 3 runs' -- run "$models/lenet5/model.onnx" --bench 3
     expect 2 "device 'tpu'" -- run "$models/lenet5/model.onnx" --device tpu ;;
   *) fail "unknown case" ;;
 esac

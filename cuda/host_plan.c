@@ -1,0 +1,636 @@
+/* The CUDA backend's host-side decisions (see host_plan.h): plain C over
+ * the graph, no device, no CUDA header, tested by tests/test_cuda_host.c. */
+#include "host_plan.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+_Static_assert(MI_CU_DT_FLOAT == MI_DTYPE_FLOAT && MI_CU_DT_UINT8 == MI_DTYPE_UINT8 &&
+                   MI_CU_DT_INT8 == MI_DTYPE_INT8 && MI_CU_DT_UINT16 == MI_DTYPE_UINT16 &&
+                   MI_CU_DT_INT16 == MI_DTYPE_INT16 && MI_CU_DT_INT32 == MI_DTYPE_INT32 &&
+                   MI_CU_DT_INT64 == MI_DTYPE_INT64 && MI_CU_DT_BOOL == MI_DTYPE_BOOL &&
+                   MI_CU_DT_FLOAT16 == MI_DTYPE_FLOAT16 && MI_CU_DT_DOUBLE == MI_DTYPE_DOUBLE,
+               "index_math.h dtype codes follow mi_dtype");
+_Static_assert(MI_K_ACT_RELU == MI_ACT_RELU && MI_K_ACT_CLIP == MI_ACT_CLIP, "activation codes");
+_Static_assert(MI_K_MAX_DIMS == MI_MAX_DIMS, "rank limit");
+_Static_assert(MI_CU_PAD_CONSTANT == MI_PAD_CONSTANT && MI_CU_PAD_REFLECT == MI_PAD_REFLECT &&
+                   MI_CU_PAD_EDGE == MI_PAD_EDGE,
+               "pad modes");
+
+mi_status mi_cu_node_error(const mi_node *n, mi_status st, const char *fmt, ...) {
+    char msg[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (!n) return mi__error(st, "cuda backend: %s", msg);
+    return mi__error(st, MI__NODE_FMT ": %s", MI__NODE_ARG(n), msg);
+}
+
+static void packed_strides(int ndim, const int64_t *dims, int64_t *s) {
+    int64_t acc = 1;
+    for (int k = ndim - 1; k >= 0; k--) {
+        s[k] = acc;
+        acc *= dims[k];
+    }
+}
+
+static int64_t product(int from, int to, const int64_t *dims) {
+    int64_t p = 1;
+    for (int k = from; k < to; k++) p *= dims[k];
+    return p;
+}
+
+mi_status mi_cu_nd_make(const mi_node *n, const char *what, int nb, const int64_t *dims,
+                        mi_cu_nd *out) {
+    int64_t total = 1;
+    memset(out, 0, sizeof *out);
+    if (nb < 1 || nb > MI_MAX_DIMS)
+        return mi_cu_node_error(n, MI_ERR_INTERNAL, "%s: rank %d for cuDNN", what, nb);
+    for (int k = 0; k < nb; k++) {
+        if (dims[k] < 1 || dims[k] > INT_MAX || !mi__mul_i64(total, dims[k], &total) || total > INT_MAX)
+            return mi_cu_node_error(n, MI_ERR_UNSUPPORTED,
+                                    "%s: dim %d (%lld) or the element count does not fit cuDNN's int "
+                                    "dims (at most %d elements)", what, k, (long long)dims[k], INT_MAX);
+    }
+    out->nb = nb;
+    int acc = 1;
+    for (int k = nb - 1; k >= 0; k--) {
+        out->dims[k] = (int)dims[k];
+        out->strides[k] = acc;
+        acc *= out->dims[k];
+    }
+    return MI_OK;
+}
+
+static int fits_int(int64_t v) { return v >= INT_MIN && v <= INT_MAX; }
+
+/* ---- convolution ------------------------------------------------------------------ */
+
+mi_status mi_cu_conv_make(const mi_graph *g, const mi_node *n, const mi__conv_params *p,
+                          mi_cu_conv *c) {
+    mi_status st;
+    const mi_tensor *x = mi__node_in(g, n, 0), *w = mi__node_in(g, n, 1), *b = mi__node_in(g, n, 2);
+    const mi_tensor *y = n->noutputs > 0 && n->outputs[0] >= 0 ? &g->tensors[n->outputs[0]] : NULL;
+    memset(c, 0, sizeof *c);
+    if (!x || !w || !y) return mi_cu_node_error(n, MI_ERR_GRAPH, "needs X, W and an output");
+    if (x->dtype != MI_DTYPE_FLOAT || w->dtype != MI_DTYPE_FLOAT || (b && b->dtype != MI_DTYPE_FLOAT))
+        return mi_cu_node_error(n, MI_ERR_UNSUPPORTED, "the CUDA backend runs Conv on float only");
+    int nsp = p->nspatial;
+    if (nsp < 1 || nsp > 3 || x->ndim != nsp + 2)
+        return mi_cu_node_error(n, MI_ERR_UNSUPPORTED, "%d spatial dims; 1 to 3 supported", nsp);
+    int shift = nsp == 1 ? 1 : 0, csp = nsp == 3 ? 3 : 2, nb = csp + 2;
+    int64_t xd[5], wd[5], yd[5], xpd[5];
+    for (int k = 0; k < 2; k++) {
+        xd[k] = xpd[k] = x->dims[k];
+        wd[k] = w->dims[k];
+        yd[k] = y->dims[k];
+    }
+    for (int j = 0; j < csp; j++) {
+        c->pad[j] = 0;
+        c->stride[j] = c->dilation[j] = 1;
+        xd[2 + j] = xpd[2 + j] = wd[2 + j] = yd[2 + j] = 1;
+    }
+    memset(&c->prepad_k, 0, sizeof c->prepad_k);
+    c->prepad_k.ndim = nb;
+    c->prepad_k.mode = MI_CU_PAD_CONSTANT;
+    c->prepad_k.esize = 4;
+    for (int i = 0; i < nsp; i++) {
+        int j = i + shift;
+        int64_t pb = p->pad_begin[i], pe = p->pad_end[i], sym = pb < pe ? pb : pe;
+        if (!fits_int(sym) || !fits_int(p->stride[i]) || !fits_int(p->dilation[i]))
+            return mi_cu_node_error(n, MI_ERR_UNSUPPORTED, "pads, strides or dilations of axis %d "
+                                    "exceed cuDNN's int range", i);
+        c->pad[j] = (int)sym;
+        c->stride[j] = (int)p->stride[i];
+        c->dilation[j] = (int)p->dilation[i];
+        xd[2 + j] = x->dims[2 + i];
+        wd[2 + j] = w->dims[2 + i];
+        yd[2 + j] = y->dims[2 + i];
+        c->prepad_k.begin[2 + j] = pb - sym;
+        if (pb != pe) c->prepad = 1;
+        if (!mi__add_i64(xd[2 + j], pb - sym + pe - sym, &xpd[2 + j]))
+            return mi_cu_node_error(n, MI_ERR_OVERFLOW, "padded input axis %d overflows", i);
+    }
+    for (int k = 0; k < nb; k++) {
+        c->prepad_k.idims[k] = xd[k];
+        c->prepad_k.odims[k] = xpd[k];
+    }
+    c->prepad_k.count = product(0, nb, xpd);
+    c->nspatial = csp;
+    if (p->group < 1 || p->group > INT_MAX)
+        return mi_cu_node_error(n, MI_ERR_UNSUPPORTED, "group %lld", (long long)p->group);
+    c->groups = (int)p->group;
+    int64_t bd[5] = {1, w->dims[0], 1, 1, 1};
+    if ((st = mi_cu_nd_make(n, "input", nb, xd, &c->x)) || (st = mi_cu_nd_make(n, "padded input", nb, xpd, &c->xp)) ||
+        (st = mi_cu_nd_make(n, "weight", nb, wd, &c->w)) || (st = mi_cu_nd_make(n, "output", nb, yd, &c->y)) ||
+        (st = mi_cu_nd_make(n, "bias", nb, bd, &c->bias)))
+        return st;
+    c->has_bias = b != NULL;
+    c->has_residual = n->fused.residual >= 0;
+    c->act = (int)n->fused.act;
+    c->act_min = n->fused.act_min;
+    c->act_max = n->fused.act_max;
+    c->out_channels = y->dims[1];
+    c->out_inner = product(2, y->ndim, y->dims);
+    return MI_OK;
+}
+
+const char *mi_cu_algo_name(int algo) {
+    static const char *const names[MI_CU_ALGO_COUNT] = {
+        "IMPLICIT_GEMM", "IMPLICIT_PRECOMP_GEMM", "GEMM", "DIRECT",
+        "FFT", "FFT_TILING", "WINOGRAD", "WINOGRAD_NONFUSED"};
+    return algo >= 0 && algo < MI_CU_ALGO_COUNT ? names[algo] : "?";
+}
+
+int mi_cu_conv_pick(const mi_cu_conv *c, const mi_cu_algo *ranked, int count, int from,
+                    size_t budget, int tf32, mi_cu_conv_choice *out) {
+    int plain = c->act == MI_ACT_NONE && !c->has_bias && !c->has_residual;
+    int identity = c->act == MI_ACT_NONE && !plain; /* fused only with PRECOMP_GEMM */
+    int first = -1;
+    for (int i = from < 0 ? 0 : from; i < count; i++) {
+        const mi_cu_algo *a = &ranked[i];
+        if (!a->ok || a->memory > budget || (!tf32 && a->math == MI_CU_MATH_TENSOR)) continue;
+        if (identity && a->algo != MI_CU_ALGO_IMPLICIT_PRECOMP_GEMM) {
+            if (first < 0) first = i;
+            continue;
+        }
+        out->path = plain ? MI_CU_CONV_PLAIN
+                  : (c->act == MI_ACT_RELU || identity) ? MI_CU_CONV_FUSED : MI_CU_CONV_EPILOGUE;
+        out->index = i;
+        out->algo = a->algo;
+        out->math = tf32 ? a->math : MI_CU_MATH_FMA;
+        return i;
+    }
+    if (first < 0) return -1;
+    out->path = MI_CU_CONV_EPILOGUE;
+    out->index = first;
+    out->algo = ranked[first].algo;
+    out->math = tf32 ? ranked[first].math : MI_CU_MATH_FMA;
+    return first;
+}
+
+/* ---- workspaces ---------------------------------------------------------------------- */
+
+mi_status mi_cu_ws_make(const mi_node *n, size_t algo, size_t prepad, size_t bias, mi_cu_ws *w) {
+    size_t at, end;
+    memset(w, 0, sizeof *w);
+    w->algo = algo;
+    w->prepad = prepad;
+    w->bias = bias;
+    if (!mi__align_up(algo, MI_CU_WS_ALIGN, &at)) goto overflow;
+    w->prepad_off = at;
+    if (!mi__add_size(at, prepad, &end) || !mi__align_up(end, MI_CU_WS_ALIGN, &at)) goto overflow;
+    w->bias_off = at;
+    if (!mi__add_size(at, bias, &end)) goto overflow;
+    if (end == 0) return MI_OK;
+    if (!mi__add_size(end, MI_CU_WS_ALIGN, &w->request)) goto overflow;
+    return MI_OK;
+overflow:
+    return mi_cu_node_error(n, MI_ERR_OVERFLOW, "workspace of %zu + %zu + %zu bytes overflows", algo,
+                            prepad, bias);
+}
+
+mi_status mi_cu_ws_base(const mi_node *n, void *ws, size_t size, const mi_cu_ws *w, char **base) {
+    *base = NULL;
+    if (w->request == 0) return MI_OK;
+    if (!ws)
+        return mi_cu_node_error(n, MI_ERR_INVALID_ARG, "needs a workspace of %zu bytes, got none",
+                                w->request);
+    uintptr_t u = (uintptr_t)ws, a = (u + MI_CU_WS_ALIGN - 1) & ~(uintptr_t)(MI_CU_WS_ALIGN - 1);
+    size_t need = (size_t)(a - u) + (w->request - MI_CU_WS_ALIGN);
+    if (need > size)
+        return mi_cu_node_error(n, MI_ERR_PLAN_INVALID, "workspace of %zu bytes at %p is smaller than "
+                                "the %zu it needs (asked %zu)", size, ws, need, w->request);
+    *base = (char *)a;
+    return MI_OK;
+}
+
+/* ---- pooling --------------------------------------------------------------------------- */
+
+mi_status mi_cu_pool_make(const mi_graph *g, const mi_node *n, const mi__pool_params *p,
+                          mi_cu_pool *out) {
+    const mi_tensor *x = mi__node_in(g, n, 0);
+    const mi_tensor *y = n->noutputs > 0 && n->outputs[0] >= 0 ? &g->tensors[n->outputs[0]] : NULL;
+    memset(out, 0, sizeof *out);
+    if (!x || !y) return mi_cu_node_error(n, MI_ERR_GRAPH, "needs an input and an output");
+    if (x->dtype != MI_DTYPE_FLOAT)
+        return mi_cu_node_error(n, MI_ERR_UNSUPPORTED, "the CUDA backend pools float only");
+    int nsp = p->nspatial;
+    if (nsp < 1 || nsp > 3 || x->ndim != nsp + 2)
+        return mi_cu_node_error(n, MI_ERR_UNSUPPORTED, "%d spatial dims; 1 to 3 supported", nsp);
+    mi_cu_poolk *k = &out->k;
+    k->nsp = nsp;
+    k->max = n->op == MI_OP_MAX_POOL;
+    k->include_pad = p->count_include_pad;
+    k->count = mi_tensor_numel(y);
+    int cudnn = 1;
+    for (int i = 0; i < nsp; i++) {
+        k->in[i] = x->dims[2 + i];
+        k->out[i] = y->dims[2 + i];
+        k->k[i] = p->kernel[i];
+        k->s[i] = p->stride[i];
+        k->d[i] = p->dilation[i];
+        k->pb[i] = p->pad_begin[i];
+        k->pe[i] = p->pad_end[i];
+        if (p->dilation[i] != 1 || p->pad_begin[i] != p->pad_end[i] || p->pad_begin[i] >= p->kernel[i] ||
+            !fits_int(p->kernel[i]) || !fits_int(p->stride[i]) || !fits_int(p->pad_begin[i]) ||
+            mi__window_out(x->dims[2 + i], p->kernel[i], p->stride[i], 1, p->pad_begin[i],
+                           p->pad_end[i], 0) != y->dims[2 + i])
+            cudnn = 0;
+    }
+    out->max = k->max;
+    out->include_pad = k->include_pad;
+    if (!cudnn) return MI_OK;
+    int shift = nsp == 1 ? 1 : 0, csp = nsp == 3 ? 3 : 2;
+    int64_t xd[5] = {x->dims[0], x->dims[1], 1, 1, 1}, yd[5] = {y->dims[0], y->dims[1], 1, 1, 1};
+    for (int j = 0; j < csp; j++) {
+        out->window[j] = out->stride[j] = 1;
+        out->pad[j] = 0;
+    }
+    for (int i = 0; i < nsp; i++) {
+        xd[2 + i + shift] = x->dims[2 + i];
+        yd[2 + i + shift] = y->dims[2 + i];
+        out->window[i + shift] = (int)p->kernel[i];
+        out->stride[i + shift] = (int)p->stride[i];
+        out->pad[i + shift] = (int)p->pad_begin[i];
+    }
+    if (mi_cu_nd_make(n, "input", csp + 2, xd, &out->x) || mi_cu_nd_make(n, "output", csp + 2, yd, &out->y)) {
+        mi_clear_error(); /* too large for cuDNN: our kernel takes int64 */
+        return MI_OK;
+    }
+    out->nspatial = csp;
+    out->use_cudnn = 1;
+    return MI_OK;
+}
+
+/* ---- reductions, softmax, batch norm, LRN ---------------------------------------------- */
+
+void mi_cu_reduce_make(int ndim, const int64_t *dims, const int *reduce, mi_cu_reduce *r) {
+    int64_t st[MI_MAX_DIMS];
+    memset(r, 0, sizeof *r);
+    packed_strides(ndim, dims, st);
+    int last = -1; /* kind of the previous non-size-1 axis: 0 kept, 1 reduced */
+    r->nout = r->count = 1;
+    for (int k = 0; k < ndim; k++) {
+        if (dims[k] == 1) continue;
+        int red = reduce[k] != 0;
+        int64_t *d = red ? r->rdims : r->kdims, *s = red ? r->rstr : r->kstr;
+        int *cnt = red ? &r->nr : &r->nk;
+        if (last == red && *cnt > 0) {
+            /* The previous entry of this list is the axis just before (size-1
+             * axes aside): packed strides make them one axis. */
+            d[*cnt - 1] *= dims[k];
+            s[*cnt - 1] = st[k];
+        } else {
+            d[*cnt] = dims[k];
+            s[*cnt] = st[k];
+            (*cnt)++;
+        }
+        if (red) r->count *= dims[k];
+        else r->nout *= dims[k];
+        last = red;
+    }
+}
+
+mi_status mi_cu_softmax_make(const mi_node *n, const mi_tensor *x, int64_t axis, int coerce_2d,
+                             mi_cu_softmax *s) {
+    memset(s, 0, sizeof *s);
+    if (axis < 0 || axis >= x->ndim) return mi_cu_node_error(n, MI_ERR_INTERNAL, "axis %lld", (long long)axis);
+    s->outer = product(0, (int)axis, x->dims);
+    if (coerce_2d) {
+        s->len = product((int)axis, x->ndim, x->dims);
+        s->inner = 1;
+    } else {
+        s->len = x->dims[axis];
+        s->inner = product((int)axis + 1, x->ndim, x->dims);
+    }
+    int64_t d[4] = {s->outer, s->len, s->inner, 1};
+    return mi_cu_nd_make(n, "input", 4, d, &s->nd);
+}
+
+mi_status mi_cu_chan_make(const mi_node *n, const mi_tensor *x, mi_cu_chan *ch) {
+    memset(ch, 0, sizeof *ch);
+    if (x->ndim < 2) return mi_cu_node_error(n, MI_ERR_SHAPE, "input '%s' has rank %d, expected >= 2", x->name, x->ndim);
+    ch->n = x->dims[0];
+    ch->c = x->dims[1];
+    ch->inner = product(2, x->ndim, x->dims);
+    int64_t d[4] = {ch->n, ch->c, ch->inner, 1}, pd[4] = {1, ch->c, 1, 1};
+    mi_status st = mi_cu_nd_make(n, "input", 4, d, &ch->x);
+    if (!st) st = mi_cu_nd_make(n, "parameters", 4, pd, &ch->param);
+    return st;
+}
+
+int mi_cu_lrn_cudnn_ok(const mi__lrn_params *p) {
+    /* cuDNN's CUDNN_LRN_MIN_N, _MAX_N, _MIN_BETA, _MIN_K */
+    return p->size >= 1 && p->size <= 16 && p->beta >= 0.01f && p->bias >= 1e-5f;
+}
+
+/* ---- Gemm, MatMul -------------------------------------------------------------------- */
+
+static int ints_ok(int64_t a, int64_t b, int64_t c) {
+    return a >= 1 && b >= 1 && c >= 1 && a <= INT_MAX && b <= INT_MAX && c <= INT_MAX;
+}
+
+mi_status mi_cu_gemm_make(const mi_graph *g, const mi_node *n, const mi__gemm_params *p,
+                          mi_cu_gemm *gm) {
+    const mi_tensor *a = mi__node_in(g, n, 0), *b = mi__node_in(g, n, 1), *c = mi__node_in(g, n, 2);
+    const mi_tensor *y = n->noutputs > 0 && n->outputs[0] >= 0 ? &g->tensors[n->outputs[0]] : NULL;
+    memset(gm, 0, sizeof *gm);
+    if (!a || !b || !y || a->ndim != 2 || b->ndim != 2)
+        return mi_cu_node_error(n, MI_ERR_GRAPH, "needs 2-D A and B and an output");
+    if (a->dtype != MI_DTYPE_FLOAT || b->dtype != MI_DTYPE_FLOAT || (c && c->dtype != MI_DTYPE_FLOAT))
+        return mi_cu_node_error(n, MI_ERR_UNSUPPORTED, "the CUDA backend runs Gemm on float only");
+    int64_t m = a->dims[p->trans_a], k = a->dims[!p->trans_a], nn = b->dims[!p->trans_b];
+    if (!ints_ok(m, nn, k))
+        return mi_cu_node_error(n, MI_ERR_UNSUPPORTED, "M %lld, N %lld, K %lld exceed cuBLAS's int range",
+                                (long long)m, (long long)nn, (long long)k);
+    mi_cu_blas *cl = &gm->call;
+    cl->trans_first = p->trans_b;
+    cl->trans_second = p->trans_a;
+    cl->m = (int)nn;
+    cl->n = (int)m;
+    cl->k = (int)k;
+    cl->ld_first = (int)(p->trans_b ? k : nn);
+    cl->ld_second = (int)(p->trans_a ? m : k);
+    cl->ldc = (int)nn;
+    cl->batch = 1;
+    gm->alpha = p->alpha;
+    gm->has_c = c != NULL && p->beta != 0.0f;
+    gm->beta = gm->has_c ? p->beta : 0.0f;
+    if (gm->has_c) mi_cu_copy_broadcast(c, 2, (const int64_t[]){m, nn}, &gm->c_copy);
+    return MI_OK;
+}
+
+mi_status mi_cu_matmul_make(const mi_graph *g, const mi_node *n, mi_cu_blas *cl) {
+    const mi_tensor *a = mi__node_in(g, n, 0), *b = mi__node_in(g, n, 1);
+    memset(cl, 0, sizeof *cl);
+    if (!a || !b || a->ndim < 1 || b->ndim < 1)
+        return mi_cu_node_error(n, MI_ERR_GRAPH, "needs two inputs of rank >= 1");
+    if (a->dtype != MI_DTYPE_FLOAT || b->dtype != MI_DTYPE_FLOAT)
+        return mi_cu_node_error(n, MI_ERR_UNSUPPORTED, "the CUDA backend runs MatMul on float only");
+    int64_t m = a->ndim == 1 ? 1 : a->dims[a->ndim - 2], k = a->dims[a->ndim - 1];
+    int64_t nn = b->ndim == 1 ? 1 : b->dims[b->ndim - 1];
+    int ra = a->ndim > 2 ? a->ndim - 2 : 0, rb = b->ndim > 2 ? b->ndim - 2 : 0;
+    if (!ints_ok(m, nn, k))
+        return mi_cu_node_error(n, MI_ERR_UNSUPPORTED, "M %lld, N %lld, K %lld exceed cuBLAS's int range",
+                                (long long)m, (long long)nn, (long long)k);
+    cl->m = (int)nn;
+    cl->n = (int)m;
+    cl->k = (int)k;
+    cl->ld_first = (int)nn;
+    cl->ld_second = (int)k;
+    cl->ldc = (int)nn;
+    cl->mat_first = k * nn;
+    cl->mat_second = m * k;
+    int64_t na = product(0, ra, a->dims), nb = product(0, rb, b->dims), batch = 1;
+    int r = ra > rb ? ra : rb;
+    for (int i = 0; i < r; i++) {
+        int ia = i - (r - ra), ib = i - (r - rb);
+        int64_t da = ia >= 0 ? a->dims[ia] : 1, db = ib >= 0 ? b->dims[ib] : 1;
+        batch *= da == 1 ? db : da;
+    }
+    cl->batch = batch;
+    cl->stride_c = m * nn;
+    if (batch == 1) return MI_OK;
+    if ((na == batch || na == 1) && (nb == batch || nb == 1)) {
+        cl->strided = 1;
+        cl->stride_second = na == 1 ? 0 : cl->mat_second;
+        cl->stride_first = nb == 1 ? 0 : cl->mat_first;
+        return MI_OK;
+    }
+    mi_k_bcast_init(&cl->bc, ra, a->dims, rb, b->dims);
+    return MI_OK;
+}
+
+void mi_cu_blas_batch_offsets(const mi_cu_blas *b, int64_t i, int64_t *first, int64_t *second) {
+    if (b->batch <= 1) {
+        *first = *second = 0;
+    } else if (b->strided) {
+        *first = i * b->stride_first;
+        *second = i * b->stride_second;
+    } else {
+        *second = mi_k_bcast_offset(&b->bc, 0, i) * b->mat_second;
+        *first = mi_k_bcast_offset(&b->bc, 1, i) * b->mat_first;
+    }
+}
+
+/* ---- copies ------------------------------------------------------------------------------ */
+
+void mi_cu_copy_simplify(mi_cu_copy *c) {
+    int w = 0;
+    int64_t d[MI_MAX_DIMS], s[MI_MAX_DIMS], t[MI_MAX_DIMS];
+    /* innermost first; merge dim k into the run on its right when it
+     * continues it on both sides */
+    for (int k = c->ndim - 1; k >= 0; k--) {
+        if (c->dims[k] == 1) continue;
+        if (w > 0 && c->sstr[k] == s[w - 1] * d[w - 1] && c->dstr[k] == t[w - 1] * d[w - 1]) {
+            d[w - 1] *= c->dims[k];
+            continue;
+        }
+        d[w] = c->dims[k];
+        s[w] = c->sstr[k];
+        t[w] = c->dstr[k];
+        w++;
+    }
+    c->ndim = w;
+    for (int k = 0; k < w; k++) {
+        c->dims[k] = d[w - 1 - k];
+        c->sstr[k] = s[w - 1 - k];
+        c->dstr[k] = t[w - 1 - k];
+    }
+}
+
+int mi_cu_copy_is_memcpy(const mi_cu_copy *c) {
+    return c->ndim == 0 || (c->ndim == 1 && c->sstr[0] == 1 && c->dstr[0] == 1);
+}
+
+static void copy_init(mi_cu_copy *c, const mi_tensor *iter, mi_dtype dt) {
+    memset(c, 0, sizeof *c);
+    c->ndim = iter->ndim;
+    c->esize = (int)mi_dtype_size(dt);
+    c->count = mi_tensor_numel(iter);
+    for (int k = 0; k < iter->ndim; k++) c->dims[k] = iter->dims[k];
+}
+
+void mi_cu_copy_transpose(const mi_tensor *x, const int *perm, mi_cu_copy *c) {
+    int64_t xs[MI_MAX_DIMS];
+    packed_strides(x->ndim, x->dims, xs);
+    copy_init(c, x, x->dtype);
+    for (int k = 0; k < x->ndim; k++) {
+        c->dims[k] = x->dims[perm[k]];
+        c->sstr[k] = xs[perm[k]];
+    }
+    packed_strides(x->ndim, c->dims, c->dstr);
+    mi_cu_copy_simplify(c);
+}
+
+void mi_cu_copy_slice(const mi_tensor *x, const mi_tensor *y, const mi__slice_params *p,
+                      mi_cu_copy *c) {
+    int64_t xs[MI_MAX_DIMS];
+    packed_strides(x->ndim, x->dims, xs);
+    copy_init(c, y, y->dtype);
+    for (int k = 0; k < y->ndim; k++) {
+        c->sstr[k] = xs[k] * p->step[k];
+        c->src_off += p->start[k] * xs[k];
+    }
+    packed_strides(y->ndim, y->dims, c->dstr);
+    mi_cu_copy_simplify(c);
+}
+
+void mi_cu_copy_concat(const mi_tensor *y, int axis, int64_t at, const mi_tensor *x, mi_cu_copy *c) {
+    int64_t ys[MI_MAX_DIMS];
+    packed_strides(y->ndim, y->dims, ys);
+    copy_init(c, x, x->dtype);
+    packed_strides(x->ndim, x->dims, c->sstr);
+    memcpy(c->dstr, ys, sizeof ys);
+    c->dst_off = at * ys[axis];
+    mi_cu_copy_simplify(c);
+}
+
+void mi_cu_copy_split(const mi_tensor *x, int axis, int64_t at, const mi_tensor *y, mi_cu_copy *c) {
+    int64_t xs[MI_MAX_DIMS];
+    packed_strides(x->ndim, x->dims, xs);
+    copy_init(c, y, y->dtype);
+    memcpy(c->sstr, xs, sizeof xs);
+    c->src_off = at * xs[axis];
+    packed_strides(y->ndim, y->dims, c->dstr);
+    mi_cu_copy_simplify(c);
+}
+
+void mi_cu_copy_broadcast(const mi_tensor *src, int ndim, const int64_t *dims, mi_cu_copy *c) {
+    int64_t ss[MI_MAX_DIMS];
+    packed_strides(src->ndim, src->dims, ss);
+    memset(c, 0, sizeof *c);
+    c->ndim = ndim;
+    c->esize = (int)mi_dtype_size(src->dtype);
+    c->count = product(0, ndim, dims);
+    for (int k = 0; k < ndim; k++) {
+        int i = k - (ndim - src->ndim);
+        c->dims[k] = dims[k];
+        c->sstr[k] = i >= 0 && src->dims[i] != 1 ? ss[i] : 0;
+    }
+    packed_strides(ndim, dims, c->dstr);
+    mi_cu_copy_simplify(c);
+}
+
+void mi_cu_pad_make(const mi_tensor *x, const mi_tensor *y, const mi__pad_params *p, mi_cu_pad *pad) {
+    memset(pad, 0, sizeof *pad);
+    pad->ndim = x->ndim;
+    pad->mode = (int)p->mode;
+    pad->esize = (int)mi_dtype_size(x->dtype);
+    pad->count = mi_tensor_numel(y);
+    for (int k = 0; k < x->ndim; k++) {
+        pad->odims[k] = y->dims[k];
+        pad->idims[k] = x->dims[k];
+        pad->begin[k] = p->begin[k];
+    }
+    unsigned char bytes[8] = {0};
+    mi_cu_store_f((int)x->dtype, bytes, p->value);
+    memcpy(&pad->value, bytes, sizeof bytes);
+}
+
+void mi_cu_gather_make(const mi_tensor *x, const mi_tensor *idx, int64_t axis, mi_cu_gather *gt) {
+    memset(gt, 0, sizeof *gt);
+    gt->outer = product(0, (int)axis, x->dims);
+    gt->axis_dim = x->dims[axis];
+    gt->inner = product((int)axis + 1, x->ndim, x->dims);
+    gt->nidx = mi_tensor_numel(idx);
+    gt->count = gt->outer * gt->nidx * gt->inner;
+    gt->esize = (int)mi_dtype_size(x->dtype);
+    gt->idx64 = idx->dtype == MI_DTYPE_INT64;
+}
+
+/* ---- device pools and pointer checks ----------------------------------------------------- */
+
+mi_status mi_cu_regions_add(mi_cu_regions *r, const void *base, size_t size, const char *what) {
+    mi_status st = mi__grow((void **)&r->v, &r->cap, r->n + 1, sizeof *r->v);
+    if (st) return st;
+    mi_cu_region *e = &r->v[r->n++];
+    e->base = (uintptr_t)base;
+    e->size = size;
+    snprintf(e->what, sizeof e->what, "%s", what ? what : "device memory");
+    return MI_OK;
+}
+
+int mi_cu_regions_remove(mi_cu_regions *r, const void *base, size_t *size) {
+    for (size_t i = 0; i < r->n; i++) {
+        if (r->v[i].base != (uintptr_t)base) continue;
+        if (size) *size = r->v[i].size;
+        r->v[i] = r->v[--r->n];
+        return 1;
+    }
+    return 0;
+}
+
+void mi_cu_regions_free(mi_cu_regions *r) {
+    mi__free(r->v);
+    memset(r, 0, sizeof *r);
+}
+
+const mi_cu_region *mi_cu_regions_find(const mi_cu_regions *r, const void *p) {
+    uintptr_t u = (uintptr_t)p;
+    for (size_t i = 0; i < r->n; i++)
+        if (u >= r->v[i].base && u - r->v[i].base < r->v[i].size) return &r->v[i];
+    return NULL;
+}
+
+mi_status mi_cu_span(const mi_node *n, const char *what, void *base, size_t size, size_t offset,
+                     size_t len, void **out) {
+    size_t end;
+    *out = NULL;
+    if (!base || !mi__add_size(offset, len, &end) || end > size)
+        return mi_cu_node_error(n, MI_ERR_INTERNAL, "%s [%zu, +%zu) is outside its buffer of %zu bytes%s",
+                                what, offset, len, size, base ? "" : " (NULL)");
+    *out = (char *)base + offset;
+    return MI_OK;
+}
+
+static mi_status check_one(const mi_cu_regions *r, const mi_node *n, const mi_tensor *t, const void *p) {
+    size_t es = mi_dtype_size(t->dtype);
+    if (es > 1 && (uintptr_t)p % es)
+        return mi_cu_node_error(n, MI_ERR_UNSUPPORTED, "tensor '%s' at %p is not aligned to its %zu-byte "
+                                "elements; plan with an alignment of at least 16 for the CUDA backend",
+                                t->name, p, es);
+    const mi_cu_region *g = mi_cu_regions_find(r, p);
+    if (g && (uintptr_t)p - g->base + t->nbytes > g->size)
+        return mi_cu_node_error(n, MI_ERR_INTERNAL, "tensor '%s' [%p, +%zu) runs past the end of the %s "
+                                "(%zu bytes at %p)", t->name, p, t->nbytes, g->what, g->size,
+                                (void *)g->base);
+    return MI_OK;
+}
+
+mi_status mi_cu_check_args(const mi_cu_regions *r, const mi_node_args *a) {
+    const mi_graph *g = a->graph;
+    const mi_node *n = a->node;
+    mi_status st;
+    for (int k = 0; k < n->ninputs; k++) {
+        const mi_tensor *t = mi__node_in(g, n, k);
+        if (t && a->in[k] && (st = check_one(r, n, t, a->in[k]))) return st;
+    }
+    for (int o = 0; o < n->noutputs; o++)
+        if (n->outputs[o] >= 0 && a->out[o] && (st = check_one(r, n, &g->tensors[n->outputs[o]], a->out[o])))
+            return st;
+    if ((st = mi__node_check_overlap(g, n, a->in, a->out))) return st;
+    if (n->fused.residual < 0 || !a->residual) return MI_OK;
+    const mi_tensor *z = &g->tensors[n->fused.residual];
+    uintptr_t z0 = (uintptr_t)a->residual, z1 = z0 + z->nbytes;
+    if ((st = check_one(r, n, z, a->residual))) return st;
+    for (int o = 0; o < n->noutputs; o++) {
+        if (n->outputs[o] < 0 || !a->out[o]) continue;
+        const mi_tensor *y = &g->tensors[n->outputs[o]];
+        uintptr_t y0 = (uintptr_t)a->out[o], y1 = y0 + y->nbytes;
+        if (z0 < y1 && y0 < z1 && !(o == 0 && z0 == y0 && z->nbytes == y->nbytes))
+            return mi_cu_node_error(n, MI_ERR_PLAN_INVALID, "output '%s' partly overlaps the residual '%s'",
+                                    y->name, z->name);
+    }
+    return MI_OK;
+}
+
+size_t mi_cu_capture_order(size_t nnodes, const unsigned char *elided, size_t *order) {
+    size_t w = 0;
+    for (size_t k = 0; k < nnodes; k++)
+        if (!elided || !elided[k]) order[w++] = k;
+    return w;
+}

@@ -1,0 +1,313 @@
+/* cuDNN, wrapped: descriptors from host_plan.h's plain structs, the
+ * algorithm ranking, and the forward calls. Only the legacy API is used
+ * (deprecated in cuDNN 9 but present; this is the one file that would
+ * change with it). Every status is checked and reported with cuDNN's name
+ * for it and its last-error detail.
+ *
+ * Memory: nothing here allocates device memory. Algorithms are chosen
+ * with cudnnGetConvolutionForwardAlgorithm_v7's heuristic ranking, never
+ * the Find calls (which allocate on their own); workspaces are the
+ * planned parts of the arena. */
+#include "cuda_internal.h"
+
+#include <stdint.h>
+#include <stdio.h>
+
+_Static_assert(MI_CU_ALGO_IMPLICIT_GEMM == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM &&
+                   MI_CU_ALGO_IMPLICIT_PRECOMP_GEMM == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM &&
+                   MI_CU_ALGO_COUNT == CUDNN_CONVOLUTION_FWD_ALGO_COUNT,
+               "host_plan.h algorithm numbers follow cuDNN");
+
+struct mi_cu_dnn {
+    cudnnTensorDescriptor_t x, y, bias;
+    cudnnFilterDescriptor_t w;
+    cudnnConvolutionDescriptor_t conv;
+    cudnnActivationDescriptor_t act;
+    cudnnConvolutionFwdAlgo_t algo;
+    cudnnPoolingDescriptor_t pool;
+    cudnnLRNDescriptor_t lrn;
+    cudnnSoftmaxMode_t softmax_mode;
+};
+
+static mi_status dnn_check(cudnnStatus_t s, const mi_node *n, const char *call) {
+    if (s == CUDNN_STATUS_SUCCESS) return MI_OK;
+    char detail[512];
+    detail[0] = '\0';
+    cudnnGetLastErrorString(detail, sizeof detail);
+    mi_status st = MI_ERR_BACKEND;
+    if (CUDNN_STATUS_CATEGORY(s) == CUDNN_STATUS_NOT_SUPPORTED) st = MI_ERR_UNSUPPORTED;
+    if (s == CUDNN_STATUS_INTERNAL_ERROR_DEVICE_ALLOCATION_FAILED) st = MI_ERR_DEVICE_MEMORY;
+    if (s == CUDNN_STATUS_INTERNAL_ERROR_HOST_ALLOCATION_FAILED) st = MI_ERR_NO_MEMORY;
+    return mi_cu_node_error(n, st, "%s failed: %s (%d)%s%s", call, cudnnGetErrorString(s), (int)s,
+                            detail[0] ? ": " : "", detail);
+}
+#define DNN(call, node) dnn_check((call), (node), #call)
+
+mi_status mi_cu_dnn_create(cudnnHandle_t *h) {
+    *h = NULL;
+    return DNN(cudnnCreate(h), NULL);
+}
+
+void mi_cu_dnn_destroy(cudnnHandle_t h) {
+    if (h) (void)cudnnDestroy(h);
+}
+
+mi_status mi_cu_dnn_bind(cudnnHandle_t h, cudaStream_t s) { return DNN(cudnnSetStream(h, s), NULL); }
+
+size_t mi_cu_dnn_version(void) { return cudnnGetVersion(); }
+
+void mi_cu_dnn_free(mi_cu_dnn *d) {
+    if (!d) return;
+    if (d->x) cudnnDestroyTensorDescriptor(d->x);
+    if (d->y) cudnnDestroyTensorDescriptor(d->y);
+    if (d->bias) cudnnDestroyTensorDescriptor(d->bias);
+    if (d->w) cudnnDestroyFilterDescriptor(d->w);
+    if (d->conv) cudnnDestroyConvolutionDescriptor(d->conv);
+    if (d->act) cudnnDestroyActivationDescriptor(d->act);
+    if (d->pool) cudnnDestroyPoolingDescriptor(d->pool);
+    if (d->lrn) cudnnDestroyLRNDescriptor(d->lrn);
+    mi__free(d);
+}
+
+static mi_status dnn_alloc(const mi_node *n, mi_cu_dnn **out) {
+    *out = mi__calloc(1, sizeof **out);
+    if (!*out) return mi_cu_node_error(n, MI_ERR_NO_MEMORY, "cuDNN descriptors");
+    return MI_OK;
+}
+
+static mi_status tensor_desc(const mi_node *n, const mi_cu_nd *nd, cudnnTensorDescriptor_t *d) {
+    mi_status st = DNN(cudnnCreateTensorDescriptor(d), n);
+    if (!st) st = DNN(cudnnSetTensorNdDescriptor(*d, CUDNN_DATA_FLOAT, nd->nb, nd->dims, nd->strides), n);
+    return st;
+}
+
+static cudnnMathType_t math_of(mi_cu_math m) {
+    switch (m) {
+    case MI_CU_MATH_TENSOR: return CUDNN_TENSOR_OP_MATH;
+    case MI_CU_MATH_FMA: return CUDNN_FMA_MATH;
+    default: return CUDNN_DEFAULT_MATH;
+    }
+}
+
+static mi_cu_math math_from(cudnnMathType_t m) {
+    switch (m) {
+    case CUDNN_FMA_MATH: return MI_CU_MATH_FMA;
+    case CUDNN_DEFAULT_MATH: return MI_CU_MATH_DEFAULT;
+    default: return MI_CU_MATH_TENSOR;
+    }
+}
+
+static const char *path_name(mi_cu_conv_path p) {
+    switch (p) {
+    case MI_CU_CONV_FUSED: return "fused bias/activation";
+    case MI_CU_CONV_EPILOGUE: return "conv + our epilogue";
+    default: return "plain";
+    }
+}
+
+/* ---- convolution ---------------------------------------------------------------------- */
+
+mi_status mi_cu_dnn_conv_prepare(cudnnHandle_t h, const mi_node *n, const mi_cu_conv *c,
+                                 size_t budget, int tf32, const mi_backend_options *o,
+                                 mi_cu_conv_choice *choice, size_t *algo_ws, mi_cu_dnn **out) {
+    mi_cu_dnn *d = NULL;
+    mi_status st = dnn_alloc(n, &d);
+    cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+    mi_cu_algo ranked[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+    int count = 0;
+    *out = NULL;
+    *algo_ws = 0;
+    if (st) return st;
+    if ((st = tensor_desc(n, &c->xp, &d->x)) || (st = tensor_desc(n, &c->y, &d->y)) ||
+        (st = tensor_desc(n, &c->bias, &d->bias)) || (st = DNN(cudnnCreateFilterDescriptor(&d->w), n)) ||
+        (st = DNN(cudnnSetFilterNdDescriptor(d->w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, c->w.nb, c->w.dims), n)) ||
+        (st = DNN(cudnnCreateConvolutionDescriptor(&d->conv), n)) ||
+        (st = DNN(cudnnSetConvolutionNdDescriptor(d->conv, c->nspatial, c->pad, c->stride, c->dilation,
+                                                  CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT), n)) ||
+        (st = DNN(cudnnSetConvolutionGroupCount(d->conv, c->groups), n)) ||
+        (st = DNN(cudnnSetConvolutionMathType(d->conv, tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH), n)))
+        goto fail;
+    /* cuDNN must agree with our shape inference about the output. */
+    int ydims[MI_MAX_DIMS] = {0};
+    if ((st = DNN(cudnnGetConvolutionNdForwardOutputDim(d->conv, d->x, d->w, c->y.nb, ydims), n))) goto fail;
+    for (int k = 0; k < c->y.nb; k++)
+        if (ydims[k] != c->y.dims[k]) {
+            st = mi_cu_node_error(n, MI_ERR_INTERNAL, "cuDNN computes output dim %d as %d, shape inference "
+                                  "as %d", k, ydims[k], c->y.dims[k]);
+            goto fail;
+        }
+    if ((st = DNN(cudnnGetConvolutionForwardAlgorithm_v7(h, d->x, d->w, d->conv, d->y,
+                                                        CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &count, perf), n)))
+        goto fail;
+    for (int i = 0; i < count; i++) {
+        ranked[i].algo = (int)perf[i].algo;
+        ranked[i].ok = perf[i].status == CUDNN_STATUS_SUCCESS;
+        ranked[i].memory = perf[i].memory;
+        ranked[i].math = math_from(perf[i].mathType);
+    }
+    /* The ranking's memory is a heuristic's; the exact figure comes from
+     * the workspace query with the math type the descriptor will have.
+     * An entry whose exact figure breaks the budget is dropped and the
+     * next one tried. */
+    for (int from = 0;;) {
+        int i = mi_cu_conv_pick(c, ranked, count, from, budget, tf32, choice);
+        size_t ws = 0;
+        if (i < 0) {
+            /* The smallest workspace any usable algorithm needs, for the message. */
+            size_t least = SIZE_MAX;
+            for (int k = 0; k < count; k++)
+                if (perf[k].status == CUDNN_STATUS_SUCCESS && (tf32 || ranked[k].math != MI_CU_MATH_TENSOR) &&
+                    perf[k].memory < least)
+                    least = perf[k].memory;
+            if (least == SIZE_MAX)
+                st = mi_cu_node_error(n, MI_ERR_UNSUPPORTED, "cuDNN has no forward algorithm for this "
+                                      "convolution (%d ranked, none usable, TF32 %s)", count, tf32 ? "on" : "off");
+            else
+                st = mi_cu_node_error(n, MI_ERR_CAPACITY, "no cuDNN forward algorithm fits the workspace budget "
+                                      "of %zu bytes (--max-workspace); the smallest needs %zu", budget, least);
+            goto fail;
+        }
+        if ((st = DNN(cudnnSetConvolutionMathType(d->conv, math_of(choice->math)), n)) ||
+            (st = DNN(cudnnGetConvolutionForwardWorkspaceSize(h, d->x, d->w, d->conv, d->y,
+                                                              (cudnnConvolutionFwdAlgo_t)choice->algo, &ws), n)))
+            goto fail;
+        if (ws <= budget) {
+            *algo_ws = ws;
+            break;
+        }
+        ranked[i].ok = 0;
+        from = 0;
+    }
+    d->algo = (cudnnConvolutionFwdAlgo_t)choice->algo;
+    if (choice->path == MI_CU_CONV_FUSED) {
+        if ((st = DNN(cudnnCreateActivationDescriptor(&d->act), n)) ||
+            (st = DNN(cudnnSetActivationDescriptor(d->act, c->act == MI_ACT_RELU ? CUDNN_ACTIVATION_RELU
+                                                                                 : CUDNN_ACTIVATION_IDENTITY,
+                                                   CUDNN_NOT_PROPAGATE_NAN, 0.0), n)))
+            goto fail;
+    }
+    if (o && o->verbose) {
+        char list[512];
+        size_t w = 0;
+        list[0] = '\0';
+        for (int i = 0; i < count && w < sizeof list; i++)
+            w += (size_t)snprintf(list + w, sizeof list - w, "%s%s%s(%zu B)", i ? ", " : "",
+                                  mi_cu_algo_name(ranked[i].algo), ranked[i].ok ? "" : " unusable",
+                                  ranked[i].memory);
+        mi__logf(o->log, o->log_user,
+                 "cuda: conv '%s': %s, %s math, %s, workspace %zu B of budget %zu B%s; ranked: %s", n->name,
+                 mi_cu_algo_name(choice->algo), choice->math == MI_CU_MATH_FMA ? "FMA (no TF32)"
+                 : choice->math == MI_CU_MATH_TENSOR ? "tensor-op" : "default",
+                 path_name(choice->path), *algo_ws, budget, c->prepad ? ", asymmetric pads pre-padded" : "",
+                 list);
+    }
+    *out = d;
+    return MI_OK;
+fail:
+    mi_cu_dnn_free(d);
+    return st;
+}
+
+mi_status mi_cu_dnn_conv_run(cudnnHandle_t h, const mi_node *n, const mi_cu_dnn *d, int fused,
+                             const float *x, const float *w, const float *bias, const float *z,
+                             float z_scale, float beta, float *y, void *ws, size_t ws_size) {
+    const float one = 1.0f;
+    if (fused)
+        return DNN(cudnnConvolutionBiasActivationForward(h, &one, d->x, x, d->w, w, d->conv, d->algo, ws,
+                                                         ws_size, &z_scale, d->y, z, d->bias, bias, d->act,
+                                                         d->y, y), n);
+    return DNN(cudnnConvolutionForward(h, &one, d->x, x, d->w, w, d->conv, d->algo, ws, ws_size, &beta,
+                                       d->y, y), n);
+}
+
+/* ---- pooling, softmax, batch norm, LRN -------------------------------------------------- */
+
+mi_status mi_cu_dnn_pool_prepare(const mi_node *n, const mi_cu_pool *p, mi_cu_dnn **out) {
+    mi_cu_dnn *d = NULL;
+    mi_status st = dnn_alloc(n, &d);
+    *out = NULL;
+    if (st) return st;
+    cudnnPoolingMode_t mode = p->max ? CUDNN_POOLING_MAX_DETERMINISTIC
+                            : p->include_pad ? CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING
+                                             : CUDNN_POOLING_AVERAGE_COUNT_EXCLUDE_PADDING;
+    if ((st = tensor_desc(n, &p->x, &d->x)) || (st = tensor_desc(n, &p->y, &d->y)) ||
+        (st = DNN(cudnnCreatePoolingDescriptor(&d->pool), n)) ||
+        (st = DNN(cudnnSetPoolingNdDescriptor(d->pool, mode, CUDNN_PROPAGATE_NAN, p->nspatial, p->window,
+                                              p->pad, p->stride), n))) {
+        mi_cu_dnn_free(d);
+        return st;
+    }
+    *out = d;
+    return MI_OK;
+}
+
+mi_status mi_cu_dnn_pool_run(cudnnHandle_t h, const mi_node *n, const mi_cu_dnn *d, const float *x,
+                             float *y) {
+    const float one = 1.0f, zero = 0.0f;
+    return DNN(cudnnPoolingForward(h, d->pool, &one, d->x, x, &zero, d->y, y), n);
+}
+
+mi_status mi_cu_dnn_softmax_prepare(const mi_node *n, const mi_cu_softmax *s, mi_cu_dnn **out) {
+    mi_cu_dnn *d = NULL;
+    mi_status st = dnn_alloc(n, &d);
+    *out = NULL;
+    if (st) return st;
+    if ((st = tensor_desc(n, &s->nd, &d->x))) {
+        mi_cu_dnn_free(d);
+        return st;
+    }
+    d->softmax_mode = CUDNN_SOFTMAX_MODE_CHANNEL; /* over C = len, for every (outer, inner) */
+    *out = d;
+    return MI_OK;
+}
+
+mi_status mi_cu_dnn_softmax_run(cudnnHandle_t h, const mi_node *n, const mi_cu_dnn *d,
+                                const float *x, float *y) {
+    const float one = 1.0f, zero = 0.0f;
+    return DNN(cudnnSoftmaxForward(h, CUDNN_SOFTMAX_ACCURATE, d->softmax_mode, &one, d->x, x, &zero, d->x, y), n);
+}
+
+mi_status mi_cu_dnn_bn_prepare(const mi_node *n, const mi_cu_chan *ch, mi_cu_dnn **out) {
+    mi_cu_dnn *d = NULL;
+    mi_status st = dnn_alloc(n, &d);
+    *out = NULL;
+    if (st) return st;
+    if ((st = tensor_desc(n, &ch->x, &d->x)) || (st = tensor_desc(n, &ch->param, &d->bias))) {
+        mi_cu_dnn_free(d);
+        return st;
+    }
+    *out = d;
+    return MI_OK;
+}
+
+mi_status mi_cu_dnn_bn_run(cudnnHandle_t h, const mi_node *n, const mi_cu_dnn *d, const float *x,
+                           float *y, const float *scale, const float *bias, const float *mean,
+                           const float *var, double epsilon) {
+    const float one = 1.0f, zero = 0.0f;
+    return DNN(cudnnBatchNormalizationForwardInference(h, CUDNN_BATCHNORM_SPATIAL, &one, &zero, d->x, x, d->x,
+                                                       y, d->bias, scale, bias, mean, var, epsilon), n);
+}
+
+mi_status mi_cu_dnn_lrn_prepare(const mi_node *n, const mi_cu_chan *ch, const mi__lrn_params *p,
+                                mi_cu_dnn **out) {
+    mi_cu_dnn *d = NULL;
+    mi_status st = dnn_alloc(n, &d);
+    *out = NULL;
+    if (st) return st;
+    /* cuDNN divides alpha by n itself, as ONNX does; its window is
+     * [c - floor((n-1)/2), c + n - 1 - floor((n-1)/2)], ONNX's too. */
+    if ((st = tensor_desc(n, &ch->x, &d->x)) || (st = DNN(cudnnCreateLRNDescriptor(&d->lrn), n)) ||
+        (st = DNN(cudnnSetLRNDescriptor(d->lrn, (unsigned)p->size, p->alpha, p->beta, p->bias), n))) {
+        mi_cu_dnn_free(d);
+        return st;
+    }
+    *out = d;
+    return MI_OK;
+}
+
+mi_status mi_cu_dnn_lrn_run(cudnnHandle_t h, const mi_node *n, const mi_cu_dnn *d, const float *x,
+                            float *y) {
+    const float one = 1.0f, zero = 0.0f;
+    return DNN(cudnnLRNCrossChannelForward(h, d->lrn, CUDNN_LRN_CROSS_CHANNEL_DIM1, &one, d->x, x, &zero,
+                                           d->x, y), n);
+}

@@ -1,0 +1,476 @@
+/* prepare() and run() per op family: prepare turns a node into the plain
+ * structs of host_plan.h (and cuDNN descriptors) once, before planning,
+ * and says how much workspace the node needs; run only launches. Every
+ * op in MI_OP_LIST (graph.h) has a path here. */
+#include "cuda_internal.h"
+
+#include <string.h>
+
+void mi_cu_node_release(mi_cu_node *cn) {
+    if (!cn) return;
+    mi_cu_dnn_free(cn->dnn);
+    if (cn->kind == MI_CU_K_CONCAT || cn->kind == MI_CU_K_SPLIT) mi__free(cn->u.parts.parts);
+    memset(cn, 0, sizeof *cn);
+}
+
+static const mi_tensor *out_t(const mi_graph *g, const mi_node *n, int k) {
+    return k < n->noutputs && n->outputs[k] >= 0 ? mi_graph_tensor(g, (size_t)n->outputs[k]) : NULL;
+}
+
+/* The float bound saturated into an integer type, as the CPU backend
+ * does (NaN gives the low end). */
+static int64_t clamp_bound(float v, int64_t lo, int64_t hi) {
+    if (v != v) return lo;
+    if ((double)v <= (double)lo) return lo;
+    if ((double)v >= (double)hi) return hi;
+    return (int64_t)v;
+}
+
+static int numeric(mi_dtype t) {
+    return t == MI_DTYPE_FLOAT || t == MI_DTYPE_DOUBLE || t == MI_DTYPE_INT32 || t == MI_DTYPE_INT64;
+}
+
+static mi_status want_float(const mi_graph *g, const mi_node *n, int upto) {
+    for (int k = 0; k < upto && k < n->ninputs; k++) {
+        const mi_tensor *t = mi__node_in(g, n, k);
+        if (t && t->dtype != MI_DTYPE_FLOAT)
+            return mi_cu_node_error(n, MI_ERR_UNSUPPORTED, "input %d '%s' has dtype %s; the CUDA backend "
+                                    "runs %s on float only", k, t->name, mi_dtype_name(t->dtype),
+                                    mi_op_name(n->op));
+    }
+    return MI_OK;
+}
+
+/* cuBLAS's workspace: its usual size, capped by the budget, in whole 256-
+ * byte units (0: none, cublasSetWorkspace(NULL, 0), smaller kernels). */
+static size_t blas_workspace(const mi_cu_backend *cb) {
+    size_t ws = cb->budget < MI_CU_BLAS_WORKSPACE ? cb->budget : MI_CU_BLAS_WORKSPACE;
+    return ws & ~(MI_CU_WS_ALIGN - 1);
+}
+
+/* ---- prepare ------------------------------------------------------------------------------ */
+
+static mi_status prepare_conv(mi_cu_backend *cb, const mi_backend_options *o, const mi_graph *g,
+                              const mi_node *n, mi_cu_node *cn, size_t *ws) {
+    mi_status st;
+    size_t algo_ws = 0, prepad = 0, bias = 0;
+    cn->kind = MI_CU_K_CONV;
+    if ((st = mi_cu_conv_make(g, n, &cn->p.u.conv, &cn->u.conv.c))) return st;
+    const mi_cu_conv *c = &cn->u.conv.c;
+    if ((st = mi_cu_dnn_conv_prepare(cb->dnn, n, c, cb->budget, o->tf32, o, &cn->u.conv.choice, &algo_ws,
+                                     &cn->dnn)))
+        return st;
+    if (c->prepad) prepad = (size_t)c->prepad_k.count * sizeof(float);
+    if (cn->u.conv.choice.path == MI_CU_CONV_FUSED && !c->has_bias)
+        bias = (size_t)c->out_channels * sizeof(float); /* cuDNN's fused call needs a bias: zeros */
+    if ((st = mi_cu_ws_make(n, algo_ws, prepad, bias, &cn->ws))) return st;
+    *ws = cn->ws.request;
+    return MI_OK;
+}
+
+static mi_status prepare_unary(const mi_graph *g, const mi_node *n, mi_cu_node *cn) {
+    const mi_tensor *x = mi__node_in(g, n, 0);
+    cn->kind = MI_CU_K_UNARY;
+    cn->u.unary.n = mi_tensor_numel(x);
+    cn->u.unary.dtype = (int)x->dtype;
+    switch (n->op) {
+    case MI_OP_RELU: cn->u.unary.op = MI_KOP_RELU; break;
+    case MI_OP_CLIP: cn->u.unary.op = MI_KOP_CLIP; break;
+    case MI_OP_SIGMOID: cn->u.unary.op = MI_KOP_SIGMOID; break;
+    case MI_OP_HARD_SIGMOID: cn->u.unary.op = MI_KOP_HARD_SIGMOID; break;
+    default: cn->u.unary.op = MI_KOP_HARD_SWISH; break;
+    }
+    if (n->op == MI_OP_CLIP) {
+        cn->u.unary.a = cn->p.u.clip.min;
+        cn->u.unary.b = cn->p.u.clip.max;
+    } else if (n->op == MI_OP_HARD_SIGMOID) {
+        cn->u.unary.a = cn->p.u.hard_sigmoid.alpha;
+        cn->u.unary.b = cn->p.u.hard_sigmoid.beta;
+    }
+    if (x->dtype == MI_DTYPE_FLOAT) return MI_OK;
+    if ((n->op != MI_OP_RELU && n->op != MI_OP_CLIP) || !numeric(x->dtype))
+        return mi_cu_node_error(n, MI_ERR_UNSUPPORTED, "input '%s' has dtype %s; the CUDA backend runs %s on "
+                                "%s", x->name, mi_dtype_name(x->dtype), mi_op_name(n->op),
+                                n->op == MI_OP_RELU || n->op == MI_OP_CLIP ? "float, double, int32 and int64"
+                                                                          : "float only");
+    if (x->dtype == MI_DTYPE_INT32) {
+        cn->u.unary.ia = clamp_bound(cn->p.u.clip.min, INT32_MIN, INT32_MAX);
+        cn->u.unary.ib = clamp_bound(cn->p.u.clip.max, INT32_MIN, INT32_MAX);
+    } else if (x->dtype == MI_DTYPE_INT64) {
+        cn->u.unary.ia = clamp_bound(cn->p.u.clip.min, INT64_MIN, INT64_MAX);
+        cn->u.unary.ib = clamp_bound(cn->p.u.clip.max, INT64_MIN, INT64_MAX);
+    }
+    return MI_OK;
+}
+
+static mi_status prepare_parts(const mi_graph *g, const mi_node *n, mi_cu_node *cn, int split) {
+    int count = split ? n->noutputs : n->ninputs;
+    int axis = (int)cn->p.u.axis.axis;
+    const mi_tensor *whole = split ? mi__node_in(g, n, 0) : out_t(g, n, 0);
+    cn->kind = split ? MI_CU_K_SPLIT : MI_CU_K_CONCAT;
+    cn->u.parts.parts = mi__calloc(count ? (size_t)count : 1, sizeof *cn->u.parts.parts);
+    if (!cn->u.parts.parts) return mi_cu_node_error(n, MI_ERR_NO_MEMORY, "copy plans of %d parts", count);
+    cn->u.parts.n = count;
+    int64_t at = 0;
+    for (int i = 0; i < count; i++) {
+        const mi_tensor *part = split ? out_t(g, n, i) : mi__node_in(g, n, i);
+        if (!part) {
+            if (!split) return mi_cu_node_error(n, MI_ERR_GRAPH, "input %d is missing", i);
+            return mi_cu_node_error(n, MI_ERR_UNSUPPORTED, "output %d is omitted", i);
+        }
+        if (mi_dtype_size(part->dtype) == 0 || mi_dtype_size(part->dtype) > 8)
+            return mi_cu_node_error(n, MI_ERR_UNSUPPORTED, "dtype %s", mi_dtype_name(part->dtype));
+        if (split) mi_cu_copy_split(whole, axis, at, part, &cn->u.parts.parts[i]);
+        else mi_cu_copy_concat(whole, axis, at, part, &cn->u.parts.parts[i]);
+        at += part->dims[axis];
+    }
+    return MI_OK;
+}
+
+static mi_status prepare_bytes(const mi_graph *g, const mi_node *n, mi_cu_node *cn) {
+    const mi_tensor *y = out_t(g, n, 0);
+    cn->kind = MI_CU_K_BYTES;
+    if (!y) return mi_cu_node_error(n, MI_ERR_GRAPH, "has no output");
+    cn->u.bytes.n = y->nbytes;
+    if (n->op == MI_OP_SHAPE) {
+        const mi_tensor *x = mi__node_in(g, n, 0);
+        int64_t r = x->ndim, s = mi_node_attr_int(n, "start", 0), e = mi_node_attr_int(n, "end", r);
+        if (s < 0) s += r;
+        if (e < 0) e += r;
+        s = s < 0 ? 0 : s > r ? r : s;
+        e = e < 0 ? 0 : e > r ? r : e;
+        if (y->dtype != MI_DTYPE_INT64 || mi_tensor_numel(y) != (e > s ? e - s : 0))
+            return mi_cu_node_error(n, MI_ERR_INTERNAL, "output '%s' is not the shape's int64 values", y->name);
+        for (int64_t i = s; i < e; i++) cn->u.bytes.dims[i - s] = x->dims[i];
+        cn->u.bytes.data = cn->u.bytes.dims; /* the nodes array never moves once prepared */
+        return MI_OK;
+    }
+    /* Constant: the value shape inference computed, which lives as long as
+     * the graph (the model outlives its backend's runs). */
+    cn->u.bytes.data = mi__tensor_value(g, n->outputs[0]);
+    if (!cn->u.bytes.data && y->nbytes)
+        return mi_cu_node_error(n, MI_ERR_UNSUPPORTED, "the constant's value is not known at load time");
+    return MI_OK;
+}
+
+mi_status mi_cu_prepare_node(mi_cu_backend *cb, const mi_backend_options *o, const mi_graph *g,
+                             size_t index, size_t *ws) {
+    const mi_node *n = mi_graph_node(g, index);
+    mi_cu_node *cn = &cb->nodes[index];
+    mi_status st;
+    mi_cu_node_release(cn);
+    *ws = 0;
+    if ((st = mi__op_params_get(g, n, &cn->p))) return st;
+    const mi_tensor *x = mi__node_in(g, n, 0), *y = out_t(g, n, 0);
+    if (n->op != MI_OP_CONSTANT && (!x || (!y && n->op != MI_OP_SPLIT)))
+        return mi_cu_node_error(n, MI_ERR_GRAPH, "needs input 0 and output 0");
+    switch (n->op) {
+    case MI_OP_CONV: return prepare_conv(cb, o, g, n, cn, ws);
+    case MI_OP_RELU: case MI_OP_CLIP: case MI_OP_SIGMOID: case MI_OP_HARD_SIGMOID: case MI_OP_HARD_SWISH:
+        return prepare_unary(g, n, cn);
+    case MI_OP_ADD: case MI_OP_SUB: case MI_OP_MUL: case MI_OP_DIV: {
+        const mi_tensor *b = mi__node_in(g, n, 1);
+        if (!b || !numeric(x->dtype) || b->dtype != x->dtype)
+            return mi_cu_node_error(n, MI_ERR_UNSUPPORTED, "the CUDA backend runs %s on two inputs of one "
+                                    "type: float, double, int32 or int64", mi_op_name(n->op));
+        cn->kind = MI_CU_K_BINARY;
+        cn->u.binary.op = n->op == MI_OP_ADD ? MI_KOP_ADD : n->op == MI_OP_SUB ? MI_KOP_SUB
+                        : n->op == MI_OP_MUL ? MI_KOP_MUL : MI_KOP_DIV;
+        cn->u.binary.dtype = (int)x->dtype;
+        cn->u.binary.n = mi_tensor_numel(y);
+        mi_k_bcast_init(&cn->u.binary.bc, x->ndim, x->dims, b->ndim, b->dims);
+        return MI_OK;
+    }
+    case MI_OP_MAX_POOL: case MI_OP_AVERAGE_POOL:
+        cn->kind = MI_CU_K_POOL;
+        if ((st = mi_cu_pool_make(g, n, &cn->p.u.pool, &cn->u.pool))) return st;
+        return cn->u.pool.use_cudnn ? mi_cu_dnn_pool_prepare(n, &cn->u.pool, &cn->dnn) : MI_OK;
+    case MI_OP_GLOBAL_AVERAGE_POOL: case MI_OP_REDUCE_MEAN: {
+        int flags[MI_MAX_DIMS] = {0};
+        if ((st = want_float(g, n, 1))) return st;
+        for (int k = 0; k < x->ndim; k++)
+            flags[k] = n->op == MI_OP_GLOBAL_AVERAGE_POOL ? k >= 2 : cn->p.u.reduce.reduce[k];
+        cn->kind = MI_CU_K_REDUCE;
+        mi_cu_reduce_make(x->ndim, x->dims, flags, &cn->u.reduce);
+        return MI_OK;
+    }
+    case MI_OP_PAD:
+        if (mi_dtype_size(x->dtype) == 0 || mi_dtype_size(x->dtype) > 8 || !mi__dtype_castable(x->dtype))
+            return mi_cu_node_error(n, MI_ERR_UNSUPPORTED, "dtype %s", mi_dtype_name(x->dtype));
+        cn->kind = MI_CU_K_PAD;
+        mi_cu_pad_make(x, y, &cn->p.u.pad, &cn->u.pad);
+        return MI_OK;
+    case MI_OP_BATCH_NORM: case MI_OP_LRN:
+        if ((st = want_float(g, n, n->ninputs)) || (st = mi_cu_chan_make(n, x, &cn->u.chan.ch))) return st;
+        cn->kind = n->op == MI_OP_LRN ? MI_CU_K_LRN : MI_CU_K_BATCH_NORM;
+        cn->u.chan.use_cudnn = 1;
+        if (n->op == MI_OP_LRN && !mi_cu_lrn_cudnn_ok(&cn->p.u.lrn)) cn->u.chan.use_cudnn = 0;
+        if (cn->u.chan.use_cudnn) {
+            st = n->op == MI_OP_LRN ? mi_cu_dnn_lrn_prepare(n, &cn->u.chan.ch, &cn->p.u.lrn, &cn->dnn)
+                                    : mi_cu_dnn_bn_prepare(n, &cn->u.chan.ch, &cn->dnn);
+            if (st == MI_ERR_UNSUPPORTED) { /* our kernel then */
+                mi_clear_error();
+                cn->u.chan.use_cudnn = 0;
+                st = MI_OK;
+            }
+        }
+        return st;
+    case MI_OP_GEMM: case MI_OP_MATMUL:
+        if (n->op == MI_OP_GEMM) {
+            cn->kind = MI_CU_K_GEMM;
+            st = mi_cu_gemm_make(g, n, &cn->p.u.gemm, &cn->u.gemm);
+        } else {
+            cn->kind = MI_CU_K_MATMUL;
+            st = mi_cu_matmul_make(g, n, &cn->u.matmul);
+        }
+        if (st || (st = mi_cu_ws_make(n, blas_workspace(cb), 0, 0, &cn->ws))) return st;
+        *ws = cn->ws.request;
+        return MI_OK;
+    case MI_OP_FLATTEN: case MI_OP_RESHAPE: case MI_OP_SQUEEZE: case MI_OP_UNSQUEEZE:
+    case MI_OP_IDENTITY: case MI_OP_DROPOUT:
+        if (x->nbytes != y->nbytes) return mi_cu_node_error(n, MI_ERR_INTERNAL, "input and output sizes differ");
+        cn->kind = MI_CU_K_VIEW_COPY;
+        return MI_OK;
+    case MI_OP_TRANSPOSE: case MI_OP_SLICE:
+        if (mi_dtype_size(x->dtype) == 0 || mi_dtype_size(x->dtype) > 8)
+            return mi_cu_node_error(n, MI_ERR_UNSUPPORTED, "dtype %s", mi_dtype_name(x->dtype));
+        cn->kind = MI_CU_K_STRIDED;
+        if (n->op == MI_OP_TRANSPOSE) mi_cu_copy_transpose(x, cn->p.u.transpose.perm, &cn->u.copy);
+        else mi_cu_copy_slice(x, y, &cn->p.u.slice, &cn->u.copy);
+        return MI_OK;
+    case MI_OP_CONCAT: return prepare_parts(g, n, cn, 0);
+    case MI_OP_SPLIT: return prepare_parts(g, n, cn, 1);
+    case MI_OP_CONSTANT: case MI_OP_SHAPE: return prepare_bytes(g, n, cn);
+    case MI_OP_GATHER: {
+        const mi_tensor *idx = mi__node_in(g, n, 1);
+        if (!idx || (idx->dtype != MI_DTYPE_INT32 && idx->dtype != MI_DTYPE_INT64))
+            return mi_cu_node_error(n, MI_ERR_UNSUPPORTED, "indices must be int32 or int64");
+        if (mi_dtype_size(x->dtype) == 0 || mi_dtype_size(x->dtype) > 8)
+            return mi_cu_node_error(n, MI_ERR_UNSUPPORTED, "dtype %s", mi_dtype_name(x->dtype));
+        cn->kind = MI_CU_K_GATHER;
+        mi_cu_gather_make(x, idx, cn->p.u.axis.axis, &cn->u.gather);
+        return MI_OK;
+    }
+    case MI_OP_SOFTMAX:
+        if ((st = want_float(g, n, 1)) ||
+            (st = mi_cu_softmax_make(n, x, cn->p.u.softmax.axis, cn->p.u.softmax.coerce_2d, &cn->u.softmax)))
+            return st;
+        cn->kind = MI_CU_K_SOFTMAX;
+        return mi_cu_dnn_softmax_prepare(n, &cn->u.softmax, &cn->dnn);
+    case MI_OP_CAST:
+        if (!mi__dtype_castable(x->dtype) || !mi__dtype_castable(y->dtype))
+            return mi_cu_node_error(n, MI_ERR_UNSUPPORTED, "cast from %s to %s", mi_dtype_name(x->dtype),
+                                    mi_dtype_name(y->dtype));
+        cn->kind = MI_CU_K_CAST;
+        cn->u.cast.from = (int)x->dtype;
+        cn->u.cast.to = (int)y->dtype;
+        cn->u.cast.n = mi_tensor_numel(x);
+        return MI_OK;
+    default:
+        return mi_cu_node_error(n, MI_ERR_UNSUPPORTED, "the CUDA backend has no kernel for %s",
+                                mi_op_name(n->op));
+    }
+}
+
+/* ---- run ------------------------------------------------------------------------------------ */
+
+typedef struct call {
+    mi_cu_backend *cb;
+    mi_cu_ctx *cx;
+    const mi_node_args *a;
+    const mi_node *n;
+    mi_cu_node *cn;
+    cudaStream_t s;
+} call;
+
+static void *in(const call *c, int k) { return k < c->n->ninputs ? c->a->in[k] : NULL; }
+static void *out(const call *c, int k) { return k < c->n->noutputs ? c->a->out[k] : NULL; }
+
+/* A planned copy: cudaMemcpyAsync when it is one block, else our kernel. */
+static mi_status copy_plan(const call *c, const void *src, void *dst, const mi_cu_copy *p) {
+    if (p->count == 0) return MI_OK;
+    if (mi_cu_copy_is_memcpy(p))
+        return mi_cu_rt_copy_async(c->s, (char *)dst + p->dst_off * p->esize,
+                                   (const char *)src + p->src_off * p->esize, (size_t)p->count * (size_t)p->esize,
+                                   c->n);
+    return mi_cu_rt_launch(mi_launch_copy(src, dst, *p, c->s), c->n, "copy");
+}
+
+static mi_status run_conv(const call *c) {
+    mi_cu_node *cn = c->cn;
+    const mi_cu_conv *cv = &cn->u.conv.c;
+    char *base;
+    mi_status st = mi_cu_ws_base(c->n, c->a->workspace, c->a->workspace_size, &cn->ws, &base);
+    if (st) return st;
+    void *algo_ws = cn->ws.algo ? base + cn->ws.algo_off : NULL;
+    const float *x = in(c, 0), *w = in(c, 1), *bias = in(c, 2);
+    float *y = out(c, 0);
+    const float *r = cv->has_residual ? c->a->residual : NULL;
+    if (!x || !w || !y || (cv->has_residual && !r))
+        return mi_cu_node_error(c->n, MI_ERR_INVALID_ARG, "an input, the output or the residual has no memory");
+    if (cv->prepad) {
+        float *xp = (float *)(base + cn->ws.prepad_off);
+        if ((st = mi_cu_rt_launch(mi_launch_pad(x, xp, cv->prepad_k, c->s), c->n, "pre-pad"))) return st;
+        x = xp;
+    }
+    mi_cu_conv_path path = cn->u.conv.choice.path;
+    if (path == MI_CU_CONV_FUSED && cn->u.conv.fused_failed) path = MI_CU_CONV_EPILOGUE;
+    if (path == MI_CU_CONV_FUSED) {
+        const float *b = bias;
+        if (!b) {
+            float *zeros = (float *)(base + cn->ws.bias_off);
+            if ((st = mi_cu_rt_memset_async(c->s, zeros, 0, cn->ws.bias, c->n))) return st;
+            b = zeros;
+        }
+        /* y = act(conv(x) + z + bias): z is the residual (which may be y
+         * itself: cuDNN allows z == y), or y scaled by 0. */
+        st = mi_cu_dnn_conv_run(c->cx->dnn, c->n, cn->dnn, 1, x, w, b, r ? r : y, r ? 1.0f : 0.0f, 0.0f, y,
+                                algo_ws, cn->ws.algo);
+        if (st == MI_OK) return MI_OK;
+        /* cuDNN refused the fused form for this configuration: the plain
+         * forward with our epilogue gives the same result (and reports the
+         * error again if it was not about the fusion). */
+        mi__logf(c->cb->verbose ? c->cb->log : NULL, c->cb->log_user,
+                 "cuda: conv '%s': the fused call failed (%s); using the plain forward and our epilogue",
+                 c->n->name, mi_last_error());
+        mi_clear_error();
+        cn->u.conv.fused_failed = 1;
+        path = MI_CU_CONV_EPILOGUE;
+    }
+    /* A residual already in y (planned in place) is accumulated by the
+     * convolution itself (beta 1); any other is added by the epilogue. */
+    int acc = r && (const void *)r == (const void *)y;
+    if ((st = mi_cu_dnn_conv_run(c->cx->dnn, c->n, cn->dnn, 0, x, w, NULL, NULL, 0.0f, acc ? 1.0f : 0.0f, y,
+                                 algo_ws, cn->ws.algo)))
+        return st;
+    if (path == MI_CU_CONV_PLAIN) return MI_OK;
+    const float *radd = r && !acc ? r : NULL;
+    if (!bias && !radd && cv->act == MI_ACT_NONE) return MI_OK;
+    return mi_cu_rt_launch(mi_launch_epilogue(y, bias, radd, (int64_t)cv->y.dims[0] * cv->out_channels * cv->out_inner,
+                                         cv->out_channels, cv->out_inner, cv->act, cv->act_min, cv->act_max, c->s),
+                           c->n, "conv epilogue");
+}
+
+static mi_status run_blas(const call *c) {
+    mi_cu_node *cn = c->cn;
+    char *base;
+    mi_status st = mi_cu_ws_base(c->n, c->a->workspace, c->a->workspace_size, &cn->ws, &base);
+    if (st) return st;
+    const float *a = in(c, 0), *b = in(c, 1);
+    float *y = out(c, 0);
+    if (!a || !b || !y) return mi_cu_node_error(c->n, MI_ERR_INVALID_ARG, "an input or the output has no memory");
+    if ((st = mi_cu_blas_bind(c->cx->blas, c->s, cn->ws.algo ? base + cn->ws.algo_off : NULL, cn->ws.algo, c->n)))
+        return st;
+    if (cn->kind == MI_CU_K_MATMUL) return mi_cu_blas_run(c->cx->blas, c->n, &cn->u.matmul, 1.0f, a, b, 0.0f, y);
+    const mi_cu_gemm *gm = &cn->u.gemm;
+    if (gm->has_c) {
+        const void *cm = in(c, 2);
+        if (!cm) return mi_cu_node_error(c->n, MI_ERR_INVALID_ARG, "input C has no memory");
+        if ((st = copy_plan(c, cm, y, &gm->c_copy))) return st;
+    }
+    if ((st = mi_cu_blas_run(c->cx->blas, c->n, &gm->call, gm->alpha, a, b, gm->beta, y))) return st;
+    const mi_fusion *f = &c->n->fused;
+    if (f->act == MI_ACT_NONE && f->residual < 0) return MI_OK;
+    const float *r = f->residual >= 0 ? c->a->residual : NULL;
+    if (r == y) return mi_cu_node_error(c->n, MI_ERR_UNSUPPORTED, "a Gemm residual planned in place");
+    return mi_cu_rt_launch(mi_launch_epilogue(y, NULL, r, (int64_t)gm->call.m * gm->call.n, 1, 1, (int)f->act,
+                                         f->act_min, f->act_max, c->s),
+                           c->n, "gemm epilogue");
+}
+
+static mi_status dispatch(const call *c) {
+    mi_cu_node *cn = c->cn;
+    const mi_node *n = c->n;
+    const mi_graph *g = c->a->graph;
+    void *x = in(c, 0), *y = out(c, 0);
+    mi_status st;
+    if (cn->kind != MI_CU_K_BYTES && cn->kind != MI_CU_K_SPLIT && (!x || !y))
+        return mi_cu_node_error(n, MI_ERR_INVALID_ARG, "input 0 or output 0 has no memory");
+    switch (cn->kind) {
+    case MI_CU_K_CONV: return run_conv(c);
+    case MI_CU_K_GEMM: case MI_CU_K_MATMUL: return run_blas(c);
+    case MI_CU_K_UNARY:
+        return mi_cu_rt_launch(mi_launch_unary(cn->u.unary.op, cn->u.unary.dtype, x, y, cn->u.unary.n, cn->u.unary.a,
+                                          cn->u.unary.b, cn->u.unary.ia, cn->u.unary.ib, c->s), n, "unary");
+    case MI_CU_K_BINARY:
+        if (!in(c, 1)) return mi_cu_node_error(n, MI_ERR_INVALID_ARG, "input 1 has no memory");
+        return mi_cu_rt_launch(mi_launch_binary(cn->u.binary.op, cn->u.binary.dtype, x, in(c, 1), y, cn->u.binary.n,
+                                           cn->u.binary.bc, c->s), n, "binary");
+    case MI_CU_K_POOL:
+        if (cn->u.pool.use_cudnn) return mi_cu_dnn_pool_run(c->cx->dnn, n, cn->dnn, x, y);
+        return mi_cu_rt_launch(mi_launch_pool(x, y, cn->u.pool.k, c->s), n, "pool");
+    case MI_CU_K_REDUCE: return mi_cu_rt_launch(mi_launch_reduce_mean(x, y, cn->u.reduce, c->s), n, "reduce");
+    case MI_CU_K_PAD: return mi_cu_rt_launch(mi_launch_pad(x, y, cn->u.pad, c->s), n, "pad");
+    case MI_CU_K_BATCH_NORM: {
+        const float *sc = in(c, 1), *bi = in(c, 2), *mean = in(c, 3), *var = in(c, 4);
+        const mi_cu_chan *ch = &cn->u.chan.ch;
+        if (!sc || !bi || !mean || !var) return mi_cu_node_error(n, MI_ERR_INVALID_ARG, "a parameter has no memory");
+        /* cuDNN does not promise in-place batch norm; the in-place contract
+         * holds with our kernel, whose threads read and write one element. */
+        if (cn->u.chan.use_cudnn && x != y)
+            return mi_cu_dnn_bn_run(c->cx->dnn, n, cn->dnn, x, y, sc, bi, mean, var, cn->p.u.batch_norm.epsilon);
+        return mi_cu_rt_launch(mi_launch_batch_norm(x, y, sc, bi, mean, var, cn->p.u.batch_norm.epsilon,
+                                               ch->n * ch->c * ch->inner, ch->c, ch->inner, c->s), n, "batch norm");
+    }
+    case MI_CU_K_LRN: {
+        const mi_cu_chan *ch = &cn->u.chan.ch;
+        if (cn->u.chan.use_cudnn) return mi_cu_dnn_lrn_run(c->cx->dnn, n, cn->dnn, x, y);
+        const mi__lrn_params *p = &cn->p.u.lrn;
+        return mi_cu_rt_launch(mi_launch_lrn(x, y, ch->n * ch->c * ch->inner, ch->c, ch->inner, p->size, p->alpha,
+                                        p->beta, p->bias, c->s), n, "lrn");
+    }
+    case MI_CU_K_VIEW_COPY: {
+        const mi_tensor *xt = mi__node_in(g, n, 0);
+        if ((st = mi_cu_rt_copy_async(c->s, y, x, xt->nbytes, n))) return st;
+        if (n->op == MI_OP_DROPOUT && out(c, 1)) { /* inference: nothing dropped, the mask is all true */
+            const mi_tensor *mt = out_t(g, n, 1);
+            return mi_cu_rt_launch(mi_launch_splat(out(c, 1), 1, (int)mi_dtype_size(mt->dtype), mi_tensor_numel(mt), c->s),
+                                   n, "mask");
+        }
+        return MI_OK;
+    }
+    case MI_CU_K_STRIDED: return copy_plan(c, x, y, &cn->u.copy);
+    case MI_CU_K_CONCAT:
+        for (int i = 0; i < cn->u.parts.n; i++) {
+            if (!in(c, i)) return mi_cu_node_error(n, MI_ERR_INVALID_ARG, "input %d has no memory", i);
+            if ((st = copy_plan(c, in(c, i), y, &cn->u.parts.parts[i]))) return st;
+        }
+        return MI_OK;
+    case MI_CU_K_SPLIT:
+        if (!x) return mi_cu_node_error(n, MI_ERR_INVALID_ARG, "input 0 has no memory");
+        for (int i = 0; i < cn->u.parts.n; i++)
+            if (out(c, i) && (st = copy_plan(c, x, out(c, i), &cn->u.parts.parts[i]))) return st;
+        return MI_OK;
+    case MI_CU_K_BYTES:
+        if (!y) return mi_cu_node_error(n, MI_ERR_INVALID_ARG, "output 0 has no memory");
+        return mi_cu_rt_launch(mi_launch_fill(y, cn->u.bytes.data, cn->u.bytes.n, c->s), n, "fill");
+    case MI_CU_K_GATHER:
+        if (!in(c, 1)) return mi_cu_node_error(n, MI_ERR_INVALID_ARG, "indices have no memory");
+        return mi_cu_rt_launch(mi_launch_gather(x, in(c, 1), y, cn->u.gather, c->s), n, "gather");
+    case MI_CU_K_SOFTMAX: return mi_cu_dnn_softmax_run(c->cx->dnn, n, cn->dnn, x, y);
+    case MI_CU_K_CAST:
+        if (cn->u.cast.from == cn->u.cast.to)
+            return mi_cu_rt_copy_async(c->s, y, x, mi__node_in(g, n, 0)->nbytes, n);
+        return mi_cu_rt_launch(mi_launch_cast(cn->u.cast.from, cn->u.cast.to, x, y, cn->u.cast.n, c->s), n, "cast");
+    }
+    return mi_cu_node_error(n, MI_ERR_INTERNAL, "node was not prepared");
+}
+
+mi_status mi_cu_run_node(mi_cu_backend *cb, mi_cu_ctx *cx, const mi_node_args *a) {
+    const mi_node *n = a->node;
+    mi_status st;
+    if (!n || !cb->nodes || a->graph != cb->graph || a->index >= cb->nnodes || !cb->nodes[a->index].kind)
+        return mi_cu_node_error(n, MI_ERR_INTERNAL, "run() for a node prepare() did not see");
+    pthread_mutex_lock(&cb->lock);
+    st = mi_cu_check_args(&cb->regions, a);
+    pthread_mutex_unlock(&cb->lock);
+    if (st) return st;
+    call c = {cb, cx, a, n, &cb->nodes[a->index], cx->stream};
+    mi_cu_range_push_node(n);
+    cx->open_ranges++;
+    st = dispatch(&c);
+    mi_cu_range_pop();
+    cx->open_ranges--;
+    if (!st && cb->debug_sync && !cx->capturing) st = mi_cu_rt_stream_sync(c.s, n, "after the node");
+    return st;
+}

@@ -1,0 +1,151 @@
+/* The model zoo (scripts/make_models.py, fixture models.generate) on the
+ * CPU backend through the engine: LeNet-5, MobileNet-V2, ResNet-50 at
+ * batch 1 and the dynamic-batch ResNet-50 at batch 4, each against its
+ * PyTorch reference output (max|d| / max|ref| < 1e-4 and the same top-1
+ * per image), in poison mode, with every planner strategy and with
+ * in-place on and off. The sanitized build (MI_TEST_SANITIZED) runs fewer
+ * ResNet-50 combinations: ASan makes each run many times slower. */
+#include <criterion/criterion.h>
+
+#include "mini_infer/runtime.h"
+#include "mini_infer/tensor_io.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MODEL_DIR(name) MI_MODELS_DIR "/" name
+
+typedef struct ref_set {
+    mi_tensor_data in, out;
+} ref_set;
+
+static void ref_load(const char *dir, ref_set *r) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/model.onnx", dir);
+    if (access(path, R_OK) != 0) cr_skip_test("%s is missing (the models.generate fixture makes it)", path);
+    snprintf(path, sizeof path, "%s/test_data_set_0/input_0.pb", dir);
+    cr_assert_eq(mi_tensor_file_read(path, &r->in), MI_OK, "%s", mi_last_error());
+    snprintf(path, sizeof path, "%s/test_data_set_0/output_0.pb", dir);
+    cr_assert_eq(mi_tensor_file_read(path, &r->out), MI_OK, "%s", mi_last_error());
+    cr_assert_eq(r->out.dtype, MI_DTYPE_FLOAT);
+}
+
+static void ref_free(ref_set *r) {
+    mi_tensor_data_free(&r->in);
+    mi_tensor_data_free(&r->out);
+}
+
+static int64_t argmax(const float *v, int64_t n) {
+    int64_t best = 0;
+    for (int64_t i = 1; i < n; i++)
+        if (v[i] > v[best]) best = i;
+    return best;
+}
+
+/* Loads dir's model with one strategy and in-place setting, runs the
+ * reference input in poison mode and compares. */
+static void check(const char *dir, const ref_set *r, int64_t batch, mi_strategy s, int inplace) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/model.onnx", dir);
+    mi_model_options o;
+    mi_model_options_init(&o);
+    o.device = "cpu";
+    o.load.batch = batch;
+    o.strategy = s;
+    o.inplace = inplace;
+    mi_model *m = NULL;
+    mi_status st = mi_model_load(path, &o, &m);
+    cr_assert_eq(st, MI_OK, "%s (%s, in-place %d): %s: %s", dir, mi_strategy_name(s), inplace,
+                 mi_status_name(st), mi_last_error());
+    cr_assert_eq(mi_model_input_count(m), 1);
+    cr_assert_eq(mi_model_output_count(m), 1);
+    const mi_tensor *it = mi_model_input(m, 0), *ot = mi_model_output(m, 0);
+    cr_assert_eq(it->nbytes, r->in.nbytes, "input of %zu bytes, the data set has %zu", it->nbytes, r->in.nbytes);
+    cr_assert_eq(ot->nbytes, r->out.nbytes, "output of %zu bytes, the reference has %zu", ot->nbytes,
+                 r->out.nbytes);
+    mi_context *c = NULL;
+    cr_assert_eq(mi_context_create(m, NULL, 0, &c), MI_OK, "%s", mi_last_error());
+    cr_assert_eq(mi_context_set_poison(c, 1), MI_OK, "%s", mi_last_error());
+    float *out = malloc(ot->nbytes);
+    cr_assert(out);
+    const void *ins[1] = {r->in.data};
+    void *outs[1] = {out};
+    st = mi_context_run(c, ins, outs);
+    cr_assert_eq(st, MI_OK, "%s (%s, in-place %d): %s: %s", dir, mi_strategy_name(s), inplace,
+                 mi_status_name(st), mi_last_error());
+    const float *ref = r->out.data;
+    size_t n = ot->nbytes / sizeof(float);
+    double md = 0, mr = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)out[i] - ref[i]);
+        cr_assert(d == d, "%s: output %zu is NaN", dir, i);
+        if (d > md) md = d;
+        if (fabs(ref[i]) > mr) mr = fabs(ref[i]);
+    }
+    cr_assert_lt(md / mr, 1e-4, "%s (%s, in-place %d): normalized error %g", dir, mi_strategy_name(s),
+                 inplace, md / mr);
+    int64_t rows = ot->dims[0], cols = (int64_t)n / rows;
+    for (int64_t b = 0; b < rows; b++)
+        cr_assert_eq(argmax(out + b * cols, cols), argmax(ref + b * cols, cols), "%s: top-1 of image %lld",
+                     dir, (long long)b);
+    cr_log_info("%s batch %lld, %s, in-place %d: normalized error %.3g, arena %zu bytes", dir,
+                (long long)rows, mi_strategy_name(s), inplace, md / mr, mi_model_arena_size(m));
+    free(out);
+    mi_context_destroy(c);
+    mi_model_destroy(m);
+}
+
+static const mi_strategy all[] = {MI_STRATEGY_NAIVE,          MI_STRATEGY_GREEDY_SIZE, MI_STRATEGY_BEST_FIT,
+                                  MI_STRATEGY_GREEDY_BREADTH, MI_STRATEGY_COLORING,    MI_STRATEGY_EXACT,
+                                  MI_STRATEGY_AUTO};
+
+static void check_all(const char *dir, int64_t batch, const mi_strategy *s, size_t ns, int both_inplace) {
+    ref_set r;
+    memset(&r, 0, sizeof r);
+    ref_load(dir, &r);
+    for (size_t i = 0; i < ns; i++) {
+        check(dir, &r, batch, s[i], 1);
+        if (both_inplace) check(dir, &r, batch, s[i], 0);
+    }
+    ref_free(&r);
+}
+
+Test(models_cpu, lenet5_every_strategy) {
+    check_all(MODEL_DIR("lenet5"), 0, all, sizeof all / sizeof all[0], 1);
+}
+
+
+/* ResNet-50 is split over several tests so ctest -j runs them side by side;
+ * the sanitized build keeps one combination per test. */
+#ifdef MI_TEST_SANITIZED
+#define SAN(sanitized, plain) sanitized
+#else
+#define SAN(sanitized, plain) plain
+#endif
+
+Test(models_cpu, mobilenet_v2_every_strategy) {
+    check_all(MODEL_DIR("mobilenet_v2"), 0, all, sizeof all / sizeof all[0], SAN(0, 1));
+}
+
+Test(models_cpu, resnet50_naive_greedy) {
+    static const mi_strategy s[] = {MI_STRATEGY_GREEDY_SIZE, MI_STRATEGY_NAIVE, MI_STRATEGY_GREEDY_BREADTH};
+    check_all(MODEL_DIR("resnet50"), 0, s, SAN(1, 3), SAN(0, 1));
+}
+
+Test(models_cpu, resnet50_best_fit_coloring) {
+    static const mi_strategy s[] = {MI_STRATEGY_BEST_FIT, MI_STRATEGY_COLORING};
+    check_all(MODEL_DIR("resnet50"), 0, s, SAN(1, 2), SAN(0, 1));
+}
+
+Test(models_cpu, resnet50_exact_auto) {
+    static const mi_strategy s[] = {MI_STRATEGY_AUTO, MI_STRATEGY_EXACT};
+    check_all(MODEL_DIR("resnet50"), 0, s, SAN(1, 2), SAN(0, 1));
+}
+
+Test(models_cpu, resnet50_dynamic_batch4) {
+    static const mi_strategy s[] = {MI_STRATEGY_AUTO, MI_STRATEGY_BEST_FIT};
+    check_all(MODEL_DIR("resnet50_dynamic"), 4, s, SAN(1, 2), SAN(0, 1));
+}
