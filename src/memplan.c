@@ -49,7 +49,7 @@ mi_status mi_planner_create(mi_planner **out) {
     pl->inplace = 1;
     pl->alignment = MI_DEFAULT_ALIGNMENT;
     pl->strategy = MI_STRATEGY_AUTO;
-    pl->time_limit = 0.25;
+    pl->time_limit = MI_DEFAULT_TIME_LIMIT;
     *out = pl;
     return MI_OK;
 }

@@ -40,7 +40,7 @@ void mi_model_options_init(mi_model_options *o) {
     o->alignment = MI_DEFAULT_ALIGNMENT;
     o->planner_enabled = 1;
     o->inplace = 1;
-    o->time_limit = 0.25;
+    o->time_limit = MI_DEFAULT_TIME_LIMIT;
 }
 
 void mi_model_destroy(mi_model *m) {

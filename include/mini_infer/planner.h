@@ -57,6 +57,9 @@ const char *mi_strategy_name(mi_strategy s);
 /* Parses a strategy name; the error message lists the valid names. */
 mi_status mi_strategy_parse(const char *name, mi_strategy *out);
 
+/* The exact search's time limit, in seconds, unless the caller sets one. */
+#define MI_DEFAULT_TIME_LIMIT 2.0
+
 typedef struct mi_solve_options {
     mi_strategy strategy; /* default MI_STRATEGY_AUTO */
     int enabled;          /* 0: no reuse at all (naive), whatever the strategy; default 1 */
@@ -67,9 +70,11 @@ typedef struct mi_solve_options {
      * strategy searches for a plan within it (or proves none exists), and
      * every strategy returns MI_ERR_CAPACITY when its plan exceeds it. */
     size_t capacity;
-    double time_limit;    /* seconds for the exact search; default 2.0 (auto: 0.25) */
-    uint64_t node_budget; /* search nodes for the exact search; 0: unlimited (auto: 200000;
-                           * auto skips the search above 200000 buffers) */
+    double time_limit;    /* seconds for the exact search; default MI_DEFAULT_TIME_LIMIT */
+    uint64_t node_budget; /* search nodes for the exact search; 0: unlimited (auto: 200000,
+                           * which stops it long before the time limit on these problems,
+                           * so auto's plans do not depend on the machine's speed; auto
+                           * skips the search above 200000 buffers) */
 } mi_solve_options;
 
 /* Fills the defaults listed above. */

@@ -39,7 +39,7 @@ typedef struct mi_model_options {
     size_t alignment;         /* default 256 */
     int planner_enabled;      /* default 1 */
     int inplace;              /* default 1 */
-    double time_limit;        /* exact search within auto (default 0.25 s) */
+    double time_limit;        /* exact search (default MI_DEFAULT_TIME_LIMIT, 2 s) */
     uint64_t node_budget;
 } mi_model_options;
 

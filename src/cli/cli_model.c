@@ -24,7 +24,7 @@ void cli_model_open(const cli_cmd *cmd, const cli_args *a, const char *path, cli
         cli_fail(cmd, "--alignment: %s", mi_last_error());
     if (cli_get(cmd, a, "--no-inplace")) mi_planner_set_inplace(m->planner, 0);
     if (cli_get(cmd, a, "--disable")) mi_planner_set_enabled(m->planner, 0);
-    double tl = 0.25;
+    double tl = MI_DEFAULT_TIME_LIMIT;
     uint64_t nb = 0;
     if ((v = cli_get(cmd, a, "--time-limit"))) tl = cli_double(cmd, "--time-limit", v, 0, 1e6);
     if ((v = cli_get(cmd, a, "--node-budget"))) nb = (uint64_t)cli_int(cmd, "--node-budget", v, 0, (long long)1 << 62);

@@ -14,7 +14,7 @@ static const cli_opt plan_opts[] = {
     {"--no-fuse", NULL, "do not fuse Conv+Relu, Conv+Add+Relu, Conv+Clip"},
     {"--disable", NULL, "planner disabled: every tensor its own region (naive)"},
     {"--device", "NAME", "plan the workspaces this backend asks for: none (default) or cpu"},
-    {"--time-limit", "SECONDS", "time limit of the exact search (default 0.25)"},
+    {"--time-limit", "SECONDS", "time limit of the exact search (default 2)"},
     {"--node-budget", "N", "search-node budget of the exact search"},
     {"--json", NULL, "print the plan as JSON (every tensor's pool, offset, size, steps)"},
     {"--svg", "FILE", "draw the arena as an SVG picture"},

@@ -9,7 +9,7 @@ static const cli_opt solve_opts[] = {
     {"--strategy", "NAME", "naive, greedy-size, best-fit, greedy-breadth, coloring, exact or auto (default auto)"},
     {"--alignment", "N", "alignment in bytes, a power of two from 1 to 1048576 (default 256)"},
     {"--capacity", "BYTES", "find a plan within BYTES; exit 1 when none is found (K/M/G suffixes)"},
-    {"--time-limit", "SECONDS", "time limit of the exact search (default 2; auto uses 0.25)"},
+    {"--time-limit", "SECONDS", "time limit of the exact search (default 2)"},
     {"--node-budget", "N", "search-node budget of the exact search (default: none; auto 200000)"},
     {"--out", "FILE", "write the plan as CSV: id,lower,upper,size,offset"},
     {"--verbose", NULL, "log each planning decision to stderr"},

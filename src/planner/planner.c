@@ -36,7 +36,7 @@ void mi_solve_options_init(mi_solve_options *opt) {
     memset(opt, 0, sizeof *opt);
     opt->strategy = MI_STRATEGY_AUTO;
     opt->enabled = 1;
-    opt->time_limit = 2.0;
+    opt->time_limit = MI_DEFAULT_TIME_LIMIT;
 }
 
 /* ---- normalisation --------------------------------------------------------- */
@@ -275,7 +275,6 @@ static heuristic_fn heuristic(mi_strategy s) {
     }
 }
 
-#define MI__AUTO_TIME_LIMIT 0.25
 #define MI__AUTO_NODE_BUDGET 200000
 /* Past this many buffers the search's setup alone outlasts its time limit
  * and it has never improved a heuristic plan (bench/results/exact.md). */
@@ -305,8 +304,7 @@ static mi_status solve_auto(const mi__prob *p, const mi_solve_options *opt, size
     r->pool_size = best;
     if (best > p->lower && p->n <= MI__AUTO_EXACT_MAX_BUFFERS) {
         mi__exact_opts eo = {0};
-        eo.time_limit = opt->time_limit > 0 && opt->time_limit < MI__AUTO_TIME_LIMIT
-                            ? opt->time_limit : MI__AUTO_TIME_LIMIT;
+        eo.time_limit = opt->time_limit > 0 ? opt->time_limit : MI_DEFAULT_TIME_LIMIT;
         eo.node_budget = opt->node_budget ? opt->node_budget : MI__AUTO_NODE_BUDGET;
         eo.hint = offsets;
         eo.hint_pool = best;
