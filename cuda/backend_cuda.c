@@ -102,7 +102,18 @@ static mi_status cu_prepare(mi_backend *b, const mi_graph *g, size_t index, size
     mi_cu_backend *cb = state(b);
     size_t nn = mi_graph_node_count(g);
     *workspace = 0;
-    if (cb->graph != g || cb->nnodes != nn) {
+    /* The node state (descriptors, algorithms) is one graph's: the engine
+     * prepares a model's nodes from 0 when it builds it. A second model on
+     * the same backend would replace the first's state under its contexts. */
+    pthread_mutex_lock(&cb->lock);
+    size_t live = cb->ncontexts;
+    pthread_mutex_unlock(&cb->lock);
+    if ((index == 0 || cb->graph != g || cb->nnodes != nn) && cb->graph && live)
+        return mi__error(MI_ERR_UNSUPPORTED,
+                         "cuda backend: this backend serves graph '%s', which has %zu live context%s; one CUDA "
+                         "backend serves one model at a time (open one per model with mi_backend_open)",
+                         mi_graph_name(cb->graph), live, live == 1 ? "" : "s");
+    if (index == 0 || cb->graph != g || cb->nnodes != nn) {
         for (size_t k = 0; k < cb->nnodes; k++) mi_cu_node_release(&cb->nodes[k]);
         mi__free(cb->nodes);
         cb->nodes = mi__calloc(nn ? nn : 1, sizeof *cb->nodes);
@@ -121,6 +132,11 @@ static mi_status cu_prepare(mi_backend *b, const mi_graph *g, size_t index, size
 static void cu_context_destroy(mi_backend *b, void *ctx) {
     mi_cu_ctx *cx = ctx;
     if (!cx) return;
+    if (cx->counted) {
+        pthread_mutex_lock(&state(b)->lock);
+        state(b)->ncontexts--;
+        pthread_mutex_unlock(&state(b)->lock);
+    }
     (void)mi_cu_rt_set_device(state(b)->device);
     if (cx->capturing) {
         cudaGraphExec_t none;
@@ -149,6 +165,10 @@ static mi_status cu_context_create(mi_backend *b, void **out) {
         cu_context_destroy(b, cx);
         return mi__error_prefix(st, "cuda backend: creating a context: ");
     }
+    pthread_mutex_lock(&cb->lock);
+    cb->ncontexts++;
+    pthread_mutex_unlock(&cb->lock);
+    cx->counted = 1;
     *out = cx;
     return MI_OK;
 }
@@ -180,6 +200,13 @@ static void abort_run(mi_cu_ctx *cx) {
     }
 }
 
+/* CUDA Graphs failed in this context: say why (verbose) and go on eagerly. */
+static void graphs_failed(mi_backend *b, const char *what) {
+    mi__logf(b->options.verbose ? b->options.log : NULL, b->options.log_user,
+             "cuda: %s (%s); this context runs eagerly from now on", what, mi_last_error());
+    mi_clear_error();
+}
+
 static mi_status cu_begin_run(mi_backend *b, void *ctx, int *skip_nodes) {
     mi_cu_backend *cb = state(b);
     mi_cu_ctx *cx = ctx;
@@ -203,11 +230,17 @@ static mi_status cu_begin_run(mi_backend *b, void *ctx, int *skip_nodes) {
                 cx->captured = p;
                 cx->cap_captured = cb->nnodes;
             }
-            s = cx->own;
-            if ((st = bind_dnn(cx, s)) || (st = mi_cu_rt_capture_begin(s)))
-                return mi__error_prefix(st, "cuda backend: starting a CUDA Graph capture: ");
-            cx->capturing = 1;
-            cx->mode = MI_CU_RUN_CAPTURE;
+            if ((st = bind_dnn(cx, cx->own))) return st;
+            if ((st = mi_cu_rt_capture_begin(cx->own))) {
+                /* Not capturable here (e.g. another capture on this thread):
+                 * this run and the next go eagerly instead of failing. */
+                graphs_failed(b, "a CUDA Graph capture could not start");
+                cx->graphs_off = 1;
+            } else {
+                s = cx->own;
+                cx->capturing = 1;
+                cx->mode = MI_CU_RUN_CAPTURE;
+            }
         }
     }
     if (cx->mode == MI_CU_RUN_EAGER && (st = bind_dnn(cx, s))) return st;
@@ -228,12 +261,6 @@ static mi_status replay_eagerly(mi_backend *b, mi_cu_ctx *cx) {
     for (size_t i = 0; i < cx->ncaptured; i++)
         if ((st = mi_cu_run_node(state(b), cx, cx->captured[i]))) return st;
     return MI_OK;
-}
-
-static void graphs_failed(mi_backend *b, const char *what) {
-    mi__logf(b->options.verbose ? b->options.log : NULL, b->options.log_user,
-             "cuda: %s (%s); this context runs eagerly from now on", what, mi_last_error());
-    mi_clear_error();
 }
 
 static mi_status cu_run(mi_backend *b, void *ctx, const mi_node_args *a) {

@@ -28,6 +28,7 @@
 #include <cuda_runtime_api.h>
 #include <cudnn.h>
 #include <pthread.h>
+#include <stdatomic.h>
 
 #define MI_CU_EXPORT __attribute__((visibility("default")))
 
@@ -47,7 +48,7 @@ typedef struct mi_cu_node {
     mi_cu_ws ws;
     mi_cu_dnn *dnn;
     union {
-        struct { mi_cu_conv c; mi_cu_conv_choice choice; int fused_failed; } conv;
+        struct { mi_cu_conv c; mi_cu_conv_choice choice; atomic_int fused_failed; } conv; /* contexts share it */
         mi_cu_pool pool;
         mi_cu_reduce reduce;
         struct { int op, dtype; double a, b; int64_t ia, ib; int64_t n; } unary;
@@ -75,7 +76,8 @@ typedef struct mi_cu_backend {
     void *log_user;
     cudnnHandle_t dnn;          /* prepare-time queries (algorithm ranking) */
     cudaStream_t copy;          /* upload / download / copy */
-    pthread_mutex_t lock;       /* regions */
+    pthread_mutex_t lock;       /* regions, ncontexts */
+    size_t ncontexts;           /* live contexts: while any, the prepared graph stays */
     mi_cu_regions regions;
     size_t start_used;          /* device memory in use once the backend was up */
     const mi_graph *graph;      /* the graph prepare() saw */
@@ -101,6 +103,7 @@ typedef struct mi_cu_ctx {
     cudaGraphExec_t exec;
     cudaStream_t stream;        /* where this run's nodes go */
     int open_ranges;            /* NVTX ranges this run has pushed */
+    int counted;                /* in the backend's ncontexts */
     /* The node arguments the capture saw, in order (the engine's, stable
      * for the context's life): a failed instantiation replays them eagerly. */
     const mi_node_args **captured;

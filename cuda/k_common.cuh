@@ -22,10 +22,13 @@ static inline unsigned mi_launch_blocks(int64_t n) {
          i += (int64_t)gridDim.x * blockDim.x)
 
 /* Launches kernel<<<blocks(n), 256, 0, s>>>(args...) and returns the
- * launch status; n == 0 launches nothing. */
+ * launch status; n == 0 launches nothing. A non-sticky error a library
+ * left in the last-error slot is cleared first, so it is not blamed on
+ * this launch (a sticky one comes back anyway). */
 #define MI_CU_LAUNCH(kernel, n, s, ...)                                                   \
     do {                                                                                 \
         if ((n) <= 0) return cudaSuccess;                                                \
+        (void)cudaGetLastError();                                                        \
         kernel<<<mi_launch_blocks(n), MI_CU_THREADS, 0, (s)>>>(__VA_ARGS__);                   \
         return cudaGetLastError();                                                       \
     } while (0)

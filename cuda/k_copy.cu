@@ -111,6 +111,7 @@ extern "C" cudaError_t mi_launch_gather(const void *data, const void *indices, v
 extern "C" cudaError_t mi_launch_fill(void *dst, const void *bytes, size_t n, cudaStream_t s) {
     const unsigned char *src = static_cast<const unsigned char *>(bytes);
     unsigned char *d = static_cast<unsigned char *>(dst);
+    (void)cudaGetLastError(); /* as MI_CU_LAUNCH: not a library's leftover */
     for (size_t at = 0; at < n; at += MI_CU_FILL_CHUNK) {
         size_t len = n - at < MI_CU_FILL_CHUNK ? n - at : MI_CU_FILL_CHUNK;
         fill_chunk c;

@@ -23,6 +23,7 @@ __global__ void reduce_mean_kernel(const float *x, float *y, mi_cu_reduce r) {
 extern "C" cudaError_t mi_launch_reduce_mean(const float *x, float *y, mi_cu_reduce r, cudaStream_t s) {
     if (r.nout <= 0 || r.count <= 0) return cudaSuccess;
     int64_t threads = r.nout * 32;
+    (void)cudaGetLastError(); /* as MI_CU_LAUNCH: not a library's leftover */
     reduce_mean_kernel<<<mi_launch_blocks(threads), MI_CU_THREADS, 0, s>>>(x, y, r);
     return cudaGetLastError();
 }

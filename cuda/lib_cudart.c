@@ -18,22 +18,29 @@ static mi_status status_of(cudaError_t e) {
     }
 }
 
+/* A non-sticky error also stays in the runtime's last-error slot, where the
+ * next kernel launch's cudaGetLastError would find it and blame its own
+ * node (and the eager fallback after a failed capture would fail at once):
+ * once turned into a status it is cleared. */
 mi_status mi_cu_rt_check(cudaError_t e, const mi_node *n, const char *call) {
     if (e == cudaSuccess) return MI_OK;
+    (void)cudaGetLastError();
     return mi_cu_node_error(n, status_of(e), "%s failed: %s: %s", call, cudaGetErrorName(e),
                             cudaGetErrorString(e));
 }
 
 mi_status mi_cu_rt_launch(cudaError_t e, const mi_node *n, const char *kernel) {
     if (e == cudaSuccess) return MI_OK;
+    (void)cudaGetLastError();
     return mi_cu_node_error(n, status_of(e), "launching the %s kernel failed: %s: %s", kernel,
                             cudaGetErrorName(e), cudaGetErrorString(e));
 }
 
 mi_status mi_cu_rt_open(int index, mi_cuda_device_info *info) {
     int count = 0, drv = 0, rt = 0;
-    cudaDriverGetVersion(&drv);
-    cudaRuntimeGetVersion(&rt);
+    /* Only for the message: 0 stands for unknown. */
+    if (cudaDriverGetVersion(&drv) != cudaSuccess) drv = 0;
+    if (cudaRuntimeGetVersion(&rt) != cudaSuccess) rt = 0;
     cudaError_t e = cudaGetDeviceCount(&count);
     if (e != cudaSuccess) {
         char drvs[64];
@@ -62,8 +69,10 @@ mi_status mi_cu_rt_open(int index, mi_cuda_device_info *info) {
     info->total_bytes = prop.totalGlobalMem;
     info->driver_version = drv;
     info->runtime_version = rt;
-    if (cudaDeviceGetPCIBusId(info->pci_bus_id, (int)sizeof info->pci_bus_id, index) != cudaSuccess)
-        info->pci_bus_id[0] = '\0';
+    if (cudaDeviceGetPCIBusId(info->pci_bus_id, (int)sizeof info->pci_bus_id, index) != cudaSuccess) {
+        info->pci_bus_id[0] = '\0'; /* only informative */
+        (void)cudaGetLastError();
+    }
     if ((e = mi_launch_probe()) != cudaSuccess)
         return mi__error(MI_ERR_NO_DEVICE,
                          "device 'cuda:%d' (%s, compute capability %d.%d): this build of %s has no code "
@@ -112,6 +121,7 @@ void mi_cu_rt_stream_destroy(cudaStream_t s) {
 mi_status mi_cu_rt_stream_sync(cudaStream_t s, const mi_node *n, const char *what) {
     cudaError_t e = cudaStreamSynchronize(s);
     if (e == cudaSuccess) return MI_OK;
+    (void)cudaGetLastError();
     return mi_cu_node_error(n, status_of(e), "%s: the device reported %s: %s", what, cudaGetErrorName(e),
                             cudaGetErrorString(e));
 }

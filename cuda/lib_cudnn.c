@@ -169,8 +169,15 @@ mi_status mi_cu_dnn_conv_prepare(cudnnHandle_t h, const mi_node *n, const mi_cu_
         }
         if ((st = DNN(cudnnSetConvolutionMathType(d->conv, math_of(choice->math)), n)) ||
             (st = DNN(cudnnGetConvolutionForwardWorkspaceSize(h, d->x, d->w, d->conv, d->y,
-                                                              (cudnnConvolutionFwdAlgo_t)choice->algo, &ws), n)))
-            goto fail;
+                                                              (cudnnConvolutionFwdAlgo_t)choice->algo, &ws), n))) {
+            if (st != MI_ERR_UNSUPPORTED) goto fail;
+            /* This algorithm with this math type is not supported after
+             * all: try the next one ranked. */
+            mi_clear_error();
+            ranked[i].ok = 0;
+            from = 0;
+            continue;
+        }
         if (ws <= budget) {
             *algo_ws = ws;
             break;

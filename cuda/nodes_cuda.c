@@ -314,7 +314,8 @@ static mi_status run_conv(const call *c) {
         x = xp;
     }
     mi_cu_conv_path path = cn->u.conv.choice.path;
-    if (path == MI_CU_CONV_FUSED && cn->u.conv.fused_failed) path = MI_CU_CONV_EPILOGUE;
+    if (path == MI_CU_CONV_FUSED && atomic_load_explicit(&cn->u.conv.fused_failed, memory_order_relaxed))
+        path = MI_CU_CONV_EPILOGUE;
     if (path == MI_CU_CONV_FUSED) {
         const float *b = bias;
         if (!b) {
@@ -326,15 +327,15 @@ static mi_status run_conv(const call *c) {
          * itself: cuDNN allows z == y), or y scaled by 0. */
         st = mi_cu_dnn_conv_run(c->cx->dnn, c->n, cn->dnn, 1, x, w, b, r ? r : y, r ? 1.0f : 0.0f, 0.0f, y,
                                 algo_ws, cn->ws.algo);
-        if (st == MI_OK) return MI_OK;
-        /* cuDNN refused the fused form for this configuration: the plain
-         * forward with our epilogue gives the same result (and reports the
-         * error again if it was not about the fusion). */
+        /* Only cuDNN refusing the fused form for this configuration falls
+         * back (to the plain forward and our epilogue, the same result);
+         * any other error, e.g. in a capture, is the run's. */
+        if (st != MI_ERR_UNSUPPORTED) return st;
         mi__logf(c->cb->verbose ? c->cb->log : NULL, c->cb->log_user,
                  "cuda: conv '%s': the fused call failed (%s); using the plain forward and our epilogue",
                  c->n->name, mi_last_error());
         mi_clear_error();
-        cn->u.conv.fused_failed = 1;
+        atomic_store_explicit(&cn->u.conv.fused_failed, 1, memory_order_relaxed);
         path = MI_CU_CONV_EPILOGUE;
     }
     /* A residual already in y (planned in place) is accumulated by the

@@ -370,6 +370,9 @@ mi_status mi_context_run(mi_context *c, const void *const *inputs, void *const *
     size_t ni = mi_graph_input_count(g), no = mi_graph_output_count(g);
     if ((ni && !inputs) || (no && !outputs))
         return mi__error(MI_ERR_INVALID_ARG, "mi_context_run: the model has %zu inputs and %zu outputs", ni, no);
+    /* A run enqueued before (mi_context_execute(c, 0)) may still read the
+     * inputs the uploads below overwrite: let it finish first. */
+    if (mi_backend_is_cuda(b) && (st = mi_cuda_backend_control(b, c->bctx, MI_CUDA_REQ_SYNC, NULL))) return st;
     for (size_t i = 0; i < ni; i++) {
         int t = mi_graph_input(g, i);
         const mi_tensor *x = mi_graph_tensor(g, (size_t)t);

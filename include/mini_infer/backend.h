@@ -39,7 +39,9 @@ typedef struct mi_node_args {
 } mi_node_args;
 
 typedef struct mi_backend_options {
-    size_t max_workspace; /* per node; 0: the backend's default */
+    size_t max_workspace; /* per node, for the library's own scratch (cuDNN's conv
+                           * algorithm, cuBLAS); copies a node needs besides (a
+                           * pre-padded input) come on top. 0: the backend's default */
     int tf32;             /* CUDA: allow TF32 math (default off) */
     int cuda_graph;       /* CUDA: capture the run into a CUDA Graph and replay it */
     int verbose;

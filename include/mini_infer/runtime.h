@@ -79,7 +79,8 @@ void mi_context_destroy(mi_context *c);
 mi_status mi_context_set_poison(mi_context *c, int on);
 
 /* Runs once: copies each input from host memory (model input order, each
- * of the input's nbytes), runs every node, copies each output to host. */
+ * of the input's nbytes), runs every node, copies each output to host.
+ * Waits first for any run still enqueued on this context. */
 mi_status mi_context_run(mi_context *c, const void *const *inputs, void *const *outputs);
 
 /* Device pointer of any tensor in this context (inputs, outputs, weights,

@@ -23,7 +23,7 @@ static const cli_opt run_opts[] = {
     {"--alignment", "N", "alignment in bytes (default 256)"},
     {"--no-inplace", NULL, "no in-place ops, views or copy-free concat"},
     {"--no-fuse", NULL, "do not fuse Conv+Relu, Conv+Add+Relu, Conv+Clip"},
-    {"--max-workspace", "BYTES", "largest workspace per node (cuda: fastest conv algorithm that fits)"},
+    {"--max-workspace", "BYTES", "largest library workspace per node (cuda: the fastest conv algorithm that fits)"},
     {"--graph", NULL, "cuda: capture the run into a CUDA Graph and replay it"},
     {"--tf32", NULL, "cuda: allow TF32 tensor-core math (default off)"},
     {"--verbose", NULL, "log planning and backend decisions to stderr"},
