@@ -209,6 +209,23 @@ static inline void tg_free(tg *t) {
 
 /* ---- data and comparison ---------------------------------------------------------- */
 
+/* The reference for broadcasting, written plainly as numpy defines it:
+ * output index idx (output rank r, dims od) -> offset in an input of rank
+ * nd, dims d. */
+static inline int64_t ref_bcast_offset(int64_t idx, int r, const int64_t *od, int nd, const int64_t *d) {
+    int64_t off = 0, stride = 1;
+    for (int i = r - 1; i >= 0; i--) {
+        int64_t c = idx % od[i];
+        idx /= od[i];
+        int j = i - (r - nd);
+        if (j >= 0) {
+            if (d[j] != 1) off += c * stride;
+            stride *= d[j];
+        }
+    }
+    return off;
+}
+
 static inline float *rand_floats(mi_rng *r, size_t n) {
     float *v = malloc((n ? n : 1) * sizeof(float));
     cr_assert(v);

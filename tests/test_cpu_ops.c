@@ -98,21 +98,6 @@ static double ref_bin(const char *op, double a, double b) {
     return a / b;
 }
 
-/* Output index -> input offset by numpy broadcasting, written plainly. */
-static int64_t bcast_at(int64_t idx, int r, const int64_t *od, int nd, const int64_t *d) {
-    int64_t off = 0, stride = 1;
-    for (int i = r - 1; i >= 0; i--) {
-        int64_t c = idx % od[i];
-        idx /= od[i];
-        int j = i - (r - nd);
-        if (j >= 0) {
-            if (d[j] != 1) off += c * stride;
-            stride *= d[j];
-        }
-    }
-    return off;
-}
-
 /* inplace: 0 none, 1 out over a, 2 out over b. */
 static void binary_case(const char *op, int na, const int64_t *ad, int nb, const int64_t *bd,
                         int inplace) {
@@ -129,7 +114,7 @@ static void binary_case(const char *op, int na, const int64_t *ad, int nb, const
     for (size_t i = 0; i < bn; i++) b[i] += b[i] < 0 ? -0.5f : 0.5f; /* no division by ~0 */
     double *ref = zeros(on);
     for (size_t i = 0; i < on; i++)
-        ref[i] = ref_bin(op, a[bcast_at((int64_t)i, r, od, na, ad)], b[bcast_at((int64_t)i, r, od, nb, bd)]);
+        ref[i] = ref_bin(op, a[ref_bcast_offset((int64_t)i, r, od, na, ad)], b[ref_bcast_offset((int64_t)i, r, od, nb, bd)]);
     tg t;
     tg_init(&t, 13);
     tg_input(&t, "a", MI_DTYPE_FLOAT, na, ad, a);
