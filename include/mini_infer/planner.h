@@ -71,10 +71,10 @@ typedef struct mi_solve_options {
      * every strategy returns MI_ERR_CAPACITY when its plan exceeds it. */
     size_t capacity;
     double time_limit;    /* seconds for the exact search; default MI_DEFAULT_TIME_LIMIT */
-    uint64_t node_budget; /* search nodes for the exact search; 0: unlimited (auto: 200000,
-                           * which stops it long before the time limit on these problems,
-                           * so auto's plans do not depend on the machine's speed; auto
-                           * skips the search above 200000 buffers) */
+    uint64_t node_budget; /* search nodes for the exact search; 0: unlimited. auto: 200000,
+                           * and at most 2^28 entries scanned, which stop it well inside
+                           * the time limit, so auto's plans do not depend on the
+                           * machine's speed; auto skips the search above 200000 buffers */
 } mi_solve_options;
 
 /* Fills the defaults listed above. */

@@ -1,4 +1,5 @@
 #include "cli_model.h"
+#include "mini_infer/backend.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -30,11 +31,26 @@ void cli_model_open(const cli_cmd *cmd, const cli_args *a, const char *path, cli
     if ((v = cli_get(cmd, a, "--node-budget"))) nb = (uint64_t)cli_int(cmd, "--node-budget", v, 0, (long long)1 << 62);
     mi_planner_set_search_limits(m->planner, tl, nb);
     if (cli_get(cmd, a, "--verbose")) mi_planner_set_verbose(m->planner, 1, cli_log_stderr, NULL);
-    if ((v = cli_get(cmd, a, "--device")) && strcmp(v, "none") != 0)
-        cli_fail(cmd, "--device: '%s' is not known here; valid: none", v);
+    /* The CPU backend's workspaces (im2col) are what `run` plans; plan never
+     * opens the CUDA backend, so planning stays free of CUDA. */
+    int cpu_workspaces = 0;
+    if ((v = cli_get(cmd, a, "--device")) && strcmp(v, "none") != 0) {
+        if (strcmp(v, "cpu") != 0) cli_fail(cmd, "--device: '%s' is not known here; valid: none, cpu", v);
+        cpu_workspaces = 1;
+    }
 
     double t0 = cli_now();
     if ((st = mi_graph_load(path, &lo, &m->graph))) cli_fail_status(cmd, st);
+    if (cpu_workspaces) {
+        size_t nn = mi_graph_node_count(m->graph);
+        mi_backend *b;
+        if ((st = mi_backend_open("cpu", NULL, &b))) cli_fail_status(cmd, st);
+        m->workspace = calloc(nn ? nn : 1, sizeof *m->workspace);
+        if (!m->workspace) cli_fail(cmd, "out of memory");
+        for (size_t k = 0; k < nn; k++)
+            if ((st = b->ops->prepare(b, m->graph, k, &m->workspace[k]))) cli_fail_status(cmd, st);
+        mi_backend_close(b);
+    }
     double t1 = cli_now();
     if ((st = mi_planner_plan(m->planner, m->graph, m->workspace, &m->plan))) cli_fail_status(cmd, st);
     double t2 = cli_now();

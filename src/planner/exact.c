@@ -151,7 +151,7 @@ typedef struct solver {
     size_t trail_cap, ntrail;
     tt_entry *tt;
     /* limits */
-    uint64_t nodes, node_budget, attempt_end, work, check_nodes, check_work;
+    uint64_t nodes, node_budget, attempt_end, work, work_budget, check_nodes, check_work;
     double deadline; /* 0: none */
     int stop;        /* the budget or the time ran out */
 } solver;
@@ -333,6 +333,7 @@ static void next_stamp(solver *s) {
  * true once the time is up. Long scans call it too, so that one node of
  * a huge problem cannot overrun the limit by much. */
 static int poll_clock(solver *s) {
+    if (s->work_budget && s->work >= s->work_budget) s->stop = 1;
     if (!s->stop && s->deadline > 0 && (s->nodes >= s->check_nodes || s->work >= s->check_work)) {
         s->check_nodes = s->nodes + CHECK_NODES;
         s->check_work = s->work + CHECK_WORK;
@@ -983,6 +984,7 @@ mi_status mi__plan_exact(const mi__prob *p, const mi__exact_opts *opt, size_t *o
     res->pool = SIZE_MAX;
     if ((st = solver_init(&s, p))) goto done;
     s.node_budget = opt->node_budget;
+    s.work_budget = opt->work_budget;
     if (opt->time_limit > 0) s.deadline = mi__now() + opt->time_limit;
     s.check_nodes = CHECK_NODES;
     s.check_work = CHECK_WORK;

@@ -276,6 +276,10 @@ static heuristic_fn heuristic(mi_strategy s) {
 }
 
 #define MI__AUTO_NODE_BUDGET 200000
+/* Entries the search may scan within auto, whatever the node count: with
+ * the node budget it stops the search well inside the time limit on these
+ * machines, at a point that does not depend on their speed or load. */
+#define MI__AUTO_WORK_BUDGET ((uint64_t)1 << 28)
 /* Past this many buffers the search's setup alone outlasts its time limit
  * and it has never improved a heuristic plan (bench/results/exact.md). */
 #define MI__AUTO_EXACT_MAX_BUFFERS 200000
@@ -306,6 +310,7 @@ static mi_status solve_auto(const mi__prob *p, const mi_solve_options *opt, size
         mi__exact_opts eo = {0};
         eo.time_limit = opt->time_limit > 0 ? opt->time_limit : MI_DEFAULT_TIME_LIMIT;
         eo.node_budget = opt->node_budget ? opt->node_budget : MI__AUTO_NODE_BUDGET;
+        eo.work_budget = MI__AUTO_WORK_BUDGET;
         eo.hint = offsets;
         eo.hint_pool = best;
         mi__exact_result er;

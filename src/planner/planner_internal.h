@@ -51,6 +51,9 @@ typedef struct mi__exact_opts {
     uint64_t node_budget; /* 0: none */
     const size_t *hint;
     size_t hint_pool;
+    uint64_t work_budget; /* entries scanned; 0: none. Like nodes, but a node of a
+                           * large problem costs more: together they bound the
+                           * time without a clock, so the result is repeatable. */
 } mi__exact_opts;
 
 typedef struct mi__exact_result {

@@ -48,7 +48,10 @@ case $case_name in
     expect 0 '"lower_bound": [0-9]+' -- plan "$models/lenet5/model.onnx" --json
     expect 0 'planned' -- plan "$models/lenet5/model.onnx" --svg "$work/lenet5.svg" --csv "$work/lenet5.csv"
     grep -q '<svg' "$work/lenet5.svg" || fail "svg"
-    expect 0 'pool size' -- solve "$work/lenet5.csv" ;;
+    expect 0 'pool size' -- solve "$work/lenet5.csv"
+    # --device cpu plans the CPU backend's im2col workspaces too.
+    expect 0 '"workspace_size": [1-9]' -- plan "$models/lenet5/model.onnx" --device cpu --json
+    expect 2 'valid: none, cpu' -- plan "$models/lenet5/model.onnx" --device tpu ;;
   plan_bad)
     expect 2 'cannot open|No such file' -- plan "$work/nothing.onnx"
     printf 'garbage' >"$work/garbage.onnx"
