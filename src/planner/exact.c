@@ -19,6 +19,12 @@
  *  - decomposition: once no unplaced buffer crosses a section boundary, the
  *    sides are independent sub-problems solved one after the other; one
  *    failing fails them all, with no backtracking between them.
+ *  - no slack: when every section of a part holds exactly cap units (the
+ *    floor of a perfect packing), the search branches instead on which
+ *    buffer covers the lowest free point of one section, in any valley of
+ *    the skyline, the one with the fewest choices: far fewer branches
+ *    than the canonical order, and failures stay local. The failed-state
+ *    table then holds facts about (part, cap) alone and outlives restarts.
  *  - memory: a table of failed states (the unplaced buffers of a context
  *    and their lowest offsets) prunes a state reached again by another
  *    path, such as two stacked buffers swapped.
@@ -116,6 +122,7 @@ static const uint8_t heuristics[][3] = {
 typedef struct solver {
     const mi__prob *p;
     size_t cap; /* in units of the alignment */
+    int full;   /* every section of the part holds exactly cap units */
     /* per buffer */
     size_t *size; /* units; 0 leaves the buffer out */
     uint32_t *sec0, *sec1;
@@ -126,7 +133,7 @@ typedef struct solver {
     /* per section */
     uint32_t nsec;
     uint32_t *cuts0, *cuts; /* unplaced buffers crossing boundary s | s + 1 */
-    size_t *acc;
+    size_t *acc, *lev;
     uint32_t *stamp;
     uint32_t stamp_now;
     /* the search */
@@ -140,7 +147,8 @@ typedef struct solver {
     size_t *part_lo;   /* proven floor of each part (units) */
     size_t *part_hi;   /* height of the incumbent plan of each part (units) */
     size_t tt_size;
-    uint32_t epoch;
+    uint32_t epoch, tt_q;
+    size_t tt_cap;
     const uint8_t *heur;
     uint64_t rseed;
     entry *arena;
@@ -174,6 +182,7 @@ static void solver_free(solver *s) {
     mi__free(s->frames);
     mi__free(s->trail);
     mi__free(s->tt);
+    mi__free(s->lev);
     mi__free(s->order);
     mi__free(s->part_at);
     mi__free(s->part_s1);
@@ -240,7 +249,8 @@ static mi_status solver_init(solver *s, const mi__prob *p) {
     s->cuts = mi__calloc(as, sizeof *s->cuts);
     s->acc = mi__calloc(as, sizeof *s->acc);
     s->stamp = mi__calloc(as, sizeof *s->stamp);
-    if (!s->cuts0 || !s->cuts || !s->acc || !s->stamp) {
+    s->lev = mi__calloc(as, sizeof *s->lev);
+    if (!s->cuts0 || !s->cuts || !s->acc || !s->stamp || !s->lev) {
         st = mi__error(MI_ERR_NO_MEMORY, "exact: %u sections", nsec);
         goto done;
     }
@@ -526,6 +536,44 @@ static void pop_frame(solver *s) {
 static size_t candidates(solver *s, const entry *ord, size_t k, size_t canon_off,
                          uint32_t canon_pre, size_t min_height, entry *cand) {
     size_t nc = 0;
+    if (s->full) {
+        /* No slack: the bound keeps each section solid up to its level,
+         * the lowest offset of its unplaced buffers. In a valley (equal
+         * levels, higher or closed on both sides) the buffer that covers
+         * a section's level lies within the valley, at that level:
+         * branching on it is complete in any valley, so take the section
+         * with the fewest choices, wherever it is; nothing is passed. */
+        uint32_t lo = UINT32_MAX, hi = 0, at = 0;
+        for (size_t i = 0; i < k; i++) {
+            uint32_t b = ord[i].b;
+            if (s->sec0[b] < lo) lo = s->sec0[b];
+            if (s->sec1[b] > hi) hi = s->sec1[b];
+        }
+        size_t *lev = s->lev, *cnt = s->acc, best = SIZE_MAX;
+        for (uint32_t c = lo; c <= hi; c++) lev[c] = SIZE_MAX, cnt[c] = 0;
+        for (size_t i = 0; i < k; i++)
+            for (uint32_t b = ord[i].b, c = s->sec0[b]; c <= s->sec1[b]; c++) {
+                if (s->min_off[b] < lev[c]) lev[c] = s->min_off[b], cnt[c] = 0;
+                cnt[c] += s->min_off[b] == lev[c];
+            }
+        for (uint32_t a = lo, z; a <= hi; a = z + 1) {
+            for (z = a; z < hi && lev[z + 1] == lev[a];) z++;
+            if (lev[a] == SIZE_MAX || (a > lo && lev[a - 1] < lev[a]) ||
+                (z < hi && lev[z + 1] < lev[a]))
+                continue;
+            for (uint32_t c = a; c <= z; c++)
+                if (cnt[c] < best) best = cnt[c], at = c;
+        }
+        next_stamp(s); /* acc was scratch */
+        s->work += 2 * (hi - lo);
+        for (size_t i = 0; i < k && best != SIZE_MAX; i++) {
+            uint32_t b = ord[i].b;
+            if (s->sec0[b] <= at && at <= s->sec1[b] && s->min_off[b] == lev[at] &&
+                s->min_off[b] + s->size[b] <= s->cap)
+                cand[nc++] = ord[i];
+        }
+        return nc;
+    }
     for (size_t i = 0; i < k; i++) {
         uint32_t b = ord[i].b;
         size_t o = s->min_off[b];
@@ -690,7 +738,9 @@ static mi_status try_next(solver *s, int *what) {
         for (uint32_t c = s0; c < s1; c++)
             if (--s->cuts[c] == 0) cut[ncut++].b = c;
         size_t mh;
-        if (!bound_ok(s, child, kc, o, e.pre, &mh)) {
+        size_t co = s->full ? 0 : o; /* canonical position */
+        if (s->full) e.pre = 0;
+        if (!bound_ok(s, child, kc, co, e.pre, &mh)) {
             undo(s, f);
             if (s->stop) {
                 *what = TRY_ABORTED; /* the clock, not the bound, cut it short */
@@ -705,7 +755,7 @@ static mi_status try_next(solver *s, int *what) {
         uint64_t key[2];
         state_key(s, child, kc, f->ctx, key);
         s->work += kc;
-        if (tt_failed(s, key, o, e.pre)) {
+        if (tt_failed(s, key, co, e.pre)) {
             undo(s, f);
             continue;
         }
@@ -719,7 +769,7 @@ static mi_status try_next(solver *s, int *what) {
         g->key[1] = key[1];
         g->ctx[0] = f->ctx[0];
         g->ctx[1] = f->ctx[1];
-        g->canon_off = o;
+        g->canon_off = co;
         g->canon_pre = e.pre;
         if (ncut) {
             sort_entries(s, child, kc, cut + ncut, less_sec);
@@ -737,6 +787,25 @@ static mi_status try_next(solver *s, int *what) {
     }
 }
 
+/* True when every section of part q holds exactly cap units. */
+static int part_full(solver *s, uint32_t q, size_t cap) {
+    uint32_t c0 = s->sec0[s->order[s->part_at[q]]], c1 = s->part_s1[q];
+    memset(s->acc + c0, 0, ((size_t)c1 - c0 + 2) * sizeof *s->acc);
+    for (uint32_t k = s->part_at[q]; k < s->part_at[q + 1]; k++) {
+        uint32_t b = s->order[k];
+        s->acc[s->sec0[b]] += s->size[b];
+        s->acc[s->sec1[b] + 1] -= s->size[b];
+    }
+    int full = 1;
+    size_t run = 0;
+    for (uint32_t c = c0; c <= c1; c++) {
+        run += s->acc[c];
+        full &= run == cap;
+    }
+    next_stamp(s); /* acc was scratch */
+    return full;
+}
+
 /* Is there a plan of part q within cap units? On OUT_FOUND s->sol holds
  * one for the part's buffers. */
 static mi_status decide(solver *s, uint32_t q, size_t cap, int heur, uint64_t limit,
@@ -748,13 +817,16 @@ static mi_status decide(solver *s, uint32_t q, size_t cap, int heur, uint64_t li
     s->rseed = mix64(limit * 31 + (uint64_t)heur);
     s->attempt_end = limit && s->nodes <= UINT64_MAX - limit ? s->nodes + limit : UINT64_MAX;
     s->nframes = s->top = s->ntrail = 0;
-    if (++s->epoch == 0) {
-        memset(s->tt, 0, s->tt_size * sizeof *s->tt);
-        s->epoch = 1;
-    }
     *out = OUT_ABORTED;
     /* The root: an AND of one part, which the search may cut further. */
     size_t m = s->part_at[q + 1] - s->part_at[q];
+    s->full = part_full(s, q, cap);
+    if (!(s->full && s->tt_q == q && s->tt_cap == cap) && ++s->epoch == 0) {
+        memset(s->tt, 0, s->tt_size * sizeof *s->tt);
+        s->epoch = 1;
+    }
+    s->tt_q = q;
+    s->tt_cap = cap;
     if ((st = arena_reserve(s, m, &full)) || full) return st;
     for (size_t i = 0; i < m; i++) {
         uint32_t b = s->order[s->part_at[q] + i];
@@ -915,7 +987,10 @@ static mi_status solve_capacity(solver *s, const mi__exact_opts *opt, size_t *of
 static mi_status improve_part(solver *s, uint32_t q, size_t floor, uint64_t limit,
                               size_t *offsets, int *progress) {
     outcome out;
-    mi_status st = decide_any(s, q, floor, limit, offsets, &out);
+    /* A node of the no-slack search costs about two of the other: halving
+     * its limit keeps the floor's share of the time. */
+    uint64_t fl = part_full(s, q, floor) ? limit / 2 : limit;
+    mi_status st = decide_any(s, q, floor, fl, offsets, &out);
     if (st || out == OUT_FOUND) {
         *progress = 1;
         return st;
