@@ -49,7 +49,8 @@
 /* The clock is read every CHECK_NODES nodes or CHECK_WORK entries scanned. */
 #define CHECK_NODES 1024
 #define CHECK_WORK ((uint64_t)1 << 18)
-/* No slack: attempts run LUBY_UNIT x buffers nodes times the Luby sequence. */
+/* No slack: attempts run LUBY_UNIT x (buffers of the part) nodes times the
+ * Luby sequence. */
 #ifndef LUBY_UNIT
 #define LUBY_UNIT 5
 #endif
@@ -140,6 +141,7 @@ typedef struct solver {
     uint32_t nsec;
     uint32_t *cuts0, *cuts; /* unplaced buffers crossing boundary s | s + 1 */
     size_t *acc, *lev;
+    size_t *sky; /* no slack: the skyline, the end of the top placed buffer */
     uint32_t *stamp;
     uint32_t stamp_now;
     /* the search */
@@ -190,6 +192,7 @@ static void solver_free(solver *s) {
     mi__free(s->trail);
     mi__free(s->tt);
     mi__free(s->lev);
+    mi__free(s->sky);
     mi__free(s->order);
     mi__free(s->part_at);
     mi__free(s->part_s1);
@@ -257,7 +260,8 @@ static mi_status solver_init(solver *s, const mi__prob *p) {
     s->acc = mi__calloc(as, sizeof *s->acc);
     s->stamp = mi__calloc(as, sizeof *s->stamp);
     s->lev = mi__calloc(as, sizeof *s->lev);
-    if (!s->cuts0 || !s->cuts || !s->acc || !s->stamp || !s->lev) {
+    s->sky = mi__calloc(as, sizeof *s->sky);
+    if (!s->cuts0 || !s->cuts || !s->acc || !s->stamp || !s->lev || !s->sky) {
         st = mi__error(MI_ERR_NO_MEMORY, "exact: %u sections", nsec);
         goto done;
     }
@@ -372,16 +376,20 @@ static uint64_t mix64(uint64_t z) {
     return z ^ (z >> 31);
 }
 
+/* A state's key is its context's plus one term per unplaced buffer and
+ * its lowest offset, a sum, so a placement updates it term by term. */
+static void key_add(uint64_t key[2], uint64_t u, uint64_t m, int sign) {
+    uint64_t a = mix64(mix64(m + 0x9E3779B97F4A7C15ULL) ^ u);
+    uint64_t b = mix64(mix64(m ^ 0xD6E8FEB86659FD93ULL) + (u << 1 | 1) * 0xA0761D6478BD642FULL);
+    key[0] += sign > 0 ? a : (uint64_t)0 - a;
+    key[1] += sign > 0 ? b : (uint64_t)0 - b;
+}
+
 static void state_key(const solver *s, const entry *ord, size_t k, const uint64_t ctx[2],
                       uint64_t key[2]) {
-    uint64_t a = ctx[0], b = ctx[1];
-    for (size_t i = 0; i < k; i++) {
-        uint64_t u = ord[i].b, m = s->min_off[ord[i].b];
-        a += mix64(mix64(m + 0x9E3779B97F4A7C15ULL) ^ u);
-        b += mix64(mix64(m ^ 0xD6E8FEB86659FD93ULL) + (u << 1 | 1) * 0xA0761D6478BD642FULL);
-    }
-    key[0] = a;
-    key[1] = b;
+    key[0] = ctx[0];
+    key[1] = ctx[1];
+    for (size_t i = 0; i < k; i++) key_add(key, ord[i].b, s->min_off[ord[i].b], 1);
 }
 
 static tt_entry *tt_slot(const solver *s, const uint64_t key[2]) {
@@ -465,10 +473,13 @@ static void sort_entries(const solver *s, entry *a, size_t n, entry *tmp, less_f
 
 /* Adds buffer u released at r to the stacks of its sections; 0 when one
  * of them overflows cap. */
-static inline int stack_ok(solver *s, uint32_t u, size_t r, uint32_t now) {
+static inline int stack_ok(solver *s, uint32_t u, size_t r, uint32_t now, uint32_t clo,
+                           uint32_t chi) {
     if (r > s->cap) return 0;
+    uint32_t c0 = s->sec0[u] > clo ? s->sec0[u] : clo, c1 = s->sec1[u] < chi ? s->sec1[u] : chi;
+    if (c0 > c1) return 1;
     size_t room = s->cap - r, su = s->size[u];
-    for (uint32_t c = s->sec0[u]; c <= s->sec1[u]; c++) {
+    for (uint32_t c = c0; c <= c1; c++) {
         if (s->stamp[c] != now) {
             s->stamp[c] = now;
             s->acc[c] = 0;
@@ -476,7 +487,7 @@ static inline int stack_ok(solver *s, uint32_t u, size_t r, uint32_t now) {
         s->acc[c] += su;
         if (s->acc[c] > room) return 0;
     }
-    s->work += s->sec1[u] - s->sec0[u] + 1;
+    s->work += c1 - c0 + 1;
     return 1;
 }
 
@@ -485,9 +496,10 @@ static inline int stack_ok(solver *s, uint32_t u, size_t r, uint32_t now) {
  * plus the units released at r or later must fit in every section. A
  * buffer the canonical order has passed (below o, or at o with a lower
  * rank) is placed only once something placed at o or above raises it, so
- * its release is o + 1. Also gives the lowest end any of them can reach. */
-static int bound_ok(solver *s, const entry *ord, size_t k, size_t o, uint32_t pre,
-                    size_t *min_height) {
+ * its release is o + 1. Also gives the lowest end any of them can reach.
+ * Only sections clo .. chi are checked (the caller knows the others pass). */
+static int bound_ok(solver *s, const entry *ord, size_t k, size_t o, uint32_t pre, uint32_t clo,
+                    uint32_t chi, size_t *min_height) {
     next_stamp(s);
     uint32_t now = s->stamp_now;
     size_t mh = SIZE_MAX, i = k;
@@ -498,14 +510,15 @@ static int bound_ok(solver *s, const entry *ord, size_t k, size_t o, uint32_t pr
     *min_height = mh;
     s->work += k;
     for (; i > 0 && s->min_off[ord[i - 1].b] > o; i--) {
-        if (!stack_ok(s, ord[i - 1].b, s->min_off[ord[i - 1].b], now)) return 0;
+        if (!stack_ok(s, ord[i - 1].b, s->min_off[ord[i - 1].b], now, clo, chi)) return 0;
         if ((i & 1023) == 0 && poll_clock(s)) return 0;
     }
     /* The passed buffers (release o + 1) first, then those released at o. */
     for (int late = 1; late >= 0; late--)
         for (size_t j = 0; j < i; j++) {
             int passed = s->min_off[ord[j].b] < o || ord[j].pre < pre;
-            if (passed == late && !stack_ok(s, ord[j].b, o + (size_t)late, now)) return 0;
+            if (passed == late && !stack_ok(s, ord[j].b, o + (size_t)late, now, clo, chi))
+                return 0;
             if ((j & 1023) == 1023 && poll_clock(s)) return 0;
         }
     return 1;
@@ -519,6 +532,7 @@ static void undo(solver *s, frame *f) {
         s->min_off[r->b] = r->old;
     }
     for (uint32_t c = s->sec0[b]; c < s->sec1[b]; c++) s->cuts[c]++;
+    for (uint32_t c = s->sec0[b]; s->full && c <= s->sec1[b]; c++) s->sky[c] = s->sol[b];
     f->cur = NONE;
 }
 
@@ -549,8 +563,8 @@ static int steps_added(const solver *s, uint32_t b, const size_t *lev, uint32_t 
 
 /* No slack: the candidates that leave the fewest steps in the skyline go
  * first (stable, so the preorder breaks ties). A perfect packing is full
- * of aligned edges; on constructed 200-buffer boxes this order finds the
- * packing about twice as often within the same nodes. */
+ * of aligned edges: of 20 constructed 200-buffer boxes, 3 were packed
+ * within 3 s each without this order, 6 with it (bench/results/exact.md). */
 static void order_by_steps(const solver *s, entry *cand, size_t nc, const size_t *lev,
                            uint32_t lo, uint32_t hi) {
     int score[64];
@@ -590,23 +604,32 @@ static size_t candidates(solver *s, const entry *ord, size_t k, size_t canon_off
             if (s->sec0[b] < lo) lo = s->sec0[b];
             if (s->sec1[b] > hi) hi = s->sec1[b];
         }
+        /* The level is the skyline (SIZE_MAX once full); cnt counts the
+         * buffers resting on it in valley sections, SIZE_MAX elsewhere. A
+         * buffer resting in a valley lies within it, so its first section
+         * tells. */
         size_t *lev = s->lev, *cnt = s->acc, best = SIZE_MAX;
-        for (uint32_t c = lo; c <= hi; c++) lev[c] = SIZE_MAX, cnt[c] = 0;
-        for (size_t i = 0; i < k; i++)
-            for (uint32_t b = ord[i].b, c = s->sec0[b]; c <= s->sec1[b]; c++) {
-                if (s->min_off[b] < lev[c]) lev[c] = s->min_off[b], cnt[c] = 0;
-                cnt[c] += s->min_off[b] == lev[c];
-            }
+        for (uint32_t c = lo; c <= hi; c++) {
+            lev[c] = s->sky[c] < s->cap ? s->sky[c] : SIZE_MAX;
+            cnt[c] = SIZE_MAX;
+        }
         for (uint32_t a = lo, z; a <= hi; a = z + 1) {
             for (z = a; z < hi && lev[z + 1] == lev[a];) z++;
             if (lev[a] == SIZE_MAX || (a > lo && lev[a - 1] < lev[a]) ||
                 (z < hi && lev[z + 1] < lev[a]))
                 continue;
-            for (uint32_t c = a; c <= z; c++)
-                if (cnt[c] < best) best = cnt[c], at = c;
+            for (uint32_t c = a; c <= z; c++) cnt[c] = 0;
         }
+        for (size_t i = 0; i < k; i++) {
+            uint32_t b = ord[i].b;
+            if (cnt[s->sec0[b]] == SIZE_MAX || s->min_off[b] != lev[s->sec0[b]]) continue;
+            for (uint32_t c = s->sec0[b]; c <= s->sec1[b]; c++) cnt[c]++;
+            s->work += s->sec1[b] - s->sec0[b] + 1;
+        }
+        for (uint32_t c = lo; c <= hi; c++)
+            if (cnt[c] < best) best = cnt[c], at = c;
         next_stamp(s); /* acc was scratch */
-        s->work += 2 * (hi - lo);
+        s->work += k + 3 * (hi - lo);
         for (size_t i = 0; i < k && best != SIZE_MAX; i++) {
             uint32_t b = ord[i].b;
             if (s->sec0[b] <= at && at <= s->sec1[b] && s->min_off[b] == lev[at] &&
@@ -752,6 +775,8 @@ static mi_status try_next(solver *s, int *what) {
         f->cur = b;
         f->trail_mark = s->ntrail;
         s->sol[b] = o;
+        /* No slack: b rests on a flat skyline (see candidates). */
+        for (uint32_t c = s->sec0[b]; s->full && c <= s->sec1[b]; c++) s->sky[c] = h;
         const entry *ord = s->arena + f->base;
         entry *child = s->arena + s->top, *chg = child + (k - 1);
         size_t nu = 0, nc = 0;
@@ -782,7 +807,19 @@ static mi_status try_next(solver *s, int *what) {
         size_t mh;
         size_t co = s->full ? 0 : o; /* canonical position */
         if (s->full) e.pre = 0;
-        if (!bound_ok(s, child, kc, co, e.pre, &mh)) {
+        /* No slack, the releases are the lowest offsets alone, and only
+         * those of the raised buffers changed (removing b only helps), so
+         * only the sections they span can fail. */
+        uint32_t clo = 0, chi = UINT32_MAX;
+        if (s->full) {
+            clo = UINT32_MAX, chi = 0;
+            for (size_t i = f->trail_mark; i < s->ntrail; i++) {
+                uint32_t u = s->trail[i].b;
+                if (s->sec0[u] < clo) clo = s->sec0[u];
+                if (s->sec1[u] > chi) chi = s->sec1[u];
+            }
+        }
+        if (!bound_ok(s, child, kc, co, e.pre, clo, chi, &mh)) {
             undo(s, f);
             if (s->stop) {
                 *what = TRY_ABORTED; /* the clock, not the bound, cut it short */
@@ -794,9 +831,15 @@ static mi_status try_next(solver *s, int *what) {
             *what = TRY_SOLVED;
             return MI_OK;
         }
-        uint64_t key[2];
-        state_key(s, child, kc, f->ctx, key);
-        s->work += kc;
+        /* The child's key: the frame's, less b, with the raised buffers'
+         * terms moved to their new lowest offset h. */
+        uint64_t key[2] = {f->key[0], f->key[1]};
+        key_add(key, b, o, -1);
+        for (size_t i = f->trail_mark; i < s->ntrail; i++) {
+            key_add(key, s->trail[i].b, s->trail[i].old, -1);
+            key_add(key, s->trail[i].b, h, 1);
+        }
+        s->work += 1 + (s->ntrail - f->trail_mark);
         if (tt_failed(s, key, co, e.pre)) {
             undo(s, f);
             continue;
@@ -850,8 +893,8 @@ static int part_full(solver *s, uint32_t q, size_t cap) {
 
 /* Is there a plan of part q within cap units? On OUT_FOUND s->sol holds
  * one for the part's buffers. */
-static mi_status decide(solver *s, uint32_t q, size_t cap, int heur, uint64_t limit,
-                        outcome *out) {
+static mi_status decide(solver *s, uint32_t q, size_t cap, int full_part, int heur,
+                        uint64_t limit, outcome *out) {
     mi_status st;
     int full = 0;
     s->cap = cap;
@@ -862,7 +905,7 @@ static mi_status decide(solver *s, uint32_t q, size_t cap, int heur, uint64_t li
     *out = OUT_ABORTED;
     /* The root: an AND of one part, which the search may cut further. */
     size_t m = s->part_at[q + 1] - s->part_at[q];
-    s->full = part_full(s, q, cap);
+    s->full = full_part;
     if (!(s->full && s->tt_q == q && s->tt_cap == cap) && ++s->epoch == 0) {
         memset(s->tt, 0, s->tt_size * sizeof *s->tt);
         s->epoch = 1;
@@ -875,8 +918,10 @@ static mi_status decide(solver *s, uint32_t q, size_t cap, int heur, uint64_t li
         s->arena[i] = (entry){b, 0};
         s->min_off[b] = 0;
     }
-    for (uint32_t c = s->sec0[s->order[s->part_at[q]]]; c <= s->part_s1[q]; c++)
+    for (uint32_t c = s->sec0[s->order[s->part_at[q]]]; c <= s->part_s1[q]; c++) {
         s->cuts[c] = s->cuts0[c];
+        s->sky[c] = 0;
+    }
     frame *root;
     if ((st = push_frame(s, &root))) return st;
     root->kind = FR_AND;
@@ -954,16 +999,17 @@ static mi_status decide_any(solver *s, uint32_t q, size_t cap, uint64_t limit, s
      * search complete. */
     int full = part_full(s, q, cap);
     uint64_t start = s->nodes, allow = limit > UINT64_MAX / NHEUR ? UINT64_MAX : limit * NHEUR;
+    uint64_t unit = LUBY_UNIT * (uint64_t)(s->part_at[q + 1] - s->part_at[q]);
     for (int h = 0; !s->stop && (full ? h == 0 || s->nodes - start < allow : h < NHEUR); h++) {
-        int heur = h % NHEUR;
+        int heur = h;
         uint64_t lim = limit;
         if (full) {
             s->runs++;
             heur = s->runs > (uint64_t)NHEUR ? NHEUR - 1 - (int)(s->runs % 3) : (int)s->runs - 1;
-            uint64_t unit = LUBY_UNIT * (uint64_t)s->nlive, l = luby(s->runs);
+            uint64_t l = luby(s->runs);
             lim = l > UINT64_MAX / unit ? UINT64_MAX : unit * l;
         }
-        mi_status st = decide(s, q, cap, heur, lim, out);
+        mi_status st = decide(s, q, cap, full, heur, lim, out);
         if (st) return st;
         if (*out == OUT_INFEASIBLE) return MI_OK;
         if (*out == OUT_FOUND) {
