@@ -26,18 +26,18 @@
  *    than the canonical order, and failures stay local. The failed-state
  *    table then holds facts about (part, cap) alone and outlives restarts.
  *    Candidates that leave the fewest steps in the skyline go first, and
- *    attempts are many and short (Luby restarts): see decide_any.
+ *    attempts are many and short (Luby restarts, exact_drive.c).
  *  - memory: a table of failed states (the unplaced buffers of a context
  *    and their lowest offsets) prunes a state reached again by another
  *    path, such as two stacked buffers swapped.
  * The search is iterative (explicit frames), so depth costs no C stack.
  * Parts of the problem that no buffer crosses are planned separately, as
- * the pool is the highest of them. Minimising runs the decision at a
- * part's floor (its lower bound, raised by each proof), then bisects up to
- * its incumbent, restarting with doubled node limits and rotating static
- * preorders (MiniMalloc's round robin, plus a bottom-left one and seeded
- * random ones). */
-#include "planner_internal.h"
+ * the pool is the highest of them. A decision searches by one of several
+ * static preorders (MiniMalloc's round robin, plus a bottom-left one and
+ * seeded random ones) under a node limit; exact_drive.c decides which
+ * capacities to ask, with which preorders and limits (minimising from a
+ * part's floor up to its incumbent, restarts). */
+#include "exact_internal.h"
 
 #include <assert.h>
 #include <string.h>
@@ -49,16 +49,11 @@
 /* The clock is read every CHECK_NODES nodes or CHECK_WORK entries scanned. */
 #define CHECK_NODES 1024
 #define CHECK_WORK ((uint64_t)1 << 18)
-/* No slack: attempts run LUBY_UNIT x (buffers of the part) nodes times the
- * Luby sequence. */
-#ifndef LUBY_UNIT
-#define LUBY_UNIT 5
-#endif
 
-typedef struct entry {
+struct mi__xentry {
     uint32_t b;   /* buffer */
     uint32_t pre; /* rank in the context's static preorder */
-} entry;
+};
 
 enum { FR_AND, FR_SEARCH };
 
@@ -67,7 +62,7 @@ enum { FR_AND, FR_SEARCH };
  * it branches on, in the order they are tried. An AND frame owns the
  * unplaced buffers of a context that fell apart, by first section, at
  * arena[base, base + k), then ncut boundaries (in .b) where it fell apart. */
-typedef struct frame {
+struct mi__xframe {
     uint32_t kind;
     uint32_t k;
     uint32_t next;      /* SEARCH: next candidate; AND: next part */
@@ -82,7 +77,7 @@ typedef struct frame {
     size_t trail_mark;  /* SEARCH: trail length before cur was placed */
     uint64_t key[2];    /* the state: unplaced buffers and their lowest offsets */
     uint64_t ctx[2];    /* SEARCH: the set its context started with (fixes the ranks) */
-} frame;
+};
 
 /* A state (a context's unplaced buffers with their lowest offsets) that
  * failed with the canonical position (off, pre); the same state at a
@@ -90,21 +85,20 @@ typedef struct frame {
  * only within one preorder, which the set a context started with fixes,
  * so that set is part of the key. Keys are two independent 64-bit sums,
  * so a false match needs a 128-bit collision. */
-typedef struct tt_entry {
+struct mi__xtt_entry {
     uint64_t key[2];
     size_t off;
     uint32_t pre;
     uint32_t epoch; /* the attempt that stored it; 0: empty */
-} tt_entry;
+};
 #define TT_BITS 17
 
 /* An undo record: a buffer's lowest offset before a placement raised it. */
-typedef struct trail_rec {
+struct mi__xtrail_rec {
     uint32_t b;
     size_t old;
-} trail_rec;
+};
 
-typedef enum outcome { OUT_FOUND, OUT_INFEASIBLE, OUT_ABORTED } outcome;
 enum { EV_GO, EV_SOLVED, EV_FAILED };
 enum { TRY_PUSHED, TRY_SOLVED, TRY_EXHAUSTED, TRY_ABORTED };
 
@@ -125,57 +119,12 @@ static const uint8_t heuristics[][3] = {
     {KEY_R, KEY_R, KEY_R},
 };
 #define NHEUR ((int)MI__ARRAY_LEN(heuristics))
+_Static_assert(MI__ARRAY_LEN(heuristics) == MI__XNHEUR, "exact_internal.h counts the preorders");
 
-typedef struct solver {
-    const mi__prob *p;
-    size_t cap; /* in units of the alignment */
-    int full;   /* every section of the part holds exactly cap units */
-    /* per buffer */
-    size_t *size; /* units; 0 leaves the buffer out */
-    uint32_t *sec0, *sec1;
-    size_t *area;
-    size_t *key_t;
-    size_t *min_off;
-    size_t *sol;
-    /* per section */
-    uint32_t nsec;
-    uint32_t *cuts0, *cuts; /* unplaced buffers crossing boundary s | s + 1 */
-    size_t *acc, *lev;
-    size_t *sky; /* no slack: the skyline, the end of the top placed buffer */
-    uint32_t *stamp;
-    uint32_t stamp_now;
-    /* the search */
-    uint32_t nlive; /* buffers with a size */
-    /* Top-level parts: no buffer crosses between them, so each is planned
-     * on its own and the pool is the highest of them. */
-    uint32_t *order;   /* buffers with a size, by first section */
-    uint32_t nparts;
-    uint32_t *part_at; /* part q is order[part_at[q], part_at[q + 1]) */
-    uint32_t *part_s1; /* its last section (the first is that of its first buffer) */
-    size_t *part_lo;   /* proven floor of each part (units) */
-    size_t *part_hi;   /* height of the incumbent plan of each part (units) */
-    size_t tt_size;
-    uint32_t epoch, tt_q;
-    size_t tt_cap;
-    const uint8_t *heur;
-    uint64_t rseed;
-    uint64_t runs; /* no-slack attempts so far (the Luby sequence's index) */
-    entry *arena;
-    size_t arena_cap, top;
-    frame *frames;
-    size_t frames_cap, nframes;
-    trail_rec *trail;
-    size_t trail_cap, ntrail;
-    tt_entry *tt;
-    /* limits */
-    uint64_t nodes, node_budget, attempt_end, work, work_budget, check_nodes, check_work;
-    double deadline; /* 0: none */
-    int stop;        /* the budget or the time ran out */
-} solver;
 
 /* ---- setup ------------------------------------------------------------------ */
 
-static void solver_free(solver *s) {
+void mi__xsolver_free(solver *s) {
     mi__free(s->size);
     mi__free(s->sec0);
     mi__free(s->sec1);
@@ -204,11 +153,13 @@ static void solver_free(solver *s) {
  * the previous section: exactly the maximal sets of buffers live together.
  * Two buffers conflict iff they share a section, and the sections of a
  * buffer are a contiguous range. */
-static mi_status solver_init(solver *s, const mi__prob *p) {
+mi_status mi__xsolver_init(solver *s, const mi__prob *p) {
     mi_status st = MI_OK;
     size_t n = p->n, an = n ? n : 1, ns = (size_t)p->nsteps + 1;
     memset(s, 0, sizeof *s);
     s->p = p;
+    s->check_nodes = CHECK_NODES;
+    s->check_work = CHECK_WORK;
     uint8_t *ev = mi__calloc(ns, 1);
     uint32_t *before = mi__malloc(ns * sizeof *before);
     s->size = mi__malloc(an * sizeof *s->size);
@@ -873,7 +824,7 @@ static mi_status try_next(solver *s, int *what) {
 }
 
 /* True when every section of part q holds exactly cap units. */
-static int part_full(solver *s, uint32_t q, size_t cap) {
+int mi__xpart_full(solver *s, uint32_t q, size_t cap) {
     uint32_t c0 = s->sec0[s->order[s->part_at[q]]], c1 = s->part_s1[q];
     memset(s->acc + c0, 0, ((size_t)c1 - c0 + 2) * sizeof *s->acc);
     for (uint32_t k = s->part_at[q]; k < s->part_at[q + 1]; k++) {
@@ -893,8 +844,8 @@ static int part_full(solver *s, uint32_t q, size_t cap) {
 
 /* Is there a plan of part q within cap units? On OUT_FOUND s->sol holds
  * one for the part's buffers. */
-static mi_status decide(solver *s, uint32_t q, size_t cap, int full_part, int heur,
-                        uint64_t limit, outcome *out) {
+mi_status mi__xdecide(solver *s, uint32_t q, size_t cap, int full_part, int heur,
+                      uint64_t limit, outcome *out) {
     mi_status st;
     int full = 0;
     s->cap = cap;
@@ -972,221 +923,4 @@ static mi_status decide(solver *s, uint32_t q, size_t cap, int full_part, int he
         default: return MI_OK; /* aborted */
         }
     }
-}
-
-/* The Luby sequence 1 1 2 1 1 2 4 1 1 2 ... (i from 1). */
-static uint64_t luby(uint64_t i) {
-    for (;;) {
-        uint64_t k = 1;
-        while (k < 63 && (((uint64_t)1 << k) - 1) < i) k++;
-        if (i == ((uint64_t)1 << k) - 1 || k == 63) return (uint64_t)1 << (k - 1);
-        i -= ((uint64_t)1 << (k - 1)) - 1;
-    }
-}
-
-/* Tries each preorder in turn under the node limit; the first conclusive
- * answer wins (infeasibility does not depend on the preorder). On
- * OUT_FOUND the plan is written to offsets and the part's height updated. */
-static mi_status decide_any(solver *s, uint32_t q, size_t cap, uint64_t limit, size_t *offsets,
-                            outcome *out) {
-    *out = OUT_ABORTED;
-    /* With no slack the run time of one attempt is heavy-tailed: most
-     * preorders lose themselves under an early wrong choice, a few find a
-     * plan fast. Many short attempts (a Luby schedule of node limits,
-     * seeded random preorders after the first round), as many as fit in
-     * NHEUR x limit nodes, find it far more often than a few long ones;
-     * failed states outlive the attempts, and the growing limits keep the
-     * search complete. */
-    int full = part_full(s, q, cap);
-    uint64_t start = s->nodes, allow = limit > UINT64_MAX / NHEUR ? UINT64_MAX : limit * NHEUR;
-    uint64_t unit = LUBY_UNIT * (uint64_t)(s->part_at[q + 1] - s->part_at[q]);
-    for (int h = 0; !s->stop && (full ? h == 0 || s->nodes - start < allow : h < NHEUR); h++) {
-        int heur = h;
-        uint64_t lim = limit;
-        if (full) {
-            s->runs++;
-            heur = s->runs > (uint64_t)NHEUR ? NHEUR - 1 - (int)(s->runs % 3) : (int)s->runs - 1;
-            uint64_t l = luby(s->runs);
-            lim = l > UINT64_MAX / unit ? UINT64_MAX : unit * l;
-        }
-        mi_status st = decide(s, q, cap, full, heur, lim, out);
-        if (st) return st;
-        if (*out == OUT_INFEASIBLE) return MI_OK;
-        if (*out == OUT_FOUND) {
-            size_t top = 0;
-            for (uint32_t k = s->part_at[q]; k < s->part_at[q + 1]; k++) {
-                uint32_t b = s->order[k];
-                offsets[b] = s->sol[b] * s->p->align;
-                if (s->sol[b] + s->size[b] > top) top = s->sol[b] + s->size[b];
-            }
-            s->part_hi[q] = top;
-            return MI_OK;
-        }
-    }
-    return MI_OK;
-}
-
-/* Buffers of size 0 go to offset 0, inside any pool. */
-static void zero_empty(const solver *s, size_t *offsets) {
-    for (size_t i = 0; i < s->p->n; i++)
-        if (!s->size[i]) offsets[i] = 0;
-}
-
-/* Heights of the parts in a plan, in units. */
-static void part_heights(solver *s, const size_t *offsets) {
-    for (uint32_t q = 0; q < s->nparts; q++) {
-        size_t top = 0;
-        for (uint32_t k = s->part_at[q]; k < s->part_at[q + 1]; k++) {
-            uint32_t b = s->order[k];
-            size_t e = offsets[b] / s->p->align + s->size[b];
-            if (e > top) top = e;
-        }
-        s->part_hi[q] = top;
-    }
-}
-
-static uint64_t first_limit(const solver *s) { return 2 * (uint64_t)s->nlive + 64; }
-static uint64_t next_limit(uint64_t l) { return l > UINT64_MAX / 2 ? UINT64_MAX : 2 * l; }
-
-/* Capacity mode: a plan within capacity, or the proof that none exists.
- * Parts that the hint already fits are kept. */
-static mi_status solve_capacity(solver *s, const mi__exact_opts *opt, size_t *offsets,
-                                mi__exact_result *res) {
-    mi_status st;
-    const mi__prob *p = s->p;
-    if (opt->hint && opt->hint_pool <= opt->capacity) {
-        memcpy(offsets, opt->hint, p->n * sizeof *offsets);
-        res->pool = opt->hint_pool;
-        res->found = res->proven = 1;
-        return MI_OK;
-    }
-    if (p->lower > opt->capacity) {
-        res->proven = 1;
-        return MI_OK;
-    }
-    size_t cap = opt->capacity / p->align;
-    if (opt->hint) {
-        memcpy(offsets, opt->hint, p->n * sizeof *offsets);
-        zero_empty(s, offsets);
-        part_heights(s, offsets);
-    } else {
-        memset(offsets, 0, p->n * sizeof *offsets);
-        for (uint32_t q = 0; q < s->nparts; q++) s->part_hi[q] = SIZE_MAX;
-    }
-    for (uint64_t limit = first_limit(s); !s->stop; limit = next_limit(limit)) {
-        int open = 0;
-        for (uint32_t q = 0; q < s->nparts && !s->stop; q++) {
-            if (s->part_hi[q] <= cap) continue;
-            outcome out;
-            if ((st = decide_any(s, q, cap, limit, offsets, &out))) return st;
-            if (out == OUT_INFEASIBLE) {
-                res->proven = 1;
-                return MI_OK;
-            }
-            open += out == OUT_ABORTED;
-        }
-        if (!open && !s->stop) {
-            size_t top = 0;
-            for (uint32_t q = 0; q < s->nparts; q++)
-                if (s->part_hi[q] > top) top = s->part_hi[q];
-            res->pool = top * p->align;
-            res->found = res->proven = 1;
-            return MI_OK;
-        }
-    }
-    return MI_OK;
-}
-
-/* Lowers the part q from its incumbent toward floor (or proves floor
- * infeasible) under the node limit; *progress is set on any news. */
-static mi_status improve_part(solver *s, uint32_t q, size_t floor, uint64_t limit,
-                              size_t *offsets, int *progress) {
-    outcome out;
-    mi_status st = decide_any(s, q, floor, limit, offsets, &out);
-    if (st || out == OUT_FOUND) {
-        *progress = 1;
-        return st;
-    }
-    if (out == OUT_INFEASIBLE) {
-        s->part_lo[q] = floor + 1;
-        *progress = 1;
-        return MI_OK;
-    }
-    /* The floor is not settled: bisect above it, where plans are easier,
-     * with a smaller limit so that the floor keeps most of the effort; a
-     * part with no slack at the floor is most likely a perfect packing, so
-     * there the floor keeps more (dense 200/3 found in 5 s instead of 8,
-     * the best plans of dense 300 boxes within 0.4% of what they were). */
-    uint64_t div = part_full(s, q, floor) ? 16 : 4;
-    uint64_t small = limit / div > first_limit(s) ? limit / div : first_limit(s);
-    for (size_t soft = floor + 1; soft < s->part_hi[q] && !s->stop;) {
-        size_t c = soft + (s->part_hi[q] - 1 - soft) / 2;
-        if ((st = decide_any(s, q, c, small, offsets, &out))) return st;
-        if (out == OUT_FOUND) {
-            *progress = 1;
-        } else if (out == OUT_INFEASIBLE) {
-            s->part_lo[q] = soft = c + 1;
-            *progress = 1;
-        } else {
-            soft = c + 1;
-        }
-    }
-    return MI_OK;
-}
-
-/* Minimise mode: the pool is the highest part, so the search works on the
- * highest parts, down to the highest proven floor. */
-static mi_status solve_min(solver *s, const mi__exact_opts *opt, size_t *offsets,
-                           mi__exact_result *res) {
-    mi_status st;
-    const mi__prob *p = s->p;
-    size_t pool;
-    if (opt->hint) memcpy(offsets, opt->hint, p->n * sizeof *offsets);
-    else if ((st = mi__plan_greedy_size(p, offsets, &pool))) return st;
-    res->found = 1;
-    zero_empty(s, offsets);
-    part_heights(s, offsets);
-    size_t hi = 0, lo = 0;
-    for (uint64_t limit = first_limit(s);; ) {
-        hi = lo = 0;
-        for (uint32_t q = 0; q < s->nparts; q++) {
-            if (s->part_hi[q] > hi) hi = s->part_hi[q];
-            if (s->part_lo[q] > lo) lo = s->part_lo[q];
-        }
-        if (hi <= lo || s->stop) break;
-        int progress = 0;
-        for (uint32_t q = 0; q < s->nparts && !s->stop; q++) {
-            if (s->part_hi[q] < hi) continue;
-            size_t floor = s->part_lo[q] > lo ? s->part_lo[q] : lo;
-            if ((st = improve_part(s, q, floor, limit, offsets, &progress))) return st;
-        }
-        if (!progress) limit = next_limit(limit);
-    }
-    res->pool = hi * p->align;
-    res->proven = hi <= lo;
-    return MI_OK;
-}
-
-mi_status mi__plan_exact(const mi__prob *p, const mi__exact_opts *opt, size_t *offsets,
-                         mi__exact_result *res) {
-    mi_status st;
-    solver s;
-    memset(res, 0, sizeof *res);
-    res->pool = SIZE_MAX;
-    if ((st = solver_init(&s, p))) goto done;
-    s.node_budget = opt->node_budget;
-    s.work_budget = opt->work_budget;
-    if (opt->time_limit > 0) s.deadline = mi__now() + opt->time_limit;
-    s.check_nodes = CHECK_NODES;
-    s.check_work = CHECK_WORK;
-    if (opt->capacity) st = solve_capacity(&s, opt, offsets, res);
-    else st = solve_min(&s, opt, offsets, res);
-    res->nodes = s.nodes;
-    if (!st && p->verbose)
-        mi__logf(p->log, p->log_user, "exact: %s %zu bytes after %llu nodes%s",
-                 res->found ? "plan of" : "no plan within", res->found ? res->pool : opt->capacity,
-                 (unsigned long long)s.nodes, res->proven ? " (proven)" : "");
-done:
-    solver_free(&s);
-    return st;
 }

@@ -1,0 +1,80 @@
+/* The exact search's internals, shared by exact.c (the decision search:
+ * is there a plan of one part within cap?) and exact_drive.c (what it is
+ * asked, under which limits and preorders: capacity and minimise modes,
+ * restarts). Nothing outside these two files includes it. */
+#ifndef MI_EXACT_INTERNAL_H
+#define MI_EXACT_INTERNAL_H
+
+#include "planner_internal.h"
+
+typedef struct mi__xentry entry;
+typedef struct mi__xframe frame;
+typedef struct mi__xtt_entry tt_entry;
+typedef struct mi__xtrail_rec trail_rec;
+typedef struct mi__xsolver solver;
+
+typedef enum outcome { OUT_FOUND, OUT_INFEASIBLE, OUT_ABORTED } outcome;
+
+/* Static preorders a decision can be asked to search by; the last three
+ * are seeded random ones (the seed mixes the limit, the preorder and
+ * solver.runs). */
+#define MI__XNHEUR 8
+
+struct mi__xsolver {
+    const mi__prob *p;
+    size_t cap; /* in units of the alignment */
+    int full;   /* every section of the part holds exactly cap units */
+    /* per buffer */
+    size_t *size; /* units; 0 leaves the buffer out */
+    uint32_t *sec0, *sec1;
+    size_t *area;
+    size_t *key_t;
+    size_t *min_off;
+    size_t *sol;
+    /* per section */
+    uint32_t nsec;
+    uint32_t *cuts0, *cuts; /* unplaced buffers crossing boundary s | s + 1 */
+    size_t *acc, *lev;
+    size_t *sky; /* no slack: the skyline, the end of the top placed buffer */
+    uint32_t *stamp;
+    uint32_t stamp_now;
+    /* the search */
+    uint32_t nlive; /* buffers with a size */
+    /* Top-level parts: no buffer crosses between them, so each is planned
+     * on its own and the pool is the highest of them. */
+    uint32_t *order; /* buffers with a size, by first section */
+    uint32_t nparts;
+    uint32_t *part_at; /* part q is order[part_at[q], part_at[q + 1]) */
+    uint32_t *part_s1; /* its last section (the first is that of its first buffer) */
+    size_t *part_lo;   /* proven floor of each part (units) */
+    size_t *part_hi;   /* height of the incumbent plan of each part (units) */
+    size_t tt_size;
+    uint32_t epoch, tt_q;
+    size_t tt_cap;
+    const uint8_t *heur;
+    uint64_t rseed;
+    uint64_t runs; /* no-slack attempts so far (the Luby sequence's index) */
+    entry *arena;
+    size_t arena_cap, top;
+    frame *frames;
+    size_t frames_cap, nframes;
+    trail_rec *trail;
+    size_t trail_cap, ntrail;
+    tt_entry *tt;
+    /* limits */
+    uint64_t nodes, node_budget, attempt_end, work, work_budget, check_nodes, check_work;
+    double deadline; /* 0: none */
+    int stop;        /* the budget or the time ran out */
+};
+
+mi_status mi__xsolver_init(solver *s, const mi__prob *p);
+void mi__xsolver_free(solver *s);
+/* True when every section of part q holds exactly cap units (no slack). */
+int mi__xpart_full(solver *s, uint32_t q, size_t cap);
+/* Is there a plan of part q within cap units? full_part: mi__xpart_full's
+ * answer; heur: the preorder (0 .. MI__XNHEUR - 1); limit: nodes for this
+ * attempt. On OUT_FOUND s->sol holds one for the part's buffers. */
+mi_status mi__xdecide(solver *s, uint32_t q, size_t cap, int full_part, int heur, uint64_t limit,
+                      outcome *out);
+
+#endif
