@@ -8,9 +8,11 @@
 #
 #   scripts/gpu-check.sh OUTDIR [STEP...]
 #
-# STEPs, in this order by default: build models tests sanitizer bench (a
+# STEPs, in this order by default: build models tests bench sanitizer (a
 # later call on the same machine may run the later steps alone: the build
-# folder is kept). OUTDIR gets at most seven files:
+# folder is kept). The model export runs beside the build when both are
+# asked for. The sanitizer comes last: it is the slowest and changes no
+# figure. OUTDIR gets at most seven files:
 #   summary.md     machine, versions, each step's result, test counts, the
 #                  failing and skipped tests, sanitizer errors, the bench table
 #   build.log      configure, build and model export
@@ -31,7 +33,11 @@
 #
 # Environment: MI_GPU_BUILD (build folder, default build-gpu), MI_GPU_JOBS,
 # MI_CUDNN_ROOT, MI_BENCH_RUNS (100), MI_BENCH_MODELS, MI_BENCH_BATCHES,
-# MI_BENCH_PRECISIONS, MI_SANITIZE_FILTER (tests under memcheck).
+# MI_BENCH_PRECISIONS, MI_SANITIZE_FILTER (tests under memcheck),
+# MI_SANITIZE_TIMEOUT (seconds per memcheck run, 1200), MI_GPU_DEADLINE
+# (seconds from the start: a step or memcheck run that would begin later is
+# skipped and said so, and memcheck runs are cut to end by then; for a
+# lease of fixed length, so that the summary is written before it ends).
 set -u
 set -o pipefail
 
@@ -44,12 +50,14 @@ mkdir -p "$1"
 out=$(cd "$1" && pwd)
 shift
 steps=("$@")
-if [ ${#steps[@]} -eq 0 ]; then steps=(build models tests sanitizer bench); fi
+if [ ${#steps[@]} -eq 0 ]; then steps=(build models tests bench sanitizer); fi
 build="${MI_GPU_BUILD:-$root/build-gpu}"
 case "$build" in /*) ;; *) build="$root/$build" ;; esac
 jobs="${MI_GPU_JOBS:-$(nproc 2>/dev/null || echo 4)}"
 summary="$out/summary.md"
 results=()   # "step|status|seconds|note"
+deadline="${MI_GPU_DEADLINE:-}"
+t_start=$SECONDS
 overall=0
 
 # ---- helpers ------------------------------------------------------------------------------
@@ -58,8 +66,21 @@ note() { echo "== $*"; }
 
 want() {
   local s
-  for s in "${steps[@]}"; do [ "$s" = "$1" ] && return 0; done
+  for s in "${steps[@]}"; do
+    if [ "$s" = "$1" ]; then
+      if [ "$(left)" -le 0 ]; then
+        record "$1" "not run" 0 "past MI_GPU_DEADLINE ($deadline s)"
+        return 1
+      fi
+      return 0
+    fi
+  done
   return 1
+}
+
+# Seconds left before MI_GPU_DEADLINE (a large number without one).
+left() {
+  if [ -z "$deadline" ]; then echo 999999; else echo $((deadline - (SECONDS - t_start))); fi
 }
 
 record() { # step status seconds note
@@ -225,14 +246,22 @@ export PATH="$PATH:/usr/local/cuda/bin"
 
 # ---- build --------------------------------------------------------------------------------------
 
+models_pid=""
 if want build; then
   t0=$SECONDS
-  note "build (log: $out/build.log)"
   gen=()
   if command -v ninja >/dev/null 2>&1; then gen=(-G Ninja); fi
   if [ -d "$build" ] && [ -f "$build/CMakeCache.txt" ] && ! grep -q "CMAKE_GENERATOR:INTERNAL=${gen[1]:-Unix Makefiles}" "$build/CMakeCache.txt"; then
     rm -rf "$build" # another generator made it
   fi
+  if [ -n "$py" ] && printf '%s\n' "${steps[@]}" | grep -qx models; then
+    # The export needs only python and the CPU: it runs while nvcc builds.
+    note "models (beside the build)"
+    models_t0=$SECONDS
+    (cd "$root" && "$py" scripts/make_models.py "$build/models") >"$out/models.log" 2>&1 &
+    models_pid=$!
+  fi
+  note "build (log: $out/build.log)"
   proto=$(onnx_proto)
   cfg=(-S "$root" -B "$build" "${gen[@]}" -DMI_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$arch"
        -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMI_MODELS_DIR="$build/models")
@@ -254,10 +283,22 @@ if want models; then
   note "models"
   if [ -z "$py" ]; then
     record models FAILED 0 "no python3 with torch, torchvision and onnx"
-  elif (cd "$root" && "$py" scripts/make_models.py "$build/models") >>"$out/build.log" 2>&1; then
-    record models passed $((SECONDS - t0)) "$(cd "$build/models" && printf '%s ' */)"
   else
-    record models FAILED $((SECONDS - t0)) "see build.log: $(tail -1 "$out/build.log" | cut -c1-140 | tr '|' '/')"
+    if [ -n "$models_pid" ]; then
+      wait "$models_pid"
+      rc=$?
+      t0=$models_t0
+    else
+      (cd "$root" && "$py" scripts/make_models.py "$build/models") >"$out/models.log" 2>&1
+      rc=$?
+    fi
+    cat "$out/models.log" >>"$out/build.log"
+    rm -f "$out/models.log"
+    if [ $rc -eq 0 ]; then
+      record models passed $((SECONDS - t0)) "$(cd "$build/models" && printf '%s ' */)"
+    else
+      record models FAILED $((SECONDS - t0)) "see build.log: $(tail -1 "$out/build.log" | cut -c1-140 | tr '|' '/')"
+    fi
   fi
 fi
 
@@ -286,50 +327,6 @@ if want tests; then
   fi
 fi
 
-# ---- compute-sanitizer ------------------------------------------------------------------------------
-
-if want sanitizer; then
-  t0=$SECONDS
-  note "compute-sanitizer memcheck (log: $out/sanitizer.log)"
-  san=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
-  : >"$out/sanitizer.log"
-  if [ ! -x "$san" ]; then
-    record sanitizer FAILED 0 "compute-sanitizer not found"
-  else
-    bad=0
-    runs=0
-    # Criterion forks a process per test: --target-processes all follows them.
-    filters=("cuda_ops/*" cuda_models/lenet5 cuda_models/mobilenet_v2 cuda_models/resnet50
-             cuda_models/mobilenet_v2_cuda_graph cuda_models/run_enqueued_on_the_callers_stream)
-    if [ -n "${MI_SANITIZE_FILTER:-}" ]; then
-      set -f # Criterion's patterns, not the shell's
-      read -r -a filters <<<"$MI_SANITIZE_FILTER"
-      set +f
-    fi
-    for f in "${filters[@]}"; do
-      prog="$build/tests/test_cuda_models"
-      case "$f" in cuda_ops/*) prog="$build/tests/test_cuda_ops" ;; esac
-      echo "### $f" >>"$out/sanitizer.log"
-      runs=$((runs + 1))
-      (cd "$build/tests" && with_deps timeout 1200 "$san" --tool memcheck --target-processes all --leak-check full \
-          --error-exitcode 86 --print-limit 50 "$prog" --filter "$f" -j1 --verbose) >>"$out/sanitizer.log" 2>&1
-      rc=$?
-      if [ $rc -ne 0 ]; then
-        bad=$((bad + 1))
-        echo "### $f: exit $rc" >>"$out/sanitizer.log"
-      fi
-    done
-    errs=$(grep -E 'ERROR SUMMARY: [1-9]' "$out/sanitizer.log" | head -20)
-    summaries=$(grep -c 'ERROR SUMMARY' "$out/sanitizer.log")
-    sanitizer_detail="$runs runs, $bad with a non-zero exit, $summaries 'ERROR SUMMARY' lines"$'\n\n'"${errs:-no errors reported}"
-    if [ "$bad" = 0 ] && [ -z "$errs" ]; then
-      record sanitizer passed $((SECONDS - t0)) "$runs runs, no memcheck errors"
-    else
-      record sanitizer FAILED $((SECONDS - t0)) "$bad of $runs runs failed; see sanitizer.log"
-    fi
-  fi
-fi
-
 # ---- bench ------------------------------------------------------------------------------------------
 
 if want bench; then
@@ -345,6 +342,65 @@ if want bench; then
     record bench passed $((SECONDS - t0)) "${errors:-0} configurations with an error"
   else
     record bench FAILED $((SECONDS - t0)) "$(tail -1 "$out/bench.log" 2>/dev/null | cut -c1-140 | tr '|' '/')"
+  fi
+fi
+
+# ---- compute-sanitizer ------------------------------------------------------------------------------
+
+if want sanitizer; then
+  t0=$SECONDS
+  note "compute-sanitizer memcheck (log: $out/sanitizer.log)"
+  san=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+  : >"$out/sanitizer.log"
+  if [ ! -x "$san" ]; then
+    record sanitizer FAILED 0 "compute-sanitizer not found"
+  else
+    bad=0
+    runs=0
+    cut=0
+    skipped_runs=0
+    # Criterion forks a process per test: --target-processes all follows them.
+    # The whole models first: they reach most of the kernels at once.
+    filters=(cuda_models/lenet5 cuda_models/mobilenet_v2 cuda_models/resnet50
+             cuda_models/mobilenet_v2_cuda_graph cuda_models/run_enqueued_on_the_callers_stream "cuda_ops/*")
+    if [ -n "${MI_SANITIZE_FILTER:-}" ]; then
+      set -f # Criterion's patterns, not the shell's
+      read -r -a filters <<<"$MI_SANITIZE_FILTER"
+      set +f
+    fi
+    for f in "${filters[@]}"; do
+      prog="$build/tests/test_cuda_models"
+      case "$f" in cuda_ops/*) prog="$build/tests/test_cuda_ops" ;; esac
+      limit="${MI_SANITIZE_TIMEOUT:-1200}"
+      if [ "$(left)" -lt "$limit" ]; then limit=$(left); fi
+      if [ "$(left)" -lt 10 ]; then
+        skipped_runs=$((skipped_runs + 1))
+        echo "### $f: not run (past MI_GPU_DEADLINE)" >>"$out/sanitizer.log"
+        continue
+      fi
+      echo "### $f" >>"$out/sanitizer.log"
+      runs=$((runs + 1))
+      (cd "$build/tests" && with_deps timeout "$limit" "$san" --tool memcheck --target-processes all --leak-check full \
+          --error-exitcode 86 --print-limit 50 "$prog" --filter "$f" -j1 --verbose) >>"$out/sanitizer.log" 2>&1
+      rc=$?
+      if [ $rc -eq 124 ]; then
+        cut=$((cut + 1))
+        echo "### $f: cut after $limit s (timeout)" >>"$out/sanitizer.log"
+      elif [ $rc -ne 0 ]; then
+        bad=$((bad + 1))
+        echo "### $f: exit $rc" >>"$out/sanitizer.log"
+      fi
+    done
+    errs=$(grep -E 'ERROR SUMMARY: [1-9]' "$out/sanitizer.log" | head -20)
+    summaries=$(grep -c 'ERROR SUMMARY' "$out/sanitizer.log")
+    sanitizer_detail="$runs runs, $bad with a non-zero exit, $cut cut by their time limit, $skipped_runs not run (deadline), $summaries 'ERROR SUMMARY' lines"$'\n\n'"${errs:-no errors reported}"
+    if [ "$bad" = 0 ] && [ -z "$errs" ] && [ $((cut + skipped_runs)) -gt 0 ]; then
+      record sanitizer partial $((SECONDS - t0)) "no memcheck errors in $runs runs; $cut cut by their time limit, $skipped_runs not run"
+    elif [ "$bad" = 0 ] && [ -z "$errs" ]; then
+      record sanitizer passed $((SECONDS - t0)) "$runs runs, no memcheck errors"
+    else
+      record sanitizer FAILED $((SECONDS - t0)) "$bad of $runs runs failed; see sanitizer.log"
+    fi
   fi
 fi
 

@@ -17,6 +17,9 @@
 #   - Criterion with the libraries libcriterion.so.3 loads (libgit2 1.5,
 #     nanomsg, mbedtls, http-parser, libssh2);
 #   - pkgconf, for CMake's FindPkgConfig.
+# Fallbacks, unpacked apart into .deps/fallback and used only for the
+# libraries the GPU machine lacks (env.sh asks ldconfig): Kerberos's GSSAPI
+# (libgit2 needs it; slim images may not have it), libffi and PCRE2.
 # The .pc files are made relocatable (prefix from their own folder), and
 # criterion.pc loses its Requires.private/Libs.private lines (static linking
 # only; they would make pkg-config look for boxfort, libgit2 ... .pc files).
@@ -39,6 +42,10 @@ PACKAGES=(
   libmbedtls14 libmbedx509-1 libmbedcrypto7 libssh2-1
   pkgconf pkgconf-bin libpkgconf3
 )
+FALLBACK_PACKAGES=(
+  libgssapi-krb5-2 libkrb5-3 libk5crypto3 libkrb5support0 libkeyutils1 libcom-err2
+  libffi8 libpcre2-8-0
+)
 
 if ! command -v apt-get >/dev/null || ! command -v dpkg >/dev/null; then
   echo "prepare-gpu-deps.sh: needs apt-get and dpkg (a Debian 12 machine)" >&2
@@ -47,7 +54,7 @@ fi
 mkdir -p "$debs" "$tree"
 
 missing=()
-for p in "${PACKAGES[@]}"; do
+for p in "${PACKAGES[@]}" "${FALLBACK_PACKAGES[@]}"; do
   compgen -G "$debs/${p}_*.deb" >/dev/null || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -63,10 +70,17 @@ if [ ${#missing[@]} -gt 0 ]; then
   (cd "$debs" && apt-get download -qq "${sandbox[@]}" "${missing[@]}")
 fi
 
-rm -rf "$tree"
-mkdir -p "$tree"
+is_fallback() {
+  local p
+  for p in "${FALLBACK_PACKAGES[@]}"; do
+    case "$(basename "$1")" in "${p}"_*.deb) return 0 ;; esac
+  done
+  return 1
+}
+rm -rf "$tree" "$deps/fallback"
+mkdir -p "$tree" "$deps/fallback"
 for f in "$debs"/*.deb; do
-  dpkg -x "$f" "$tree"
+  if is_fallback "$f"; then dpkg -x "$f" "$deps/fallback"; else dpkg -x "$f" "$tree"; fi
 done
 
 # Relocatable .pc files: ${pcfiledir} is where the .pc file is.
@@ -97,6 +111,22 @@ export LD_LIBRARY_PATH="$mi_deps_tree/usr/lib/x86_64-linux-gnu:$mi_deps_tree/lib
 export PKG_CONFIG_PATH="$mi_deps_tree/usr/lib/x86_64-linux-gnu/pkgconfig:$mi_deps_tree/usr/share/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
 export CMAKE_PREFIX_PATH="$mi_deps_tree/usr${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}"
 export MI_ONNX_PROTO="$mi_deps_tree/usr/include/onnx/onnx.proto"
+# Fallback libraries only where the system has none of that name: a copy
+# from here must never shadow the machine's own (newer) one.
+mi_fallback="$(dirname "$mi_deps_tree")/fallback"
+mi_active="$mi_fallback/active"
+mkdir -p "$mi_active" && rm -f "$mi_active"/*
+mi_ldconfig=$(command -v ldconfig || echo /sbin/ldconfig)
+mi_known=$("$mi_ldconfig" -p 2>/dev/null)
+for mi_so in "$mi_fallback"/usr/lib/x86_64-linux-gnu/lib*.so.[0-9] "$mi_fallback"/usr/lib/x86_64-linux-gnu/lib*.so.[0-9][0-9] \
+             "$mi_fallback"/lib/x86_64-linux-gnu/lib*.so.[0-9] "$mi_fallback"/lib/x86_64-linux-gnu/lib*.so.[0-9][0-9]; do
+  [ -e "$mi_so" ] || continue
+  if ! printf '%s\n' "$mi_known" | grep -q "^[[:space:]]*$(basename "$mi_so") "; then
+    ln -sf "$mi_so" "$mi_active/$(basename "$mi_so")"
+  fi
+done
+export LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$mi_active"
+unset mi_fallback mi_active mi_ldconfig mi_known mi_so
 EOF
 
 # A smoke test with the unpacked tree only.
