@@ -11,7 +11,9 @@ cmake -S "$src/tests/consumer" -B "$work/cmake" -DCMAKE_PREFIX_PATH="$work/prefi
 cmake --build "$work/cmake" >/dev/null
 "$work/cmake/consumer"
 libdir=$(find "$work/prefix" -name mini_infer.pc -printf '%h\n' | head -1)
-export PKG_CONFIG_PATH="$libdir"
+# Ahead of, not instead of, the caller's path: that is where the .pc files of
+# our own dependencies (libprotobuf-c) may be, when they are not in the system.
+export PKG_CONFIG_PATH="$libdir${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
 # shellcheck disable=SC2046
 cc -std=c11 -o "$work/consumer-pc" "$src/tests/consumer/main.c" $(pkg-config --cflags --libs --static mini_infer)
 "$work/consumer-pc"
