@@ -9,7 +9,9 @@
 #include "graph_internal.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- enum helpers -------------------------------------------------------- */
@@ -244,6 +246,85 @@ void *mi__graph_block(mi_graph *g, size_t nbytes) {
     }
     g->blocks[g->nblocks++] = p;
     return p;
+}
+
+typedef struct moved {
+    const void *from, *to;
+    size_t nbytes;
+} moved;
+
+static int cmp_moved(const void *a, const void *b) {
+    uintptr_t x = (uintptr_t)((const moved *)a)->from, y = (uintptr_t)((const moved *)b)->from;
+    return (x > y) - (x < y);
+}
+
+/* Where p went: to of the pair whose from is p, or p itself. */
+static const void *moved_to(const moved *mv, size_t n, const void *p) {
+    size_t lo = 0, hi = n;
+    if (!p) return NULL;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if ((uintptr_t)mv[mid].from < (uintptr_t)p) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < n && mv[lo].from == p ? mv[lo].to : p;
+}
+
+static void rebind_all(mi_graph *g, const moved *mv, size_t n) {
+    for (size_t t = 0; t < g->ntensors; t++) {
+        g->tensors[t].data = moved_to(mv, n, g->tensors[t].data);
+        g->ti[t].cval = moved_to(mv, n, g->ti[t].cval);
+    }
+}
+
+mi_status mi__graph_weights_moved(mi_graph *g, const void *const *where, const void *pool, size_t size) {
+    static const unsigned char empty[1];
+    size_t n = 0, nb0 = g->nblocks, cap = 2 * g->ntensors + 1;
+    moved *mv = mi__malloc(cap * sizeof *mv);
+    if (!mv) return mi__error(MI_ERR_NO_MEMORY, "graph '%s': moving the data of %zu tensors", g->name, g->ntensors);
+    for (size_t t = 0; t < g->ntensors; t++)
+        if (where[t] && g->tensors[t].data) mv[n++] = (moved){g->tensors[t].data, where[t], 0};
+    qsort(mv, n, sizeof *mv, cmp_moved);
+    rebind_all(g, mv, n);
+    /* What stays outside the pool (a value known at load time but not a
+     * weight the pool holds) is copied into a block of its own, as large
+     * as the largest tensor sharing its pointer. */
+    uintptr_t lo = (uintptr_t)pool, hi = lo + size;
+    n = 0;
+    for (size_t t = 0; t < g->ntensors; t++) {
+        const void *ps[2] = {g->tensors[t].data, g->ti[t].cval};
+        for (int k = 0; k < 2; k++)
+            if (ps[k] && ps[k] != (const void *)empty && ((uintptr_t)ps[k] < lo || (uintptr_t)ps[k] >= hi))
+                mv[n++] = (moved){ps[k], NULL, g->tensors[t].nbytes};
+    }
+    qsort(mv, n, sizeof *mv, cmp_moved);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (m && mv[m - 1].from == mv[i].from) {
+            if (mv[i].nbytes > mv[m - 1].nbytes) mv[m - 1].nbytes = mv[i].nbytes;
+            continue;
+        }
+        mv[m++] = mv[i];
+    }
+    for (size_t i = 0; i < m; i++) {
+        void *copy = mv[i].nbytes ? mi__graph_block(g, mv[i].nbytes) : (void *)empty;
+        if (!copy) {
+            mi__free(mv);
+            return mi__error(MI_ERR_NO_MEMORY, "graph '%s': copying %zu bytes of a constant", g->name, mv[i].nbytes);
+        }
+        if (mv[i].nbytes) memcpy(copy, mv[i].from, mv[i].nbytes);
+        mv[i].to = copy;
+    }
+    rebind_all(g, mv, m);
+    mi__free(mv);
+    if (nb0) {
+        for (size_t i = 0; i < nb0; i++) mi__free(g->blocks[i]);
+        memmove(g->blocks, g->blocks + nb0, (g->nblocks - nb0) * sizeof *g->blocks);
+        g->nblocks -= nb0;
+    }
+    if (g->proto) mi__onnx_proto_free(g->proto);
+    g->proto = NULL;
+    return MI_OK;
 }
 
 /* ---- tensors -------------------------------------------------------------- */

@@ -68,6 +68,13 @@ mi_status mi__graph_add_tensor_ref(mi_graph *g, const char *name, mi_dtype dtype
                                    int *index);
 /* Allocates a block freed with the graph (zeroed). */
 void *mi__graph_block(mi_graph *g, size_t nbytes);
+/* The model has copied weights into a host pool [pool, pool + size): the
+ * bytes of tensor t are now at where[t] (NULL: not copied). Every tensor
+ * sharing t's pointer follows; any other known value not in the pool is
+ * copied into a fresh block; then the ONNX message and the old blocks are
+ * freed, so the weights are held once. On failure (out of memory) the
+ * graph must be destroyed: some pointers may have moved already. */
+mi_status mi__graph_weights_moved(mi_graph *g, const void *const *where, const void *pool, size_t size);
 mi_status mi__graph_add_node_op(mi_graph *g, mi_op op, const char *name, int ninputs,
                                 const char *const *inputs, int noutputs,
                                 const char *const *outputs, int nattrs, const mi_attr *attrs);

@@ -73,6 +73,49 @@ Test(runtime, model_and_context) {
     mi_model_destroy(m);
 }
 
+/* In host memory the weights pool's copy serves the graph too (held once):
+ * the graph's weights point into the pool, and constants the pool does not
+ * hold (a Reshape's shape) keep their values. */
+Test(runtime, weights_are_held_once_in_host_memory) {
+    mi_graph *g;
+    cr_assert_eq(mi_graph_create(&g), MI_OK);
+    cr_assert_eq(mi_graph_add_tensor(g, "x", MI_DTYPE_FLOAT, 2, (int64_t[]){1, N}, MI_ROLE_INPUT, NULL, NULL), MI_OK);
+    float w[N];
+    for (int i = 0; i < N; i++) w[i] = (float)i / N;
+    int64_t shape[2] = {1, N};
+    cr_assert_eq(mi_graph_add_tensor(g, "w", MI_DTYPE_FLOAT, 1, (int64_t[]){N}, MI_ROLE_WEIGHT, w, NULL), MI_OK);
+    cr_assert_eq(mi_graph_add_tensor(g, "shape", MI_DTYPE_INT64, 1, (int64_t[]){2}, MI_ROLE_WEIGHT, shape, NULL),
+                 MI_OK);
+    const char *s1[] = {"w", "shape"}, *o1[] = {"w2"}, *s2[] = {"x", "w2"}, *o2[] = {"y"};
+    cr_assert_eq(mi_graph_add_node(g, "Reshape", "reshape", 2, s1, 1, o1, 0, NULL), MI_OK);
+    cr_assert_eq(mi_graph_add_node(g, "Add", "add", 2, s2, 1, o2, 0, NULL), MI_OK);
+    cr_assert_eq(mi_graph_add_tensor(g, "y", MI_DTYPE_FLOAT, 0, NULL, MI_ROLE_OUTPUT, NULL, NULL), MI_OK);
+    cr_assert_eq(mi_graph_finalize(g, NULL), MI_OK, "%s", mi_last_error());
+    mi_model *m;
+    cr_assert_eq(mi_model_create(g, NULL, &m), MI_OK, "%s", mi_last_error());
+    mi_context *c;
+    cr_assert_eq(mi_context_create(m, NULL, 0, &c), MI_OK, "%s", mi_last_error());
+    const mi_graph *mg = mi_model_graph(m);
+    /* Folding turns the Reshape of a weight into a weight of its own. */
+    int tw = mi_graph_find_tensor(mg, "w2"), ts = mi_graph_find_tensor(mg, "shape");
+    cr_assert(tw >= 0 && mi_graph_tensor(mg, (size_t)tw)->role == MI_ROLE_WEIGHT);
+    const float *wd = mi_graph_tensor(mg, (size_t)tw)->data;
+    cr_assert_eq((const void *)wd, mi_context_tensor_ptr(c, (size_t)tw), "the graph's weight is the pool's copy");
+    for (int i = 0; i < N; i++) cr_assert_eq(wd[i], (float)i / N, "w[%d]", i);
+    if (ts >= 0 && mi_graph_tensor(mg, (size_t)ts)->data) {
+        const int64_t *sd = mi_graph_tensor(mg, (size_t)ts)->data;
+        cr_assert(sd[0] == 1 && sd[1] == N, "shape kept its values: %lld %lld", (long long)sd[0], (long long)sd[1]);
+    }
+    float x[N], y[N];
+    for (int i = 0; i < N; i++) x[i] = (float)i;
+    const void *in[] = {x};
+    void *out[] = {y};
+    cr_assert_eq(mi_context_run(c, in, out), MI_OK, "%s", mi_last_error());
+    for (int i = 0; i < N; i++) cr_assert_float_eq(y[i], (float)i + (float)i / N, 1e-6, "y[%d]", i);
+    mi_context_destroy(c);
+    mi_model_destroy(m);
+}
+
 Test(runtime, caller_arena_and_shared_model) {
     mi_model *m;
     mi_model_options o;

@@ -47,7 +47,9 @@ void mi_model_options_init(mi_model_options *o);
 
 mi_status mi_model_load(const char *path, const mi_model_options *opt, mi_model **out);
 /* Builds a model from a finalized graph; the model takes ownership of g,
- * also on failure. */
+ * also on failure. With a backend in host memory (cpu) the weights are
+ * then held once: the graph's weight data points into the model's weights
+ * pool, valid while the model lives, and the ONNX message is freed. */
 mi_status mi_model_create(mi_graph *g, const mi_model_options *opt, mi_model **out);
 void mi_model_destroy(mi_model *m);
 

@@ -153,6 +153,7 @@ static int run_run(const cli_cmd *cmd, int argc, char **argv) {
     if ((v = cli_get(cmd, &a, "--bench"))) bench = (int)cli_int(cmd, "--bench", v, 1, 1000000);
     if ((v = cli_get(cmd, &a, "--warmup"))) warmup = (int)cli_int(cmd, "--warmup", v, 0, 1000000);
 
+    size_t rss0 = cli_proc_status_bytes("VmRSS");
     double t0 = cli_now();
     mi_model *m;
     if ((st = mi_model_load(path, &o, &m))) cli_fail_status(cmd, st);
@@ -285,6 +286,13 @@ static int run_run(const cli_cmd *cmd, int argc, char **argv) {
                warmup);
         free(ms);
     }
+    /* The peak of the whole process, loading included: for a moment the
+     * mapped ONNX file and its parse live together (protobuf-c copies
+     * every bytes field), about twice the file. */
+    size_t hwm = cli_proc_status_bytes("VmHWM"), rss = cli_proc_status_bytes("VmRSS");
+    if (hwm)
+        printf("host mem   peak %s resident, %s now (this process; %s before the model was loaded)\n",
+               cli_bytes(hwm, b1, sizeof b1), cli_bytes(rss, b3, sizeof b3), cli_bytes(rss0, b2, sizeof b2));
     if (cuda) print_cuda_memory(cmd, backend);
     for (size_t i = 0; i < ni; i++) {
         if (list) mi_tensor_data_free(&loaded[i]);
