@@ -34,6 +34,8 @@ import sys
 import tempfile
 import time
 
+from bench_common import mib, write_jsonl
+
 
 def run(cmd, env=None, timeout=1800):
     """Runs cmd; returns (returncode, stdout, stderr)."""
@@ -105,9 +107,6 @@ def with_batch(model_path, batch, out_path):
     del m.graph.value_info[:]
     onnx.save(m, out_path)
 
-
-def mib(v):
-    return "—" if v is None else "%.1f" % (v / 1048576.0)
 
 
 def main():
@@ -193,10 +192,7 @@ def main():
                     rec.update(json.loads(line))
                 results.append(rec)
                 print(json.dumps(rec), file=sys.stderr, flush=True)
-    if args.jsonl:
-        with open(args.jsonl, "w") as f:
-            for r in results:
-                f.write(json.dumps(r) + "\n")
+    write_jsonl(args.jsonl, results)
     ortv = next((r.get("ort") for r in results if r.get("ort")), "?")
     lines = ["# mini-infer (CPU backend) vs ONNX Runtime %s (CPU execution provider)" % ortv, "",
              "%d threads each; median of %d runs after one warm-up (host wall time, inputs and outputs "

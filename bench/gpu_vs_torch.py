@@ -26,6 +26,8 @@ import subprocess
 import sys
 import time
 
+from bench_common import mib, write_jsonl
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHAPES = {"lenet5": (1, 32, 32), "mobilenet_v2": (3, 224, 224), "resnet50": (3, 224, 224)}
 
@@ -161,9 +163,6 @@ def run_json(cmd, timeout):
     return {"error": "exit %d: %s" % (p.returncode, " | ".join(tail))}
 
 
-def mib(v):
-    return "—" if v is None else "%.1f" % (v / 1048576.0)
-
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -217,10 +216,7 @@ def main():
                                 "precision": prec})
                     results.append(rec)
                     print(json.dumps(rec), file=sys.stderr, flush=True)
-    if args.jsonl:
-        with open(args.jsonl, "w") as f:
-            for r in results:
-                f.write(json.dumps(r) + "\n")
+    write_jsonl(args.jsonl, results)
 
     dev = next((r.get("device") for r in results if r.get("device")), "?")
     tv = next((r.get("torch") for r in results if r.get("torch")), "?")

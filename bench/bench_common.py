@@ -1,0 +1,16 @@
+"""What the Python benchmarks share: byte counts in MiB, the raw records as JSON lines."""
+import json
+
+
+def mib(v):
+    """v bytes in MiB with one decimal, or a dash for an unknown figure."""
+    return "—" if v is None else "%.1f" % (v / 1048576.0)
+
+
+def write_jsonl(path, records):
+    """Every record, one JSON object per line (nothing when path is empty)."""
+    if not path:
+        return
+    with open(path, "w") as f:
+        for r in records:
+            f.write(json.dumps(r) + "\n")
