@@ -243,6 +243,8 @@ def main():
             note = "same weights: batch-1 output within %.1e of the export" % r["weights_check_rel"]
         if r["engine"] == "mini-infer":
             note = "arena %s MiB (naive %s)" % (mib(r.get("arena_bytes")), mib(r.get("naive_arena_bytes")))
+            if "enqueue_median_ms" in r:
+                note += "; host enqueue %.3f ms" % r["enqueue_median_ms"]
         lines.append("| %s | %d | %s | %s | %s | %.3f | %.3f | %s | %s | %s |" % (
             r["model"], r["batch"], r["precision"], r["engine"], "yes" if r["graph"] else "no",
             r["median_ms"], r["min_ms"], mib(r.get("process_bytes")), mib(tensors), note))
