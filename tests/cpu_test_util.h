@@ -251,7 +251,10 @@ static inline double nerr(const float *got, const double *ref, size_t n) {
     return mr > 0.0 ? md / mr : md;
 }
 
-#define TOL 1e-5
+/* Float sums of up to a few thousand products: the generic kernel (no FMA)
+ * rounds twice per term and lands near 1.2e-5 on a K = 576 convolution. Any
+ * indexing or epilogue error is orders of magnitude larger. */
+#define TOL 5e-5
 #define assert_close(got, ref, n)                                                          \
     do {                                                                                   \
         double e_ = nerr((got), (ref), (n));                                               \

@@ -29,11 +29,13 @@ typedef struct mi__cpu_pool mi__cpu_pool;
 /* One GEMM micro-kernel: C tile (MR x NR, row-major, ld nr) = packed A
  * panel (kc x MR) times packed B panel (kc x NR). */
 typedef void (*mi__gemm_micro_fn)(int64_t kc, const float *a, const float *b, float *c);
+typedef void (*mi__cpu_task_fn)(void *arg, int64_t task, int thread);
 typedef struct mi__gemm_kernel {
     const char *name;
     int mr, nr;
     int64_t mc, kc, nc; /* cache blocking: A block mc x kc, B block kc x nc */
     mi__gemm_micro_fn fn;
+    mi__cpu_task_fn task; /* one mc x nc block of C, packs and stores for this instruction set */
 } mi__gemm_kernel;
 
 typedef struct mi__cpu {
@@ -50,7 +52,6 @@ typedef struct mi__cpu {
  * and the tasks run on the caller. So they do when the pool is busy
  * (another context of the same backend is using it); thread is then 0. */
 #define MI__CPU_MIN_PARALLEL_WORK ((int64_t)1 << 16)
-typedef void (*mi__cpu_task_fn)(void *arg, int64_t task, int thread);
 void mi__cpu_parallel(mi__cpu *cpu, int64_t ntasks, int64_t work, mi__cpu_task_fn fn, void *arg);
 
 mi_status mi__cpu_pool_create(int nthreads, mi__cpu_pool **out);

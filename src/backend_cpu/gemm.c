@@ -27,6 +27,8 @@
 
 #define MI__MR_MAX 16
 #define MI__NR_MAX 32
+/* Inlined into each instruction set's copy of the task (see gemm_task_*). */
+#define MI__INLINE __attribute__((always_inline)) inline
 
 #define MI__MADD_PLAIN(a, b, c) ((c) + (a) * (b))
 #define MI__MADD_FMA(a, b, c) fmaf((a), (b), (c))
@@ -37,18 +39,19 @@
     ATTR static void name(int64_t kc, const float *restrict a, const float *restrict b,    \
                           float *restrict c) {                                             \
         float acc[MR][NR];                                                                 \
-        for (int i = 0; i < MR; i++)                                                       \
-            for (int j = 0; j < NR; j++) acc[i][j] = 0.0f;                                 \
+        _Pragma("GCC unroll 32") for (int i = 0; i < MR; i++)                              \
+            _Pragma("GCC unroll 32") for (int j = 0; j < NR; j++) acc[i][j] = 0.0f;        \
         for (int64_t p = 0; p < kc; p++) {                                                 \
             const float *restrict ap = a + p * MR;                                         \
             const float *restrict bp = b + p * NR;                                         \
-            for (int i = 0; i < MR; i++) {                                                 \
+            _Pragma("GCC unroll 32") for (int i = 0; i < MR; i++) {                        \
                 const float ai = ap[i];                                                    \
-                for (int j = 0; j < NR; j++) acc[i][j] = MADD(ai, bp[j], acc[i][j]);       \
+                _Pragma("GCC unroll 32") for (int j = 0; j < NR; j++)                      \
+                    acc[i][j] = MADD(ai, bp[j], acc[i][j]);                                \
             }                                                                              \
         }                                                                                  \
-        for (int i = 0; i < MR; i++)                                                       \
-            for (int j = 0; j < NR; j++) c[i * NR + j] = acc[i][j];                        \
+        _Pragma("GCC unroll 32") for (int i = 0; i < MR; i++)                              \
+            _Pragma("GCC unroll 32") for (int j = 0; j < NR; j++) c[i * NR + j] = acc[i][j]; \
     }
 
 MI__DEFINE_MICRO(micro_generic, 6, 8, , MI__MADD_PLAIN)
@@ -59,10 +62,13 @@ MI__DEFINE_MICRO(micro_avx2, 6, 16, __attribute__((target("avx2,fma"))), MI__MAD
 MI__DEFINE_MICRO(micro_avx512, 8, 32, __attribute__((target("avx512f,fma"))), MI__MADD_FMA)
 #endif
 
-static const mi__gemm_kernel k_generic = {"generic", 6, 8, 96, 256, 512, micro_generic};
+static void gemm_task_generic(void *arg, int64_t task, int thread);
+static const mi__gemm_kernel k_generic = {"generic", 6, 8, 96, 256, 512, micro_generic, gemm_task_generic};
 #ifdef MI__HAVE_X86_KERNELS
-static const mi__gemm_kernel k_avx2 = {"avx2", 6, 16, 96, 256, 512, micro_avx2};
-static const mi__gemm_kernel k_avx512 = {"avx512", 8, 32, 96, 256, 512, micro_avx512};
+static void gemm_task_avx2(void *arg, int64_t task, int thread);
+static void gemm_task_avx512(void *arg, int64_t task, int thread);
+static const mi__gemm_kernel k_avx2 = {"avx2", 6, 16, 96, 256, 512, micro_avx2, gemm_task_avx2};
+static const mi__gemm_kernel k_avx512 = {"avx512", 8, 32, 96, 256, 512, micro_avx512, gemm_task_avx512};
 #endif
 
 static const mi__gemm_kernel *kernel_list[4];
@@ -152,18 +158,39 @@ void mi__gemm_epi_init(mi__gemm_epi *e) {
 
 /* ---- packing ------------------------------------------------------------------- */
 
+/* A full strip of MR rows, MR known at compile time so the rows' loads
+ * and the contiguous stores unroll; 0 for another MR. */
+#define MI__PACK_ROWS(MR)                                                                   \
+    for (int64_t p = 0; p < kc; p++) {                                                      \
+        _Pragma("GCC unroll 16") for (int i = 0; i < (MR); i++) d[p * (MR) + i] = src[i * lda + p]; \
+    }
+MI__INLINE static int pack_rows(float *restrict d, const float *restrict src, int64_t lda, int64_t kc, int mr) {
+    if (mr == 8) {
+        MI__PACK_ROWS(8)
+        return 1;
+    }
+    if (mr == 6) {
+        MI__PACK_ROWS(6)
+        return 1;
+    }
+    return 0;
+}
+#undef MI__PACK_ROWS
+
 /* A rows [i0, i0 + mc) x cols [p0, p0 + kc) into MR-tall strips:
  * dst[strip][p][i]. Rows past m are zero. */
-static void pack_a(float *restrict dst, const float *a, int64_t lda, int ta, int64_t i0,
+MI__INLINE static void pack_a(float *restrict dst, const float *a, int64_t lda, int ta, int64_t i0,
                    int64_t mc, int64_t m, int64_t p0, int64_t kc, int mr) {
     for (int64_t s = 0; s < mc; s += mr) {
         float *d = dst + s * kc;
         int64_t rows = min64(mr, m - (i0 + s));
         if (!ta) {
-            for (int64_t i = 0; i < rows; i++) {
-                const float *src = a + (i0 + s + i) * lda + p0;
-                for (int64_t p = 0; p < kc; p++) d[p * mr + i] = src[p];
-            }
+            /* Row by row the writes would stride by mr; p outer keeps them
+             * contiguous, mr read streams at once. */
+            const float *src = a + (i0 + s) * lda + p0;
+            if (rows == mr && pack_rows(d, src, lda, kc, mr)) continue;
+            for (int64_t p = 0; p < kc; p++)
+                for (int64_t i = 0; i < rows; i++) d[p * mr + i] = src[i * lda + p];
         } else {
             for (int64_t p = 0; p < kc; p++) {
                 const float *src = a + (p0 + p) * lda + i0 + s;
@@ -177,7 +204,7 @@ static void pack_a(float *restrict dst, const float *a, int64_t lda, int ta, int
 
 /* B rows [p0, p0 + kc) x cols [j0, j0 + nc) into NR-wide strips:
  * dst[strip][p][j]. Columns past n are zero. */
-static void pack_b(float *restrict dst, const float *b, int64_t ldb, int tb, int64_t p0,
+MI__INLINE static void pack_b(float *restrict dst, const float *b, int64_t ldb, int tb, int64_t p0,
                    int64_t kc, int64_t j0, int64_t nc, int64_t n, int nr) {
     for (int64_t s = 0; s < nc; s += nr) {
         float *d = dst + s * kc;
@@ -209,7 +236,7 @@ static void pack_b(float *restrict dst, const float *b, int64_t ldb, int tb, int
 /* Writes rows x cols of tile t (ld nr) to C at (i, j), global coordinates,
  * applying the epilogue. first: the first K block (C not yet written by
  * us); last: the last K block. */
-static void store_tile(const float *restrict t, int nr, int64_t rows, int64_t cols, float *c,
+MI__INLINE static void store_tile(const float *restrict t, int nr, int64_t rows, int64_t cols, float *c,
                        int64_t ldc, int64_t i, int64_t j, const mi__gemm_epi *e, int first,
                        int last) {
     const float alpha = e->alpha;
@@ -226,21 +253,28 @@ static void store_tile(const float *restrict t, int nr, int64_t rows, int64_t co
         }
         const float bias = e->bias_row ? e->bias_row[i + r] : 0.0f;
         const float *restrict res = e->residual ? e->residual + (i + r) * e->ldr + j : NULL;
-        const int act = e->act;
         const float lo = e->act_min, hi = e->act_max;
-        if (add_c && res) {
-            for (int64_t q = 0; q < cols; q++)
-                crow[q] = mi_k_conv_epilogue(crow[q] + alpha * trow[q], bias, res[q], act, lo, hi);
-        } else if (add_c) {
-            for (int64_t q = 0; q < cols; q++)
-                crow[q] = mi_k_conv_epilogue(crow[q] + alpha * trow[q], bias, 0.0f, act, lo, hi);
-        } else if (res) {
-            for (int64_t q = 0; q < cols; q++)
-                crow[q] = mi_k_conv_epilogue(alpha * trow[q], bias, res[q], act, lo, hi);
-        } else {
-            for (int64_t q = 0; q < cols; q++)
-                crow[q] = mi_k_conv_epilogue(alpha * trow[q], bias, 0.0f, act, lo, hi);
-        }
+        /* One loop per activation, so each is a plain vector loop. */
+#define MI__STORE_LAST(ACT)                                                                        \
+    do {                                                                                           \
+        if (add_c && res) {                                                                        \
+            for (int64_t q = 0; q < cols; q++)                                                     \
+                crow[q] = mi_k_conv_epilogue(crow[q] + alpha * trow[q], bias, res[q], ACT, lo, hi); \
+        } else if (add_c) {                                                                        \
+            for (int64_t q = 0; q < cols; q++)                                                     \
+                crow[q] = mi_k_conv_epilogue(crow[q] + alpha * trow[q], bias, 0.0f, ACT, lo, hi);  \
+        } else if (res) {                                                                          \
+            for (int64_t q = 0; q < cols; q++)                                                     \
+                crow[q] = mi_k_conv_epilogue(alpha * trow[q], bias, res[q], ACT, lo, hi);          \
+        } else {                                                                                   \
+            for (int64_t q = 0; q < cols; q++)                                                     \
+                crow[q] = mi_k_conv_epilogue(alpha * trow[q], bias, 0.0f, ACT, lo, hi);            \
+        }                                                                                          \
+    } while (0)
+        if (e->act == MI_K_ACT_RELU) MI__STORE_LAST(MI_K_ACT_RELU);
+        else if (e->act == MI_K_ACT_CLIP) MI__STORE_LAST(MI_K_ACT_CLIP);
+        else MI__STORE_LAST(MI_K_ACT_NONE);
+#undef MI__STORE_LAST
     }
 }
 
@@ -258,7 +292,7 @@ typedef struct gemm_job {
     char *ws;
 } gemm_job;
 
-static void gemm_task(void *arg, int64_t task, int thread) {
+MI__INLINE static void gemm_task_body(void *arg, int64_t task, int thread) {
     const gemm_job *j = arg;
     const mi__gemm_kernel *gk = j->gk;
     const int mr = gk->mr, nr = gk->nr;
@@ -284,6 +318,20 @@ static void gemm_task(void *arg, int64_t task, int thread) {
         }
     }
 }
+
+/* The packing, the micro-kernel calls and the stores, compiled once per
+ * instruction set like the micro-kernels: at the baseline (SSE2) the
+ * stores and packs cost more than the arithmetic. Same operations in the
+ * same order on every target, so results do not depend on it. */
+static void gemm_task_generic(void *arg, int64_t task, int thread) { gemm_task_body(arg, task, thread); }
+#ifdef MI__HAVE_X86_KERNELS
+__attribute__((target("avx2,fma"))) static void gemm_task_avx2(void *arg, int64_t task, int thread) {
+    gemm_task_body(arg, task, thread);
+}
+__attribute__((target("avx512f,fma"))) static void gemm_task_avx512(void *arg, int64_t task, int thread) {
+    gemm_task_body(arg, task, thread);
+}
+#endif
 
 /* K = 0: every element is the epilogue of 0. */
 static void gemm_empty_k(int64_t m, int64_t n, float *c, int64_t ldc, const mi__gemm_epi *e) {
@@ -311,10 +359,11 @@ int mi__sgemm(mi__cpu *cpu, int ta, int tb, int64_t m, int64_t n, int64_t k, con
     size_t fit = (ws_size - slack) / j.bl.per_thread;
     j.ws = base;
     int64_t ntasks = j.bl.mb * j.bl.nb;
+    mi__cpu_task_fn task = cpu->gk->task;
     if (fit >= (size_t)cpu->nthreads && ntasks > 1) {
-        mi__cpu_parallel(cpu, ntasks, m * n * k, gemm_task, &j);
+        mi__cpu_parallel(cpu, ntasks, m * n * k, task, &j);
     } else {
-        for (int64_t t = 0; t < ntasks; t++) gemm_task(&j, t, 0);
+        for (int64_t t = 0; t < ntasks; t++) task(&j, t, 0);
     }
     return 0;
 }
