@@ -339,6 +339,11 @@ Test(cpu_linalg, gemm_core_every_kernel_and_epilogue) {
         core_case(cpu, 1, 0, 1, 1000, 64, 1, 1, 1, MI_ACT_NONE, 0);
         core_case(cpu, 0, 1, 300, 2, 600, 0, 0, 1, MI_ACT_RELU, 0);
         core_case(cpu, 0, 0, 4, 5, 0, 1, 1, 1, MI_ACT_NONE, 0); /* K = 0 */
+        /* One row (a fully connected layer at batch 1): no packing, columns in
+         * chunks of 256, K not a multiple of 16. */
+        for (int ta = 0; ta <= 1; ta++)
+            for (int tb = 0; tb <= 1; tb++) core_case(cpu, ta, tb, 1, 601, 1037, tb, 1, ta, MI_ACT_RELU, 0);
+        core_case(cpu, 0, 1, 1, 1000, 2048, 0, 1, 0, MI_ACT_CLIP, 0);
     }
     mi_backend_close(be);
 }

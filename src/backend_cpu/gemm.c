@@ -333,6 +333,45 @@ __attribute__((target("avx512f,fma"))) static void gemm_task_avx512(void *arg, i
 }
 #endif
 
+/* One row of A (a fully connected layer at batch 1): each weight is used
+ * once, so packing would cost more than the arithmetic. Dot products of
+ * contiguous rows (B transposed) or rows of B scaled and summed, in chunks
+ * of columns, then the usual store and epilogue. The sums keep a fixed
+ * order (16 partial sums, then added left to right). */
+#define MI__GEMV_CHUNK 256
+static void gemv_row(int ta, int tb, int64_t n, int64_t k, const float *a, int64_t lda, const float *b,
+                     int64_t ldb, float *c, int64_t ldc, const mi__gemm_epi *e, float *restrict ac) {
+    float t[MI__GEMV_CHUNK];
+    /* A's row, contiguous (ac: k floats of the caller's) when stored transposed. */
+    if (ta) {
+        for (int64_t p = 0; p < k; p++) ac[p] = a[p * lda];
+        a = ac;
+    }
+    for (int64_t j0 = 0; j0 < n; j0 += MI__GEMV_CHUNK) {
+        int64_t cols = min64(MI__GEMV_CHUNK, n - j0);
+        if (tb) {
+            for (int64_t q = 0; q < cols; q++) {
+                const float *restrict row = b + (j0 + q) * ldb;
+                float part[16] = {0};
+                int64_t p = 0;
+                for (; p + 16 <= k; p += 16)
+                    for (int l = 0; l < 16; l++) part[l] += a[p + l] * row[p + l];
+                for (; p < k; p++) part[p & 15] += a[p] * row[p];
+                float s = 0.0f;
+                for (int l = 0; l < 16; l++) s += part[l];
+                t[q] = s;
+            }
+        } else {
+            for (int64_t q = 0; q < cols; q++) t[q] = 0.0f;
+            for (int64_t p = 0; p < k; p++) {
+                const float ap = a[p], *restrict row = b + p * ldb + j0;
+                for (int64_t q = 0; q < cols; q++) t[q] += ap * row[q];
+            }
+        }
+        store_tile(t, MI__GEMV_CHUNK, 1, cols, c, ldc, 0, j0, e, 1, 1);
+    }
+}
+
 /* K = 0: every element is the epilogue of 0. */
 static void gemm_empty_k(int64_t m, int64_t n, float *c, int64_t ldc, const mi__gemm_epi *e) {
     float zero[MI__NR_MAX] = {0};
@@ -347,6 +386,10 @@ int mi__sgemm(mi__cpu *cpu, int ta, int tb, int64_t m, int64_t n, int64_t k, con
     if (m <= 0 || n <= 0) return 0;
     if (k <= 0) {
         gemm_empty_k(m, n, c, ldc, epi);
+        return 0;
+    }
+    if (m == 1 && (!ta || (ws && ws_size >= (size_t)k * sizeof(float)))) {
+        gemv_row(ta, tb, n, k, a, lda, b, ldb, c, ldc, epi, ws);
         return 0;
     }
     gemm_job j = {cpu->gk, ta, tb, m, n, k, a, b, lda, ldb, ldc, c, epi, {0}, NULL};
