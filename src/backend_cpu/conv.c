@@ -167,7 +167,7 @@ typedef struct direct_job {
     float lo, hi;
 } direct_job;
 
-static void direct_task(void *arg, int64_t task, int thread) {
+MI__INLINE static void direct_task_body(void *arg, int64_t task, int thread) {
     (void)thread;
     const direct_job *j = arg;
     const conv_geom *q = j->q;
@@ -201,8 +201,8 @@ static void direct_task(void *arg, int64_t task, int thread) {
                             if (hi > x1) hi = x1;
                             if (hi <= lo) continue;
                             if (sx == 1) {
-                                const float *src = row + (lo + xoff);
-                                float *a = acc + (lo - x0);
+                                const float *restrict src = row + (lo + xoff);
+                                float *restrict a = acc + (lo - x0);
                                 for (int64_t i = 0; i < hi - lo; i++) a[i] += wv * src[i];
                             } else {
                                 for (int64_t ox = lo; ox < hi; ox++)
@@ -211,17 +211,45 @@ static void direct_task(void *arg, int64_t task, int thread) {
                         }
                     }
                 }
-                float *o = out + line;
-                const float *r = res ? res + line : NULL;
-                if (r)
-                    for (int64_t ox = x0; ox < x1; ox++)
-                        o[ox] = mi_k_conv_epilogue(acc[ox - x0], bias, r[ox], j->act, j->lo, j->hi);
-                else
-                    for (int64_t ox = x0; ox < x1; ox++)
-                        o[ox] = mi_k_conv_epilogue(acc[ox - x0], bias, 0.0f, j->act, j->lo, j->hi);
+                float *restrict o = out + line;
+                const float *restrict r = res ? res + line : NULL;
+                const float lo = j->lo, hi = j->hi;
+                /* One loop per activation, so each is a plain vector loop. */
+#define MI__DIRECT_STORE(ACT)                                                                     \
+    do {                                                                                          \
+        if (r)                                                                                    \
+            for (int64_t ox = x0; ox < x1; ox++)                                                  \
+                o[ox] = mi_k_conv_epilogue(acc[ox - x0], bias, r[ox], ACT, lo, hi);               \
+        else                                                                                      \
+            for (int64_t ox = x0; ox < x1; ox++)                                                  \
+                o[ox] = mi_k_conv_epilogue(acc[ox - x0], bias, 0.0f, ACT, lo, hi);                \
+    } while (0)
+                if (j->act == MI_K_ACT_RELU) MI__DIRECT_STORE(MI_K_ACT_RELU);
+                else if (j->act == MI_K_ACT_CLIP) MI__DIRECT_STORE(MI_K_ACT_CLIP);
+                else MI__DIRECT_STORE(MI_K_ACT_NONE);
+#undef MI__DIRECT_STORE
             }
         }
     }
+}
+
+/* Compiled per instruction set, as the GEMM's tasks are (gemm.c). */
+static void direct_task_generic(void *arg, int64_t task, int thread) { direct_task_body(arg, task, thread); }
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+__attribute__((target("avx2,fma"))) static void direct_task_avx2(void *arg, int64_t task, int thread) {
+    direct_task_body(arg, task, thread);
+}
+__attribute__((target("avx512f,fma"))) static void direct_task_avx512(void *arg, int64_t task, int thread) {
+    direct_task_body(arg, task, thread);
+}
+#endif
+
+static mi__cpu_task_fn direct_task(const mi__cpu *cpu) {
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+    if (cpu->gk->isa == MI__ISA_AVX512) return direct_task_avx512;
+    if (cpu->gk->isa == MI__ISA_AVX2) return direct_task_avx2;
+#endif
+    return direct_task_generic;
 }
 
 /* ---- the op ------------------------------------------------------------------------ */
@@ -253,7 +281,7 @@ mi_status mi__cpu_conv(mi__cpu_call *c) {
 
     if (q.direct) {
         direct_job j = {&q, x, w, bias, res, y, act, lo, hi};
-        mi__cpu_parallel(c->cpu, q.batch * q.m, q.batch * q.m * q.out_sp * q.ksz, direct_task, &j);
+        mi__cpu_parallel(c->cpu, q.batch * q.m, q.batch * q.m * q.out_sp * q.ksz, direct_task(c->cpu), &j);
         return MI_OK;
     }
     size_t need = q.col_bytes + q.gemm_bytes + MI__CPU_WS_ALIGN;

@@ -30,8 +30,14 @@ typedef struct mi__cpu_pool mi__cpu_pool;
  * panel (kc x MR) times packed B panel (kc x NR). */
 typedef void (*mi__gemm_micro_fn)(int64_t kc, const float *a, const float *b, float *c);
 typedef void (*mi__cpu_task_fn)(void *arg, int64_t task, int thread);
+/* Instruction sets the kernels are compiled for (x86-64; elsewhere only
+ * the generic one). */
+enum { MI__ISA_GENERIC, MI__ISA_AVX2, MI__ISA_AVX512 };
+/* Inlined into each instruction set's copy of a kernel. */
+#define MI__INLINE __attribute__((always_inline)) inline
 typedef struct mi__gemm_kernel {
     const char *name;
+    int isa; /* MI__ISA_*: the other kernels (conv.c's direct path) follow it */
     int mr, nr;
     int64_t mc, kc, nc; /* cache blocking: A block mc x kc, B block kc x nc */
     mi__gemm_micro_fn fn;

@@ -27,8 +27,6 @@
 
 #define MI__MR_MAX 16
 #define MI__NR_MAX 32
-/* Inlined into each instruction set's copy of the task (see gemm_task_*). */
-#define MI__INLINE __attribute__((always_inline)) inline
 
 #define MI__MADD_PLAIN(a, b, c) ((c) + (a) * (b))
 #define MI__MADD_FMA(a, b, c) fmaf((a), (b), (c))
@@ -63,12 +61,14 @@ MI__DEFINE_MICRO(micro_avx512, 8, 32, __attribute__((target("avx512f,fma"))), MI
 #endif
 
 static void gemm_task_generic(void *arg, int64_t task, int thread);
-static const mi__gemm_kernel k_generic = {"generic", 6, 8, 96, 256, 512, micro_generic, gemm_task_generic};
+static const mi__gemm_kernel k_generic = {"generic", MI__ISA_GENERIC, 6, 8, 96, 256, 512, micro_generic,
+                                          gemm_task_generic};
 #ifdef MI__HAVE_X86_KERNELS
 static void gemm_task_avx2(void *arg, int64_t task, int thread);
 static void gemm_task_avx512(void *arg, int64_t task, int thread);
-static const mi__gemm_kernel k_avx2 = {"avx2", 6, 16, 96, 256, 512, micro_avx2, gemm_task_avx2};
-static const mi__gemm_kernel k_avx512 = {"avx512", 8, 32, 96, 256, 512, micro_avx512, gemm_task_avx512};
+static const mi__gemm_kernel k_avx2 = {"avx2", MI__ISA_AVX2, 6, 16, 96, 256, 512, micro_avx2, gemm_task_avx2};
+static const mi__gemm_kernel k_avx512 = {"avx512", MI__ISA_AVX512, 8, 32, 96, 256, 512, micro_avx512,
+                                         gemm_task_avx512};
 #endif
 
 static const mi__gemm_kernel *kernel_list[4];

@@ -35,8 +35,11 @@
 
 MI_HD static inline float mi_k_relu(float x) { return x < 0.0f ? 0.0f : x; }
 
+/* min(max(x, lo), hi) as ONNX defines it (hi wins when lo > hi; NaN stays
+ * NaN), written as two selects so that loops over it vectorize. */
 MI_HD static inline float mi_k_clip(float x, float lo, float hi) {
-    return x < lo ? lo : (x > hi ? hi : x);
+    float y = x < lo ? lo : x;
+    return y > hi ? hi : y;
 }
 
 MI_HD static inline float mi_k_sigmoid(float x) {
