@@ -235,7 +235,7 @@ MI__INLINE static void direct_task_body(void *arg, int64_t task, int thread) {
 
 /* Compiled per instruction set, as the GEMM's tasks are (gemm.c). */
 static void direct_task_generic(void *arg, int64_t task, int thread) { direct_task_body(arg, task, thread); }
-#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+#ifdef MI__HAVE_X86_KERNELS
 __attribute__((target("avx2,fma"))) static void direct_task_avx2(void *arg, int64_t task, int thread) {
     direct_task_body(arg, task, thread);
 }
@@ -245,7 +245,7 @@ __attribute__((target("avx512f,fma"))) static void direct_task_avx512(void *arg,
 #endif
 
 static mi__cpu_task_fn direct_task(const mi__cpu *cpu) {
-#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+#ifdef MI__HAVE_X86_KERNELS
     if (cpu->gk->isa == MI__ISA_AVX512) return direct_task_avx512;
     if (cpu->gk->isa == MI__ISA_AVX2) return direct_task_avx2;
 #endif

@@ -35,6 +35,11 @@ typedef void (*mi__cpu_task_fn)(void *arg, int64_t task, int thread);
 enum { MI__ISA_GENERIC, MI__ISA_AVX2, MI__ISA_AVX512 };
 /* Inlined into each instruction set's copy of a kernel. */
 #define MI__INLINE __attribute__((always_inline)) inline
+/* x86 with GCC or Clang: kernels compiled for AVX2 and AVX-512 too, picked
+ * at run time. */
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+#define MI__HAVE_X86_KERNELS 1
+#endif
 typedef struct mi__gemm_kernel {
     const char *name;
     int isa; /* MI__ISA_*: the other kernels (conv.c's direct path) follow it */

@@ -54,8 +54,7 @@
 
 MI__DEFINE_MICRO(micro_generic, 6, 8, , MI__MADD_PLAIN)
 
-#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
-#define MI__HAVE_X86_KERNELS 1
+#ifdef MI__HAVE_X86_KERNELS
 MI__DEFINE_MICRO(micro_avx2, 6, 16, __attribute__((target("avx2,fma"))), MI__MADD_FMA)
 MI__DEFINE_MICRO(micro_avx512, 8, 32, __attribute__((target("avx512f,fma"))), MI__MADD_FMA)
 #endif
