@@ -68,6 +68,11 @@ static mi_status plan_model(mi_model *m, const mi_model_options *o) {
     return st;
 }
 
+/* A weight the weights pool holds a copy of (not an alias of another). */
+static int in_weights_pool(const mi_tensor *x, const mi_tensor_place *p) {
+    return x->role == MI_ROLE_WEIGHT && p->pool == MI_POOL_WEIGHTS && p->alias_of < 0 && x->nbytes;
+}
+
 static mi_status share_weights(mi_model *m, size_t wsize) {
     mi_graph *g = m->graph;
     size_t nt = mi_graph_tensor_count(g);
@@ -76,8 +81,7 @@ static mi_status share_weights(mi_model *m, size_t wsize) {
     for (size_t t = 0; t < nt; t++) {
         const mi_tensor *x = mi_graph_tensor(g, t);
         const mi_tensor_place *p = mi_memory_plan_tensor(m->plan, t);
-        if (x->role == MI_ROLE_WEIGHT && p->pool == MI_POOL_WEIGHTS && p->alias_of < 0 && x->nbytes)
-            where[t] = (const char *)m->weights + p->offset;
+        if (in_weights_pool(x, p)) where[t] = (const char *)m->weights + p->offset;
     }
     mi_status st = mi__graph_weights_moved(g, where, m->weights, wsize);
     mi__free(where);
@@ -122,8 +126,7 @@ mi_status mi_model_create(mi_graph *g, const mi_model_options *opt, mi_model **o
         for (size_t t = 0; t < mi_graph_tensor_count(g); t++) {
             const mi_tensor *x = mi_graph_tensor(g, t);
             const mi_tensor_place *p = mi_memory_plan_tensor(m->plan, t);
-            if (x->role != MI_ROLE_WEIGHT || p->pool != MI_POOL_WEIGHTS || p->alias_of >= 0 || !x->nbytes)
-                continue;
+            if (!in_weights_pool(x, p)) continue;
             if (!x->data) {
                 st = mi__error(MI_ERR_INTERNAL, "weight '%s' has no data", x->name);
                 goto fail;
