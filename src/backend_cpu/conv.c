@@ -234,23 +234,7 @@ MI__INLINE static void direct_task_body(void *arg, int64_t task, int thread) {
 }
 
 /* Compiled per instruction set, as the GEMM's tasks are (gemm.c). */
-static void direct_task_generic(void *arg, int64_t task, int thread) { direct_task_body(arg, task, thread); }
-#ifdef MI__HAVE_X86_KERNELS
-__attribute__((target("avx2,fma"))) static void direct_task_avx2(void *arg, int64_t task, int thread) {
-    direct_task_body(arg, task, thread);
-}
-__attribute__((target("avx512f,fma"))) static void direct_task_avx512(void *arg, int64_t task, int thread) {
-    direct_task_body(arg, task, thread);
-}
-#endif
-
-static mi__cpu_task_fn direct_task(const mi__cpu *cpu) {
-#ifdef MI__HAVE_X86_KERNELS
-    if (cpu->gk->isa == MI__ISA_AVX512) return direct_task_avx512;
-    if (cpu->gk->isa == MI__ISA_AVX2) return direct_task_avx2;
-#endif
-    return direct_task_generic;
-}
+MI__ISA_TASKS(direct_task, direct_task_body)
 
 /* ---- the op ------------------------------------------------------------------------ */
 
@@ -281,7 +265,7 @@ mi_status mi__cpu_conv(mi__cpu_call *c) {
 
     if (q.direct) {
         direct_job j = {&q, x, w, bias, res, y, act, lo, hi};
-        mi__cpu_parallel(c->cpu, q.batch * q.m, q.batch * q.m * q.out_sp * q.ksz, direct_task(c->cpu), &j);
+        mi__cpu_parallel(c->cpu, q.batch * q.m, q.batch * q.m * q.out_sp * q.ksz, direct_task_for(c->cpu->gk->isa), &j);
         return MI_OK;
     }
     size_t need = q.col_bytes + q.gemm_bytes + MI__CPU_WS_ALIGN;

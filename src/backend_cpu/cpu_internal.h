@@ -39,14 +39,37 @@ enum { MI__ISA_GENERIC, MI__ISA_AVX2, MI__ISA_AVX512 };
  * at run time. */
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
 #define MI__HAVE_X86_KERNELS 1
+#define MI__TARGET_AVX2 __attribute__((target("avx2,fma")))
+#define MI__TARGET_AVX512 __attribute__((target("avx512f,fma")))
+#endif
+/* A task compiled once per instruction set from BODY (an MI__INLINE
+ * function of the same arguments): NAME_generic, NAME_avx2, NAME_avx512,
+ * and NAME_for(isa), the copy for a kernel's instruction set. Same
+ * operations in the same order on every target, so results do not depend
+ * on which runs. */
+#ifdef MI__HAVE_X86_KERNELS
+#define MI__ISA_TASKS(NAME, BODY)                                                                  \
+    static void NAME##_generic(void *arg, int64_t task, int thread) { BODY(arg, task, thread); }   \
+    MI__TARGET_AVX2 static void NAME##_avx2(void *arg, int64_t task, int thread) {                 \
+        BODY(arg, task, thread);                                                                   \
+    }                                                                                              \
+    MI__TARGET_AVX512 static void NAME##_avx512(void *arg, int64_t task, int thread) {             \
+        BODY(arg, task, thread);                                                                   \
+    }                                                                                              \
+    static inline mi__cpu_task_fn NAME##_for(int isa) {                                            \
+        return isa == MI__ISA_AVX512 ? NAME##_avx512 : isa == MI__ISA_AVX2 ? NAME##_avx2 : NAME##_generic; \
+    }
+#else
+#define MI__ISA_TASKS(NAME, BODY)                                                                  \
+    static void NAME##_generic(void *arg, int64_t task, int thread) { BODY(arg, task, thread); }   \
+    static inline mi__cpu_task_fn NAME##_for(int isa) { return (void)isa, NAME##_generic; }
 #endif
 typedef struct mi__gemm_kernel {
     const char *name;
-    int isa; /* MI__ISA_*: the other kernels (conv.c's direct path) follow it */
+    int isa; /* MI__ISA_*: the tasks around it (packs, stores, conv.c's direct path) follow it */
     int mr, nr;
     int64_t mc, kc, nc; /* cache blocking: A block mc x kc, B block kc x nc */
     mi__gemm_micro_fn fn;
-    mi__cpu_task_fn task; /* one mc x nc block of C, packs and stores for this instruction set */
 } mi__gemm_kernel;
 
 typedef struct mi__cpu {

@@ -55,19 +55,14 @@
 MI__DEFINE_MICRO(micro_generic, 6, 8, , MI__MADD_PLAIN)
 
 #ifdef MI__HAVE_X86_KERNELS
-MI__DEFINE_MICRO(micro_avx2, 6, 16, __attribute__((target("avx2,fma"))), MI__MADD_FMA)
-MI__DEFINE_MICRO(micro_avx512, 8, 32, __attribute__((target("avx512f,fma"))), MI__MADD_FMA)
+MI__DEFINE_MICRO(micro_avx2, 6, 16, MI__TARGET_AVX2, MI__MADD_FMA)
+MI__DEFINE_MICRO(micro_avx512, 8, 32, MI__TARGET_AVX512, MI__MADD_FMA)
 #endif
 
-static void gemm_task_generic(void *arg, int64_t task, int thread);
-static const mi__gemm_kernel k_generic = {"generic", MI__ISA_GENERIC, 6, 8, 96, 256, 512, micro_generic,
-                                          gemm_task_generic};
+static const mi__gemm_kernel k_generic = {"generic", MI__ISA_GENERIC, 6, 8, 96, 256, 512, micro_generic};
 #ifdef MI__HAVE_X86_KERNELS
-static void gemm_task_avx2(void *arg, int64_t task, int thread);
-static void gemm_task_avx512(void *arg, int64_t task, int thread);
-static const mi__gemm_kernel k_avx2 = {"avx2", MI__ISA_AVX2, 6, 16, 96, 256, 512, micro_avx2, gemm_task_avx2};
-static const mi__gemm_kernel k_avx512 = {"avx512", MI__ISA_AVX512, 8, 32, 96, 256, 512, micro_avx512,
-                                         gemm_task_avx512};
+static const mi__gemm_kernel k_avx2 = {"avx2", MI__ISA_AVX2, 6, 16, 96, 256, 512, micro_avx2};
+static const mi__gemm_kernel k_avx512 = {"avx512", MI__ISA_AVX512, 8, 32, 96, 256, 512, micro_avx512};
 #endif
 
 static const mi__gemm_kernel *kernel_list[4];
@@ -320,17 +315,8 @@ MI__INLINE static void gemm_task_body(void *arg, int64_t task, int thread) {
 
 /* The packing, the micro-kernel calls and the stores, compiled once per
  * instruction set like the micro-kernels: at the baseline (SSE2) the
- * stores and packs cost more than the arithmetic. Same operations in the
- * same order on every target, so results do not depend on it. */
-static void gemm_task_generic(void *arg, int64_t task, int thread) { gemm_task_body(arg, task, thread); }
-#ifdef MI__HAVE_X86_KERNELS
-__attribute__((target("avx2,fma"))) static void gemm_task_avx2(void *arg, int64_t task, int thread) {
-    gemm_task_body(arg, task, thread);
-}
-__attribute__((target("avx512f,fma"))) static void gemm_task_avx512(void *arg, int64_t task, int thread) {
-    gemm_task_body(arg, task, thread);
-}
-#endif
+ * stores and packs cost more than the arithmetic. */
+MI__ISA_TASKS(gemm_task, gemm_task_body)
 
 /* One row of A (a fully connected layer at batch 1): each weight is used
  * once, so packing would cost more than the arithmetic. Dot products of
@@ -401,7 +387,7 @@ int mi__sgemm(mi__cpu *cpu, int ta, int tb, int64_t m, int64_t n, int64_t k, con
     size_t fit = (ws_size - slack) / j.bl.per_thread;
     j.ws = base;
     int64_t ntasks = j.bl.mb * j.bl.nb;
-    mi__cpu_task_fn task = cpu->gk->task;
+    mi__cpu_task_fn task = gemm_task_for(cpu->gk->isa);
     if (fit >= (size_t)cpu->nthreads && ntasks > 1) {
         mi__cpu_parallel(cpu, ntasks, m * n * k, task, &j);
     } else {
