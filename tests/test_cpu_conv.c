@@ -189,6 +189,53 @@ Test(cpu_conv, depthwise_direct_path) {
     conv_check(&big, &o);
 }
 
+/* The 3x3 form of the direct path (stride 1 or 2, padded rows in a ring):
+ * every pad from 0 to 2 on each side, inputs smaller than the kernel, a
+ * channel multiplier, several bands of rows, and rows too wide for its
+ * buffers (the generic loops again) on both sides of the limit. */
+Test(cpu_conv, depthwise_3x3_path) {
+    static const int64_t hw[][2] = {{1, 1}, {2, 3}, {5, 7}, {8, 8}};
+    int checked = 0;
+    for (int64_t st = 1; st <= 2; st++)
+        for (size_t i = 0; i < MI__ARRAY_LEN(hw); i++)
+            for (int pads = 0; pads < 81; pads++) {
+                int64_t pb0 = pads % 3, pe0 = pads / 3 % 3, pb1 = pads / 9 % 3, pe1 = pads / 27;
+                if ((pads + (int)i) % 4 && pads != 80) continue; /* a quarter of them, and all 2s */
+                cspec s = {2, 1, 2, 4, 2, {hw[i][0], hw[i][1]}, {3, 3}, {st, st}, {1, 1},
+                           {pb0, pb1}, {pe0, pe1}, (int)(pads & 1)};
+                if (s.in[0] + pb0 + pe0 < 3 || s.in[1] + pb1 + pe1 < 3 || pb0 > s.in[0] || pe0 > s.in[0] ||
+                    pb1 > s.in[1] || pe1 > s.in[1])
+                    continue; /* shapes the model loader refuses */
+                conv_check(&s, &plain);
+                checked++;
+            }
+    cr_assert_geq(checked, 40);
+    copts o = {0};
+    o.act = MI_ACT_RELU;
+    o.residual = 1;
+    o.inplace = 1;
+    cspec s1 = spec2d(2, 3, 3, 3, 6, 9, 3, 1, 1), s2 = spec2d(2, 3, 3, 3, 9, 6, 3, 2, 1);
+    const mi__gemm_kernel *const *ks = mi__gemm_kernels(); /* its copy per instruction set */
+    for (int i = 0; ks[i]; i++) {
+        o.kernel = ks[i];
+        conv_check(&s1, &o);
+        conv_check(&s2, &o);
+    }
+    o.kernel = NULL;
+    /* Several bands of rows per plane. */
+    cspec tall1 = spec2d(1, 2, 2, 2, 45, 100, 3, 1, 1), tall2 = spec2d(1, 2, 2, 2, 130, 100, 3, 2, 1);
+    conv_check(&tall1, &o);
+    conv_check(&tall2, &plain);
+    for (int64_t w = 2043; w <= 2048; w++) { /* stride 1 takes rows of up to 2045 outputs */
+        cspec wide = spec2d(1, 1, 1, 1, 2, w, 3, 1, 1);
+        conv_check(&wide, &plain);
+    }
+    for (int64_t w = 2041; w <= 2047; w += 2) { /* stride 2 up to 1022 */
+        cspec wide = spec2d(1, 1, 1, 1, 3, w, 3, 2, 1);
+        conv_check(&wide, &plain);
+    }
+}
+
 Test(cpu_conv, pointwise_no_im2col_batch) {
     cspec s = spec2d(3, 16, 24, 1, 5, 6, 1, 1, 0);
     conv_check(&s, &plain);

@@ -3,7 +3,8 @@
  *
  * Three paths:
  *  - one input channel per group (depthwise, any channel multiplier): a
- *    direct loop per output plane, no workspace;
+ *    direct loop per output plane, no workspace; 3x3 at stride 1 or 2
+ *    (MobileNet's) has its own form, over padded bands of rows;
  *  - 1x1, stride 1, no padding: the input already is the GEMM's B matrix
  *    (channels x pixels), no im2col;
  *  - otherwise im2col into the planned workspace, tiled over output pixels
@@ -23,9 +24,26 @@ typedef struct conv_geom {
     int64_t in[3], out[3], k[3], s[3], d[3], pb[3];
     int64_t in_sp, out_sp, ksz, kdim;
     int direct, pointwise;
+    int dw3; /* the direct path's 3x3 form (see dw3_plane) */
     int64_t tile; /* im2col columns per tile (0: no im2col) */
     size_t col_bytes, gemm_bytes;
 } conv_geom;
+
+/* The 3x3 path's buffers, in floats (on the stack): padded input and
+ * output of one band of rows (see dw3_plane). Rows too wide for a band of
+ * one take the generic direct loops. */
+#define MI__DW3_IN 6144
+#define MI__DW3_OUT 2048
+
+/* 2-D, 3x3, no dilation, stride 1 or 2 both ways: MobileNet's depthwise
+ * convolutions. */
+static int dw3_fits(const conv_geom *q) {
+    if (q->in[0] != 1 || q->out[0] != 1 || q->k[0] != 1 || q->k[1] != 3 || q->k[2] != 3 ||
+        q->d[1] != 1 || q->d[2] != 1 || q->s[1] != q->s[2] || q->s[2] < 1 || q->s[2] > 2)
+        return 0;
+    int64_t pw = q->out[2] + 3 - q->s[2]; /* a band's pitch */
+    return pw <= MI__DW3_OUT && (q->s[2] == 1 ? 3 * pw + 2 : 6 * pw + 2) <= MI__DW3_IN;
+}
 
 static void geom_init(const mi_graph *g, const mi_node *n, const mi__conv_params *p, conv_geom *q) {
     const mi_tensor *x = mi__node_in(g, n, 0), *w = mi__node_in(g, n, 1);
@@ -56,6 +74,7 @@ static void geom_init(const mi_graph *g, const mi_node *n, const mi__conv_params
     for (int i = 0; i < nsp; i++)
         unit = unit && p->stride[i] == 1 && p->pad_begin[i] == 0 && p->pad_end[i] == 0;
     q->pointwise = unit;
+    q->dw3 = q->direct && dw3_fits(q);
 }
 
 static size_t round64(size_t n) { return (n + 63) & ~(size_t)63; }
@@ -167,6 +186,105 @@ typedef struct direct_job {
     float lo, hi;
 } direct_job;
 
+/* out[0, n) = act(acc + bias + res): one loop per activation, so each is
+ * a plain vector loop. res may be out itself (planned in place): each
+ * element is read just before it is written. */
+MI__INLINE static void direct_store(const direct_job *j, const float *restrict acc,
+                                    float *restrict o, const float *restrict r, float bias,
+                                    int64_t n) {
+    const float lo = j->lo, hi = j->hi;
+#define MI__DIRECT_STORE(ACT)                                                                     \
+    do {                                                                                          \
+        if (r)                                                                                    \
+            for (int64_t i = 0; i < n; i++)                                                       \
+                o[i] = mi_k_conv_epilogue(acc[i], bias, r[i], ACT, lo, hi);                       \
+        else                                                                                      \
+            for (int64_t i = 0; i < n; i++) o[i] = mi_k_conv_epilogue(acc[i], bias, 0.0f, ACT, lo, hi); \
+    } while (0)
+    if (j->act == MI_K_ACT_RELU) MI__DIRECT_STORE(MI_K_ACT_RELU);
+    else if (j->act == MI_K_ACT_CLIP) MI__DIRECT_STORE(MI_K_ACT_CLIP);
+    else MI__DIRECT_STORE(MI_K_ACT_NONE);
+#undef MI__DIRECT_STORE
+}
+
+/* Padded row r of the plane (input row r - pad) over padded columns
+ * [0, len): zeros outside the input. */
+MI__INLINE static void dw3_pad_row(const conv_geom *q, const float *plane, int64_t r, float *dst,
+                                   int64_t len) {
+    const int64_t iy = r - q->pb[1], iw = q->in[2], px = q->pb[2];
+    if (iy < 0 || iy >= q->in[1]) {
+        memset(dst, 0, (size_t)len * sizeof *dst);
+        return;
+    }
+    int64_t a = px < len ? px : len, b = px + iw < len ? px + iw : len; /* b >= a: iw >= 1 */
+    memset(dst, 0, (size_t)a * sizeof *dst);
+    memcpy(dst + a, plane + iy * iw + (a - px), (size_t)(b - a) * sizeof *dst);
+    memset(dst + b, 0, (size_t)(len - b) * sizeof *dst);
+}
+
+/* One output plane of a 3x3 depthwise convolution, in bands of output
+ * rows. A band's padded input is laid out with the pitch of its output
+ * rows plus the padding, so the whole band is one flat loop of nine
+ * multiply-adds at constant offsets (rows of 7 or 14 outputs vectorize as
+ * well as rows of 112), then each row gets the epilogue. Stride 2 splits
+ * the padded input by row and column parity into four planes, which makes
+ * every tap a contiguous load again. MobileNet-V2 spends most of its
+ * depthwise time here. */
+MI__INLINE static void dw3_plane(const direct_job *j, const float *plane, const float *w,
+                                 float *out, const float *res, float bias) {
+    const conv_geom *q = j->q;
+    const int64_t ow = q->out[2], oh = q->out[1];
+    float in[MI__DW3_IN], acc[MI__DW3_OUT], row[MI__DW3_IN / 3];
+    const float w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5], w6 = w[6],
+                w7 = w[7], w8 = w[8];
+    if (q->s[2] == 1) {
+        const int64_t pw = ow + 2; /* pitch: output x reads padded x .. x + 2 */
+        int64_t band = (MI__DW3_IN - 2) / pw - 2;
+        if (band > MI__DW3_OUT / pw) band = MI__DW3_OUT / pw;
+        for (int64_t y0 = 0; y0 < oh; y0 += band) {
+            int64_t nr = oh - y0 < band ? oh - y0 : band;
+            for (int64_t r = 0; r < nr + 2; r++) dw3_pad_row(q, plane, y0 + r, in + r * pw, pw);
+            in[(nr + 2) * pw] = in[(nr + 2) * pw + 1] = 0.0f; /* read by the junk columns */
+            const float *restrict a = in, *restrict b = in + pw, *restrict c = in + 2 * pw;
+            for (int64_t i = 0; i < nr * pw; i++)
+                acc[i] = w0 * a[i] + w1 * a[i + 1] + w2 * a[i + 2] + w3 * b[i] + w4 * b[i + 1] +
+                         w5 * b[i + 2] + w6 * c[i] + w7 * c[i + 1] + w8 * c[i + 2];
+            for (int64_t y = 0; y < nr; y++)
+                direct_store(j, acc + y * pw, out + (y0 + y) * ow,
+                             res ? res + (y0 + y) * ow : NULL, bias, ow);
+        }
+        return;
+    }
+    /* Stride 2: output (y, x) reads padded rows 2y .. 2y + 2 and columns
+     * 2x .. 2x + 2; ee holds the even rows' even columns (y, x at y * pw +
+     * x), eo their odd columns, oe and oo the odd rows'. */
+    const int64_t pw = ow + 1;
+    int64_t band = ((MI__DW3_IN - 2) / pw - 2) / 4;
+    if (band > MI__DW3_OUT / pw) band = MI__DW3_OUT / pw;
+    for (int64_t y0 = 0; y0 < oh; y0 += band) {
+        int64_t nr = oh - y0 < band ? oh - y0 : band;
+        float *ee = in, *eo = ee + (nr + 1) * pw + 1, *oe = eo + (nr + 1) * pw,
+              *oo = oe + nr * pw + 1;
+        for (int64_t r = 0; r < 2 * nr + 1; r++) {
+            dw3_pad_row(q, plane, 2 * y0 + r, row, 2 * pw);
+            float *e = (r & 1 ? oe : ee) + (r / 2) * pw, *o = (r & 1 ? oo : eo) + (r / 2) * pw;
+            for (int64_t x = 0; x < pw; x++) {
+                e[x] = row[2 * x];
+                o[x] = row[2 * x + 1];
+            }
+        }
+        ee[(nr + 1) * pw] = oe[nr * pw] = 0.0f; /* read by the junk column */
+        const float *restrict e0 = ee, *restrict o0 = eo, *restrict e1 = oe, *restrict o1 = oo,
+                              *restrict e2 = ee + pw, *restrict o2 = eo + pw;
+        for (int64_t i = 0; i < nr * pw; i++)
+            acc[i] = w0 * e0[i] + w1 * o0[i] + w2 * e0[i + 1] + w3 * e1[i] + w4 * o1[i] +
+                     w5 * e1[i + 1] + w6 * e2[i] + w7 * o2[i] + w8 * e2[i + 1];
+        for (int64_t y = 0; y < nr; y++)
+            direct_store(j, acc + y * pw, out + (y0 + y) * ow, res ? res + (y0 + y) * ow : NULL,
+                         bias, ow);
+    }
+}
+
 MI__INLINE static void direct_task_body(void *arg, int64_t task, int thread) {
     (void)thread;
     const direct_job *j = arg;
@@ -177,6 +295,10 @@ MI__INLINE static void direct_task_body(void *arg, int64_t task, int thread) {
     float *out = j->y + (b * q->m + oc) * q->out_sp;
     const float *res = j->res ? j->res + (b * q->m + oc) * q->out_sp : NULL;
     const float bias = j->bias ? j->bias[oc] : 0.0f;
+    if (q->dw3) {
+        dw3_plane(j, plane, w, out, res, bias);
+        return;
+    }
     const int64_t ow = q->out[2], iw = q->in[2], sx = q->s[2];
     float acc[MI__DIRECT_CHUNK];
     for (int64_t oz = 0; oz < q->out[0]; oz++) {
@@ -211,23 +333,7 @@ MI__INLINE static void direct_task_body(void *arg, int64_t task, int thread) {
                         }
                     }
                 }
-                float *restrict o = out + line;
-                const float *restrict r = res ? res + line : NULL;
-                const float lo = j->lo, hi = j->hi;
-                /* One loop per activation, so each is a plain vector loop. */
-#define MI__DIRECT_STORE(ACT)                                                                     \
-    do {                                                                                          \
-        if (r)                                                                                    \
-            for (int64_t ox = x0; ox < x1; ox++)                                                  \
-                o[ox] = mi_k_conv_epilogue(acc[ox - x0], bias, r[ox], ACT, lo, hi);               \
-        else                                                                                      \
-            for (int64_t ox = x0; ox < x1; ox++)                                                  \
-                o[ox] = mi_k_conv_epilogue(acc[ox - x0], bias, 0.0f, ACT, lo, hi);                \
-    } while (0)
-                if (j->act == MI_K_ACT_RELU) MI__DIRECT_STORE(MI_K_ACT_RELU);
-                else if (j->act == MI_K_ACT_CLIP) MI__DIRECT_STORE(MI_K_ACT_CLIP);
-                else MI__DIRECT_STORE(MI_K_ACT_NONE);
-#undef MI__DIRECT_STORE
+                direct_store(j, acc, out + line + x0, res ? res + line + x0 : NULL, bias, x1 - x0);
             }
         }
     }
