@@ -20,7 +20,8 @@ targets=("$@")
 
 cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DMI_FUZZ=ON -DMI_TESTS=OFF -DMI_BENCH=OFF \
   -DMI_CUDA=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build-fuzz -j "$(nproc)" --target fuzz_onnx fuzz_csv fuzz_tensor >/dev/null
+# The CLI too, so that clang's warnings (errors here, as in every build) cover all of src/.
+cmake --build build-fuzz -j "$(nproc)" --target fuzz_onnx fuzz_csv fuzz_tensor mini-infer >/dev/null
 
 node=/usr/share/libonnx-testdata/data/node
 for t in "${targets[@]}"; do

@@ -165,10 +165,9 @@ static int run_run(const cli_cmd *cmd, int argc, char **argv) {
     const mi_memory_plan *plan = mi_model_plan(m);
     const mi_solve_result *r = mi_memory_plan_result(plan);
     char b1[32], b2[32], b3[32], b4[32];
-    size_t ws_total = 0, ws_max = 0;
+    size_t ws_max = 0;
     for (size_t k = 0; k < mi_graph_node_count(mi_model_graph(m)); k++) {
         size_t w = mi_memory_plan_workspace_size(plan, k);
-        ws_total += w;
         if (w > ws_max) ws_max = w;
     }
     printf("model      %s, device %s, load + plan %.1f ms\n", path, o.device, 1e3 * (t1 - t0));
