@@ -29,10 +29,11 @@ typedef struct conv_geom {
     size_t col_bytes, gemm_bytes;
 } conv_geom;
 
-/* The 3x3 path's buffers, in floats (on the stack): padded input and
- * output of one band of rows (see dw3_plane). Rows too wide for a band of
- * one take the generic direct loops. */
-#define MI__DW3_IN 6144
+/* The 3x3 path's buffers, in floats, on the stack (24 KiB with its row):
+ * padded input and output of one band of rows (see dw3_plane). Small
+ * enough for any thread's stack, and L1's size beats larger bands. Rows
+ * too wide for a band of one take the generic direct loops. */
+#define MI__DW3_IN 3072
 #define MI__DW3_OUT 2048
 
 /* 2-D, 3x3, no dilation, stride 1 or 2 both ways: MobileNet's depthwise
