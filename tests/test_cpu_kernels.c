@@ -7,6 +7,8 @@
 #include "kernels/elementwise.h"
 
 #include <stdatomic.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 Test(cpu_kernels, activations) {
     cr_assert_eq(mi_k_relu(-3.0f), 0.0f);
@@ -120,21 +122,35 @@ static void count_task(void *arg, int64_t t, int thread) {
     atomic_store(&c->threads_seen[thread], 1);
 }
 
-Test(cpu_backend, thread_pool_runs_every_task_once) {
+/* Regions back to back (the workers still spinning) and after pauses
+ * longer than the spin (asleep on the condition variable), with as many
+ * threads as the machine has and with more (8). */
+static void pool_rounds(int want_threads) {
     mi_backend *b;
     cr_assert_eq(mi_backend_cpu_create(NULL, &b), MI_OK);
     mi__cpu *cpu = b->state;
+    if (want_threads) cr_assert_eq(cpu->nthreads, want_threads);
     cr_assert_geq(cpu->nthreads, 1);
     cr_assert_leq(cpu->nthreads, MI__CPU_MAX_THREADS);
     for (int rep = 0; rep < 50; rep++) {
         static pool_check c;
         memset(&c, 0, sizeof c);
         int64_t n = 1 + rep * 20;
+        if (rep % 10 == 9) usleep(2000);
         mi__cpu_parallel(cpu, n, MI__CPU_MIN_PARALLEL_WORK, count_task, &c);
         for (int64_t t = 0; t < n; t++) cr_assert_eq(atomic_load(&c.hits[t]), 1, "task %lld", (long long)t);
         for (int i = cpu->nthreads; i < MI__CPU_MAX_THREADS; i++) cr_assert_eq(atomic_load(&c.threads_seen[i]), 0);
     }
     mi_backend_close(b);
+}
+
+Test(cpu_backend, thread_pool_runs_every_task_once) {
+    pool_rounds(0);
+}
+
+Test(cpu_backend, thread_pool_oversubscribed) {
+    cr_assert_eq(setenv("MI_CPU_THREADS", "8", 1), 0);
+    pool_rounds(8);
 }
 
 /* ---- allocation failure injection --------------------------------------------------------- */

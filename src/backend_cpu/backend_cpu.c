@@ -10,11 +10,13 @@
 #include "cpu_internal.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 _Static_assert(MI_K_ACT_NONE == (int)MI_ACT_NONE && MI_K_ACT_RELU == (int)MI_ACT_RELU &&
@@ -80,8 +82,10 @@ struct mi__cpu_pool {
     pthread_mutex_t busy; /* held for a whole parallel region */
     pthread_mutex_t lock;
     pthread_cond_t wake, done;
-    uint64_t gen;
-    int stop, finished;
+    /* Written under lock; read without it by the spins below. */
+    _Atomic uint64_t gen;
+    _Atomic int finished;
+    int stop;
     mi__cpu_task_fn fn;
     void *arg;
     int64_t ntasks;
@@ -96,25 +100,78 @@ static void run_tasks(mi__cpu_pool *p, mi__cpu_task_fn fn, void *arg, int64_t nt
     }
 }
 
+/* Waking a sleeping thread costs tens of microseconds, and a model runs
+ * one parallel region after another with little between them (MobileNet-
+ * V2: about 70 per inference, 2 threads ran it only 1.25x faster than 1).
+ * So both sides spin for a short while (MI__CPU_SPIN_NS) before they
+ * sleep on the condition variable: a region that follows soon starts at
+ * once, and an idle pool still sleeps. */
+#define MI__CPU_SPIN_NS 100000
+
+static inline void cpu_relax(void) {
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+    __builtin_ia32_pause();
+#endif
+}
+
+static double now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+/* Waits (spinning, then yielding the core) until done(p, arg) or the spin
+ * time is over; true when done. Yielding keeps an oversubscribed machine
+ * (more threads than cores, or other busy processes) from losing the core
+ * to a spinner: 8 threads on 2 cores ran MobileNet-V2 3.5x slower with a
+ * pure spin, no slower with this one. */
+typedef int (*spin_done_fn)(mi__cpu_pool *p, uint64_t arg);
+
+static int spin_wait(mi__cpu_pool *p, spin_done_fn done, uint64_t arg) {
+    double end = 0;
+    for (unsigned i = 1;; i++) {
+        if (done(p, arg)) return 1;
+        if (i < 64) {
+            cpu_relax();
+            continue;
+        }
+        sched_yield();
+        double t = now_ns();
+        if (end == 0) end = t + MI__CPU_SPIN_NS;
+        else if (t > end) return 0;
+    }
+}
+
+static int gen_moved(mi__cpu_pool *p, uint64_t seen) {
+    return atomic_load_explicit(&p->gen, memory_order_acquire) != seen;
+}
+
+static int all_finished(mi__cpu_pool *p, uint64_t unused) {
+    (void)unused;
+    return atomic_load_explicit(&p->finished, memory_order_acquire) >= p->started;
+}
+
 static void *pool_main(void *varg) {
     pool_worker *w = varg;
     mi__cpu_pool *p = w->pool;
     uint64_t seen = 0;
     for (;;) {
+        spin_wait(p, gen_moved, seen);
         pthread_mutex_lock(&p->lock);
-        while (p->gen == seen && !p->stop) pthread_cond_wait(&p->wake, &p->lock);
+        while (atomic_load(&p->gen) == seen && !p->stop) pthread_cond_wait(&p->wake, &p->lock);
         if (p->stop) {
             pthread_mutex_unlock(&p->lock);
             return NULL;
         }
-        seen = p->gen;
+        seen = atomic_load(&p->gen);
         mi__cpu_task_fn fn = p->fn;
         void *arg = p->arg;
         int64_t ntasks = p->ntasks;
         pthread_mutex_unlock(&p->lock);
         run_tasks(p, fn, arg, ntasks, w->index);
         pthread_mutex_lock(&p->lock);
-        if (++p->finished == p->started) pthread_cond_signal(&p->done);
+        if (atomic_fetch_add_explicit(&p->finished, 1, memory_order_release) + 1 == p->started)
+            pthread_cond_signal(&p->done);
         pthread_mutex_unlock(&p->lock);
     }
 }
@@ -154,6 +211,8 @@ mi_status mi__cpu_pool_create(int nthreads, mi__cpu_pool **out) {
     pthread_cond_init(&p->wake, NULL);
     pthread_cond_init(&p->done, NULL);
     atomic_init(&p->next, 0);
+    atomic_init(&p->gen, 0);
+    atomic_init(&p->finished, 0);
     for (int i = 0; i + 1 < nthreads; i++) {
         p->workers[i] = (pool_worker){p, i + 1};
         int rc = pthread_create(&p->threads[i], NULL, pool_main, &p->workers[i]);
@@ -180,15 +239,17 @@ void mi__cpu_parallel(mi__cpu *cpu, int64_t ntasks, int64_t work, mi__cpu_task_f
     p->fn = fn;
     p->arg = arg;
     p->ntasks = ntasks;
-    p->finished = 0;
+    atomic_store(&p->finished, 0);
     atomic_store(&p->next, 0);
-    p->gen++;
+    atomic_fetch_add_explicit(&p->gen, 1, memory_order_release);
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->lock);
     run_tasks(p, fn, arg, ntasks, 0);
-    pthread_mutex_lock(&p->lock);
-    while (p->finished < p->started) pthread_cond_wait(&p->done, &p->lock);
-    pthread_mutex_unlock(&p->lock);
+    if (!spin_wait(p, all_finished, 0)) {
+        pthread_mutex_lock(&p->lock);
+        while (atomic_load(&p->finished) < p->started) pthread_cond_wait(&p->done, &p->lock);
+        pthread_mutex_unlock(&p->lock);
+    }
     pthread_mutex_unlock(&p->busy);
 }
 
