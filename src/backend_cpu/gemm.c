@@ -206,7 +206,15 @@ MI__INLINE static void pack_b(float *restrict dst, const float *b, int64_t ldb, 
         if (!tb) {
             const float *src = b + p0 * ldb + j0 + s;
             if (cols == nr) {
-                for (int64_t p = 0; p < kc; p++) memcpy(d + p * nr, src + p * ldb, (size_t)nr * sizeof(float));
+                /* A constant width makes each row's copy a few vector
+                 * moves instead of a library call. */
+#define MI__PACK_STRIP(NR)                                                                        \
+    for (int64_t p = 0; p < kc; p++) memcpy(d + p * (NR), src + p * ldb, (NR) * sizeof(float))
+                if (nr == 32) MI__PACK_STRIP(32);
+                else if (nr == 16) MI__PACK_STRIP(16);
+                else if (nr == 8) MI__PACK_STRIP(8);
+                else MI__PACK_STRIP(nr);
+#undef MI__PACK_STRIP
             } else {
                 for (int64_t p = 0; p < kc; p++) {
                     int64_t j = 0;
