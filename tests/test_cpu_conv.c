@@ -341,9 +341,32 @@ Test(cpu_conv, tiny_max_workspace_tiles_the_same) {
     o.max_ws = 2048;
     conv_check(&s, &o);
     cr_assert_lt(small, big, "a 2 KiB cap gave %zu bytes, the default %zu", small, big);
-    o.max_ws = 1; /* one column per tile */
+    o.max_ws = 1; /* one strip of columns per tile, the GEMM's B blocks one strip wide */
     o.inplace = 1;
     conv_check(&s, &o);
+}
+
+/* A cap between one strip and the whole image: tiles of several strips
+ * within the cap, and a 1x1 convolution's GEMM packs narrowed to fit. */
+Test(cpu_conv, workspace_cap_is_kept) {
+    cr_assert_eq(setenv("MI_CPU_THREADS", "2", 1), 0); /* the packs scale with the threads */
+    cspec s = spec2d(1, 16, 8, 1, 40, 40, 3, 1, 1), pw = spec2d(1, 128, 16, 1, 40, 40, 1, 1, 0);
+    size_t full = 0, capped = 0, cap = 96 << 10;
+    copts o = {0};
+    o.ws_out = &full;
+    conv_check(&s, &o);
+    o.ws_out = &capped;
+    o.max_ws = cap;
+    conv_check(&s, &o);
+    cr_assert_lt(capped, full);
+    cr_assert_leq(capped, cap, "im2col: %zu bytes under a cap of %zu", capped, cap);
+    o.ws_out = &full;
+    o.max_ws = 0;
+    conv_check(&pw, &o);
+    o.ws_out = &capped;
+    o.max_ws = cap;
+    conv_check(&pw, &o);
+    cr_assert_lt(capped, full, "1x1: %zu bytes under the cap, %zu without", capped, full);
 }
 
 Test(cpu_conv, refuses_output_over_input) {

@@ -17,7 +17,7 @@
 
 #define MI__CPU_MAX_THREADS 8
 /* The largest workspace one node asks for when options.max_workspace is 0. */
-#define MI__CPU_DEFAULT_WS_CAP ((size_t)2 << 20)
+#define MI__CPU_DEFAULT_WS_CAP ((size_t)1 << 20)
 /* Workspace slack so kernels can align their scratch whatever the plan's
  * alignment is (it may be as small as 1). */
 #define MI__CPU_WS_ALIGN ((size_t)64)
