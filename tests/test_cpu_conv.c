@@ -210,6 +210,10 @@ Test(cpu_conv, depthwise_3x3_path) {
                 checked++;
             }
     cr_assert_geq(checked, 40);
+    /* 3-D with a depth of 1 whose one output slice reads only the depth
+     * padding: not the 3x3 form's (review finding), the bias alone. */
+    cspec deep = {3, 1, 2, 2, 2, {1, 6, 6}, {1, 3, 3}, {2, 1, 1}, {1, 1, 1}, {1, 1, 1}, {0, 1, 1}, 1};
+    conv_check(&deep, &plain);
     copts o = {0};
     o.act = MI_ACT_RELU;
     o.residual = 1;

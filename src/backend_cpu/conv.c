@@ -39,8 +39,9 @@ typedef struct conv_geom {
 /* 2-D, 3x3, no dilation, stride 1 or 2 both ways: MobileNet's depthwise
  * convolutions. */
 static int dw3_fits(const conv_geom *q) {
-    if (q->in[0] != 1 || q->out[0] != 1 || q->k[0] != 1 || q->k[1] != 3 || q->k[2] != 3 ||
-        q->d[1] != 1 || q->d[2] != 1 || q->s[1] != q->s[2] || q->s[2] < 1 || q->s[2] > 2)
+    if (q->in[0] != 1 || q->out[0] != 1 || q->k[0] != 1 || q->pb[0] != 0 || q->k[1] != 3 ||
+        q->k[2] != 3 || q->d[1] != 1 || q->d[2] != 1 || q->s[1] != q->s[2] || q->s[2] < 1 ||
+        q->s[2] > 2)
         return 0;
     int64_t pw = q->out[2] + 3 - q->s[2]; /* a band's pitch */
     return pw <= MI__DW3_OUT && (q->s[2] == 1 ? 3 * pw + 2 : 6 * pw + 2) <= MI__DW3_IN;
@@ -113,6 +114,10 @@ static void geom_tile(const mi__cpu *cpu, conv_geom *q) {
     q->tile = tile;
     q->col_bytes = round64((size_t)tile * (size_t)q->kdim * sizeof(float));
     q->gemm_bytes = mi__sgemm_workspace(cpu, q->mg, tile, q->kdim);
+    /* The last, narrower tile may block differently and want more packs
+     * per thread (else it would run on one thread). */
+    size_t last = mi__sgemm_workspace(cpu, q->mg, q->out_sp % tile ? q->out_sp % tile : tile, q->kdim);
+    if (last > q->gemm_bytes) q->gemm_bytes = last;
 }
 
 mi_status mi__cpu_conv_workspace(const mi__cpu *cpu, const mi_graph *g, const mi_node *n,
@@ -205,9 +210,8 @@ typedef struct direct_job {
 /* out[0, n) = act(acc + bias + res): one loop per activation, so each is
  * a plain vector loop. res may be out itself (planned in place): each
  * element is read just before it is written. */
-MI__INLINE static void direct_store(const direct_job *j, const float *restrict acc,
-                                    float *restrict o, const float *restrict r, float bias,
-                                    int64_t n) {
+MI__INLINE static void direct_store(const direct_job *j, const float *restrict acc, float *o,
+                                    const float *r, float bias, int64_t n) {
     const float lo = j->lo, hi = j->hi;
 #define MI__DIRECT_STORE(ACT)                                                                     \
     do {                                                                                          \
