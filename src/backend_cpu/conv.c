@@ -116,7 +116,8 @@ static void geom_tile(const mi__cpu *cpu, conv_geom *q) {
     q->gemm_bytes = mi__sgemm_workspace(cpu, q->mg, tile, q->kdim);
     /* The last, narrower tile may block differently and want more packs
      * per thread (else it would run on one thread). */
-    size_t last = mi__sgemm_workspace(cpu, q->mg, q->out_sp % tile ? q->out_sp % tile : tile, q->kdim);
+    int64_t rest = q->out_sp % tile;
+    size_t last = rest ? mi__sgemm_workspace(cpu, q->mg, rest, q->kdim) : 0;
     if (last > q->gemm_bytes) q->gemm_bytes = last;
 }
 
@@ -219,7 +220,8 @@ MI__INLINE static void direct_store(const direct_job *j, const float *restrict a
             for (int64_t i = 0; i < n; i++)                                                       \
                 o[i] = mi_k_conv_epilogue(acc[i], bias, r[i], ACT, lo, hi);                       \
         else                                                                                      \
-            for (int64_t i = 0; i < n; i++) o[i] = mi_k_conv_epilogue(acc[i], bias, 0.0f, ACT, lo, hi); \
+            for (int64_t i = 0; i < n; i++)                                                       \
+                o[i] = mi_k_conv_epilogue(acc[i], bias, 0.0f, ACT, lo, hi);                       \
     } while (0)
     if (j->act == MI_K_ACT_RELU) MI__DIRECT_STORE(MI_K_ACT_RELU);
     else if (j->act == MI_K_ACT_CLIP) MI__DIRECT_STORE(MI_K_ACT_CLIP);

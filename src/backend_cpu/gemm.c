@@ -110,8 +110,14 @@ static size_t round64(size_t n) { return (n + 63) & ~(size_t)63; }
 /* Block sizes for m x n x k on t threads: the kernel's cache blocks,
  * shrunk so small problems keep packs small and there are about two
  * tasks per thread to balance. */
-static void plan_blocks(const mi__gemm_kernel *gk, int t, size_t cap, int64_t m, int64_t n, int64_t k,
-                        blocks *b) {
+static void size_packs(blocks *b) {
+    b->pack_a = round64((size_t)b->mc * (size_t)b->kc * sizeof(float));
+    b->pack_b = round64((size_t)b->kc * (size_t)b->nc * sizeof(float));
+    b->per_thread = b->pack_a + b->pack_b;
+}
+
+static void plan_blocks(const mi__gemm_kernel *gk, int t, size_t cap, int64_t m, int64_t n,
+                        int64_t k, blocks *b) {
     /* K blocks of even size: 257 is two blocks of 129, not 256 and 1. */
     int64_t kk = k > 0 ? k : 1;
     b->kc = ceil_div(kk, ceil_div(kk, gk->kc));
@@ -134,17 +140,14 @@ static void plan_blocks(const mi__gemm_kernel *gk, int t, size_t cap, int64_t m,
             b->mb = ceil_div(m, b->mc);
         }
     }
-    b->pack_a = round64((size_t)b->mc * (size_t)b->kc * sizeof(float));
-    b->pack_b = round64((size_t)b->kc * (size_t)b->nc * sizeof(float));
-    b->per_thread = b->pack_a + b->pack_b;
+    size_packs(b);
     /* Over the workspace cap: narrower B blocks, down to one strip (the
      * packs are planned memory; ResNet-50's 1x1 convolutions asked 1.2 MiB
      * for 512-column blocks). */
     while (b->nc > gk->nr && b->per_thread * (size_t)t + MI__CPU_WS_ALIGN > cap) {
         b->nc = round_up(b->nc / 2, gk->nr);
         b->nb = ceil_div(n, b->nc);
-        b->pack_b = round64((size_t)b->kc * (size_t)b->nc * sizeof(float));
-        b->per_thread = b->pack_a + b->pack_b;
+        size_packs(b);
     }
 }
 
