@@ -59,7 +59,7 @@ typedef struct mi_cu_node {
         mi_cu_blas matmul;
         mi_cu_copy copy;
         struct { mi_cu_copy *parts; int n; } parts;  /* Concat inputs, Split outputs */
-        struct { const void *data; size_t n; int64_t dims[MI_MAX_DIMS]; } bytes; /* Constant, Shape */
+        struct { const void *data; void *own; size_t n; int64_t dims[MI_MAX_DIMS]; } bytes; /* Constant, Shape */
         mi_cu_gather gather;
         mi_cu_softmax softmax;
         struct { int from, to; int64_t n; } cast;

@@ -10,6 +10,7 @@ void mi_cu_node_release(mi_cu_node *cn) {
     if (!cn) return;
     mi_cu_dnn_free(cn->dnn);
     if (cn->kind == MI_CU_K_CONCAT || cn->kind == MI_CU_K_SPLIT) mi__free(cn->u.parts.parts);
+    if (cn->kind == MI_CU_K_BYTES) mi__free(cn->u.bytes.own);
     memset(cn, 0, sizeof *cn);
 }
 
@@ -145,11 +146,17 @@ static mi_status prepare_bytes(const mi_graph *g, const mi_node *n, mi_cu_node *
         cn->u.bytes.data = cn->u.bytes.dims; /* the nodes array never moves once prepared */
         return MI_OK;
     }
-    /* Constant: the value shape inference computed, which lives as long as
-     * the graph (the model outlives its backend's runs). */
-    cn->u.bytes.data = mi__tensor_value(g, n->outputs[0]);
-    if (!cn->u.bytes.data && y->nbytes)
+    /* Constant: a copy of the value shape inference computed, as the model
+     * moves its graph's values once the weights are uploaded. */
+    const void *v = mi__tensor_value(g, n->outputs[0]);
+    if (!v && y->nbytes)
         return mi_cu_node_error(n, MI_ERR_UNSUPPORTED, "the constant's value is not known at load time");
+    if (y->nbytes) {
+        if (!(cn->u.bytes.own = mi__malloc(y->nbytes)))
+            return mi_cu_node_error(n, MI_ERR_NO_MEMORY, "copying the constant's %zu bytes", y->nbytes);
+        memcpy(cn->u.bytes.own, v, y->nbytes);
+    }
+    cn->u.bytes.data = cn->u.bytes.own;
     return MI_OK;
 }
 

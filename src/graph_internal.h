@@ -75,6 +75,12 @@ void *mi__graph_block(mi_graph *g, size_t nbytes);
  * freed, so the weights are held once. On failure (out of memory) the
  * graph must be destroyed: some pointers may have moved already. */
 mi_status mi__graph_weights_moved(mi_graph *g, const void *const *where, const void *pool, size_t size);
+/* The model has uploaded weights to device memory: the host bytes of each
+ * tensor t with drop[t] are no longer needed (its data and value become
+ * NULL, unless a tensor kept shares the pointer); every other known value
+ * is copied into a fresh block and the ONNX message and old blocks are
+ * freed. On failure the graph must be destroyed, as above. */
+mi_status mi__graph_weights_dropped(mi_graph *g, const unsigned char *drop);
 mi_status mi__graph_add_node_op(mi_graph *g, mi_op op, const char *name, int ninputs,
                                 const char *const *inputs, int noutputs,
                                 const char *const *outputs, int nattrs, const mi_attr *attrs);

@@ -47,12 +47,14 @@ static int64_t argmax(const float *v, int64_t n) {
 
 /* Loads dir's model with one strategy and in-place setting, runs the
  * reference input in poison mode and compares. */
-static void check(const char *dir, const ref_set *r, int64_t batch, mi_strategy s, int inplace) {
+static void check_on(const char *dir, const ref_set *r, int64_t batch, mi_strategy s, int inplace,
+                     mi_backend *device) {
     char path[1024];
     snprintf(path, sizeof path, "%s/model.onnx", dir);
     mi_model_options o;
     mi_model_options_init(&o);
     o.device = "cpu";
+    o.backend_instance = device;
     o.load.batch = batch;
     o.strategy = s;
     o.inplace = inplace;
@@ -66,9 +68,21 @@ static void check(const char *dir, const ref_set *r, int64_t batch, mi_strategy 
     cr_assert_eq(it->nbytes, r->in.nbytes, "input of %zu bytes, the data set has %zu", it->nbytes, r->in.nbytes);
     cr_assert_eq(ot->nbytes, r->out.nbytes, "output of %zu bytes, the reference has %zu", ot->nbytes,
                  r->out.nbytes);
+    if (device) {
+        /* Uploaded to a device, the weights leave host memory. */
+        const mi_graph *g = mi_model_graph(m);
+        size_t dropped = 0;
+        for (size_t t = 0; t < mi_graph_tensor_count(g); t++) {
+            const mi_tensor *x = mi_graph_tensor(g, t);
+            if (mi_memory_plan_tensor(mi_model_plan(m), t)->pool != MI_POOL_WEIGHTS) continue;
+            cr_assert_null(x->data, "%s: '%s' in the weights pool still has host data", dir, x->name);
+            dropped++;
+        }
+        cr_assert_gt(dropped, 0, "%s: no weight in the weights pool", dir);
+    }
     mi_context *c = NULL;
     cr_assert_eq(mi_context_create(m, NULL, 0, &c), MI_OK, "%s", mi_last_error());
-    cr_assert_eq(mi_context_set_poison(c, 1), MI_OK, "%s", mi_last_error());
+    if (!device) cr_assert_eq(mi_context_set_poison(c, 1), MI_OK, "%s", mi_last_error());
     float *out = malloc(ot->nbytes);
     cr_assert(out);
     const void *ins[1] = {r->in.data};
@@ -98,6 +112,10 @@ static void check(const char *dir, const ref_set *r, int64_t batch, mi_strategy 
     mi_model_destroy(m);
 }
 
+static void check(const char *dir, const ref_set *r, int64_t batch, mi_strategy s, int inplace) {
+    check_on(dir, r, batch, s, inplace, NULL);
+}
+
 static const mi_strategy all[] = {MI_STRATEGY_NAIVE,          MI_STRATEGY_GREEDY_SIZE, MI_STRATEGY_BEST_FIT,
                                   MI_STRATEGY_GREEDY_BREADTH, MI_STRATEGY_COLORING,    MI_STRATEGY_EXACT,
                                   MI_STRATEGY_AUTO};
@@ -117,6 +135,29 @@ Test(models_cpu, lenet5_every_strategy) {
     check_all(MODEL_DIR("lenet5"), 0, all, sizeof all / sizeof all[0], 1);
 }
 
+
+/* The CPU backend dressed as a device (host_memory 0): the model drops
+ * the host copy of every weight once uploaded, as with CUDA, and still
+ * computes the reference (constants outside the pool keep their values). */
+static void check_as_device(const char *dir) {
+    mi_backend *cpu;
+    cr_assert_eq(mi_backend_cpu_create(NULL, &cpu), MI_OK, "%s", mi_last_error());
+    mi_backend_ops ops = *cpu->ops;
+    ops.host_memory = 0;
+    ops.destroy = NULL;
+    mi_backend dev = {&ops, cpu->state, cpu->options};
+    ref_set r;
+    memset(&r, 0, sizeof r);
+    ref_load(dir, &r);
+    check_on(dir, &r, 0, MI_STRATEGY_AUTO, 1, &dev);
+    ref_free(&r);
+    mi_backend_close(cpu);
+}
+
+Test(models_cpu, lenet5_and_mobilenet_v2_as_a_device) {
+    check_as_device(MODEL_DIR("lenet5"));
+    check_as_device(MODEL_DIR("mobilenet_v2"));
+}
 
 /* ResNet-50 is split over several tests so ctest -j runs them side by side;
  * the sanitized build keeps one combination per test. */

@@ -116,6 +116,72 @@ Test(runtime, weights_are_held_once_in_host_memory) {
     mi_model_destroy(m);
 }
 
+/* On a device (here the CPU backend with host_memory 0) the host keeps no
+ * copy of the weights once uploaded: the graph's weights lose their data,
+ * while values read at run time stay (without folding, a Constant node
+ * whose value is a tensor attribute), and the model still computes
+ * y = x + reshape(w) + c. */
+Test(runtime, weights_leave_host_memory_on_a_device) {
+    mi_backend *host;
+    cr_assert_eq(mi_backend_cpu_create(NULL, &host), MI_OK);
+    mi_backend_ops ops = *host->ops;
+    ops.host_memory = 0;
+    ops.destroy = NULL;
+    mi_backend dev = {&ops, host->state, host->options};
+    mi_graph *g;
+    cr_assert_eq(mi_graph_create(&g), MI_OK);
+    cr_assert_eq(mi_graph_add_tensor(g, "x", MI_DTYPE_FLOAT, 2, (int64_t[]){1, N}, MI_ROLE_INPUT, NULL, NULL), MI_OK);
+    float w[N], cv[N];
+    for (int i = 0; i < N; i++) w[i] = (float)i / N, cv[i] = 100.0f + (float)i;
+    int64_t shape[2] = {1, N};
+    cr_assert_eq(mi_graph_add_tensor(g, "w", MI_DTYPE_FLOAT, 1, (int64_t[]){N}, MI_ROLE_WEIGHT, w, NULL), MI_OK);
+    cr_assert_eq(mi_graph_add_tensor(g, "shape", MI_DTYPE_INT64, 1, (int64_t[]){2}, MI_ROLE_WEIGHT, shape, NULL),
+                 MI_OK);
+    int cvt;
+    cr_assert_eq(mi_graph_add_tensor(g, "cv", MI_DTYPE_FLOAT, 2, (int64_t[]){1, N}, MI_ROLE_WEIGHT, cv, &cvt), MI_OK);
+    mi_attr value = {.name = "value", .type = MI_ATTR_TENSOR, .tensor = cvt};
+    const char *s1[] = {"w", "shape"}, *o1[] = {"w2"}, *s2[] = {"x", "w2"}, *o2[] = {"a"}, *o3[] = {"c"},
+               *s4[] = {"a", "c"}, *o4[] = {"y"};
+    cr_assert_eq(mi_graph_add_node(g, "Reshape", "reshape", 2, s1, 1, o1, 0, NULL), MI_OK);
+    cr_assert_eq(mi_graph_add_node(g, "Add", "add", 2, s2, 1, o2, 0, NULL), MI_OK);
+    cr_assert_eq(mi_graph_add_node(g, "Constant", "const", 0, NULL, 1, o3, 1, &value), MI_OK);
+    cr_assert_eq(mi_graph_add_node(g, "Add", "add2", 2, s4, 1, o4, 0, NULL), MI_OK);
+    cr_assert_eq(mi_graph_add_tensor(g, "y", MI_DTYPE_FLOAT, 0, NULL, MI_ROLE_OUTPUT, NULL, NULL), MI_OK);
+    mi_load_options lo;
+    mi_load_options_init(&lo);
+    lo.fold_constants = 0;
+    cr_assert_eq(mi_graph_finalize(g, &lo), MI_OK, "%s", mi_last_error());
+    mi_model_options o;
+    mi_model_options_init(&o);
+    o.backend_instance = &dev;
+    mi_model *m;
+    cr_assert_eq(mi_model_create(g, &o, &m), MI_OK, "%s", mi_last_error());
+    const mi_graph *mg = mi_model_graph(m);
+    const mi_tensor *wt = mi_graph_tensor(mg, (size_t)mi_graph_find_tensor(mg, "w"));
+    const mi_tensor *ct = mi_graph_tensor(mg, (size_t)mi_graph_find_tensor(mg, "cv"));
+    cr_assert_eq(mi_memory_plan_tensor(mi_model_plan(m), (size_t)mi_graph_find_tensor(mg, "w"))->pool,
+                 MI_POOL_WEIGHTS);
+    cr_assert_null(wt->data, "'w' kept its host copy");
+    /* The Constant node reads its attribute's bytes while running. */
+    cr_assert_not_null(ct->data, "the Constant's value went");
+    for (int i = 0; i < N; i++) cr_assert_eq(((const float *)ct->data)[i], cv[i]);
+    mi_context *c;
+    cr_assert_eq(mi_context_create(m, NULL, 0, &c), MI_OK, "%s", mi_last_error());
+    float x[N], y[N];
+    for (int i = 0; i < N; i++) x[i] = (float)i;
+    const void *in[] = {x};
+    void *out[] = {y};
+    for (int run = 0; run < 2; run++) {
+        memset(y, 0, sizeof y);
+        cr_assert_eq(mi_context_run(c, in, out), MI_OK, "%s", mi_last_error());
+        for (int i = 0; i < N; i++)
+            cr_assert_float_eq(y[i], (float)i + (float)i / N + 100.0f + (float)i, 1e-4, "y[%d]", i);
+    }
+    mi_context_destroy(c);
+    mi_model_destroy(m);
+    mi_backend_close(host);
+}
+
 Test(runtime, caller_arena_and_shared_model) {
     mi_model *m;
     mi_model_options o;

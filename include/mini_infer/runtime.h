@@ -49,7 +49,12 @@ mi_status mi_model_load(const char *path, const mi_model_options *opt, mi_model 
 /* Builds a model from a finalized graph; the model takes ownership of g,
  * also on failure. With a backend in host memory (cpu) the weights are
  * then held once: the graph's weight data points into the model's weights
- * pool, valid while the model lives, and the ONNX message is freed. */
+ * pool, valid while the model lives, and the ONNX message is freed. On a
+ * device (cuda) the host keeps no copy once they are uploaded: the data of
+ * every tensor in the weights pool becomes NULL (unless a value read while
+ * running shares its bytes), the ONNX message is freed too, and the
+ * weights are read back through mi_context_tensor_ptr and the backend's
+ * download. */
 mi_status mi_model_create(mi_graph *g, const mi_model_options *opt, mi_model **out);
 void mi_model_destroy(mi_model *m);
 
