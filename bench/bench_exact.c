@@ -3,12 +3,15 @@
  * problems where only the lower bound is known.
  *
  *   bench_exact [--sizes 200,300,400,500] [--seeds K] [--time S]
- *               [--families sparse,dense,random] [--out FILE.md]
+ *               [--families sparse,medium,busy,dense,random] [--out FILE.md]
  *               [--write-csv DIR]
  *
  * Families: "sparse" boxes have 10 steps per buffer, so lifetimes rarely
- * start or end together; "dense" boxes have a step per 3 buffers, so many
- * do (as in a graph, where an operation frees and allocates at once);
+ * start or end together; "medium" a step per buffer (as in a chain of
+ * operations, each allocating one tensor); "busy" a step per 2 buffers and
+ * "dense" a step per 3, so many start and end together (as in a graph
+ * where an operation frees several tensors and allocates several, output
+ * and workspace, at once); the last two are the hard ones;
  * "random" are tests/test_util.h problems (about 30 live), optimum unknown.
  * Prints a markdown table; --out also writes it with the machine named;
  * --write-csv writes each problem as DIR/<family>-<buffers>-<seed>.csv for
@@ -27,7 +30,10 @@ typedef struct family {
     double steps_per_buffer; /* 0: random problems */
 } family;
 
-static const family families[] = {{"sparse", 10.0}, {"dense", 1.0 / 3.0}, {"random", 0.0}};
+static const family families[] = {
+    {"sparse", 10.0}, {"medium", 1.0}, {"busy", 0.5}, {"dense", 1.0 / 3.0}, {"random", 0.0},
+};
+#define NFAM ((int)(sizeof families / sizeof families[0]))
 
 typedef struct tally {
     int runs, exact_opt, greedy_opt, bestfit_opt, exact_proven;
@@ -35,7 +41,8 @@ typedef struct tally {
 
 static int usage(void) {
     fprintf(stderr, "usage: bench_exact [--sizes N,N,...] [--seeds K] [--time S] "
-                    "[--families sparse,dense,random] [--out FILE.md] [--write-csv DIR]\n");
+                    "[--families sparse,medium,busy,dense,random] [--out FILE.md] "
+                    "[--write-csv DIR]\n");
     return 2;
 }
 
@@ -67,7 +74,8 @@ int main(int argc, char **argv) {
     size_t nsizes = 4;
     int seeds = 3;
     double time_limit = 10.0;
-    int use[3] = {1, 1, 1};
+    int use[NFAM];
+    for (int f = 0; f < NFAM; f++) use[f] = 1;
     const char *out = NULL, *csv_dir = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--sizes") == 0 && i + 1 < argc) {
@@ -80,7 +88,7 @@ int main(int argc, char **argv) {
             time_limit = atof(argv[++i]);
         } else if (strcmp(argv[i], "--families") == 0 && i + 1 < argc) {
             const char *list = argv[++i];
-            for (int f = 0; f < 3; f++) use[f] = strstr(list, families[f].name) != NULL;
+            for (int f = 0; f < NFAM; f++) use[f] = strstr(list, families[f].name) != NULL;
         } else if (strcmp(argv[i], "--out") == 0 && i + 1 < argc) {
             out = argv[++i];
         } else if (strcmp(argv[i], "--write-csv") == 0 && i + 1 < argc) {
@@ -101,7 +109,8 @@ int main(int argc, char **argv) {
         "Problems from bench/hard_lib.c: a box of 4096 units of 256 bytes (1 MiB) by T steps cut "
         "into rectangles (guillotine cuts, and pinwheels for a third of them), so every step is "
         "full and the optimum is the box, 1024 KiB. *sparse*: T = 10 x buffers (lifetimes rarely "
-        "start or end together); *dense*: T = buffers / 3 (many do). *random*: "
+        "start or end together); *medium*: T = buffers; *busy*: T = buffers / 2; *dense*: "
+        "T = buffers / 3 (many start and end together). *random*: "
         "tests/test_util.h problems (about 30 live, sizes 256 B .. 16 MiB), optimum unknown, "
         "measured against the lower bound. Pools in KiB, bold = the optimum (or the bound); "
         "exact is mi_solve with the exact strategy (seeded with the best heuristic) and a %.0f s "
@@ -114,10 +123,10 @@ int main(int argc, char **argv) {
     fputs(t.s, stdout);
     fflush(stdout);
     size_t printed = t.len;
-    tally tl[3][16];
+    tally tl[NFAM][16];
     memset(tl, 0, sizeof tl);
 
-    for (int f = 0; f < 3; f++) {
+    for (int f = 0; f < NFAM; f++) {
         if (!use[f]) continue;
         for (size_t si = 0; si < nsizes; si++) {
             size_t n = sizes[si];
@@ -185,7 +194,7 @@ int main(int argc, char **argv) {
     mi_strbuf_printf(&t, "\n| family | buffers | runs | greedy-size at optimum | "
                          "best-fit at optimum | exact at optimum | exact proven |\n"
                          "|---|---:|---:|---:|---:|---:|---:|\n");
-    for (int f = 0; f < 3; f++)
+    for (int f = 0; f < NFAM; f++)
         for (size_t si = 0; si < nsizes && use[f]; si++) {
             const tally *y = &tl[f][si];
             mi_strbuf_printf(&t, "| %s | %zu | %d | %d | %d | %d | %d |\n", families[f].name,
