@@ -116,6 +116,15 @@ Test(runtime, weights_are_held_once_in_host_memory) {
     mi_model_destroy(m);
 }
 
+/* The CPU backend dressed as a device: the engine treats its memory as
+ * out of the host's reach (no poison, no host copy of the weights). */
+static mi_backend as_device(mi_backend *host, mi_backend_ops *ops) {
+    *ops = *host->ops;
+    ops->host_memory = 0;
+    ops->destroy = NULL;
+    return (mi_backend){ops, host->state, host->options};
+}
+
 /* On a device (here the CPU backend with host_memory 0) the host keeps no
  * copy of the weights once uploaded: the graph's weights lose their data,
  * while values read at run time stay (without folding, a Constant node
@@ -124,10 +133,8 @@ Test(runtime, weights_are_held_once_in_host_memory) {
 Test(runtime, weights_leave_host_memory_on_a_device) {
     mi_backend *host;
     cr_assert_eq(mi_backend_cpu_create(NULL, &host), MI_OK);
-    mi_backend_ops ops = *host->ops;
-    ops.host_memory = 0;
-    ops.destroy = NULL;
-    mi_backend dev = {&ops, host->state, host->options};
+    mi_backend_ops ops;
+    mi_backend dev = as_device(host, &ops);
     mi_graph *g;
     cr_assert_eq(mi_graph_create(&g), MI_OK);
     cr_assert_eq(mi_graph_add_tensor(g, "x", MI_DTYPE_FLOAT, 2, (int64_t[]){1, N}, MI_ROLE_INPUT, NULL, NULL), MI_OK);
@@ -309,16 +316,22 @@ Test(runtime, cuda_without_a_library_or_gpu_is_a_clear_error) {
     cr_assert_eq(mi_backend_open("cuda:x", NULL, &b), MI_ERR_INVALID_ARG);
 }
 
-Test(runtime, allocation_failures_are_clean) {
+/* Fails the k-th allocation, for k = 1, 2, ... until a build and run
+ * completes: each failure must give MI_ERR_NO_MEMORY and leak nothing.
+ * device: a backend outside host memory, or NULL for the CPU one. */
+static void allocation_failures(mi_backend *device) {
     int64_t before = mi__alloc_outstanding();
+    mi_model_options o;
+    mi_model_options_init(&o);
+    o.backend_instance = device;
     for (uint64_t k = 1;; k++) {
         mi_graph *g = small_graph(); /* built before injection starts */
         mi_model *m = NULL;
         mi_context *c = NULL;
         mi__alloc_fail_at(k);
-        mi_status st = mi_model_create(g, NULL, &m);
+        mi_status st = mi_model_create(g, &o, &m);
         if (st == MI_OK) st = mi_context_create(m, NULL, 0, &c);
-        if (st == MI_OK) st = mi_context_set_poison(c, 1);
+        if (st == MI_OK && !device) st = mi_context_set_poison(c, 1);
         int fired = mi__alloc_failed();
         mi__alloc_fail_at(0);
         if (!fired) {
@@ -333,4 +346,16 @@ Test(runtime, allocation_failures_are_clean) {
         cr_assert_eq(mi__alloc_outstanding(), before, "leak after failure %llu", (unsigned long long)k);
         if (!fired) break;
     }
+}
+
+Test(runtime, allocation_failures_are_clean) { allocation_failures(NULL); }
+
+/* The same where the weights leave host memory once uploaded. */
+Test(runtime, allocation_failures_are_clean_on_a_device) {
+    mi_backend *host;
+    cr_assert_eq(mi_backend_cpu_create(NULL, &host), MI_OK);
+    mi_backend_ops ops;
+    mi_backend dev = as_device(host, &ops);
+    allocation_failures(&dev);
+    mi_backend_close(host);
 }
