@@ -47,6 +47,12 @@ static mi_model *load_cuda(const char *path, int64_t batch, int graph, int tf32,
     mi_status st = mi_model_load(path, &o, &m);
     if (st == MI_ERR_NO_DEVICE) cr_skip_test("%s", mi_last_error());
     cr_assert_eq(st, MI_OK, "%s: %s: %s", path, mi_status_name(st), mi_last_error());
+    /* The weights live on the device alone: no host copy is kept. */
+    const mi_graph *g = mi_model_graph(m);
+    for (size_t t = 0; t < mi_graph_tensor_count(g); t++)
+        if (mi_memory_plan_tensor(mi_model_plan(m), t)->pool == MI_POOL_WEIGHTS)
+            cr_assert_null(mi_graph_tensor(g, t)->data, "%s: '%s' kept a host copy", path,
+                           mi_graph_tensor(g, t)->name);
     return m;
 }
 
