@@ -1,4 +1,5 @@
-"""What the Python benchmarks share: byte counts in MiB, the raw records as JSON lines."""
+"""What the Python benchmarks share: byte counts in MiB, the raw records as JSON lines, the
+process's own memory."""
 import json
 
 
@@ -14,3 +15,16 @@ def write_jsonl(path, records):
     with open(path, "w") as f:
         for r in records:
             f.write(json.dumps(r) + "\n")
+
+
+def proc_status_bytes(key):
+    """A size line of /proc/self/status ("VmRSS", "VmHWM") in bytes, as mini-infer's run prints;
+    None where there is none."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None

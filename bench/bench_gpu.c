@@ -14,6 +14,7 @@
  * with cudaProfilerStart/Stop for `nsys profile --capture-range=
  * cudaProfilerApi` (scripts/profile.sh). Without a usable GPU it prints
  * {"skipped": "..."} and exits 0. */
+#include "cli/proc_status.h"
 #include "mini_infer/cuda.h"
 #include "mini_infer/runtime.h"
 
@@ -175,7 +176,9 @@ int main(int argc, char **argv) {
     if (mem.process_known) printf("\"process_bytes\": %zu, \"process_note\": \"", mem.process);
     else printf("\"process_bytes\": null, \"process_note\": \"");
     json_str(mem.process_note);
-    printf("\", \"device_used_bytes\": %zu, \"device_used_at_start\": %zu, \"max_workspace\": %zu, "
+    printf("\", \"host_rss_bytes\": %zu, \"host_peak_bytes\": %zu", mi_proc_status_bytes("VmRSS"),
+           mi_proc_status_bytes("VmHWM"));
+    printf(", \"device_used_bytes\": %zu, \"device_used_at_start\": %zu, \"max_workspace\": %zu, "
            "\"cudnn_version\": %zu, \"cublas_version\": %d, \"driver_version\": %d, \"runtime_version\": %d}\n",
            mem.device_used, mem.start_used, info.max_workspace, info.cudnn_version, info.cublas_version,
            info.driver_version, info.runtime_version);

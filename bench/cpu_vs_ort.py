@@ -34,7 +34,7 @@ import sys
 import tempfile
 import time
 
-from bench_common import mib, write_jsonl
+from bench_common import mib, write_jsonl, proc_status_bytes
 
 
 def run(cmd, env=None, timeout=1800):
@@ -44,15 +44,6 @@ def run(cmd, env=None, timeout=1800):
     except subprocess.TimeoutExpired:
         return -9, "", "timed out after %d s" % timeout
     return p.returncode, p.stdout, p.stderr
-
-
-def proc_status_bytes(key):
-    """A size line of /proc/self/status ("VmRSS", "VmHWM") in bytes, as mini-infer's run prints."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) * 1024
-    return None
 
 
 def ort_worker(args):

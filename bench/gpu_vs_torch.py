@@ -26,7 +26,7 @@ import subprocess
 import sys
 import time
 
-from bench_common import mib, write_jsonl
+from bench_common import mib, proc_status_bytes, write_jsonl
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHAPES = {"lenet5": (1, 32, 32), "mobilenet_v2": (3, 224, 224), "resnet50": (3, 224, 224)}
@@ -137,7 +137,8 @@ def torch_worker(args):
                 "min_ms": times[0], "max_ms": times[-1],
                 "max_memory_allocated": torch.cuda.max_memory_allocated(dev),
                 "max_memory_reserved": torch.cuda.max_memory_reserved(dev),
-                "process_bytes": nvml_process_bytes()})
+                "process_bytes": nvml_process_bytes(),
+                "host_rss_bytes": proc_status_bytes("VmRSS"), "host_peak_bytes": proc_status_bytes("VmHWM")})
     print(json.dumps(out), flush=True)
     return 0
 
@@ -228,12 +229,15 @@ def main():
              (tv, pt_dnn, mi_dnn, args.runs, args.warmup), "",
              "Device memory: *process* is NVML's figure for the whole process (CUDA context, libraries and "
              "memory); *tensors* is mini-infer's pools (weights + arena + inputs/outputs, one cudaMalloc each) "
-             "or PyTorch's torch.cuda.max_memory_allocated (its caching allocator reserves more).", "",
-             "| model | batch | precision | engine | CUDA Graphs | median ms | min ms | process MiB | tensors MiB | notes |",
-             "|---|---:|---|---|---|---:|---:|---:|---:|---|"]
+             "or PyTorch's torch.cuda.max_memory_allocated (its caching allocator reserves more). "
+             "*host* is the process's resident host memory after the timed runs (VmRSS; the libraries "
+             "loaded count, and mini-infer keeps no host copy of the weights).", "",
+             "| model | batch | precision | engine | CUDA Graphs | median ms | min ms | process MiB | tensors MiB "
+             "| host MiB | notes |",
+             "|---|---:|---|---|---|---:|---:|---:|---:|---:|---|"]
     for r in results:
         if "error" in r or "skipped" in r:
-            lines.append("| %s | %d | %s | %s | %s | — | — | — | — | %s |" % (
+            lines.append("| %s | %d | %s | %s | %s | — | — | — | — | — | %s |" % (
                 r["model"], r["batch"], r["precision"], r["engine"], "yes" if r["graph"] else "no",
                 (r.get("error") or r.get("skipped", "")).replace("|", "/")[:160]))
             continue
@@ -245,9 +249,10 @@ def main():
             note = "arena %s MiB (naive %s)" % (mib(r.get("arena_bytes")), mib(r.get("naive_arena_bytes")))
             if "enqueue_median_ms" in r:
                 note += "; host enqueue %.3f ms" % r["enqueue_median_ms"]
-        lines.append("| %s | %d | %s | %s | %s | %.3f | %.3f | %s | %s | %s |" % (
+        lines.append("| %s | %d | %s | %s | %s | %.3f | %.3f | %s | %s | %s | %s |" % (
             r["model"], r["batch"], r["precision"], r["engine"], "yes" if r["graph"] else "no",
-            r["median_ms"], r["min_ms"], mib(r.get("process_bytes")), mib(tensors), note))
+            r["median_ms"], r["min_ms"], mib(r.get("process_bytes")), mib(tensors),
+            mib(r.get("host_rss_bytes")), note))
     text = "\n".join(lines) + "\n"
     if args.out:
         with open(args.out, "w") as f:

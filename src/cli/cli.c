@@ -150,22 +150,6 @@ double cli_now(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-size_t cli_proc_status_bytes(const char *key) {
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    size_t klen = strlen(key), v = 0;
-    if (!f) return 0;
-    while (fgets(line, sizeof line, f)) {
-        unsigned long long kb;
-        if (strncmp(line, key, klen) == 0 && line[klen] == ':' && sscanf(line + klen + 1, "%llu", &kb) == 1) {
-            v = kb <= SIZE_MAX / 1024 ? (size_t)kb * 1024 : SIZE_MAX;
-            break;
-        }
-    }
-    fclose(f);
-    return v;
-}
-
 void cli_log_stderr(void *user, const char *msg) {
     (void)user;
     fprintf(stderr, "  %s\n", msg);

@@ -60,9 +60,6 @@ double cli_double(const cli_cmd *cmd, const char *opt, const char *s, double lo,
 const char *cli_bytes(size_t n, char *buf, size_t len);
 /* Monotonic seconds, for the timings the commands print. */
 double cli_now(void);
-/* A size line of /proc/self/status ("VmRSS", "VmHWM") in bytes; 0 where there is
- * none (not Linux, no /proc). */
-size_t cli_proc_status_bytes(const char *key);
 /* A mi_log_fn that writes each message, indented, to stderr (--verbose). */
 void cli_log_stderr(void *user, const char *msg);
 

@@ -1,5 +1,6 @@
 /* mini-infer run: execute a planned model, check it, time it. */
 #include "cli.h"
+#include "proc_status.h"
 #include "mini_infer/cuda.h"
 #include "mini_infer/runtime.h"
 #include "mini_infer/tensor_io.h"
@@ -153,7 +154,7 @@ static int run_run(const cli_cmd *cmd, int argc, char **argv) {
     if ((v = cli_get(cmd, &a, "--bench"))) bench = (int)cli_int(cmd, "--bench", v, 1, 1000000);
     if ((v = cli_get(cmd, &a, "--warmup"))) warmup = (int)cli_int(cmd, "--warmup", v, 0, 1000000);
 
-    size_t rss0 = cli_proc_status_bytes("VmRSS");
+    size_t rss0 = mi_proc_status_bytes("VmRSS");
     double t0 = cli_now();
     mi_model *m;
     if ((st = mi_model_load(path, &o, &m))) cli_fail_status(cmd, st);
@@ -288,7 +289,7 @@ static int run_run(const cli_cmd *cmd, int argc, char **argv) {
     /* The peak of the whole process, loading included: for a moment the
      * mapped ONNX file and its parse live together (protobuf-c copies
      * every bytes field), about twice the file. */
-    size_t hwm = cli_proc_status_bytes("VmHWM"), rss = cli_proc_status_bytes("VmRSS");
+    size_t hwm = mi_proc_status_bytes("VmHWM"), rss = mi_proc_status_bytes("VmRSS");
     if (hwm)
         printf("host mem   peak %s resident, %s now (this process; %s before the model was loaded)\n",
                cli_bytes(hwm, b1, sizeof b1), cli_bytes(rss, b3, sizeof b3), cli_bytes(rss0, b2, sizeof b2));
