@@ -113,7 +113,8 @@ mi_status mi_lower_bound(const mi_problem *problem, size_t *out);
 mi_status mi_naive_size(const mi_problem *problem, size_t *out);
 
 /* ---- MiniMalloc-style CSV problems ---------------------------------------
- * Header `id,lower,upper,size`, one buffer a line, lifetime the half-open
+ * Header `id,lower,upper,size` (or `buffer,start,end,size`, as MiniMalloc's
+ * later versions write it), one buffer a line, lifetime the half-open
  * interval [lower, upper). A plan is written as `id,lower,upper,size,offset`. */
 typedef struct mi_csv mi_csv;
 

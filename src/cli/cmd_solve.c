@@ -79,7 +79,7 @@ static int run_solve(const cli_cmd *cmd, int argc, char **argv) {
 const cli_cmd cli_cmd_solve = {
     "solve",
     "solve FILE.csv [options]",
-    "Plan a MiniMalloc-format CSV problem (header id,lower,upper,size; lifetimes [lower, upper)).",
+    "Plan a MiniMalloc-format CSV problem (header id,lower,upper,size or buffer,start,end,size; lifetimes [lower, upper)).",
     "Prints each strategy's pool size, the pool chosen, the lower bound and the saving.\n"
     "Exit status: 0 planned (and fits the capacity), 1 does not fit the capacity, 2 bad input.",
     solve_opts,

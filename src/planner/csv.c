@@ -1,4 +1,5 @@
-/* MiniMalloc-format CSV problems: `id,lower,upper,size` with half-open
+/* MiniMalloc-format CSV problems: `id,lower,upper,size` (or, as its later
+ * versions write it, `buffer,start,end,size`) with half-open
  * lifetimes [lower, upper), read into buffers with inclusive [first, last].
  * Every rejection names the line. */
 #include "planner_internal.h"
@@ -53,8 +54,8 @@ static mi_status line_error(const mi_csv *c, size_t line, const char *what) {
     return mi__error(MI_ERR_PARSE, "%s:%zu: %s", c->name, line, what);
 }
 
-static int header_ok(const char *s, const char *end) {
-    static const char *const want[] = {"id", "lower", "upper", "size"};
+/* MiniMalloc's CSV has named its columns both ways over its versions. */
+static int header_is(const char *s, const char *end, const char *const want[4]) {
     for (int f = 0; f < 4; f++) {
         const char *comma = memchr(s, ',', (size_t)(end - s));
         const char *fe = comma ? comma : end;
@@ -66,6 +67,12 @@ static int header_ok(const char *s, const char *end) {
         s = comma ? comma + 1 : end;
     }
     return s == end;
+}
+
+static int header_ok(const char *s, const char *end) {
+    static const char *const ours[] = {"id", "lower", "upper", "size"};
+    static const char *const named[] = {"buffer", "start", "end", "size"};
+    return header_is(s, end, ours) || header_is(s, end, named);
 }
 
 static mi_status check_duplicates(const mi_csv *c) {
@@ -127,7 +134,7 @@ mi_status mi_csv_parse(const char *text, size_t len, const char *name, mi_csv **
         }
         if (!have_header) {
             if (!header_ok(q, le)) {
-                st = line_error(c, line, "expected the header `id,lower,upper,size`");
+                st = line_error(c, line, "expected the header `id,lower,upper,size` (or `buffer,start,end,size`)");
                 goto fail;
             }
             have_header = 1;

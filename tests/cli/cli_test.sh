@@ -29,6 +29,7 @@ case $case_name in
   solve_ok)
     expect 0 'pool size +3072 bytes' -- solve "$data/small.csv"
     expect 0 'proven optimal' -- solve "$data/small.csv" --strategy greedy-size
+    expect 0 'pool size +3072 bytes' -- solve "$data/small_named.csv"
     expect 0 'plan written' -- solve "$data/small.csv" --out "$work/plan.csv"
     head -1 "$work/plan.csv" | grep -qx 'id,lower,upper,size,offset' || fail "plan header"
     [ "$(wc -l <"$work/plan.csv")" -eq 4 ] || fail "plan lines" ;;
@@ -40,6 +41,7 @@ case $case_name in
     expect 2 "bad_field.csv:3: field 'size' is not an integer" -- solve "$data/bad_field.csv"
     expect 2 'bad_interval.csv:3: upper must be greater than lower' -- solve "$data/bad_interval.csv"
     expect 2 'dup.csv:3: duplicate id 1 \(first on line 2\)' -- solve "$data/dup.csv"
+    expect 2 'bad_header.csv:1: expected the header `id,lower,upper,size` \(or `buffer,start,end,size`\)' -- solve "$data/bad_header.csv"
     expect 2 'alignment 3: expected a power of two' -- solve "$data/small.csv" --alignment 3
     expect 2 "unknown strategy 'fast'.*greedy-size" -- solve "$data/small.csv" --strategy fast
     expect 2 "unknown option '--colour'; valid options: --strategy" -- solve "$data/small.csv" --colour ;;
