@@ -39,7 +39,7 @@ static mi_status decide_any(solver *s, uint32_t q, size_t cap, uint64_t limit, s
     uint64_t start = s->nodes;
     uint64_t allow = limit > UINT64_MAX / MI__XNHEUR ? UINT64_MAX : limit * MI__XNHEUR;
     uint64_t unit = LUBY_UNIT * (uint64_t)(s->part_at[q + 1] - s->part_at[q]);
-    for (uint64_t h = 0; !s->stop && (full ? h == 0 || s->nodes - start < allow : h < MI__XNHEUR);
+    for (uint64_t h = 0; !s->stop && (full ? h == 0 || s->nodes - start < allow : h < MI__XNSLACK);
          h++) {
         int heur = (int)(h % MI__XNHEUR);
         uint64_t lim = limit;

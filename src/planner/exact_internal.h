@@ -19,6 +19,10 @@ typedef enum outcome { OUT_FOUND, OUT_INFEASIBLE, OUT_ABORTED } outcome;
  * are seeded random ones (the seed mixes the limit, the preorder and
  * solver.runs). */
 #define MI__XNHEUR 8
+/* A search with slack rotates through the first MI__XNSLACK of them (the
+ * bottom-left one and MiniMalloc's three): with all eight, MiniMalloc's
+ * benchmark E needed over 10 s, with these four 4.9 s. */
+#define MI__XNSLACK 4
 
 struct mi__xsolver {
     const mi__prob *p;
@@ -27,7 +31,7 @@ struct mi__xsolver {
     /* per buffer */
     size_t *size; /* units; 0 leaves the buffer out */
     uint32_t *sec0, *sec1;
-    size_t *area;
+    size_t *area, *width; /* units x steps; steps as given (uncompressed) */
     size_t *key_t;
     size_t *min_off;
     size_t *sol;
