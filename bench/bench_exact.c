@@ -4,7 +4,7 @@
  *
  *   bench_exact [--sizes 200,300,400,500] [--seeds K] [--time S]
  *               [--families sparse,medium,busy,dense,random] [--out FILE.md]
- *               [--write-csv DIR]
+ *               [--write-csv DIR] [--capacity-dir DIR]
  *
  * Families: "sparse" boxes have 10 steps per buffer, so lifetimes rarely
  * start or end together; "medium" a step per buffer (as in a chain of
@@ -15,12 +15,15 @@
  * "random" are tests/test_util.h problems (about 30 live), optimum unknown.
  * Prints a markdown table; --out also writes it with the machine named;
  * --write-csv writes each problem as DIR/<family>-<buffers>-<seed>.csv for
- * `mini-infer solve --strategy exact FILE.csv`. */
+ * `mini-infer solve --strategy exact FILE.csv`. --capacity-dir DIR adds a
+ * table for problems of others: each DIR/<name>.<capacity>.csv (as
+ * MiniMalloc's benchmarks are named) asked for a plan within its capacity. */
 #include "bench_util.h"
 #include "hard_lib.h"
 #include "mini_infer/planner.h"
 #include "test_util.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +45,7 @@ typedef struct tally {
 static int usage(void) {
     fprintf(stderr, "usage: bench_exact [--sizes N,N,...] [--seeds K] [--time S] "
                     "[--families sparse,medium,busy,dense,random] [--out FILE.md] "
-                    "[--write-csv DIR]\n");
+                    "[--write-csv DIR] [--capacity-dir DIR]\n");
     return 2;
 }
 
@@ -69,6 +72,76 @@ static void cell(char *buf, size_t len, size_t pool, size_t ref) {
     else snprintf(buf, len, "%zu (+%.1f%%)", pool / 1024, gap);
 }
 
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Each DIR/<name>.<capacity>.csv, in name order, asked for a plan within
+ * its capacity by the exact strategy (greedy-size's pool beside it). */
+static int capacity_table(const char *dir, double time_limit, mi_strbuf *t) {
+    DIR *d = opendir(dir);
+    if (!d) {
+        fprintf(stderr, "bench_exact: cannot open %s\n", dir);
+        return 1;
+    }
+    char *names[256];
+    size_t nn = 0;
+    for (struct dirent *e; (e = readdir(d)) && nn < 256;) {
+        size_t len = strlen(e->d_name);
+        if (len > 4 && strcmp(e->d_name + len - 4, ".csv") == 0) names[nn++] = strdup(e->d_name);
+    }
+    closedir(d);
+    qsort(names, nn, sizeof *names, cmp_str);
+    /* The folder's own name only: the results file names no path of the machine. */
+    const char *base = strrchr(dir, '/');
+    base = base && base[1] ? base + 1 : dir;
+    mi_strbuf_printf(t, "\nProblems of the folder %s, each asked for a plan within the capacity its name "
+                        "gives (exact, %.0f s limit):\n", base, time_limit);
+    mi_strbuf_printf(t, "\n| problem | buffers | capacity (KiB) | lower bound (KiB) | greedy-size (KiB) | "
+                        "exact | time (s) | nodes |\n|---|---:|---:|---:|---:|---|---:|---:|\n");
+    int rc = 0;
+    for (size_t i = 0; i < nn && !rc; i++) {
+        char path[1024], *dot = strchr(names[i], '.');
+        size_t cap = dot ? strtoull(dot + 1, NULL, 10) : 0;
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        mi_csv *csv = NULL;
+        if (!cap || mi_csv_read(path, &csv)) {
+            fprintf(stderr, "bench_exact: %s: %s\n", path, cap ? mi_last_error() : "no capacity in the name");
+            rc = 1;
+            break;
+        }
+        size_t n = mi_csv_count(csv);
+        size_t *off = malloc((n ? n : 1) * sizeof *off);
+        mi_problem p = {mi_csv_buffers(csv), n, 1};
+        mi_solve_options o;
+        mi_solve_options_init(&o);
+        o.strategy = MI_STRATEGY_GREEDY_SIZE;
+        mi_solve_result g, r;
+        mi_status st = off ? mi_solve(&p, &o, off, &g) : MI_ERR_NO_MEMORY;
+        o.strategy = MI_STRATEGY_EXACT;
+        o.capacity = cap;
+        o.time_limit = time_limit;
+        double t0 = bench_now();
+        mi_status se = st ? st : mi_solve(&p, &o, off, &r);
+        double secs = bench_now() - t0;
+        if (st || (se && se != MI_ERR_CAPACITY) || (!se && mi_validate(&p, off, r.pool_size))) {
+            fprintf(stderr, "bench_exact: %s: %s\n", path, mi_last_error());
+            rc = 1;
+        } else {
+            char name[256];
+            snprintf(name, sizeof name, "%.*s", dot ? (int)(dot - names[i]) : (int)strlen(names[i]), names[i]);
+            mi_strbuf_printf(t, "| %s | %zu | %zu | %zu | %zu | %s | %.2f | %llu |\n", name, n, cap / 1024,
+                             g.lower_bound / 1024, g.pool_size / 1024,
+                             se ? "no plan within it found" : "**fits**", secs,
+                             (unsigned long long)(se ? 0 : r.nodes));
+        }
+        free(off);
+        mi_csv_destroy(csv);
+    }
+    for (size_t i = 0; i < nn; i++) free(names[i]);
+    return rc;
+}
+
 int main(int argc, char **argv) {
     size_t sizes[16] = {200, 300, 400, 500};
     size_t nsizes = 4;
@@ -76,7 +149,7 @@ int main(int argc, char **argv) {
     double time_limit = 10.0;
     int use[NFAM];
     for (int f = 0; f < NFAM; f++) use[f] = 1;
-    const char *out = NULL, *csv_dir = NULL;
+    const char *out = NULL, *csv_dir = NULL, *cap_dir = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--sizes") == 0 && i + 1 < argc) {
             nsizes = 0;
@@ -93,6 +166,8 @@ int main(int argc, char **argv) {
             out = argv[++i];
         } else if (strcmp(argv[i], "--write-csv") == 0 && i + 1 < argc) {
             csv_dir = argv[++i];
+        } else if (strcmp(argv[i], "--capacity-dir") == 0 && i + 1 < argc) {
+            cap_dir = argv[++i];
         } else {
             return usage();
         }
@@ -201,6 +276,7 @@ int main(int argc, char **argv) {
                              sizes[si], y->runs, y->greedy_opt, y->bestfit_opt, y->exact_opt,
                              y->exact_proven);
         }
+    if (cap_dir && capacity_table(cap_dir, time_limit, &t)) return 1;
     fputs(t.s + printed, stdout);
     int rc = out ? bench_write_file(out, t.s) : 0;
     free(t.s);
