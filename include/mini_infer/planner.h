@@ -125,7 +125,11 @@ mi_status mi_csv_parse(const char *text, size_t len, const char *name, mi_csv **
 void mi_csv_destroy(mi_csv *csv);
 size_t mi_csv_count(const mi_csv *csv);
 const mi_buffer *mi_csv_buffers(const mi_csv *csv);
+/* Each id as an integer; INT64_MIN where it is a name (MiniMalloc's may be,
+ * such as b1): mi_csv_id_text has every id as written, and ids are told
+ * apart as written. */
 const int64_t *mi_csv_ids(const mi_csv *csv);
+const char *mi_csv_id_text(const mi_csv *csv, size_t i);
 /* Writes `id,lower,upper,size,offset` lines. */
 mi_status mi_csv_write_plan(const mi_csv *csv, const size_t *offsets, const char *path);
 

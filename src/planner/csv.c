@@ -13,7 +13,9 @@
 struct mi_csv {
     size_t count, cap;
     mi_buffer *buffers;
-    int64_t *ids;
+    int64_t *ids;  /* INT64_MIN where the id is not an integer */
+    size_t *text_at; /* each id as written: NUL-terminated at text + text_at[i] */
+    char *text;
     size_t *lines; /* line of each buffer, for messages */
     char *name;
 };
@@ -22,6 +24,8 @@ void mi_csv_destroy(mi_csv *csv) {
     if (!csv) return;
     mi__free(csv->buffers);
     mi__free(csv->ids);
+    mi__free(csv->text_at);
+    mi__free(csv->text);
     mi__free(csv->lines);
     mi__free(csv->name);
     mi__free(csv);
@@ -30,6 +34,9 @@ void mi_csv_destroy(mi_csv *csv) {
 size_t mi_csv_count(const mi_csv *csv) { return csv->count; }
 const mi_buffer *mi_csv_buffers(const mi_csv *csv) { return csv->buffers; }
 const int64_t *mi_csv_ids(const mi_csv *csv) { return csv->ids; }
+const char *mi_csv_id_text(const mi_csv *csv, size_t i) {
+    return i < csv->count ? csv->text + csv->text_at[i] : NULL;
+}
 
 /* A field: optional spaces, an optional '-', digits, optional spaces. */
 static int parse_i64(const char *s, const char *end, int64_t *out) {
@@ -75,31 +82,33 @@ static int header_ok(const char *s, const char *end) {
     return header_is(s, end, ours) || header_is(s, end, named);
 }
 
+typedef struct id_ref {
+    const char *s;
+    size_t i;
+} id_ref;
+
+static int cmp_id(const void *a, const void *b) {
+    const id_ref *x = a, *y = b;
+    int c = strcmp(x->s, y->s);
+    return c ? c : (x->i > y->i) - (x->i < y->i);
+}
+
+/* Ids are compared as written (MiniMalloc's may be names such as b1). */
 static mi_status check_duplicates(const mi_csv *c) {
-    mi_status st = MI_OK;
     if (c->count < 2) return MI_OK;
-    uint32_t *idx = mi__malloc(c->count * sizeof *idx);
-    uint64_t *key = mi__malloc(c->count * sizeof *key);
-    if (!idx || !key) {
-        st = mi__error(MI_ERR_NO_MEMORY, "%s: checking %zu ids", c->name, c->count);
-        goto done;
-    }
-    for (size_t i = 0; i < c->count; i++) {
-        idx[i] = (uint32_t)i;
-        key[i] = (uint64_t)c->ids[i] ^ (UINT64_C(1) << 63);
-    }
-    if ((st = mi__sort_by_key(idx, c->count, key))) goto done;
+    id_ref *r = mi__malloc(c->count * sizeof *r);
+    if (!r) return mi__error(MI_ERR_NO_MEMORY, "%s: checking %zu ids", c->name, c->count);
+    for (size_t i = 0; i < c->count; i++) r[i] = (id_ref){c->text + c->text_at[i], i};
+    qsort(r, c->count, sizeof *r, cmp_id);
+    mi_status st = MI_OK;
     for (size_t k = 1; k < c->count; k++) {
-        if (key[idx[k]] == key[idx[k - 1]]) {
-            size_t a = c->lines[idx[k - 1]], b = c->lines[idx[k]];
-            st = mi__error(MI_ERR_PARSE, "%s:%zu: duplicate id %lld (first on line %zu)", c->name,
-                           a > b ? a : b, (long long)c->ids[idx[k]], a < b ? a : b);
-            goto done;
+        if (strcmp(r[k].s, r[k - 1].s) == 0) {
+            size_t a = c->lines[r[k - 1].i], b = c->lines[r[k].i];
+            st = mi__error(MI_ERR_PARSE, "%s:%zu: duplicate id %s (first on line %zu)", c->name, b, r[k].s, a);
+            break;
         }
     }
-done:
-    mi__free(idx);
-    mi__free(key);
+    mi__free(r);
     return st;
 }
 
@@ -116,7 +125,7 @@ mi_status mi_csv_parse(const char *text, size_t len, const char *name, mi_csv **
         goto fail;
     }
     const char *p = text, *end = text + len;
-    size_t line = 0, cap_ids = 0, cap_lines = 0;
+    size_t line = 0, cap_ids = 0, cap_lines = 0, cap_at = 0, cap_text = 0, ntext = 0;
     int have_header = 0;
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -152,6 +161,27 @@ mi_status mi_csv_parse(const char *text, size_t len, const char *name, mi_csv **
             if (k == 3 && memchr(f, ',', (size_t)(le - f))) {
                 st = line_error(c, line, "more than 4 fields");
                 goto fail;
+            }
+            if (k == 0) {
+                /* The id: any text but empty (an integer, or a name). */
+                const char *a = f, *z = fe;
+                while (a < z && (*a == ' ' || *a == '\t')) a++;
+                while (z > a && (z[-1] == ' ' || z[-1] == '\t')) z--;
+                if (a == z) {
+                    st = line_error(c, line, "field 'id' is empty");
+                    goto fail;
+                }
+                size_t n = (size_t)(z - a);
+                if ((st = mi__grow((void **)&c->text, &cap_text, ntext + n + 1, 1)) ||
+                    (st = mi__grow((void **)&c->text_at, &cap_at, c->count + 1, sizeof *c->text_at)))
+                    goto fail;
+                memcpy(c->text + ntext, a, n);
+                c->text[ntext + n] = '\0';
+                c->text_at[c->count] = ntext;
+                ntext += n + 1;
+                if (!parse_i64(a, z, &v[0])) v[0] = INT64_MIN;
+                f = fe + 1;
+                continue;
             }
             if (!parse_i64(f, fe, &v[k])) {
                 static const char *const names[] = {"id", "lower", "upper", "size"};
@@ -223,7 +253,7 @@ mi_status mi_csv_write_plan(const mi_csv *csv, const size_t *offsets, const char
     fprintf(f, "id,lower,upper,size,offset\n");
     for (size_t i = 0; i < csv->count; i++) {
         const mi_buffer *b = &csv->buffers[i];
-        fprintf(f, "%lld,%lld,%lld,%zu,%zu\n", (long long)csv->ids[i], (long long)b->first,
+        fprintf(f, "%s,%lld,%lld,%zu,%zu\n", mi_csv_id_text(csv, i), (long long)b->first,
                 (long long)b->last + 1, b->size, offsets[i]);
     }
     if (fclose(f) != 0) return mi__error(MI_ERR_IO, "%s: write error", path);

@@ -30,6 +30,10 @@ case $case_name in
     expect 0 'pool size +3072 bytes' -- solve "$data/small.csv"
     expect 0 'proven optimal' -- solve "$data/small.csv" --strategy greedy-size
     expect 0 'pool size +3072 bytes' -- solve "$data/small_named.csv"
+    # MiniMalloc's README example: ids that are names, its plan to the byte.
+    expect 0 'capacity +12 bytes: fits' -- solve "$data/named_ids.csv" --capacity 12 --alignment 1 --strategy exact --out "$work/named.csv"
+    [ "$(tr '\n' ' ' <"$work/named.csv")" = 'id,lower,upper,size,offset b1,0,3,4,8 b2,3,9,4,8 b3,0,9,4,4 b4,9,21,4,4 b5,0,21,4,0 ' ] ||
+      fail "named plan: $(cat "$work/named.csv")"
     expect 0 'plan written' -- solve "$data/small.csv" --out "$work/plan.csv"
     head -1 "$work/plan.csv" | grep -qx 'id,lower,upper,size,offset' || fail "plan header"
     [ "$(wc -l <"$work/plan.csv")" -eq 4 ] || fail "plan lines" ;;
@@ -41,6 +45,7 @@ case $case_name in
     expect 2 "bad_field.csv:3: field 'size' is not an integer" -- solve "$data/bad_field.csv"
     expect 2 'bad_interval.csv:3: upper must be greater than lower' -- solve "$data/bad_interval.csv"
     expect 2 'dup.csv:3: duplicate id 1 \(first on line 2\)' -- solve "$data/dup.csv"
+    expect 2 'dup_names.csv:4: duplicate id b1 \(first on line 2\)' -- solve "$data/dup_names.csv"
     expect 2 'bad_header.csv:1: expected the header `id,lower,upper,size` \(or `buffer,start,end,size`\)' -- solve "$data/bad_header.csv"
     expect 2 'alignment 3: expected a power of two' -- solve "$data/small.csv" --alignment 3
     expect 2 "unknown strategy 'fast'.*greedy-size" -- solve "$data/small.csv" --strategy fast
