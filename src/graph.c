@@ -258,16 +258,21 @@ static int cmp_moved(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-/* Where p went: to of the pair whose from is p, or p itself. */
-static const void *moved_to(const moved *mv, size_t n, const void *p) {
+/* The first pair of mv (sorted by from) whose from is p, or n. */
+static size_t moved_find(const moved *mv, size_t n, const void *p) {
     size_t lo = 0, hi = n;
-    if (!p) return NULL;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         if ((uintptr_t)mv[mid].from < (uintptr_t)p) lo = mid + 1;
         else hi = mid;
     }
-    return lo < n && mv[lo].from == p ? mv[lo].to : p;
+    return lo < n && mv[lo].from == p ? lo : n;
+}
+
+/* Where p went: to of the pair whose from is p, or p itself. */
+static const void *moved_to(const moved *mv, size_t n, const void *p) {
+    size_t i = p ? moved_find(mv, n, p) : n;
+    return i < n ? mv[i].to : p;
 }
 
 static void rebind_all(mi_graph *g, const moved *mv, size_t n) {
@@ -348,20 +353,18 @@ mi_status mi__graph_weights_dropped(mi_graph *g, const unsigned char *drop) {
             if (ps[k] && ps[k] != (const void *)empty_value) mv[n++] = (moved){ps[k], NULL, 0};
     }
     qsort(mv, n, sizeof *mv, cmp_moved);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!m || mv[m - 1].from != mv[i].from) mv[m++] = mv[i];
     /* A pointer some kept tensor shares stays (keep_values copies it). */
     for (size_t t = 0; t < g->ntensors; t++) {
         const void *ps[2] = {g->tensors[t].data, g->ti[t].cval};
         for (int k = 0; k < 2 && !drop[t]; k++) {
-            size_t lo = 0, hi = n;
-            while (lo < hi) {
-                size_t mid = lo + (hi - lo) / 2;
-                if ((uintptr_t)mv[mid].from < (uintptr_t)ps[k]) lo = mid + 1;
-                else hi = mid;
-            }
-            for (; ps[k] && lo < n && mv[lo].from == ps[k]; lo++) mv[lo].to = ps[k];
+            size_t i = ps[k] ? moved_find(mv, m, ps[k]) : m;
+            if (i < m) mv[i].to = ps[k];
         }
     }
-    rebind_all(g, mv, n);
+    rebind_all(g, mv, m);
     mi_status st = keep_values(g, mv, 0, 0, nb0);
     mi__free(mv);
     return st;
