@@ -7,6 +7,7 @@
  * ResNet-50 combinations: ASan makes each run many times slower. */
 #include <criterion/criterion.h>
 
+#include "as_device.h"
 #include "mini_infer/runtime.h"
 #include "mini_infer/tensor_io.h"
 
@@ -142,10 +143,8 @@ Test(models_cpu, lenet5_every_strategy) {
 static void check_as_device(const char *dir) {
     mi_backend *cpu;
     cr_assert_eq(mi_backend_cpu_create(NULL, &cpu), MI_OK, "%s", mi_last_error());
-    mi_backend_ops ops = *cpu->ops;
-    ops.host_memory = 0;
-    ops.destroy = NULL;
-    mi_backend dev = {&ops, cpu->state, cpu->options};
+    mi_backend_ops ops;
+    mi_backend dev = mi_test_as_device(cpu, &ops);
     ref_set r;
     memset(&r, 0, sizeof r);
     ref_load(dir, &r);

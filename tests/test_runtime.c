@@ -2,6 +2,7 @@
  * shared models, poison mode catching a kernel that writes outside its
  * tensor, and allocation failures at every point of build and run. */
 #include "alloc_hook.h"
+#include "as_device.h"
 #include "mini_infer/cuda.h"
 #include "mini_infer/runtime.h"
 
@@ -116,15 +117,6 @@ Test(runtime, weights_are_held_once_in_host_memory) {
     mi_model_destroy(m);
 }
 
-/* The CPU backend dressed as a device: the engine treats its memory as
- * out of the host's reach (no poison, no host copy of the weights). */
-static mi_backend as_device(mi_backend *host, mi_backend_ops *ops) {
-    *ops = *host->ops;
-    ops->host_memory = 0;
-    ops->destroy = NULL;
-    return (mi_backend){ops, host->state, host->options};
-}
-
 /* On a device (here the CPU backend with host_memory 0) the host keeps no
  * copy of the weights once uploaded: the graph's weights lose their data,
  * while values read at run time stay (without folding, a Constant node
@@ -134,7 +126,7 @@ Test(runtime, weights_leave_host_memory_on_a_device) {
     mi_backend *host;
     cr_assert_eq(mi_backend_cpu_create(NULL, &host), MI_OK);
     mi_backend_ops ops;
-    mi_backend dev = as_device(host, &ops);
+    mi_backend dev = mi_test_as_device(host, &ops);
     mi_graph *g;
     cr_assert_eq(mi_graph_create(&g), MI_OK);
     cr_assert_eq(mi_graph_add_tensor(g, "x", MI_DTYPE_FLOAT, 2, (int64_t[]){1, N}, MI_ROLE_INPUT, NULL, NULL), MI_OK);
@@ -355,7 +347,7 @@ Test(runtime, allocation_failures_are_clean_on_a_device) {
     mi_backend *host;
     cr_assert_eq(mi_backend_cpu_create(NULL, &host), MI_OK);
     mi_backend_ops ops;
-    mi_backend dev = as_device(host, &ops);
+    mi_backend dev = mi_test_as_device(host, &ops);
     allocation_failures(&dev);
     mi_backend_close(host);
 }

@@ -4,6 +4,7 @@
  * accepts), once as it is and once dressed as a device (weights dropped
  * from host memory), with the same outputs. Any input must give a status,
  * never a crash, a hang or a leak. */
+#include "../as_device.h"
 #include "mini_infer/memplan.h"
 #include "mini_infer/runtime.h"
 
@@ -70,10 +71,7 @@ static void run_both(const uint8_t *data, size_t size) {
     static mi_backend dev;
     if (!host) {
         if (mi_backend_cpu_create(NULL, &host) != MI_OK) return;
-        ops = *host->ops;
-        ops.host_memory = 0;
-        ops.destroy = NULL;
-        dev = (mi_backend){&ops, host->state, host->options};
+        dev = mi_test_as_device(host, &ops);
     }
     unsigned char *a, *b;
     size_t la, lb;
