@@ -258,8 +258,8 @@ Test(exact, time_limit_returns_a_valid_unproven_plan) {
 
 typedef struct brute {
     size_t n, best;
-    size_t size[8], off[8];
-    int64_t first[8], last[8];
+    size_t size[12], off[12];
+    int64_t first[12], last[12];
 } brute;
 
 static void brute_dfs(brute *bf, size_t i, size_t top) {
@@ -326,6 +326,65 @@ Test(exact, random_problems_beat_heuristics_and_match_brute_force) {
         }
     }
     cr_assert_gt(compared, 100);
+}
+
+/* Perfect packings of 10 to 60 buffers at three densities: at the box's
+ * height every section is full, so the no-slack search (branching on the
+ * lowest free point, backjumping over placements a failure does not
+ * depend on) decides them; a wrong jump would prove a packable box
+ * infeasible. */
+Test(exact, zero_slack_constructed_boxes_are_packed) {
+    static const double densities[] = {1.0 / 3, 0.5, 1.0};
+    mi_rng rng = {2026};
+    for (int it = 0; it < 120; it++) {
+        size_t n = 10 + mi_rng_below(&rng, 51), opt, off[60];
+        double d = densities[it % 3];
+        mi_buffer *b = constructed(n, d, 1000 + (uint64_t)it, &opt);
+        mi__exact_opts eo = {opt, 0, 2000000, NULL, 0};
+        mi__exact_result res = exact_internal(b, n, 256, &eo, off);
+        cr_assert(res.found && res.proven, "it %d: %zu buffers, %.2f steps each: %s after %llu nodes",
+                  it, n, d, res.found ? "found" : res.proven ? "proven infeasible" : "open",
+                  (unsigned long long)res.nodes);
+        cr_assert_leq(res.pool, opt);
+        free(b);
+    }
+}
+
+/* Full problems that no plan packs (every step holds exactly cap units,
+ * yet no arrangement fits: found by a random search among 60,000, which
+ * brute force confirms here): the no-slack search must prove them, so a
+ * failure it explains too narrowly cannot turn into a plan that is not
+ * there, and one explained too widely still ends. {cap}, then {units,
+ * first, last}. */
+static const int full_infeasible[][12][3] = {
+    {{6}, {1, 1, 3}, {1, 1, 2}, {1, 0, 2}, {1, 2, 4}, {1, 1, 4}, {2, 4, 4}, {5, 0, 0}, {2, 1, 1},
+     {1, 2, 2}, {3, 3, 3}, {2, 4, 4}},
+    {{5}, {1, 2, 4}, {1, 1, 3}, {2, 0, 2}, {2, 4, 4}, {3, 0, 0}, {2, 1, 1}, {1, 2, 2}, {3, 3, 3},
+     {2, 4, 4}},
+    {{6}, {3, 4, 4}, {1, 1, 3}, {1, 2, 4}, {3, 0, 2}, {3, 0, 0}, {2, 1, 1}, {1, 2, 2}, {4, 3, 3},
+     {2, 4, 4}},
+    {{5}, {3, 0, 1}, {1, 1, 2}, {3, 3, 4}, {1, 2, 3}, {1, 1, 3}, {2, 0, 0}, {2, 2, 2}, {2, 4, 4}},
+    {{6}, {1, 1, 3}, {2, 0, 1}, {1, 0, 2}, {1, 2, 4}, {3, 4, 4}, {2, 3, 4}, {3, 0, 0}, {2, 1, 1},
+     {3, 2, 2}, {2, 3, 3}},
+    {{4}, {1, 2, 4}, {3, 4, 4}, {1, 1, 3}, {1, 0, 2}, {3, 0, 0}, {2, 1, 1}, {1, 2, 2}, {2, 3, 3}},
+};
+
+Test(exact, zero_slack_unpackable_is_proven) {
+    for (size_t g = 0; g < sizeof full_infeasible / sizeof full_infeasible[0]; g++) {
+        size_t cap = (size_t)full_infeasible[g][0][0], n = 0, off[11];
+        mi_buffer b[11];
+        for (; n < 11 && full_infeasible[g][n + 1][0]; n++)
+            b[n] = (mi_buffer){(size_t)full_infeasible[g][n + 1][0], full_infeasible[g][n + 1][1],
+                               full_infeasible[g][n + 1][2]};
+        cr_assert_gt(brute_force(b, n, 1), cap, "problem %zu: brute force packs it", g);
+        mi__exact_opts eo = {cap, 0, 1000000, NULL, 0};
+        mi__exact_result res = exact_internal(b, n, 1, &eo, off);
+        cr_assert(!res.found && res.proven, "problem %zu: no plan within %zu, proven", g, cap);
+        cr_assert_gt(res.nodes, 0, "problem %zu: proven by search, not by the bound", g);
+        eo.capacity = cap + 1;
+        res = exact_internal(b, n, 1, &eo, off);
+        cr_assert(res.found, "problem %zu: one unit more fits", g);
+    }
 }
 
 Test(exact, minimise_without_a_hint_and_odd_inputs) {

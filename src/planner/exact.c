@@ -27,6 +27,10 @@
  *    table then holds facts about (part, cap) alone and outlives restarts.
  *    Candidates that leave the fewest steps in the skyline go first, and
  *    attempts are many and short (Luby restarts, exact_drive.c).
+ *  - backjumping (no slack): each failure carries the sections it depends
+ *    on (exact_explain.c); a child failing for a reason outside the
+ *    placement that made it fails its parent too, no sibling tried, as
+ *    branching anywhere interleaves far apart regions of the skyline.
  *  - memory: a table of failed states (the unplaced buffers of a context
  *    and their lowest offsets) prunes a state reached again by another
  *    path, such as two stacked buffers swapped.
@@ -49,11 +53,6 @@
 /* The clock is read every CHECK_NODES nodes or CHECK_WORK entries scanned. */
 #define CHECK_NODES 1024
 #define CHECK_WORK ((uint64_t)1 << 18)
-
-struct mi__xentry {
-    uint32_t b;   /* buffer */
-    uint32_t pre; /* rank in the context's static preorder */
-};
 
 enum { FR_AND, FR_SEARCH };
 
@@ -79,20 +78,6 @@ struct mi__xframe {
     uint64_t key[2];    /* the state: unplaced buffers and their lowest offsets */
     uint64_t ctx[2];    /* SEARCH: the set its context started with (fixes the ranks) */
 };
-
-/* A state (a context's unplaced buffers with their lowest offsets) that
- * failed with the canonical position (off, pre); the same state at a
- * later position has fewer completions, so it fails too. Ranks compare
- * only within one preorder, which the set a context started with fixes,
- * so that set is part of the key. Keys are two independent 64-bit sums,
- * so a false match needs a 128-bit collision. */
-struct mi__xtt_entry {
-    uint64_t key[2];
-    size_t off;
-    uint32_t pre;
-    uint32_t epoch; /* the attempt that stored it; 0: empty */
-};
-#define TT_BITS 17
 
 /* An undo record: a buffer's lowest offset before a placement raised it. */
 struct mi__xtrail_rec {
@@ -145,6 +130,10 @@ void mi__xsolver_free(solver *s) {
     mi__free(s->tt);
     mi__free(s->lev);
     mi__free(s->sky);
+    mi__free(s->fex);
+    mi__free(s->fail_set);
+    mi__free(s->cand_set);
+    mi__free(s->tt_set);
     mi__free(s->order);
     mi__free(s->part_at);
     mi__free(s->part_s1);
@@ -179,7 +168,7 @@ mi_status mi__xsolver_init(solver *s, const mi__prob *p) {
     s->part_lo = mi__malloc(an * sizeof *s->part_lo);
     s->part_hi = mi__malloc(an * sizeof *s->part_hi);
     s->tt_size = (size_t)1 << 10;
-    while (s->tt_size < ((size_t)1 << TT_BITS) && s->tt_size < 256 * an) s->tt_size *= 2;
+    while (s->tt_size < ((size_t)1 << MI__XTT_BITS) && s->tt_size < 256 * an) s->tt_size *= 2;
     s->tt = mi__calloc(s->tt_size, sizeof *s->tt);
     if (!ev || !before || !s->size || !s->sec0 || !s->sec1 || !s->area || !s->width || !s->key_t ||
         !s->min_off || !s->sol || !s->order || !s->part_at || !s->part_s1 || !s->part_lo ||
@@ -220,7 +209,14 @@ mi_status mi__xsolver_init(solver *s, const mi__prob *p) {
     s->stamp = mi__calloc(as, sizeof *s->stamp);
     s->lev = mi__calloc(as, sizeof *s->lev);
     s->sky = mi__calloc(as, sizeof *s->sky);
-    if (!s->cuts0 || !s->cuts || !s->acc || !s->stamp || !s->lev || !s->sky) {
+    s->exw = nsec / 64 + 1;
+    /* Failed states keep their explanation exactly while it is small (up
+     * to 256 sections), else as a range of sections. */
+    if (s->exw <= MI__XTT_SET_WORDS) s->tt_set = mi__calloc(s->tt_size * s->exw, sizeof *s->tt_set);
+    s->fail_set = mi__calloc(s->exw, sizeof *s->fail_set);
+    s->cand_set = mi__calloc(s->exw, sizeof *s->cand_set);
+    if (!s->cuts0 || !s->cuts || !s->acc || !s->stamp || !s->lev || !s->sky || !s->fail_set ||
+        !s->cand_set || (s->exw <= MI__XTT_SET_WORDS && !s->tt_set)) {
         st = mi__error(MI_ERR_NO_MEMORY, "exact: %u sections", nsec);
         goto done;
     }
@@ -296,6 +292,11 @@ static mi_status push_frame(solver *s, frame **out) {
     mi_status st = mi__grow(&a, &s->frames_cap, s->nframes + 1, sizeof *s->frames);
     s->frames = a;
     if (st) return st;
+    a = s->fex;
+    st = mi__grow(&a, &s->fex_cap, (s->nframes + 1) * s->exw, sizeof *s->fex);
+    s->fex = a;
+    if (st) return st;
+    memset(s->fex + s->nframes * s->exw, 0, s->exw * sizeof *s->fex);
     *out = &s->frames[s->nframes++];
     memset(*out, 0, sizeof **out);
     (*out)->cur = NONE;
@@ -349,22 +350,6 @@ static void state_key(const solver *s, const entry *ord, size_t k, const uint64_
     key[0] = ctx[0];
     key[1] = ctx[1];
     for (size_t i = 0; i < k; i++) key_add(key, ord[i].b, s->min_off[ord[i].b], 1);
-}
-
-static tt_entry *tt_slot(const solver *s, const uint64_t key[2]) {
-    return &s->tt[(key[0] ^ (key[1] >> 7)) & (s->tt_size - 1)];
-}
-
-/* True when the state is known to fail from (off, pre). */
-static int tt_failed(const solver *s, const uint64_t key[2], size_t off, uint32_t pre) {
-    const tt_entry *t = tt_slot(s, key);
-    return t->epoch == s->epoch && t->key[0] == key[0] && t->key[1] == key[1] &&
-           (t->off < off || (t->off == off && t->pre <= pre));
-}
-
-static void tt_store(solver *s, const frame *f) {
-    tt_entry *t = tt_slot(s, f->key);
-    *t = (tt_entry){{f->key[0], f->key[1]}, f->canon_off, f->canon_pre, s->epoch};
 }
 
 typedef int (*less_fn)(const solver *s, entry a, entry b);
@@ -434,7 +419,10 @@ static void sort_entries(const solver *s, entry *a, size_t n, entry *tmp, less_f
  * of them overflows cap. */
 static inline int stack_ok(solver *s, uint32_t u, size_t r, uint32_t now, uint32_t clo,
                            uint32_t chi) {
-    if (r > s->cap) return 0;
+    if (r > s->cap) {
+        s->fail_sec = s->sec0[u];
+        return 0;
+    }
     uint32_t c0 = s->sec0[u] > clo ? s->sec0[u] : clo, c1 = s->sec1[u] < chi ? s->sec1[u] : chi;
     if (c0 > c1) return 1;
     size_t room = s->cap - r, su = s->size[u];
@@ -444,7 +432,10 @@ static inline int stack_ok(solver *s, uint32_t u, size_t r, uint32_t now, uint32
             s->acc[c] = 0;
         }
         s->acc[c] += su;
-        if (s->acc[c] > room) return 0;
+        if (s->acc[c] > room) {
+            s->fail_sec = c;
+            return 0;
+        }
     }
     s->work += c1 - c0 + 1;
     return 1;
@@ -468,8 +459,12 @@ static int bound_ok(solver *s, const entry *ord, size_t k, size_t o, uint32_t pr
     }
     *min_height = mh;
     s->work += k;
+    s->fail_from = 0;
     for (; i > 0 && s->min_off[ord[i - 1].b] > o; i--) {
-        if (!stack_ok(s, ord[i - 1].b, s->min_off[ord[i - 1].b], now, clo, chi)) return 0;
+        if (!stack_ok(s, ord[i - 1].b, s->min_off[ord[i - 1].b], now, clo, chi)) {
+            s->fail_from = i - 1;
+            return 0;
+        }
         if ((i & 1023) == 0 && poll_clock(s)) return 0;
     }
     /* The passed buffers (release o + 1) first, then those released at o. */
@@ -588,6 +583,11 @@ static size_t candidates(solver *s, const entry *ord, size_t k, size_t canon_off
         for (uint32_t c = lo; c <= hi; c++)
             if (cnt[c] < best) best = cnt[c], at = c;
         next_stamp(s); /* acc was scratch */
+        /* Branching on the cover of section at's level is complete; the
+         * candidates depend on what explains that section. */
+        mi__xset_clear(s, s->cand_set);
+        if (best == SIZE_MAX) mi__xset_add_range(s->cand_set, lo, hi);
+        else mi__xexplain_section(s, ord, k, at, s->cand_set);
         s->work += k + 3 * (hi - lo);
         for (size_t i = 0; i < k && best != SIZE_MAX; i++) {
             uint32_t b = ord[i].b;
@@ -662,7 +662,7 @@ static mi_status open_context(solver *s, size_t list_at, size_t m, int *full, in
         ctx[1] += mix64(((uint64_t)ord[i].b << 1 | 1) * 0xA0761D6478BD642FULL);
     }
     state_key(s, ord, m, ctx, key);
-    if (tt_failed(s, key, 0, 0)) {
+    if (mi__xtt_failed(s, key, 0, 0)) {
         *dead = 1;
         return MI_OK;
     }
@@ -678,6 +678,7 @@ static mi_status open_context(solver *s, size_t list_at, size_t m, int *full, in
     f->ctx[0] = ctx[0];
     f->ctx[1] = ctx[1];
     f->ncand = (uint32_t)candidates(s, ord, m, 0, 0, mh, ord + m);
+    if (s->full) memcpy(mi__xframe_set(s, s->nframes - 1), s->cand_set, s->exw * sizeof *s->cand_set);
     s->top = base + m + f->ncand;
     return MI_OK;
 }
@@ -709,6 +710,7 @@ static mi_status try_next(solver *s, int *what) {
     for (;;) {
         frame *f = &s->frames[fi];
         if (f->next >= f->ncand) {
+            if (s->full) memcpy(s->fail_set, mi__xframe_set(s, fi), s->exw * sizeof *s->fail_set);
             *what = TRY_EXHAUSTED;
             return MI_OK;
         }
@@ -788,12 +790,23 @@ static mi_status try_next(solver *s, int *what) {
             }
         }
         if (!bound_ok(s, child, kc, co, e.pre, clo, chi, &mh)) {
+            if (s->full && !s->stop) {
+                /* Only the buffers the bound had counted (the highest
+                 * releases) made it fail. */
+                mi__xset_clear(s, s->fail_set);
+                mi__xexplain_section(s, child + s->fail_from, kc - s->fail_from, s->fail_sec,
+                                s->fail_set);
+            }
             undo(s, f);
             if (s->stop) {
                 *what = TRY_ABORTED; /* the clock, not the bound, cut it short */
                 return MI_OK;
             }
             if (hatless) f->next = f->ncand;
+            if (mi__xchild_failed(s, fi, b)) {
+                *what = TRY_EXHAUSTED;
+                return MI_OK;
+            }
             continue;
         }
         if (kc == 0) {
@@ -809,9 +822,13 @@ static mi_status try_next(solver *s, int *what) {
             key_add(key, s->trail[i].b, h, 1);
         }
         s->work += 1 + (s->ntrail - f->trail_mark);
-        if (tt_failed(s, key, co, e.pre)) {
+        if (mi__xtt_failed(s, key, co, e.pre)) {
             undo(s, f);
             if (hatless) f->next = f->ncand;
+            if (mi__xchild_failed(s, fi, b)) {
+                *what = TRY_EXHAUSTED;
+                return MI_OK;
+            }
             continue;
         }
         size_t base = s->top;
@@ -836,6 +853,7 @@ static mi_status try_next(solver *s, int *what) {
             g->kind = FR_SEARCH;
             g->min_height = mh;
             g->ncand = (uint32_t)candidates(s, child, kc, o, e.pre, mh, child + kc);
+            if (s->full) memcpy(mi__xframe_set(s, fi + 1), s->cand_set, s->exw * sizeof *s->cand_set);
             s->top = base + kc + g->ncand;
         }
         *what = TRY_PUSHED;
@@ -907,7 +925,7 @@ mi_status mi__xdecide(solver *s, uint32_t q, size_t cap, int full_part, int heur
         frame *f = &s->frames[s->nframes - 1];
         if (f->kind == FR_AND) {
             if (ev == EV_FAILED) {
-                if (s->nframes > 1) tt_store(s, f);
+                if (s->nframes > 1) mi__xtt_store(s, f->key, f->canon_off, f->canon_pre);
                 pop_frame(s);
                 continue;
             }
@@ -930,8 +948,14 @@ mi_status mi__xdecide(solver *s, uint32_t q, size_t cap, int full_part, int heur
             continue;
         }
         if (ev == EV_FAILED) {
+            uint32_t b = f->cur;
             undo(s, f);
             if (f->hatless) f->next = f->ncand;
+            if (b != NONE && mi__xchild_failed(s, s->nframes - 1, b)) {
+                mi__xtt_store(s, f->key, f->canon_off, f->canon_pre);
+                pop_frame(s);
+                continue;
+            }
         }
         int what;
         if ((st = try_next(s, &what))) return st;
@@ -939,7 +963,7 @@ mi_status mi__xdecide(solver *s, uint32_t q, size_t cap, int full_part, int heur
         case TRY_PUSHED: ev = EV_GO; break;
         case TRY_SOLVED: ev = EV_SOLVED; break;
         case TRY_EXHAUSTED:
-            tt_store(s, f);
+            mi__xtt_store(s, f->key, f->canon_off, f->canon_pre);
             pop_frame(s);
             ev = EV_FAILED;
             break;

@@ -1,7 +1,8 @@
 /* The exact search's internals, shared by exact.c (the decision search:
- * is there a plan of one part within cap?) and exact_drive.c (what it is
+ * is there a plan of one part within cap?), exact_drive.c (what it is
  * asked, under which limits and preorders: capacity and minimise modes,
- * restarts). Nothing outside these two files includes it. */
+ * restarts) and exact_explain.c (the failed states it remembers and why
+ * they failed). Nothing outside these three files includes it. */
 #ifndef MI_EXACT_INTERNAL_H
 #define MI_EXACT_INTERNAL_H
 
@@ -14,6 +15,27 @@ typedef struct mi__xtrail_rec trail_rec;
 typedef struct mi__xsolver solver;
 
 typedef enum outcome { OUT_FOUND, OUT_INFEASIBLE, OUT_ABORTED } outcome;
+
+/* A state (a context's unplaced buffers with their lowest offsets) that
+ * failed with the canonical position (off, pre); the same state at a
+ * later position has fewer completions, so it fails too. Ranks compare
+ * only within one preorder, which the set a context started with fixes,
+ * so that set is part of the key. Keys are two independent 64-bit sums,
+ * so a false match needs a 128-bit collision. */
+struct mi__xtt_entry {
+    uint64_t key[2];
+    size_t off;
+    uint32_t pre;
+    uint32_t epoch; /* the attempt that stored it; 0: empty */
+    uint32_t ex[2]; /* no slack: the failure's explanation */
+};
+#define MI__XTT_BITS 17
+#define MI__XTT_SET_WORDS 4
+
+struct mi__xentry {
+    uint32_t b;   /* buffer */
+    uint32_t pre; /* rank in the context's static preorder */
+};
 
 /* Static preorders a decision can be asked to search by; the last three
  * are seeded random ones (the seed mixes the limit, the preorder and
@@ -42,6 +64,17 @@ struct mi__xsolver {
     size_t *sky; /* no slack: the skyline, the end of the top placed buffer */
     uint32_t *stamp;
     uint32_t stamp_now;
+    /* No slack, backjumping: a failure's explanation is a set of sections
+     * such that every state agreeing with the failed one there (the same
+     * placed buffers live in them, at the same offsets) fails too. Sets
+     * of exw words: fex per frame, fail_set of the last failure, cand_set
+     * of the last candidate set; fail_sec: where the bound last failed,
+     * fail_from: the first entry of the ordering it had counted there. */
+    uint32_t exw, fail_sec;
+    size_t fail_from;
+    uint64_t *fex, *fail_set, *cand_set;
+    uint64_t *tt_set; /* per failed-state entry its explanation, when sets are small */
+    size_t fex_cap;
     /* the search */
     uint32_t nlive; /* buffers with a size */
     /* Top-level parts: no buffer crosses between them, so each is planned
@@ -80,5 +113,29 @@ int mi__xpart_full(solver *s, uint32_t q, size_t cap);
  * attempt. On OUT_FOUND s->sol holds one for the part's buffers. */
 mi_status mi__xdecide(solver *s, uint32_t q, size_t cap, int full_part, int heur, uint64_t limit,
                       outcome *out);
+
+/* ---- explanations of failures (no slack; exact_explain.c) ---- */
+
+/* Frame fi's explanation set (exw words). */
+static inline uint64_t *mi__xframe_set(const solver *s, size_t fi) { return s->fex + fi * s->exw; }
+void mi__xset_clear(const solver *s, uint64_t *w);
+void mi__xset_add_range(uint64_t *w, uint32_t a, uint32_t b);
+/* First and last section of w (ex[0] > ex[1] when empty). */
+void mi__xset_hull(const solver *s, const uint64_t *w, uint32_t ex[2]);
+/* Adds to w what a failure of the section bound in section c, or the
+ * candidate set covering c's level, depends on, given the unplaced buffers
+ * ord[0, k) that took part. */
+void mi__xexplain_section(const solver *s, const entry *ord, size_t k, uint32_t c, uint64_t *w);
+/* A child of frame fi (its state with b placed) failed, explained by
+ * s->fail_set: adds that to the frame's explanation; true when b lies
+ * outside it, so the frame fails for the same reason. */
+int mi__xchild_failed(solver *s, size_t fi, uint32_t b);
+/* True when the state with this key is known to fail from the canonical
+ * position (off, pre); its explanation (no slack) goes to s->fail_set. */
+int mi__xtt_failed(solver *s, const uint64_t key[2], size_t off, uint32_t pre);
+/* Records that the state with this key failed from (off, pre), explained
+ * by s->fail_set (no slack; kept exactly when small, else as the range of
+ * sections it spans: wider, still an explanation). */
+void mi__xtt_store(solver *s, const uint64_t key[2], size_t off, uint32_t pre);
 
 #endif
