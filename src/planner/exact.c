@@ -292,11 +292,13 @@ static mi_status push_frame(solver *s, frame **out) {
     mi_status st = mi__grow(&a, &s->frames_cap, s->nframes + 1, sizeof *s->frames);
     s->frames = a;
     if (st) return st;
-    a = s->fex;
-    st = mi__grow(&a, &s->fex_cap, (s->nframes + 1) * s->exw, sizeof *s->fex);
-    s->fex = a;
-    if (st) return st;
-    memset(s->fex + s->nframes * s->exw, 0, s->exw * sizeof *s->fex);
+    if (s->full) { /* only the no-slack search explains its failures */
+        a = s->fex;
+        st = mi__grow(&a, &s->fex_cap, (s->nframes + 1) * s->exw, sizeof *s->fex);
+        s->fex = a;
+        if (st) return st;
+        memset(s->fex + s->nframes * s->exw, 0, s->exw * sizeof *s->fex);
+    }
     *out = &s->frames[s->nframes++];
     memset(*out, 0, sizeof **out);
     (*out)->cur = NONE;
