@@ -340,12 +340,16 @@ Test(exact, zero_slack_constructed_boxes_are_packed) {
         size_t n = 10 + mi_rng_below(&rng, 51), opt, off[60];
         double d = densities[it % 3];
         mi_buffer *b = constructed(n, d, 1000 + (uint64_t)it, &opt);
-        mi__exact_opts eo = {opt, 0, 2000000, NULL, 0};
-        mi__exact_result res = exact_internal(b, n, 256, &eo, off);
-        cr_assert(res.found && res.proven, "it %d: %zu buffers, %.2f steps each: %s after %llu nodes",
-                  it, n, d, res.found ? "found" : res.proven ? "proven infeasible" : "open",
-                  (unsigned long long)res.nodes);
-        cr_assert_leq(res.pool, opt);
+        for (int jump = 1; jump >= 0; jump--) {
+            mi__exact_opts eo = {opt, 0, 2000000, NULL, 0, 0, !jump};
+            mi__exact_result res = exact_internal(b, n, 256, &eo, off);
+            cr_assert(res.found && res.proven,
+                      "it %d: %zu buffers, %.2f steps each, backjumping %s: %s after %llu nodes", it,
+                      n, d, jump ? "on" : "off",
+                      res.found ? "found" : res.proven ? "proven infeasible" : "open",
+                      (unsigned long long)res.nodes);
+            cr_assert_leq(res.pool, opt);
+        }
         free(b);
     }
 }
@@ -377,13 +381,14 @@ Test(exact, zero_slack_unpackable_is_proven) {
             b[n] = (mi_buffer){(size_t)full_infeasible[g][n + 1][0], full_infeasible[g][n + 1][1],
                                full_infeasible[g][n + 1][2]};
         cr_assert_gt(brute_force(b, n, 1), cap, "problem %zu: brute force packs it", g);
-        mi__exact_opts eo = {cap, 0, 1000000, NULL, 0};
-        mi__exact_result res = exact_internal(b, n, 1, &eo, off);
-        cr_assert(!res.found && res.proven, "problem %zu: no plan within %zu, proven", g, cap);
-        cr_assert_gt(res.nodes, 0, "problem %zu: proven by search, not by the bound", g);
-        eo.capacity = cap + 1;
-        res = exact_internal(b, n, 1, &eo, off);
-        cr_assert(res.found, "problem %zu: one unit more fits", g);
+        for (int jump = 1; jump >= 0; jump--) {
+            mi__exact_opts eo = {cap, 0, 1000000, NULL, 0, 0, !jump};
+            mi__exact_result res = exact_internal(b, n, 1, &eo, off);
+            cr_assert(!res.found && res.proven, "problem %zu: no plan within %zu, proven", g, cap);
+            cr_assert_gt(res.nodes, 0, "problem %zu: proven by search, not by the bound", g);
+        }
+        mi__exact_opts eo = {cap + 1, 0, 1000000, NULL, 0, 0, 0};
+        cr_assert(exact_internal(b, n, 1, &eo, off).found, "problem %zu: one unit more fits", g);
     }
 }
 

@@ -53,6 +53,8 @@
 /* The clock is read every CHECK_NODES nodes or CHECK_WORK entries scanned. */
 #define CHECK_NODES 1024
 #define CHECK_WORK ((uint64_t)1 << 18)
+/* Most words of explanation sets over all frames (32 MiB). */
+#define EX_MAX_WORDS ((uint64_t)1 << 22)
 
 enum { FR_AND, FR_SEARCH };
 
@@ -292,7 +294,7 @@ static mi_status push_frame(solver *s, frame **out) {
     mi_status st = mi__grow(&a, &s->frames_cap, s->nframes + 1, sizeof *s->frames);
     s->frames = a;
     if (st) return st;
-    if (s->full) { /* only the no-slack search explains its failures */
+    if (s->explain) {
         a = s->fex;
         st = mi__grow(&a, &s->fex_cap, (s->nframes + 1) * s->exw, sizeof *s->fex);
         s->fex = a;
@@ -587,9 +589,11 @@ static size_t candidates(solver *s, const entry *ord, size_t k, size_t canon_off
         next_stamp(s); /* acc was scratch */
         /* Branching on the cover of section at's level is complete; the
          * candidates depend on what explains that section. */
-        mi__xset_clear(s, s->cand_set);
-        if (best == SIZE_MAX) mi__xset_add_range(s->cand_set, lo, hi);
-        else mi__xexplain_section(s, ord, k, at, s->cand_set);
+        if (s->explain) {
+            mi__xset_clear(s, s->cand_set);
+            if (best == SIZE_MAX) mi__xset_add_range(s->cand_set, lo, hi);
+            else mi__xexplain_section(s, ord, k, at, s->cand_set);
+        }
         s->work += k + 3 * (hi - lo);
         for (size_t i = 0; i < k && best != SIZE_MAX; i++) {
             uint32_t b = ord[i].b;
@@ -680,7 +684,7 @@ static mi_status open_context(solver *s, size_t list_at, size_t m, int *full, in
     f->ctx[0] = ctx[0];
     f->ctx[1] = ctx[1];
     f->ncand = (uint32_t)candidates(s, ord, m, 0, 0, mh, ord + m);
-    if (s->full) memcpy(mi__xframe_set(s, s->nframes - 1), s->cand_set, s->exw * sizeof *s->cand_set);
+    if (s->explain) memcpy(mi__xframe_set(s, s->nframes - 1), s->cand_set, s->exw * sizeof *s->cand_set);
     s->top = base + m + f->ncand;
     return MI_OK;
 }
@@ -712,7 +716,7 @@ static mi_status try_next(solver *s, int *what) {
     for (;;) {
         frame *f = &s->frames[fi];
         if (f->next >= f->ncand) {
-            if (s->full) memcpy(s->fail_set, mi__xframe_set(s, fi), s->exw * sizeof *s->fail_set);
+            if (s->explain) memcpy(s->fail_set, mi__xframe_set(s, fi), s->exw * sizeof *s->fail_set);
             *what = TRY_EXHAUSTED;
             return MI_OK;
         }
@@ -792,7 +796,7 @@ static mi_status try_next(solver *s, int *what) {
             }
         }
         if (!bound_ok(s, child, kc, co, e.pre, clo, chi, &mh)) {
-            if (s->full && !s->stop) {
+            if (s->explain && !s->stop) {
                 /* Only the buffers the bound had counted (the highest
                  * releases) made it fail. */
                 mi__xset_clear(s, s->fail_set);
@@ -855,7 +859,7 @@ static mi_status try_next(solver *s, int *what) {
             g->kind = FR_SEARCH;
             g->min_height = mh;
             g->ncand = (uint32_t)candidates(s, child, kc, o, e.pre, mh, child + kc);
-            if (s->full) memcpy(mi__xframe_set(s, fi + 1), s->cand_set, s->exw * sizeof *s->cand_set);
+            if (s->explain) memcpy(mi__xframe_set(s, fi + 1), s->cand_set, s->exw * sizeof *s->cand_set);
             s->top = base + kc + g->ncand;
         }
         *what = TRY_PUSHED;
@@ -897,6 +901,9 @@ mi_status mi__xdecide(solver *s, uint32_t q, size_t cap, int full_part, int heur
     /* The root: an AND of one part, which the search may cut further. */
     size_t m = s->part_at[q + 1] - s->part_at[q];
     s->full = full_part;
+    /* Explanations cost exw words per frame: past EX_MAX_WORDS for the
+     * deepest search the no-slack search runs without backjumping. */
+    s->explain = full_part && !s->no_backjump && (uint64_t)s->nlive * s->exw <= EX_MAX_WORDS;
     if (!(s->full && s->tt_q == q && s->tt_cap == cap) && ++s->epoch == 0) {
         memset(s->tt, 0, s->tt_size * sizeof *s->tt);
         s->epoch = 1;

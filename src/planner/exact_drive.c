@@ -217,6 +217,7 @@ mi_status mi__plan_exact(const mi__prob *p, const mi__exact_opts *opt, size_t *o
     if ((st = mi__xsolver_init(&s, p))) goto done;
     s.node_budget = opt->node_budget;
     s.work_budget = opt->work_budget;
+    s.no_backjump = opt->no_backjump;
     if (opt->time_limit > 0) s.deadline = mi__now() + opt->time_limit;
     if (opt->capacity) st = solve_capacity(&s, opt, offsets, res);
     else st = solve_min(&s, opt, offsets, res);

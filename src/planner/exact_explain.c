@@ -92,7 +92,7 @@ void mi__xexplain_section(const solver *s, const entry *ord, size_t k, uint32_t 
  * frame's state agrees with the child's there and fails for the same
  * reason, and so do all its other children (backjumping). */
 int mi__xchild_failed(solver *s, size_t fi, uint32_t b) {
-    if (!s->full) return 0;
+    if (!s->explain) return 0;
     set_or(s, mi__xframe_set(s, fi), s->fail_set);
     return !set_meets(s->fail_set, s->sec0[b], s->sec1[b]);
 }
@@ -108,9 +108,9 @@ int mi__xtt_failed(solver *s, const uint64_t key[2], size_t off, uint32_t pre) {
     if (!(t->epoch == s->epoch && t->key[0] == key[0] && t->key[1] == key[1] &&
           (t->off < off || (t->off == off && t->pre <= pre))))
         return 0;
-    if (s->full && s->tt_set) {
+    if (s->explain && s->tt_set) {
         memcpy(s->fail_set, s->tt_set + (size_t)(t - s->tt) * s->exw, s->exw * sizeof *s->fail_set);
-    } else if (s->full) {
+    } else if (s->explain) {
         mi__xset_clear(s, s->fail_set);
         if (t->ex[0] <= t->ex[1]) mi__xset_add_range(s->fail_set, t->ex[0], t->ex[1]);
     }
@@ -119,8 +119,8 @@ int mi__xtt_failed(solver *s, const uint64_t key[2], size_t off, uint32_t pre) {
 
 void mi__xtt_store(solver *s, const uint64_t key[2], size_t off, uint32_t pre) {
     tt_entry *t = tt_slot(s, key);
-    *t = (tt_entry){{key[0], key[1]}, off, pre, s->epoch, {0, 0}};
-    if (s->full) mi__xset_hull(s, s->fail_set, t->ex);
-    if (s->full && s->tt_set)
+    *t = (tt_entry){{key[0], key[1]}, off, pre, s->epoch, {0, s->nsec}};
+    if (s->explain) mi__xset_hull(s, s->fail_set, t->ex);
+    if (s->explain && s->tt_set)
         memcpy(s->tt_set + (size_t)(t - s->tt) * s->exw, s->fail_set, s->exw * sizeof *s->fail_set);
 }

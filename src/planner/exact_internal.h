@@ -50,6 +50,8 @@ struct mi__xsolver {
     const mi__prob *p;
     size_t cap; /* in units of the alignment */
     int full;   /* every section of the part holds exactly cap units */
+    int explain; /* full, and failures carry explanations (backjumping) */
+    int no_backjump; /* never explain (mi__exact_opts, for tests) */
     /* per buffer */
     size_t *size; /* units; 0 leaves the buffer out */
     uint32_t *sec0, *sec1;

@@ -54,6 +54,7 @@ typedef struct mi__exact_opts {
     uint64_t work_budget; /* entries scanned; 0: none. Like nodes, but a node of a
                            * large problem costs more: together they bound the
                            * time without a clock, so the result is repeatable. */
+    int no_backjump;      /* tests: the no-slack search without explanations */
 } mi__exact_opts;
 
 typedef struct mi__exact_result {
