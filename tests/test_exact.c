@@ -344,8 +344,8 @@ Test(exact, zero_slack_constructed_boxes_are_packed) {
             mi__exact_opts eo = {opt, 0, 2000000, NULL, 0, 0, !jump};
             mi__exact_result res = exact_internal(b, n, 256, &eo, off);
             cr_assert(res.found && res.proven,
-                      "it %d: %zu buffers, %.2f steps each, backjumping %s: %s after %llu nodes", it,
-                      n, d, jump ? "on" : "off",
+                      "it %d: %zu buffers, %.2f steps each, backjumping %s: %s after %llu nodes",
+                      it, n, d, jump ? "on" : "off",
                       res.found ? "found" : res.proven ? "proven infeasible" : "open",
                       (unsigned long long)res.nodes);
             cr_assert_leq(res.pool, opt);
@@ -384,7 +384,7 @@ Test(exact, zero_slack_unpackable_is_proven) {
         for (int jump = 1; jump >= 0; jump--) {
             mi__exact_opts eo = {cap, 0, 1000000, NULL, 0, 0, !jump};
             mi__exact_result res = exact_internal(b, n, 1, &eo, off);
-            cr_assert(!res.found && res.proven, "problem %zu: no plan within %zu, proven", g, cap);
+            cr_assert(!res.found && res.proven, "problem %zu: nothing within %zu, proven", g, cap);
             cr_assert_gt(res.nodes, 0, "problem %zu: proven by search, not by the bound", g);
         }
         mi__exact_opts eo = {cap + 1, 0, 1000000, NULL, 0, 0, 0};

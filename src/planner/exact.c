@@ -684,7 +684,7 @@ static mi_status open_context(solver *s, size_t list_at, size_t m, int *full, in
     f->ctx[0] = ctx[0];
     f->ctx[1] = ctx[1];
     f->ncand = (uint32_t)candidates(s, ord, m, 0, 0, mh, ord + m);
-    if (s->explain) memcpy(mi__xframe_set(s, s->nframes - 1), s->cand_set, s->exw * sizeof *s->cand_set);
+    if (s->explain) mi__xset_copy(s, mi__xframe_set(s, s->nframes - 1), s->cand_set);
     s->top = base + m + f->ncand;
     return MI_OK;
 }
@@ -716,7 +716,7 @@ static mi_status try_next(solver *s, int *what) {
     for (;;) {
         frame *f = &s->frames[fi];
         if (f->next >= f->ncand) {
-            if (s->explain) memcpy(s->fail_set, mi__xframe_set(s, fi), s->exw * sizeof *s->fail_set);
+            if (s->explain) mi__xset_copy(s, s->fail_set, mi__xframe_set(s, fi));
             *what = TRY_EXHAUSTED;
             return MI_OK;
         }
@@ -801,7 +801,7 @@ static mi_status try_next(solver *s, int *what) {
                  * releases) made it fail. */
                 mi__xset_clear(s, s->fail_set);
                 mi__xexplain_section(s, child + s->fail_from, kc - s->fail_from, s->fail_sec,
-                                s->fail_set);
+                                     s->fail_set);
             }
             undo(s, f);
             if (s->stop) {
@@ -859,7 +859,7 @@ static mi_status try_next(solver *s, int *what) {
             g->kind = FR_SEARCH;
             g->min_height = mh;
             g->ncand = (uint32_t)candidates(s, child, kc, o, e.pre, mh, child + kc);
-            if (s->explain) memcpy(mi__xframe_set(s, fi + 1), s->cand_set, s->exw * sizeof *s->cand_set);
+            if (s->explain) mi__xset_copy(s, mi__xframe_set(s, fi + 1), s->cand_set);
             s->top = base + kc + g->ncand;
         }
         *what = TRY_PUSHED;

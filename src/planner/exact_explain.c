@@ -21,6 +21,10 @@
 
 void mi__xset_clear(const solver *s, uint64_t *w) { memset(w, 0, s->exw * sizeof *w); }
 
+void mi__xset_copy(const solver *s, uint64_t *d, const uint64_t *x) {
+    memcpy(d, x, s->exw * sizeof *d);
+}
+
 static void set_add(uint64_t *w, uint32_t c) { w[c >> 6] |= (uint64_t)1 << (c & 63); }
 
 static int set_has(const uint64_t *w, uint32_t c) { return (int)(w[c >> 6] >> (c & 63) & 1); }
@@ -71,7 +75,7 @@ static void explain_lowest(const solver *s, uint32_t u, uint64_t *w) {
             if (any == NONE) any = c;
         }
     if (any != NONE) set_add(w, any);
-    else mi__xset_add_range(w, s->sec0[u], s->sec1[u]); /* not reached: the level is the skyline's */
+    else mi__xset_add_range(w, s->sec0[u], s->sec1[u]); /* not reached: always a level */
 }
 
 /* Adds what a fact about section c depends on: which buffers are unplaced
@@ -109,7 +113,7 @@ int mi__xtt_failed(solver *s, const uint64_t key[2], size_t off, uint32_t pre) {
           (t->off < off || (t->off == off && t->pre <= pre))))
         return 0;
     if (s->explain && s->tt_set) {
-        memcpy(s->fail_set, s->tt_set + (size_t)(t - s->tt) * s->exw, s->exw * sizeof *s->fail_set);
+        mi__xset_copy(s, s->fail_set, s->tt_set + (size_t)(t - s->tt) * s->exw);
     } else if (s->explain) {
         mi__xset_clear(s, s->fail_set);
         if (t->ex[0] <= t->ex[1]) mi__xset_add_range(s->fail_set, t->ex[0], t->ex[1]);
@@ -122,5 +126,5 @@ void mi__xtt_store(solver *s, const uint64_t key[2], size_t off, uint32_t pre) {
     *t = (tt_entry){{key[0], key[1]}, off, pre, s->epoch, {0, s->nsec}};
     if (s->explain) mi__xset_hull(s, s->fail_set, t->ex);
     if (s->explain && s->tt_set)
-        memcpy(s->tt_set + (size_t)(t - s->tt) * s->exw, s->fail_set, s->exw * sizeof *s->fail_set);
+        mi__xset_copy(s, s->tt_set + (size_t)(t - s->tt) * s->exw, s->fail_set);
 }

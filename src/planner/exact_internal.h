@@ -121,6 +121,7 @@ mi_status mi__xdecide(solver *s, uint32_t q, size_t cap, int full_part, int heur
 /* Frame fi's explanation set (exw words). */
 static inline uint64_t *mi__xframe_set(const solver *s, size_t fi) { return s->fex + fi * s->exw; }
 void mi__xset_clear(const solver *s, uint64_t *w);
+void mi__xset_copy(const solver *s, uint64_t *d, const uint64_t *x);
 void mi__xset_add_range(uint64_t *w, uint32_t a, uint32_t b);
 /* First and last section of w (ex[0] > ex[1] when empty). */
 void mi__xset_hull(const solver *s, const uint64_t *w, uint32_t ex[2]);
