@@ -392,6 +392,43 @@ Test(exact, zero_slack_unpackable_is_proven) {
     }
 }
 
+/* Each unpackable problem above stacked on a perfect packing of 1 to 6
+ * buffers over the same five steps: still full, packable or not as the two
+ * interleave (24 of the 72 pack). Whatever the answer, the search with
+ * backjumping and the one without must give the same. */
+Test(exact, zero_slack_stacked_agree_with_and_without_backjumping) {
+    int settled = 0, fits = 0;
+    for (size_t g = 0; g < sizeof full_infeasible / sizeof full_infeasible[0]; g++)
+        for (uint64_t seed = 1; seed <= 12; seed++) {
+            size_t cap = (size_t)full_infeasible[g][0][0], n = 0, opt, off[40];
+            mi_buffer b[40];
+            for (; n < 11 && full_infeasible[g][n + 1][0]; n++)
+                b[n] = (mi_buffer){(size_t)full_infeasible[g][n + 1][0],
+                                   full_infeasible[g][n + 1][1], full_infeasible[g][n + 1][2]};
+            mi_hard_opts o;
+            mi_hard_opts_init(&o, 1 + seed % 6, seed);
+            o.steps = 5;
+            o.height = 4 + seed % 6;
+            o.alignment = 1;
+            mi_buffer *box = NULL;
+            cr_assert_eq(mi_hard_generate(&o, &box, NULL, &opt), 0);
+            for (size_t i = 0; i < o.count; i++) b[n++] = box[i];
+            free(box);
+            mi__exact_result res[2];
+            for (int jump = 0; jump < 2; jump++) {
+                mi__exact_opts eo = {cap + opt, 0, 2000000, NULL, 0, 0, !jump};
+                res[jump] = exact_internal(b, n, 1, &eo, off);
+            }
+            if (!res[0].proven || !res[1].proven) continue;
+            cr_assert_eq(res[0].found, res[1].found, "problem %zu, box %llu: %s with backjumping",
+                         g, (unsigned long long)seed, res[1].found ? "packed" : "proven unpackable");
+            settled++;
+            fits += res[0].found;
+        }
+    cr_assert_gt(settled, 60, "settled: %d", settled);
+    cr_assert(fits > 0 && fits < settled, "both answers occur: %d of %d packed", fits, settled);
+}
+
 Test(exact, minimise_without_a_hint_and_odd_inputs) {
     size_t off[8];
     mi__exact_opts eo = {0, 0, 100000, NULL, 0};
