@@ -373,13 +373,22 @@ static const int full_infeasible[][12][3] = {
     {{4}, {1, 2, 4}, {3, 4, 4}, {1, 1, 3}, {1, 0, 2}, {3, 0, 0}, {2, 1, 1}, {1, 2, 2}, {2, 3, 3}},
 };
 
+/* Problem g of full_infeasible into b (11 entries at least); returns its
+ * buffer count, its cap in *cap. */
+static size_t full_problem(size_t g, mi_buffer *b, size_t *cap) {
+    size_t n = 0;
+    *cap = (size_t)full_infeasible[g][0][0];
+    for (; n < 11 && full_infeasible[g][n + 1][0]; n++)
+        b[n] = (mi_buffer){(size_t)full_infeasible[g][n + 1][0], full_infeasible[g][n + 1][1],
+                           full_infeasible[g][n + 1][2]};
+    return n;
+}
+
 Test(exact, zero_slack_unpackable_is_proven) {
     for (size_t g = 0; g < sizeof full_infeasible / sizeof full_infeasible[0]; g++) {
-        size_t cap = (size_t)full_infeasible[g][0][0], n = 0, off[11];
+        size_t cap, off[11];
         mi_buffer b[11];
-        for (; n < 11 && full_infeasible[g][n + 1][0]; n++)
-            b[n] = (mi_buffer){(size_t)full_infeasible[g][n + 1][0], full_infeasible[g][n + 1][1],
-                               full_infeasible[g][n + 1][2]};
+        size_t n = full_problem(g, b, &cap);
         cr_assert_gt(brute_force(b, n, 1), cap, "problem %zu: brute force packs it", g);
         for (int jump = 1; jump >= 0; jump--) {
             mi__exact_opts eo = {cap, 0, 1000000, NULL, 0, 0, !jump};
@@ -400,11 +409,9 @@ Test(exact, zero_slack_stacked_agree_with_and_without_backjumping) {
     int settled = 0, fits = 0;
     for (size_t g = 0; g < sizeof full_infeasible / sizeof full_infeasible[0]; g++)
         for (uint64_t seed = 1; seed <= 12; seed++) {
-            size_t cap = (size_t)full_infeasible[g][0][0], n = 0, opt, off[40];
+            size_t cap, opt, off[40];
             mi_buffer b[40];
-            for (; n < 11 && full_infeasible[g][n + 1][0]; n++)
-                b[n] = (mi_buffer){(size_t)full_infeasible[g][n + 1][0],
-                                   full_infeasible[g][n + 1][1], full_infeasible[g][n + 1][2]};
+            size_t n = full_problem(g, b, &cap);
             mi_hard_opts o;
             mi_hard_opts_init(&o, 1 + seed % 6, seed);
             o.steps = 5;

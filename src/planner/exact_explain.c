@@ -124,7 +124,8 @@ int mi__xtt_failed(solver *s, const uint64_t key[2], size_t off, uint32_t pre) {
 void mi__xtt_store(solver *s, const uint64_t key[2], size_t off, uint32_t pre) {
     tt_entry *t = tt_slot(s, key);
     *t = (tt_entry){{key[0], key[1]}, off, pre, s->epoch, {0, s->nsec}};
-    if (s->explain) mi__xset_hull(s, s->fail_set, t->ex);
     if (s->explain && s->tt_set)
         mi__xset_copy(s, s->tt_set + (size_t)(t - s->tt) * s->exw, s->fail_set);
+    else if (s->explain)
+        mi__xset_hull(s, s->fail_set, t->ex);
 }
