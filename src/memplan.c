@@ -17,6 +17,7 @@ struct mi_planner {
     mi_strategy strategy;
     double time_limit;
     uint64_t node_budget;
+    int threads;
     mi_log_fn log;
     void *log_user;
 };
@@ -74,6 +75,14 @@ mi_status mi_planner_set_alignment(mi_planner *pl, size_t alignment) {
 void mi_planner_set_search_limits(mi_planner *pl, double time_limit, uint64_t node_budget) {
     pl->time_limit = time_limit;
     pl->node_budget = node_budget;
+}
+
+mi_status mi_planner_set_search_threads(mi_planner *pl, int threads) {
+    if (threads < 0 || threads > MI_MAX_SEARCH_THREADS)
+        return mi__error(MI_ERR_INVALID_ARG, "planner: threads %d: expected 0 .. %d", threads,
+                         MI_MAX_SEARCH_THREADS);
+    pl->threads = threads;
+    return MI_OK;
 }
 
 #define VLOG(pl, ...) mi__logf((pl)->verbose ? (pl)->log : NULL, (pl)->log_user, __VA_ARGS__)
@@ -492,6 +501,7 @@ mi_status mi_planner_plan(const mi_planner *pl, const mi_graph *g, const size_t 
     so.log_user = pl->log_user;
     so.time_limit = pl->time_limit;
     so.node_budget = pl->node_budget;
+    so.threads = pl->threads;
     if ((st = mi_solve(&prob, &so, p->offsets, &p->result))) goto fail;
     p->pool[MI_POOL_ARENA] = p->result.pool_size;
     p->lower = p->result.lower_bound;

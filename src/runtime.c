@@ -41,6 +41,7 @@ void mi_model_options_init(mi_model_options *o) {
     o->planner_enabled = 1;
     o->inplace = 1;
     o->time_limit = MI_DEFAULT_TIME_LIMIT;
+    o->search_threads = 1;
 }
 
 void mi_model_destroy(mi_model *m) {
@@ -62,7 +63,8 @@ static mi_status plan_model(mi_model *m, const mi_model_options *o) {
     mi_planner_set_inplace(pl, o->inplace);
     mi_planner_set_search_limits(pl, o->time_limit, o->node_budget);
     mi_planner_set_verbose(pl, o->backend.verbose, o->backend.log, o->backend.log_user);
-    if (!(st = mi_planner_set_alignment(pl, o->alignment)))
+    if (!(st = mi_planner_set_alignment(pl, o->alignment)) &&
+        !(st = mi_planner_set_search_threads(pl, o->search_threads)))
         st = mi_planner_plan(pl, m->graph, m->workspace, &m->plan);
     mi_planner_destroy(pl);
     return st;

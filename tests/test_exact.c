@@ -26,9 +26,10 @@ static mi_buffer *constructed(size_t n, double steps_per_buffer, uint64_t seed, 
     return b;
 }
 
-/* mi_solve with the exact strategy, no clock, the given node budget. */
-static mi_status solve_exact(const mi_buffer *b, size_t n, size_t align, size_t capacity,
-                             uint64_t budget, size_t *off, mi_solve_result *r) {
+/* mi_solve with the exact strategy, no clock, the given node budget (for
+ * each search of a portfolio of threads). */
+static mi_status solve_threads(const mi_buffer *b, size_t n, size_t align, size_t capacity,
+                               uint64_t budget, int threads, size_t *off, mi_solve_result *r) {
     mi_problem p = {b, n, align};
     mi_solve_options o;
     mi_solve_options_init(&o);
@@ -36,7 +37,13 @@ static mi_status solve_exact(const mi_buffer *b, size_t n, size_t align, size_t 
     o.time_limit = 0;
     o.node_budget = budget;
     o.capacity = capacity;
+    o.threads = threads;
     return mi_solve(&p, &o, off, r);
+}
+
+static mi_status solve_exact(const mi_buffer *b, size_t n, size_t align, size_t capacity,
+                             uint64_t budget, size_t *off, mi_solve_result *r) {
+    return solve_threads(b, n, align, capacity, budget, 1, off, r);
 }
 
 static size_t min_heuristic(const mi_solve_result *r) {
@@ -501,16 +508,90 @@ Test(exact, same_problem_same_plan) {
     free(b);
 }
 
+/* ---- a portfolio of searches (mi_solve_options.threads) ---------------------------- */
+
+/* Its first search is the lone search, stopped early only when another
+ * settles the question, so under the same node budget the portfolio's plan
+ * is never larger and it proves at least what the lone search proves. */
+Test(exact, portfolio_never_worse_than_one_search) {
+    static const double densities[] = {1.0, 0.5, 1.0 / 3};
+    int proven[2] = {0, 0};
+    for (int it = 0; it < 12; it++) {
+        size_t n = 60 + 20 * (size_t)(it % 4), opt;
+        mi_buffer *b = constructed(n, densities[it % 3], 500 + (uint64_t)it, &opt);
+        size_t *off = malloc(n * sizeof *off);
+        mi_problem p = {b, n, 256};
+        mi_solve_result r1, r3;
+        cr_assert_eq(solve_threads(b, n, 256, 0, 20000, 1, off, &r1), MI_OK, "%s", mi_last_error());
+        cr_assert_eq(solve_threads(b, n, 256, 0, 20000, 3, off, &r3), MI_OK, "%s", mi_last_error());
+        cr_assert_eq(mi_validate(&p, off, r3.pool_size), MI_OK, "it %d: %s", it, mi_last_error());
+        cr_assert_leq(r3.pool_size, r1.pool_size, "it %d: %zu buffers", it, n);
+        cr_assert_geq(r3.pool_size, opt);
+        cr_assert(!r1.proven_optimal || r3.proven_optimal, "it %d: the lone search proved it", it);
+        /* The floor is the box (the lower bound): proven exactly when reached. */
+        cr_assert_eq(r3.proven_optimal, r3.pool_size == opt, "it %d: %zu, proven %d", it,
+                     r3.pool_size, r3.proven_optimal);
+        cr_assert_leq(r3.nodes, 3 * 20000);
+        proven[0] += r1.proven_optimal;
+        proven[1] += r3.proven_optimal;
+        free(off);
+        free(b);
+    }
+    cr_assert(proven[1] > 0 && proven[1] >= proven[0], "proven: %d alone, %d in a portfolio",
+              proven[0], proven[1]);
+}
+
+/* Capacity mode: perfect packings are found and checked, and unpackable
+ * full problems proven, whichever search settles them. */
+Test(exact, portfolio_capacity_packs_and_proves) {
+    for (int it = 0; it < 12; it++) {
+        size_t n = 20 + 4 * (size_t)it, opt, off[64];
+        mi_buffer *b = constructed(n, it % 2 ? 0.5 : 1.0 / 3, 700 + (uint64_t)it, &opt);
+        mi_solve_result r;
+        cr_assert_eq(solve_threads(b, n, 256, opt, 2000000, 4, off, &r), MI_OK,
+                     "it %d: %s", it, mi_last_error());
+        mi_problem p = {b, n, 256};
+        cr_assert_eq(mi_validate(&p, off, r.pool_size), MI_OK, "%s", mi_last_error());
+        cr_assert_leq(r.pool_size, opt);
+        free(b);
+    }
+    for (size_t g = 0; g < sizeof full_infeasible / sizeof full_infeasible[0]; g++) {
+        size_t cap, off[11];
+        mi_buffer b[11];
+        size_t n = full_problem(g, b, &cap);
+        mi_solve_result r;
+        cr_assert_eq(solve_threads(b, n, 1, cap, 1000000, 3, off, &r), MI_ERR_CAPACITY,
+                     "problem %zu: nothing fits in %zu", g, cap);
+        cr_assert_eq(solve_threads(b, n, 1, cap + 1, 1000000, 3, off, &r), MI_OK,
+                     "problem %zu: one unit more fits", g);
+    }
+}
+
+Test(exact, portfolio_threads_out_of_range_rejected) {
+    mi_buffer b[2] = {{256, 0, 0}, {256, 1, 1}}; /* one after the other: 256 bytes */
+    size_t off[2];
+    mi_solve_result r;
+    cr_assert_eq(solve_threads(b, 2, 256, 0, 100, -1, off, &r), MI_ERR_INVALID_ARG);
+    cr_assert(strstr(mi_last_error(), "threads -1"), "%s", mi_last_error());
+    cr_assert_eq(solve_threads(b, 2, 256, 0, 100, MI_MAX_SEARCH_THREADS + 1, off, &r),
+                 MI_ERR_INVALID_ARG);
+    cr_assert_eq(solve_threads(b, 2, 256, 0, 100, 0, off, &r), MI_OK);
+    cr_assert_eq(r.pool_size, 256);
+}
+
 Test(exact, allocation_failures_unwind) {
     size_t n = 30, opt, off[30];
     mi_buffer *b = constructed(n, 0, 5, &opt);
     int64_t base = mi__alloc_outstanding();
     int fired_any = 0;
-    for (int mode = 0; mode < 2; mode++) {
+    /* Modes: minimise, capacity, and both as a portfolio of three searches,
+     * where the allocation that fails may be any thread's. */
+    for (int mode = 0; mode < 4; mode++) {
         for (uint64_t k = 1;; k++) {
             mi__alloc_fail_at(k);
             mi_solve_result r;
-            mi_status st = solve_exact(b, n, 256, mode ? opt : 0, 100000, off, &r);
+            mi_status st = solve_threads(b, n, 256, mode & 1 ? opt : 0, 100000, mode & 2 ? 3 : 1,
+                                         off, &r);
             int fired = mi__alloc_failed();
             mi__alloc_fail_at(0);
             cr_assert_eq(mi__alloc_outstanding(), base, "leak after failing allocation %llu",

@@ -54,6 +54,9 @@ void mi_planner_set_strategy(mi_planner *pl, mi_strategy s);
 void mi_planner_set_inplace(mi_planner *pl, int inplace);
 /* Limits of the exact search (see mi_solve_options). */
 void mi_planner_set_search_limits(mi_planner *pl, double time_limit, uint64_t node_budget);
+/* Searches the exact search runs as a portfolio (mi_solve_options.threads);
+ * 0 .. MI_MAX_SEARCH_THREADS, default 1. */
+mi_status mi_planner_set_search_threads(mi_planner *pl, int threads);
 
 /* Where a tensor lives. */
 typedef struct mi_tensor_place {

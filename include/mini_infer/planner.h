@@ -60,6 +60,9 @@ mi_status mi_strategy_parse(const char *name, mi_strategy *out);
 /* The exact search's time limit, in seconds, unless the caller sets one. */
 #define MI_DEFAULT_TIME_LIMIT 2.0
 
+/* The most searches mi_solve_options.threads may ask for. */
+#define MI_MAX_SEARCH_THREADS 256
+
 typedef struct mi_solve_options {
     mi_strategy strategy; /* default MI_STRATEGY_AUTO */
     int enabled;          /* 0: no reuse at all (naive), whatever the strategy; default 1 */
@@ -75,6 +78,12 @@ typedef struct mi_solve_options {
                            * and at most 2^28 entries scanned, which stop it well inside
                            * the time limit, so auto's plans do not depend on the
                            * machine's speed; auto skips the search above 200000 buffers */
+    int threads;          /* exact search: > 1 runs a portfolio of that many searches, each
+                           * on a thread of its own with its own preorders and seeds; the
+                           * first to settle the question stops the others. Limits apply
+                           * to each search. Default 1 (one search; its result repeats run
+                           * to run under a node budget; a portfolio's may not); 0 ..
+                           * MI_MAX_SEARCH_THREADS, 0 and 1 alike */
 } mi_solve_options;
 
 /* Fills the defaults listed above. */

@@ -41,6 +41,7 @@ typedef struct mi_model_options {
     int inplace;              /* default 1 */
     double time_limit;        /* exact search (default MI_DEFAULT_TIME_LIMIT, 2 s) */
     uint64_t node_budget;
+    int search_threads;       /* exact search: a portfolio of that many searches (default 1) */
 } mi_model_options;
 
 void mi_model_options_init(mi_model_options *o);

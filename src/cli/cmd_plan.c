@@ -16,6 +16,7 @@ static const cli_opt plan_opts[] = {
     {"--device", "NAME", "plan the workspaces this backend asks for: none (default) or cpu"},
     {"--time-limit", "SECONDS", "time limit of the exact search (default 2)"},
     {"--node-budget", "N", "search-node budget of the exact search"},
+    {"--threads", "N", "exact search: a portfolio of N searches on N threads (default 1)"},
     {"--json", NULL, "print the plan as JSON (every tensor's pool, offset, size, steps)"},
     {"--svg", "FILE", "draw the arena as an SVG picture"},
     {"--csv", "FILE", "write the arena's planner problem as MiniMalloc CSV"},

@@ -11,6 +11,7 @@ static const cli_opt solve_opts[] = {
     {"--capacity", "BYTES", "find a plan within BYTES; exit 1 when none is found (K/M/G suffixes)"},
     {"--time-limit", "SECONDS", "time limit of the exact search (default 2)"},
     {"--node-budget", "N", "search-node budget of the exact search (default: none; auto 200000)"},
+    {"--threads", "N", "exact search: a portfolio of N searches on N threads (default 1)"},
     {"--out", "FILE", "write the plan as CSV: id,lower,upper,size,offset"},
     {"--verbose", NULL, "log each planning decision to stderr"},
 };
@@ -35,6 +36,8 @@ static int run_solve(const cli_cmd *cmd, int argc, char **argv) {
     if ((v = cli_get(cmd, &a, "--time-limit"))) opt.time_limit = cli_double(cmd, "--time-limit", v, 0, 1e6);
     if ((v = cli_get(cmd, &a, "--node-budget")))
         opt.node_budget = (uint64_t)cli_int(cmd, "--node-budget", v, 0, (long long)1 << 62);
+    if ((v = cli_get(cmd, &a, "--threads")))
+        opt.threads = (int)cli_int(cmd, "--threads", v, 1, MI_MAX_SEARCH_THREADS);
     if (cli_get(cmd, &a, "--verbose")) {
         opt.verbose = 1;
         opt.log = log_stderr;

@@ -319,6 +319,7 @@ static void next_stamp(solver *s) {
  * a huge problem cannot overrun the limit by much. */
 static int poll_clock(solver *s) {
     if (s->work_budget && s->work >= s->work_budget) s->stop = 1;
+    if (s->cancel && atomic_load_explicit(s->cancel, memory_order_relaxed)) s->stop = 1;
     if (!s->stop && s->deadline > 0 && (s->nodes >= s->check_nodes || s->work >= s->check_work)) {
         s->check_nodes = s->nodes + CHECK_NODES;
         s->check_work = s->work + CHECK_WORK;
@@ -894,7 +895,8 @@ mi_status mi__xdecide(solver *s, uint32_t q, size_t cap, int full_part, int heur
     int full = 0;
     s->cap = cap;
     s->heur = heuristics[heur];
-    s->rseed = mix64(limit * 31 + (uint64_t)heur + 0x9E3779B97F4A7C15ULL * s->runs);
+    s->rseed = mix64(limit * 31 + (uint64_t)heur + 0x9E3779B97F4A7C15ULL * s->runs +
+                     0xD1B54A32D192ED03ULL * s->salt);
     s->attempt_end = limit && s->nodes <= UINT64_MAX - limit ? s->nodes + limit : UINT64_MAX;
     s->nframes = s->top = s->ntrail = 0;
     *out = OUT_ABORTED;

@@ -6,6 +6,8 @@
  * slack at its floor gets restarts on a Luby schedule (decide_any). */
 #include "exact_internal.h"
 
+#include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
 /* No slack: attempts run LUBY_UNIT x (buffers of the part) nodes times the
@@ -41,12 +43,17 @@ static mi_status decide_any(solver *s, uint32_t q, size_t cap, uint64_t limit, s
     uint64_t unit = LUBY_UNIT * (uint64_t)(s->part_at[q + 1] - s->part_at[q]);
     for (uint64_t h = 0; !s->stop && (full ? h == 0 || s->nodes - start < allow : h < MI__XNSLACK);
          h++) {
-        int heur = (int)(h % MI__XNHEUR);
+        /* In a portfolio each search starts from another preorder; past
+         * the fixed ones (salt >= MI__XNSLACK) from seeded random ones. */
+        int heur = s->salt < MI__XNSLACK ? (int)((h + s->salt) % MI__XNSLACK)
+                                         : MI__XNHEUR - 1 - (int)((h + s->salt) % 3);
         uint64_t lim = limit;
         if (full) {
             s->runs++;
-            heur = s->runs > (uint64_t)MI__XNHEUR ? MI__XNHEUR - 1 - (int)(s->runs % 3)
-                                                  : (int)s->runs - 1;
+            /* The fixed preorders once (salt 0 only), then random ones. */
+            heur = s->runs > (uint64_t)MI__XNHEUR || s->salt
+                       ? MI__XNHEUR - 1 - (int)(s->runs % 3)
+                       : (int)s->runs - 1;
             uint64_t l = luby(s->runs);
             lim = l > UINT64_MAX / unit ? UINT64_MAX : unit * l;
         }
@@ -204,12 +211,14 @@ static mi_status solve_min(solver *s, const mi__exact_opts *opt, size_t *offsets
         if (!progress) limit = next_limit(limit);
     }
     res->pool = hi * p->align;
+    res->floor = lo * p->align;
     res->proven = hi <= lo;
     return MI_OK;
 }
 
-mi_status mi__plan_exact(const mi__prob *p, const mi__exact_opts *opt, size_t *offsets,
-                         mi__exact_result *res) {
+/* One search of a portfolio (or the only one). */
+static mi_status plan_one(const mi__prob *p, const mi__exact_opts *opt, uint32_t salt,
+                          const atomic_int *cancel, size_t *offsets, mi__exact_result *res) {
     mi_status st;
     solver s;
     memset(res, 0, sizeof *res);
@@ -218,15 +227,114 @@ mi_status mi__plan_exact(const mi__prob *p, const mi__exact_opts *opt, size_t *o
     s.node_budget = opt->node_budget;
     s.work_budget = opt->work_budget;
     s.no_backjump = opt->no_backjump;
+    s.salt = salt;
+    s.cancel = cancel;
     if (opt->time_limit > 0) s.deadline = mi__now() + opt->time_limit;
     if (opt->capacity) st = solve_capacity(&s, opt, offsets, res);
     else st = solve_min(&s, opt, offsets, res);
     res->nodes = s.nodes;
-    if (!st && p->verbose)
-        mi__logf(p->log, p->log_user, "exact: %s %zu bytes after %llu nodes%s",
-                 res->found ? "plan of" : "no plan within", res->found ? res->pool : opt->capacity,
-                 (unsigned long long)s.nodes, res->proven ? " (proven)" : "");
 done:
     mi__xsolver_free(&s);
+    return st;
+}
+
+typedef struct worker {
+    const mi__prob *p;
+    const mi__exact_opts *opt;
+    uint32_t salt;
+    atomic_int *cancel;
+    size_t *offsets;
+    mi__exact_result res;
+    mi_status st;
+    char err[256]; /* mi_last_error() is per thread: the worker's, for the caller */
+} worker;
+
+/* The question is settled: a plan within the capacity, or a proof. */
+static int settled(const mi__exact_opts *opt, const mi__exact_result *r) {
+    return opt->capacity ? r->found || r->proven : r->proven;
+}
+
+static void *worker_main(void *arg) {
+    worker *w = arg;
+    w->st = plan_one(w->p, w->opt, w->salt, w->cancel, w->offsets, &w->res);
+    if (w->st) snprintf(w->err, sizeof w->err, "%s", mi_last_error());
+    if (w->st || settled(w->opt, &w->res)) atomic_store(w->cancel, 1);
+    return NULL;
+}
+
+/* The portfolio's answer: capacity mode, a plan if any search found one,
+ * else a proof if any has one; minimise mode, the smallest plan, optimal
+ * when some search proved a floor it reaches. */
+static size_t pick(const mi__exact_opts *opt, const worker *w, size_t nw, mi__exact_result *res) {
+    size_t best = 0;
+    for (size_t i = 1; i < nw; i++) {
+        const mi__exact_result *a = &w[i].res, *b = &w[best].res;
+        int better = opt->capacity ? (a->found && !b->found) || (a->proven && !b->proven && !b->found)
+                                   : a->found && (!b->found || a->pool < b->pool);
+        if (better) best = i;
+    }
+    *res = w[best].res;
+    res->nodes = 0;
+    for (size_t i = 0; i < nw; i++) {
+        res->nodes += w[i].res.nodes;
+        if (!opt->capacity && w[i].res.floor > res->floor) res->floor = w[i].res.floor;
+    }
+    if (!opt->capacity && res->found && res->pool <= res->floor) res->proven = 1;
+    return best;
+}
+
+mi_status mi__plan_exact(const mi__prob *p, const mi__exact_opts *opt, size_t *offsets,
+                         mi__exact_result *res) {
+    mi_status st = MI_OK;
+    size_t nw = opt->threads > 1 ? (size_t)opt->threads : 1, started = 0;
+    worker *w = NULL;
+    pthread_t *tid = NULL;
+    atomic_int cancel;
+    atomic_init(&cancel, 0);
+    memset(res, 0, sizeof *res);
+    res->pool = SIZE_MAX;
+    if (nw > 1) {
+        w = mi__calloc(nw, sizeof *w);
+        tid = mi__calloc(nw, sizeof *tid);
+        if (!w || !tid) {
+            st = mi__error(MI_ERR_NO_MEMORY, "exact: %zu searches", nw);
+            goto done;
+        }
+    }
+    if (nw == 1) {
+        st = plan_one(p, opt, 0, NULL, offsets, res);
+        goto done;
+    }
+    /* Search 0 writes to offsets; the others to offsets of their own. */
+    for (size_t i = 0; i < nw; i++) {
+        w[i] = (worker){.p = p, .opt = opt, .salt = (uint32_t)i, .cancel = &cancel};
+        w[i].offsets = i ? mi__malloc((p->n ? p->n : 1) * sizeof *offsets) : offsets;
+        if (!w[i].offsets) {
+            st = mi__error(MI_ERR_NO_MEMORY, "exact: offsets of search %zu", i);
+            goto done;
+        }
+    }
+    /* Searches 1 .. nw - 1 on threads of their own; one that cannot start
+     * is left out (fewer searches, the same answer). */
+    for (started = 1; started < nw; started++)
+        if (pthread_create(&tid[started], NULL, worker_main, &w[started])) break;
+    worker_main(&w[0]);
+    for (size_t i = 1; i < started; i++) pthread_join(tid[i], NULL);
+    for (size_t i = 0; i < started; i++)
+        if (w[i].st) {
+            st = mi__error(w[i].st, "%s", w[i].err);
+            goto done;
+        }
+    size_t best = pick(opt, w, started, res);
+    if (best && res->found) memcpy(offsets, w[best].offsets, p->n * sizeof *offsets);
+done:
+    if (!st && p->verbose)
+        mi__logf(p->log, p->log_user, "exact: %s %zu bytes after %llu nodes%s%s",
+                 res->found ? "plan of" : "no plan within", res->found ? res->pool : opt->capacity,
+                 (unsigned long long)res->nodes, res->proven ? " (proven)" : "",
+                 nw > 1 ? " (portfolio)" : "");
+    for (size_t i = 1; w && i < nw; i++) mi__free(w[i].offsets);
+    mi__free(w);
+    mi__free(tid);
     return st;
 }

@@ -8,6 +8,8 @@
 
 #include "planner_internal.h"
 
+#include <stdatomic.h>
+
 typedef struct mi__xentry entry;
 typedef struct mi__xframe frame;
 typedef struct mi__xtt_entry tt_entry;
@@ -103,7 +105,12 @@ struct mi__xsolver {
     /* limits */
     uint64_t nodes, node_budget, attempt_end, work, work_budget, check_nodes, check_work;
     double deadline; /* 0: none */
-    int stop;        /* the budget or the time ran out */
+    int stop;        /* the budget or the time ran out, or cancel was set */
+    /* A portfolio (mi__exact_opts.threads): each search has its own salt,
+     * which varies its preorders and random seeds, and stops when another
+     * has settled the question. */
+    uint32_t salt;
+    const atomic_int *cancel; /* NULL: alone */
 };
 
 mi_status mi__xsolver_init(solver *s, const mi__prob *p);

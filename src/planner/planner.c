@@ -311,6 +311,7 @@ static mi_status solve_auto(const mi__prob *p, const mi_solve_options *opt, size
         eo.time_limit = opt->time_limit > 0 ? opt->time_limit : MI_DEFAULT_TIME_LIMIT;
         eo.node_budget = opt->node_budget ? opt->node_budget : MI__AUTO_NODE_BUDGET;
         eo.work_budget = MI__AUTO_WORK_BUDGET;
+        eo.threads = opt->threads;
         eo.hint = offsets;
         eo.hint_pool = best;
         mi__exact_result er;
@@ -356,6 +357,7 @@ static mi_status solve_exact(const mi__prob *p, const mi_solve_options *opt, siz
     eo.capacity = opt->capacity;
     eo.time_limit = opt->time_limit;
     eo.node_budget = opt->node_budget;
+    eo.threads = opt->threads;
     eo.hint = hint;
     eo.hint_pool = best;
     mi__exact_result er;
@@ -387,6 +389,9 @@ mi_status mi_solve(const mi_problem *problem, const mi_solve_options *opt_in, si
     if ((int)opt.strategy < 0 || opt.strategy >= MI_STRATEGY_COUNT)
         return mi__error(MI_ERR_INVALID_ARG, "strategy %d is not one of the %d strategies",
                          (int)opt.strategy, (int)MI_STRATEGY_COUNT);
+    if (opt.threads < 0 || opt.threads > MI_MAX_SEARCH_THREADS)
+        return mi__error(MI_ERR_INVALID_ARG, "threads %d: expected 0 .. %d", opt.threads,
+                         MI_MAX_SEARCH_THREADS);
     mi_solve_result r;
     memset(&r, 0, sizeof r);
     mi__prob p;

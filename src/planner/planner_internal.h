@@ -55,12 +55,14 @@ typedef struct mi__exact_opts {
                            * large problem costs more: together they bound the
                            * time without a clock, so the result is repeatable. */
     int no_backjump;      /* tests: the no-slack search without explanations */
+    int threads;          /* > 1: a portfolio of that many searches (exact_drive.c) */
 } mi__exact_opts;
 
 typedef struct mi__exact_result {
     size_t pool;     /* pool of the plan in offsets (SIZE_MAX when none found) */
     int proven;      /* minimise: pool is optimal; capacity: the answer is proven */
     int found;       /* a plan was written to offsets */
+    size_t floor;    /* minimise: bytes proven to be needed (at least the lower bound) */
     uint64_t nodes;
 } mi__exact_result;
 

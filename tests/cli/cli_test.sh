@@ -39,7 +39,9 @@ case $case_name in
     [ "$(wc -l <"$work/plan.csv")" -eq 4 ] || fail "plan lines" ;;
   solve_capacity)
     expect 0 'capacity +3072 bytes: fits' -- solve "$data/small.csv" --capacity 3072
-    expect 1 'does not fit' -- solve "$data/small.csv" --capacity 2K --strategy exact ;;
+    expect 1 'does not fit' -- solve "$data/small.csv" --capacity 2K --strategy exact
+    expect 0 'capacity +3072 bytes: fits' -- solve "$data/small.csv" --capacity 3072 --strategy exact --threads 3
+    expect 1 'does not fit' -- solve "$data/small.csv" --capacity 2K --strategy exact --threads 3 ;;
   solve_bad)
     expect 2 'small.csv.*: cannot open|No such file' -- solve "$data/missing.csv"
     expect 2 "bad_field.csv:3: field 'size' is not an integer" -- solve "$data/bad_field.csv"
@@ -49,6 +51,7 @@ case $case_name in
     expect 2 'bad_header.csv:1: expected the header `id,lower,upper,size` \(or `buffer,start,end,size`\)' -- solve "$data/bad_header.csv"
     expect 2 'alignment 3: expected a power of two' -- solve "$data/small.csv" --alignment 3
     expect 2 "unknown strategy 'fast'.*greedy-size" -- solve "$data/small.csv" --strategy fast
+    expect 2 "threads: '0' is not an integer from 1 to 256" -- solve "$data/small.csv" --threads 0
     expect 2 "unknown option '--colour'; valid options: --strategy" -- solve "$data/small.csv" --colour ;;
   plan_lenet)
     expect 0 'saving +[0-9.]+% vs naive' -- plan "$models/lenet5/model.onnx"
