@@ -458,7 +458,8 @@ static int bound_ok(solver *s, const entry *ord, size_t k, size_t o, uint32_t pr
     next_stamp(s);
     uint32_t now = s->stamp_now;
     size_t mh = SIZE_MAX, i = k;
-    for (size_t j = 0; j < k; j++) {
+    /* (No slack: candidates do not use it.) */
+    for (size_t j = 0; j < k && !s->full; j++) {
         size_t h = s->min_off[ord[j].b] + s->size[ord[j].b];
         if (h < mh) mh = h;
     }
