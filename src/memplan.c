@@ -51,6 +51,7 @@ mi_status mi_planner_create(mi_planner **out) {
     pl->alignment = MI_DEFAULT_ALIGNMENT;
     pl->strategy = MI_STRATEGY_AUTO;
     pl->time_limit = MI_DEFAULT_TIME_LIMIT;
+    pl->threads = 1;
     *out = pl;
     return MI_OK;
 }

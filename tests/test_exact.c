@@ -515,7 +515,7 @@ Test(exact, same_problem_same_plan) {
  * is never larger and it proves at least what the lone search proves. */
 Test(exact, portfolio_never_worse_than_one_search) {
     static const double densities[] = {1.0, 0.5, 1.0 / 3};
-    int proven[2] = {0, 0};
+    int proven[2] = {0, 0}, smaller = 0;
     for (int it = 0; it < 12; it++) {
         size_t n = 60 + 20 * (size_t)(it % 4), opt;
         mi_buffer *b = constructed(n, densities[it % 3], 500 + (uint64_t)it, &opt);
@@ -534,11 +534,14 @@ Test(exact, portfolio_never_worse_than_one_search) {
         cr_assert_leq(r3.nodes, 3 * 20000);
         proven[0] += r1.proven_optimal;
         proven[1] += r3.proven_optimal;
+        smaller += r3.pool_size < r1.pool_size;
         free(off);
         free(b);
     }
     cr_assert(proven[1] > 0 && proven[1] >= proven[0], "proven: %d alone, %d in a portfolio",
               proven[0], proven[1]);
+    /* The other searches differ from the first: somewhere they do better. */
+    cr_assert_gt(smaller, 0, "the portfolio never beat its first search");
 }
 
 /* Capacity mode: perfect packings are found and checked, and unpackable
@@ -555,15 +558,27 @@ Test(exact, portfolio_capacity_packs_and_proves) {
         cr_assert_leq(r.pool_size, opt);
         free(b);
     }
+    /* Unpackable full problems: the optimum is one unit above the bound. */
     for (size_t g = 0; g < sizeof full_infeasible / sizeof full_infeasible[0]; g++) {
         size_t cap, off[11];
         mi_buffer b[11];
         size_t n = full_problem(g, b, &cap);
-        mi_solve_result r;
-        cr_assert_eq(solve_threads(b, n, 1, cap, 1000000, 3, off, &r), MI_ERR_CAPACITY,
-                     "problem %zu: nothing fits in %zu", g, cap);
-        cr_assert_eq(solve_threads(b, n, 1, cap + 1, 1000000, 3, off, &r), MI_OK,
-                     "problem %zu: one unit more fits", g);
+        mi__exact_opts eo = {.capacity = cap, .node_budget = 1000000, .threads = 3};
+        mi__exact_result res = exact_internal(b, n, 1, &eo, off);
+        cr_assert(!res.found && res.proven, "problem %zu: nothing fits in %zu, proven", g, cap);
+        eo.capacity = cap + 1;
+        cr_assert(exact_internal(b, n, 1, &eo, off).found, "problem %zu: one unit more fits", g);
+        /* Minimise: found and proven at cap + 1; with one node per search
+         * nothing is proven above the bound. */
+        eo.capacity = 0;
+        res = exact_internal(b, n, 1, &eo, off);
+        cr_assert(res.found && res.proven && res.pool == cap + 1, "problem %zu: %zu, proven %d", g,
+                  res.pool, res.proven);
+        eo.node_budget = 1;
+        res = exact_internal(b, n, 1, &eo, off);
+        cr_assert(res.found && res.floor == cap && res.proven == (res.pool == cap),
+                  "problem %zu, one node: %zu, floor %zu, proven %d", g, res.pool, res.floor,
+                  res.proven);
     }
 }
 
@@ -583,7 +598,7 @@ Test(exact, allocation_failures_unwind) {
     size_t n = 30, opt, off[30];
     mi_buffer *b = constructed(n, 0, 5, &opt);
     int64_t base = mi__alloc_outstanding();
-    int fired_any = 0;
+    int fired_any = 0, absorbed = 0;
     /* Modes: minimise, capacity, and both as a portfolio of three searches,
      * where the allocation that fails may be any thread's. */
     for (int mode = 0; mode < 4; mode++) {
@@ -602,11 +617,19 @@ Test(exact, allocation_failures_unwind) {
                 break;
             }
             fired_any = 1;
+            if (mode & 2 && st == MI_OK) {
+                /* A helper search left out: the others still answer. */
+                mi_problem p = {b, n, 256};
+                cr_assert_eq(mi_validate(&p, off, r.pool_size), MI_OK, "%s", mi_last_error());
+                absorbed++;
+                continue;
+            }
             cr_assert_eq(st, MI_ERR_NO_MEMORY, "allocation %llu: got %s", (unsigned long long)k,
                          mi_status_name(st));
             cr_assert(mi_last_error()[0], "the failure has a message");
         }
     }
     cr_assert(fired_any);
+    cr_assert_gt(absorbed, 0, "no helper search's failure was absorbed");
     free(b);
 }

@@ -250,7 +250,6 @@ Test(memplan, weights_pool_and_disabled_planner) {
     cr_assert_eq(mi_planner_set_search_threads(pl, -1), MI_ERR_INVALID_ARG);
     cr_assert_eq(mi_planner_set_search_threads(pl, MI_MAX_SEARCH_THREADS + 1), MI_ERR_INVALID_ARG);
     cr_assert_eq(mi_planner_set_search_threads(pl, 2), MI_OK);
-    mi_planner_set_strategy(pl, MI_STRATEGY_EXACT);
     cr_assert_eq(mi_planner_plan(pl, g, NULL, &p), MI_OK);
     cr_assert_eq(mi_memory_plan_pool_size(p, MI_POOL_WEIGHTS), 256, "64 floats = 256 bytes");
     cr_assert_eq(mi_memory_plan_pool_size(p, MI_POOL_ARENA), 512);

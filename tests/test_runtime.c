@@ -261,6 +261,14 @@ Test(runtime, bad_arguments) {
     o.device = "tpu";
     cr_assert_eq(mi_model_create(small_graph(), &o, &m), MI_ERR_INVALID_ARG);
     cr_assert(strstr(mi_last_error(), "tpu") != NULL);
+    o.device = NULL;
+    o.search_threads = -2;
+    cr_assert_eq(mi_model_create(small_graph(), &o, &m), MI_ERR_INVALID_ARG);
+    cr_assert(strstr(mi_last_error(), "threads -2") != NULL, "%s", mi_last_error());
+    o.search_threads = 2;
+    o.strategy = MI_STRATEGY_EXACT;
+    cr_assert_eq(mi_model_create(small_graph(), &o, &m), MI_OK, "%s", mi_last_error());
+    mi_model_destroy(m);
     cr_assert_eq(mi_model_create(small_graph(), NULL, &m), MI_OK);
     cr_assert_eq(mi_context_create(m, NULL, 0, &c), MI_OK);
     cr_assert_eq(mi_context_run(c, NULL, NULL), MI_ERR_INVALID_ARG);

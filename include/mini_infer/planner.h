@@ -82,8 +82,9 @@ typedef struct mi_solve_options {
                            * on a thread of its own with its own preorders and seeds; the
                            * first to settle the question stops the others. Limits apply
                            * to each search. Default 1 (one search; its result repeats run
-                           * to run under a node budget; a portfolio's may not); 0 ..
-                           * MI_MAX_SEARCH_THREADS, 0 and 1 alike */
+                           * to run under a node budget; a portfolio's may not). More
+                           * searches than cores leave each fewer nodes under a time
+                           * limit. 0 .. MI_MAX_SEARCH_THREADS, 0 and 1 alike */
 } mi_solve_options;
 
 /* Fills the defaults listed above. */
@@ -96,7 +97,7 @@ typedef struct mi_solve_result {
     size_t alignment;   /* the alignment used */
     mi_strategy strategy; /* the strategy whose plan was returned (auto: the winner) */
     int proven_optimal;   /* 1 when pool_size is known to be the minimum */
-    uint64_t nodes;       /* exact search nodes explored (0 for heuristics) */
+    uint64_t nodes;       /* exact search nodes explored, by all its searches (0 for heuristics) */
     double seconds;       /* planning time */
     /* Pool size each strategy reached (auto fills all it ran; 0 = not run). */
     size_t by_strategy[MI_STRATEGY_COUNT];

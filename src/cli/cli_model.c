@@ -31,8 +31,8 @@ void cli_model_open(const cli_cmd *cmd, const cli_args *a, const char *path, cli
     if ((v = cli_get(cmd, a, "--node-budget"))) nb = (uint64_t)cli_int(cmd, "--node-budget", v, 0, (long long)1 << 62);
     mi_planner_set_search_limits(m->planner, tl, nb);
     if ((v = cli_get(cmd, a, "--threads")))
-        mi_planner_set_search_threads(m->planner,
-                                      (int)cli_int(cmd, "--threads", v, 1, MI_MAX_SEARCH_THREADS));
+        (void)mi_planner_set_search_threads(
+            m->planner, (int)cli_int(cmd, "--threads", v, 1, MI_MAX_SEARCH_THREADS));
     if (cli_get(cmd, a, "--verbose")) mi_planner_set_verbose(m->planner, 1, cli_log_stderr, NULL);
     /* The CPU backend's workspaces (im2col) are what `run` plans; plan never
      * opens the CUDA backend, so planning stays free of CUDA. */

@@ -44,9 +44,11 @@ static mi_status decide_any(solver *s, uint32_t q, size_t cap, uint64_t limit, s
     for (uint64_t h = 0; !s->stop && (full ? h == 0 || s->nodes - start < allow : h < MI__XNSLACK);
          h++) {
         /* In a portfolio each search starts from another preorder; past
-         * the fixed ones (salt >= MI__XNSLACK) from seeded random ones. */
+         * the fixed ones (salt >= MI__XNSLACK) from the three seeded random
+         * ones, then one fixed (a random one twice would replay itself). */
         int heur = s->salt < MI__XNSLACK ? (int)((h + s->salt) % MI__XNSLACK)
-                                         : MI__XNHEUR - 1 - (int)((h + s->salt) % 3);
+                   : h < 3               ? MI__XNHEUR - 1 - (int)((h + s->salt) % 3)
+                                         : (int)(s->salt % MI__XNSLACK);
         uint64_t lim = limit;
         if (full) {
             s->runs++;
@@ -246,7 +248,7 @@ typedef struct worker {
     size_t *offsets;
     mi__exact_result res;
     mi_status st;
-    char err[256]; /* mi_last_error() is per thread: the worker's, for the caller */
+    char err[1024]; /* mi_last_error() is per thread: the worker's, for the caller */
 } worker;
 
 /* The question is settled: a plan within the capacity, or a proof. */
@@ -258,16 +260,19 @@ static void *worker_main(void *arg) {
     worker *w = arg;
     w->st = plan_one(w->p, w->opt, w->salt, w->cancel, w->offsets, &w->res);
     if (w->st) snprintf(w->err, sizeof w->err, "%s", mi_last_error());
-    if (w->st || settled(w->opt, &w->res)) atomic_store(w->cancel, 1);
+    else if (settled(w->opt, &w->res)) atomic_store(w->cancel, 1);
     return NULL;
 }
 
-/* The portfolio's answer: capacity mode, a plan if any search found one,
- * else a proof if any has one; minimise mode, the smallest plan, optimal
- * when some search proved a floor it reaches. */
+/* The portfolio's answer among the searches that ended without an error
+ * (at least one did): capacity mode, a plan if any search found one, else
+ * a proof if any has one; minimise mode, the smallest plan, optimal when
+ * some search proved a floor it reaches. */
 static size_t pick(const mi__exact_opts *opt, const worker *w, size_t nw, mi__exact_result *res) {
     size_t best = 0;
-    for (size_t i = 1; i < nw; i++) {
+    while (w[best].st) best++;
+    for (size_t i = best + 1; i < nw; i++) {
+        if (w[i].st) continue;
         const mi__exact_result *a = &w[i].res, *b = &w[best].res;
         int better = opt->capacity ? (a->found && !b->found) || (a->proven && !b->proven && !b->found)
                                    : a->found && (!b->found || a->pool < b->pool);
@@ -277,7 +282,7 @@ static size_t pick(const mi__exact_opts *opt, const worker *w, size_t nw, mi__ex
     res->nodes = 0;
     for (size_t i = 0; i < nw; i++) {
         res->nodes += w[i].res.nodes;
-        if (!opt->capacity && w[i].res.floor > res->floor) res->floor = w[i].res.floor;
+        if (!w[i].st && !opt->capacity && w[i].res.floor > res->floor) res->floor = w[i].res.floor;
     }
     if (!opt->capacity && res->found && res->pool <= res->floor) res->proven = 1;
     return best;
@@ -305,26 +310,28 @@ mi_status mi__plan_exact(const mi__prob *p, const mi__exact_opts *opt, size_t *o
         st = plan_one(p, opt, 0, NULL, offsets, res);
         goto done;
     }
-    /* Search 0 writes to offsets; the others to offsets of their own. */
-    for (size_t i = 0; i < nw; i++) {
+    /* Search 0 writes to offsets; the others, on threads of their own, to
+     * offsets of their own. A helper search that cannot start (no memory
+     * for its offsets, no thread) is left out, and so is one that fails
+     * (no memory for its tables): the answer is no worse than search 0's
+     * alone. Only when every search fails does the call fail. */
+    for (size_t i = 0; i < nw; i++)
         w[i] = (worker){.p = p, .opt = opt, .salt = (uint32_t)i, .cancel = &cancel};
-        w[i].offsets = i ? mi__malloc((p->n ? p->n : 1) * sizeof *offsets) : offsets;
-        if (!w[i].offsets) {
-            st = mi__error(MI_ERR_NO_MEMORY, "exact: offsets of search %zu", i);
-            goto done;
-        }
+    w[0].offsets = offsets;
+    for (started = 1; started < nw; started++) {
+        w[started].offsets = mi__malloc((p->n ? p->n : 1) * sizeof *offsets);
+        if (!w[started].offsets ||
+            pthread_create(&tid[started], NULL, worker_main, &w[started]))
+            break;
     }
-    /* Searches 1 .. nw - 1 on threads of their own; one that cannot start
-     * is left out (fewer searches, the same answer). */
-    for (started = 1; started < nw; started++)
-        if (pthread_create(&tid[started], NULL, worker_main, &w[started])) break;
     worker_main(&w[0]);
     for (size_t i = 1; i < started; i++) pthread_join(tid[i], NULL);
-    for (size_t i = 0; i < started; i++)
-        if (w[i].st) {
-            st = mi__error(w[i].st, "%s", w[i].err);
-            goto done;
-        }
+    size_t ok = 0;
+    for (size_t i = 0; i < started; i++) ok += !w[i].st;
+    if (!ok) {
+        st = mi__error(w[0].st, "%s", w[0].err);
+        goto done;
+    }
     size_t best = pick(opt, w, started, res);
     if (best && res->found) memcpy(offsets, w[best].offsets, p->n * sizeof *offsets);
 done:
@@ -333,7 +340,7 @@ done:
                  res->found ? "plan of" : "no plan within", res->found ? res->pool : opt->capacity,
                  (unsigned long long)res->nodes, res->proven ? " (proven)" : "",
                  nw > 1 ? " (portfolio)" : "");
-    for (size_t i = 1; w && i < nw; i++) mi__free(w[i].offsets);
+    for (size_t i = 1; w && i < nw; i++) mi__free(w[i].offsets); /* NULL past started */
     mi__free(w);
     mi__free(tid);
     return st;

@@ -37,6 +37,7 @@ void mi_solve_options_init(mi_solve_options *opt) {
     opt->strategy = MI_STRATEGY_AUTO;
     opt->enabled = 1;
     opt->time_limit = MI_DEFAULT_TIME_LIMIT;
+    opt->threads = 1;
 }
 
 /* ---- normalisation --------------------------------------------------------- */
