@@ -298,16 +298,14 @@ mi_status mi__plan_exact(const mi__prob *p, const mi__exact_opts *opt, size_t *o
     atomic_init(&cancel, 0);
     memset(res, 0, sizeof *res);
     res->pool = SIZE_MAX;
-    if (nw > 1) {
-        w = mi__calloc(nw, sizeof *w);
-        tid = mi__calloc(nw, sizeof *tid);
-        if (!w || !tid) {
-            st = mi__error(MI_ERR_NO_MEMORY, "exact: %zu searches", nw);
-            goto done;
-        }
-    }
     if (nw == 1) {
         st = plan_one(p, opt, 0, NULL, offsets, res);
+        goto done;
+    }
+    w = mi__calloc(nw, sizeof *w);
+    tid = mi__calloc(nw, sizeof *tid);
+    if (!w || !tid) {
+        st = mi__error(MI_ERR_NO_MEMORY, "exact: %zu searches", nw);
         goto done;
     }
     /* Search 0 writes to offsets; the others, on threads of their own, to
