@@ -79,11 +79,9 @@ void mi_planner_set_search_limits(mi_planner *pl, double time_limit, uint64_t no
 }
 
 mi_status mi_planner_set_search_threads(mi_planner *pl, int threads) {
-    if (threads < 0 || threads > MI_MAX_SEARCH_THREADS)
-        return mi__error(MI_ERR_INVALID_ARG, "planner: threads %d: expected 0 .. %d", threads,
-                         MI_MAX_SEARCH_THREADS);
-    pl->threads = threads;
-    return MI_OK;
+    mi_status st = mi__check_threads(threads);
+    if (!st) pl->threads = threads;
+    return st;
 }
 
 #define VLOG(pl, ...) mi__logf((pl)->verbose ? (pl)->log : NULL, (pl)->log_user, __VA_ARGS__)

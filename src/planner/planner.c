@@ -32,6 +32,13 @@ mi_status mi_strategy_parse(const char *name, mi_strategy *out) {
                      name ? name : "(null)", list);
 }
 
+mi_status mi__check_threads(int threads) {
+    if (threads < 0 || threads > MI_MAX_SEARCH_THREADS)
+        return mi__error(MI_ERR_INVALID_ARG, "threads %d: expected 0 .. %d", threads,
+                         MI_MAX_SEARCH_THREADS);
+    return MI_OK;
+}
+
 void mi_solve_options_init(mi_solve_options *opt) {
     memset(opt, 0, sizeof *opt);
     opt->strategy = MI_STRATEGY_AUTO;
@@ -390,14 +397,13 @@ mi_status mi_solve(const mi_problem *problem, const mi_solve_options *opt_in, si
     if ((int)opt.strategy < 0 || opt.strategy >= MI_STRATEGY_COUNT)
         return mi__error(MI_ERR_INVALID_ARG, "strategy %d is not one of the %d strategies",
                          (int)opt.strategy, (int)MI_STRATEGY_COUNT);
-    if (opt.threads < 0 || opt.threads > MI_MAX_SEARCH_THREADS)
-        return mi__error(MI_ERR_INVALID_ARG, "threads %d: expected 0 .. %d", opt.threads,
-                         MI_MAX_SEARCH_THREADS);
+    mi_status st = mi__check_threads(opt.threads);
+    if (st) return st;
     mi_solve_result r;
     memset(&r, 0, sizeof r);
     mi__prob p;
     double t0 = mi__now();
-    mi_status st = mi__prob_init(&p, problem, &opt);
+    st = mi__prob_init(&p, problem, &opt);
     if (st) return st;
     if (p.n && !offsets) {
         st = mi__error(MI_ERR_INVALID_ARG, "planner: offsets is NULL");
