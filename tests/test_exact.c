@@ -335,11 +335,30 @@ Test(exact, random_problems_beat_heuristics_and_match_brute_force) {
     cr_assert_gt(compared, 100);
 }
 
+/* The searches that decide a part with no slack, as tests name them:
+ * the skyline search with backjumping and without, and the SAT search. */
+static const struct {
+    const char *name;
+    int no_backjump, sat_mode;
+} full_searches[] = {
+    {"skyline, backjumping", 0, MI__SAT_OFF},
+    {"skyline, no backjumping", 1, MI__SAT_OFF},
+    {"sat", 0, MI__SAT_ONLY},
+};
+#define NFULL (sizeof full_searches / sizeof full_searches[0])
+
+static mi__exact_opts full_opts(size_t capacity, uint64_t budget, size_t search) {
+    return (mi__exact_opts){.capacity = capacity,
+                            .node_budget = budget,
+                            .no_backjump = full_searches[search].no_backjump,
+                            .sat_mode = full_searches[search].sat_mode};
+}
+
 /* Perfect packings of 10 to 60 buffers at three densities: at the box's
- * height every section is full, so the no-slack search (branching on the
- * lowest free point, backjumping over placements a failure does not
- * depend on) decides them; a wrong jump would prove a packable box
- * infeasible. */
+ * height every section is full, so the no-slack searches decide them: the
+ * skyline search (branching on the lowest free point, backjumping over
+ * placements a failure does not depend on) and the SAT search. A wrong
+ * jump, or a wrong clause, would prove a packable box infeasible. */
 Test(exact, zero_slack_constructed_boxes_are_packed) {
     static const double densities[] = {1.0 / 3, 0.5, 1.0};
     mi_rng rng = {2026};
@@ -347,12 +366,12 @@ Test(exact, zero_slack_constructed_boxes_are_packed) {
         size_t n = 10 + mi_rng_below(&rng, 51), opt, off[60];
         double d = densities[it % 3];
         mi_buffer *b = constructed(n, d, 1000 + (uint64_t)it, &opt);
-        for (int jump = 1; jump >= 0; jump--) {
-            mi__exact_opts eo = {opt, 0, 2000000, NULL, 0, 0, !jump};
+        for (size_t f = 0; f < NFULL; f++) {
+            mi__exact_opts eo = full_opts(opt, 2000000, f);
             mi__exact_result res = exact_internal(b, n, 256, &eo, off);
             cr_assert(res.found && res.proven,
-                      "it %d: %zu buffers, %.2f steps each, backjumping %s: %s after %llu nodes",
-                      it, n, d, jump ? "on" : "off",
+                      "it %d: %zu buffers, %.2f steps each, %s: %s after %llu nodes", it, n, d,
+                      full_searches[f].name,
                       res.found ? "found" : res.proven ? "proven infeasible" : "open",
                       (unsigned long long)res.nodes);
             cr_assert_leq(res.pool, opt);
@@ -397,10 +416,11 @@ Test(exact, zero_slack_unpackable_is_proven) {
         mi_buffer b[11];
         size_t n = full_problem(g, b, &cap);
         cr_assert_gt(brute_force(b, n, 1), cap, "problem %zu: brute force packs it", g);
-        for (int jump = 1; jump >= 0; jump--) {
-            mi__exact_opts eo = {cap, 0, 1000000, NULL, 0, 0, !jump};
+        for (size_t f = 0; f < NFULL; f++) {
+            mi__exact_opts eo = full_opts(cap, 1000000, f);
             mi__exact_result res = exact_internal(b, n, 1, &eo, off);
-            cr_assert(!res.found && res.proven, "problem %zu: nothing within %zu, proven", g, cap);
+            cr_assert(!res.found && res.proven, "problem %zu, %s: nothing within %zu, proven", g,
+                      full_searches[f].name, cap);
             cr_assert_gt(res.nodes, 0, "problem %zu: proven by search, not by the bound", g);
         }
         mi__exact_opts eo = {cap + 1, 0, 1000000, NULL, 0, 0, 0};
@@ -410,9 +430,9 @@ Test(exact, zero_slack_unpackable_is_proven) {
 
 /* Each unpackable problem above stacked on a perfect packing of 1 to 6
  * buffers over the same five steps: still full, packable or not as the two
- * interleave (24 of the 72 pack). Whatever the answer, the search with
- * backjumping and the one without must give the same. */
-Test(exact, zero_slack_stacked_agree_with_and_without_backjumping) {
+ * interleave (24 of the 72 pack). Whatever the answer, the skyline search
+ * with backjumping, the one without and the SAT search must give the same. */
+Test(exact, zero_slack_stacked_agree_across_searches) {
     int settled = 0, fits = 0;
     for (size_t g = 0; g < sizeof full_infeasible / sizeof full_infeasible[0]; g++)
         for (uint64_t seed = 1; seed <= 12; seed++) {
@@ -428,14 +448,18 @@ Test(exact, zero_slack_stacked_agree_with_and_without_backjumping) {
             cr_assert_eq(mi_hard_generate(&o, &box, NULL, &opt), 0);
             for (size_t i = 0; i < o.count; i++) b[n++] = box[i];
             free(box);
-            mi__exact_result res[2];
-            for (int jump = 0; jump < 2; jump++) {
-                mi__exact_opts eo = {cap + opt, 0, 2000000, NULL, 0, 0, !jump};
-                res[jump] = exact_internal(b, n, 1, &eo, off);
+            mi__exact_result res[NFULL];
+            int all = 1;
+            for (size_t f = 0; f < NFULL; f++) {
+                mi__exact_opts eo = full_opts(cap + opt, 2000000, f);
+                res[f] = exact_internal(b, n, 1, &eo, off);
+                all &= res[f].proven;
             }
-            if (!res[0].proven || !res[1].proven) continue;
-            cr_assert_eq(res[0].found, res[1].found, "problem %zu, box %llu: %s with backjumping",
-                         g, (unsigned long long)seed, res[1].found ? "packed" : "proven unpackable");
+            if (!all) continue;
+            for (size_t f = 1; f < NFULL; f++)
+                cr_assert_eq(res[0].found, res[f].found, "problem %zu, box %llu: %s by %s", g,
+                             (unsigned long long)seed,
+                             res[f].found ? "packed" : "proven unpackable", full_searches[f].name);
             settled++;
             fits += res[0].found;
         }
@@ -522,8 +546,8 @@ Test(exact, portfolio_never_worse_than_one_search) {
         size_t *off = malloc(n * sizeof *off);
         mi_problem p = {b, n, 256};
         mi_solve_result r1, r3;
-        cr_assert_eq(solve_threads(b, n, 256, 0, 20000, 1, off, &r1), MI_OK, "%s", mi_last_error());
-        cr_assert_eq(solve_threads(b, n, 256, 0, 20000, 3, off, &r3), MI_OK, "%s", mi_last_error());
+        cr_assert_eq(solve_threads(b, n, 256, 0, 5000, 1, off, &r1), MI_OK, "%s", mi_last_error());
+        cr_assert_eq(solve_threads(b, n, 256, 0, 5000, 3, off, &r3), MI_OK, "%s", mi_last_error());
         cr_assert_eq(mi_validate(&p, off, r3.pool_size), MI_OK, "it %d: %s", it, mi_last_error());
         cr_assert_leq(r3.pool_size, r1.pool_size, "it %d: %zu buffers", it, n);
         cr_assert_geq(r3.pool_size, opt);
@@ -531,7 +555,7 @@ Test(exact, portfolio_never_worse_than_one_search) {
         /* The floor is the box (the lower bound): proven exactly when reached. */
         cr_assert_eq(r3.proven_optimal, r3.pool_size == opt, "it %d: %zu, proven %d", it,
                      r3.pool_size, r3.proven_optimal);
-        cr_assert_leq(r3.nodes, 3 * 20000);
+        cr_assert_leq(r3.nodes, 3 * 5000);
         proven[0] += r1.proven_optimal;
         proven[1] += r3.proven_optimal;
         smaller += r3.pool_size < r1.pool_size;
@@ -631,5 +655,46 @@ Test(exact, allocation_failures_unwind) {
     }
     cr_assert(fired_any);
     cr_assert_gt(absorbed, 0, "no helper search's failure was absorbed");
+    free(b);
+}
+
+/* The SAT search alone on a full box: every allocation it makes may fail,
+ * and each failure is reported (or, past the search, absorbed) with
+ * nothing leaked. */
+Test(exact, sat_allocation_failures_unwind) {
+    size_t n = 40, opt, off[40];
+    mi_buffer *b = constructed(n, 1.0 / 3, 9, &opt);
+    mi_problem src = {b, n, 256};
+    mi__prob p;
+    cr_assert_eq(mi__prob_init(&p, &src, NULL), MI_OK);
+    int64_t base = mi__alloc_outstanding();
+    mi__exact_opts eo = {.capacity = opt, .node_budget = 1000000, .sat_mode = MI__SAT_ONLY};
+    int fired_any = 0;
+    for (uint64_t k = 1;; k++) {
+        mi__alloc_fail_at(k);
+        mi__exact_result res;
+        mi_status st = mi__plan_exact(&p, &eo, off, &res);
+        int fired = mi__alloc_failed();
+        mi__alloc_fail_at(0);
+        cr_assert_eq(mi__alloc_outstanding(), base, "leak after failing allocation %llu",
+                     (unsigned long long)k);
+        if (!fired) {
+            cr_assert_eq(st, MI_OK, "%s", mi_last_error());
+            cr_assert(res.found && res.proven && res.pool == opt);
+            cr_assert_gt(k, 10, "the SAT search allocates");
+            break;
+        }
+        fired_any = 1;
+        if (st == MI_OK) {
+            cr_assert(res.found, "allocation %llu: absorbed, yet no plan", (unsigned long long)k);
+            cr_assert_eq(mi__validate(&p, off, res.pool), MI_OK, "%s", mi_last_error());
+            continue;
+        }
+        cr_assert_eq(st, MI_ERR_NO_MEMORY, "allocation %llu: got %s", (unsigned long long)k,
+                     mi_status_name(st));
+        cr_assert(mi_last_error()[0], "the failure has a message");
+    }
+    cr_assert(fired_any);
+    mi__prob_free(&p);
     free(b);
 }

@@ -42,6 +42,7 @@
  * capacities to ask, with which preorders and limits (minimising from a
  * part's floor up to its incumbent, restarts). */
 #include "exact_internal.h"
+#include "exact_sat.h"
 
 #include <assert.h>
 #include <string.h>
@@ -114,6 +115,9 @@ _Static_assert(MI__ARRAY_LEN(heuristics) == MI__XNHEUR, "exact_internal.h counts
 /* ---- setup ------------------------------------------------------------------ */
 
 void mi__xsolver_free(solver *s) {
+    if (s->xsat)
+        for (uint32_t q = 0; q < s->nparts; q++) mi__xsat_free(s->xsat[q]);
+    mi__free(s->xsat);
     mi__free(s->size);
     mi__free(s->sec0);
     mi__free(s->sec1);

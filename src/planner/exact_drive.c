@@ -5,6 +5,7 @@
  * node limits that double when a round brings no news. A part with no
  * slack at its floor gets restarts on a Luby schedule (decide_any). */
 #include "exact_internal.h"
+#include "exact_sat.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -24,6 +25,18 @@ static uint64_t luby(uint64_t i) {
     }
 }
 
+/* Copies part q's plan from s->sol to offsets and records its height. */
+static mi_status found(solver *s, uint32_t q, size_t *offsets) {
+    size_t top = 0;
+    for (uint32_t k = s->part_at[q]; k < s->part_at[q + 1]; k++) {
+        uint32_t b = s->order[k];
+        offsets[b] = s->sol[b] * s->p->align;
+        if (s->sol[b] + s->size[b] > top) top = s->sol[b] + s->size[b];
+    }
+    s->part_hi[q] = top;
+    return MI_OK;
+}
+
 /* Tries each preorder in turn under the node limit; the first conclusive
  * answer wins (infeasibility does not depend on the preorder). On
  * OUT_FOUND the plan is written to offsets and the part's height updated. */
@@ -41,8 +54,14 @@ static mi_status decide_any(solver *s, uint32_t q, size_t cap, uint64_t limit, s
     uint64_t start = s->nodes;
     uint64_t allow = limit > UINT64_MAX / MI__XNHEUR ? UINT64_MAX : limit * MI__XNHEUR;
     uint64_t unit = LUBY_UNIT * (uint64_t)(s->part_at[q + 1] - s->part_at[q]);
-    for (uint64_t h = 0; !s->stop && (full ? h == 0 || s->nodes - start < allow : h < MI__XNSLACK);
-         h++) {
+    /* No slack: the skyline attempts share the allowance with the SAT
+     * search (exact_sat.c), which runs after them, so that the boxes the
+     * skyline packs at once never pay for an encoding. */
+    int sat = full && s->sat_mode != MI__SAT_OFF && mi__xsat_usable(s, q);
+    uint64_t sky = sat ? allow / 4 : allow;
+    int skyline = !sat || s->sat_mode != MI__SAT_ONLY;
+    for (uint64_t h = 0;
+         skyline && !s->stop && (full ? h == 0 || s->nodes - start < sky : h < MI__XNSLACK); h++) {
         /* In a portfolio each search starts from another preorder; past
          * the fixed ones (salt >= MI__XNSLACK) from the three seeded random
          * ones, then one fixed (a random one twice would replay itself). */
@@ -62,16 +81,13 @@ static mi_status decide_any(solver *s, uint32_t q, size_t cap, uint64_t limit, s
         mi_status st = mi__xdecide(s, q, cap, full, heur, lim, out);
         if (st) return st;
         if (*out == OUT_INFEASIBLE) return MI_OK;
-        if (*out == OUT_FOUND) {
-            size_t top = 0;
-            for (uint32_t k = s->part_at[q]; k < s->part_at[q + 1]; k++) {
-                uint32_t b = s->order[k];
-                offsets[b] = s->sol[b] * s->p->align;
-                if (s->sol[b] + s->size[b] > top) top = s->sol[b] + s->size[b];
-            }
-            s->part_hi[q] = top;
-            return MI_OK;
-        }
+        if (*out == OUT_FOUND) return found(s, q, offsets);
+    }
+    if (sat && !s->stop) {
+        uint64_t used = s->nodes - start;
+        mi_status st = mi__xsat_decide(s, q, cap, allow > used ? allow - used : 0, out);
+        if (st) return st;
+        if (*out == OUT_FOUND) return found(s, q, offsets);
     }
     return MI_OK;
 }
@@ -229,6 +245,7 @@ static mi_status plan_one(const mi__prob *p, const mi__exact_opts *opt, uint32_t
     s.node_budget = opt->node_budget;
     s.work_budget = opt->work_budget;
     s.no_backjump = opt->no_backjump;
+    s.sat_mode = opt->sat_mode;
     s.salt = salt;
     s.cancel = cancel;
     if (opt->time_limit > 0) s.deadline = mi__now() + opt->time_limit;

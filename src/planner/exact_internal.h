@@ -15,6 +15,7 @@ typedef struct mi__xframe frame;
 typedef struct mi__xtt_entry tt_entry;
 typedef struct mi__xtrail_rec trail_rec;
 typedef struct mi__xsolver solver;
+typedef struct mi__xsat mi__xsat;
 
 typedef enum outcome { OUT_FOUND, OUT_INFEASIBLE, OUT_ABORTED } outcome;
 
@@ -54,6 +55,7 @@ struct mi__xsolver {
     int full;   /* every section of the part holds exactly cap units */
     int explain; /* full, and failures carry explanations (backjumping) */
     int no_backjump; /* never explain (mi__exact_opts, for tests) */
+    int sat_mode;    /* MI__SAT_BOTH, _OFF or _ONLY (mi__exact_opts, for tests) */
     /* per buffer */
     size_t *size; /* units; 0 leaves the buffer out */
     uint32_t *sec0, *sec1;
@@ -111,6 +113,8 @@ struct mi__xsolver {
      * has settled the question. */
     uint32_t salt;
     const atomic_int *cancel; /* NULL: alone */
+    /* No slack: per part, its SAT encoding once built (exact_sat.c) */
+    mi__xsat **xsat;
 };
 
 mi_status mi__xsolver_init(solver *s, const mi__prob *p);

@@ -45,6 +45,9 @@ mi_status mi__plan_greedy_breadth(const mi__prob *p, size_t *offsets, size_t *po
 /* The exact search. hint (may be NULL) is a valid plan of pool size
  * hint_pool used as the incumbent. capacity 0 minimises; otherwise the
  * search stops at the first plan within capacity. */
+/* Which searches decide a part with no slack (mi__exact_opts.sat_mode). */
+enum { MI__SAT_BOTH = 0, MI__SAT_OFF = 1, MI__SAT_ONLY = 2 };
+
 typedef struct mi__exact_opts {
     size_t capacity;
     double time_limit;    /* seconds; <= 0: none */
@@ -56,6 +59,7 @@ typedef struct mi__exact_opts {
                            * time without a clock, so the result is repeatable. */
     int no_backjump;      /* tests: the no-slack search without explanations */
     int threads;          /* > 1: a portfolio of that many searches (exact_drive.c) */
+    int sat_mode;         /* tests: MI__SAT_BOTH, _OFF (the skyline search alone) or _ONLY */
 } mi__exact_opts;
 
 typedef struct mi__exact_result {
