@@ -618,6 +618,16 @@ Test(exact, portfolio_threads_out_of_range_rejected) {
     cr_assert_eq(r.pool_size, 256);
 }
 
+/* Ends an injection of a failure at allocation k: whether it fired, and
+ * nothing may be left allocated beyond base. */
+static int injection_over(uint64_t k, int64_t base) {
+    int fired = mi__alloc_failed();
+    mi__alloc_fail_at(0);
+    cr_assert_eq(mi__alloc_outstanding(), base, "leak after failing allocation %llu",
+                 (unsigned long long)k);
+    return fired;
+}
+
 Test(exact, allocation_failures_unwind) {
     size_t n = 30, opt, off[30];
     mi_buffer *b = constructed(n, 0, 5, &opt);
@@ -631,10 +641,7 @@ Test(exact, allocation_failures_unwind) {
             mi_solve_result r;
             mi_status st = solve_threads(b, n, 256, mode & 1 ? opt : 0, 100000, mode & 2 ? 3 : 1,
                                          off, &r);
-            int fired = mi__alloc_failed();
-            mi__alloc_fail_at(0);
-            cr_assert_eq(mi__alloc_outstanding(), base, "leak after failing allocation %llu",
-                         (unsigned long long)k);
+            int fired = injection_over(k, base);
             if (!fired) {
                 cr_assert_eq(st, MI_OK, "%s", mi_last_error());
                 cr_assert_eq(r.pool_size, opt);
@@ -674,10 +681,7 @@ Test(exact, sat_allocation_failures_unwind) {
         mi__alloc_fail_at(k);
         mi__exact_result res;
         mi_status st = mi__plan_exact(&p, &eo, off, &res);
-        int fired = mi__alloc_failed();
-        mi__alloc_fail_at(0);
-        cr_assert_eq(mi__alloc_outstanding(), base, "leak after failing allocation %llu",
-                     (unsigned long long)k);
+        int fired = injection_over(k, base);
         if (!fired) {
             cr_assert_eq(st, MI_OK, "%s", mi_last_error());
             cr_assert(res.found && res.proven && res.pool == opt);

@@ -165,16 +165,17 @@ Test(sat, larger_formulas_match_dpll) {
  * enough for clause learning that it takes many conflicts; a budget of one
  * conflict per call stops and resumes until the proof is done, and the
  * solver is used again after it. */
-Test(sat, budgets_stop_and_resume) {
-    enum { P = 7, H = 6 };
+/* P pigeons in H holes, each in one at least, no two in one. */
+static mi__sat *pigeonhole(int P, int H) {
     mi__sat *s;
     uint32_t first;
     cr_assert_eq(mi__sat_create(&s), MI_OK);
-    cr_assert_eq(mi__sat_new_vars(s, P * H, 1, &first), MI_OK);
-    int32_t cl[H];
+    cr_assert_eq(mi__sat_new_vars(s, (uint32_t)(P * H), 1, &first), MI_OK);
+    int32_t cl[16];
+    cr_assert_leq(H, 16);
     for (int p = 0; p < P; p++) {
         for (int h = 0; h < H; h++) cl[h] = p * H + h + 1;
-        cr_assert_eq(mi__sat_add(s, cl, H), MI_OK);
+        cr_assert_eq(mi__sat_add(s, cl, (size_t)H), MI_OK);
     }
     for (int h = 0; h < H; h++)
         for (int p = 0; p < P; p++)
@@ -182,6 +183,11 @@ Test(sat, budgets_stop_and_resume) {
                 int32_t two[2] = {-(p * H + h + 1), -(q * H + h + 1)};
                 cr_assert_eq(mi__sat_add(s, two, 2), MI_OK);
             }
+    return s;
+}
+
+Test(sat, budgets_stop_and_resume) {
+    mi__sat *s = pigeonhole(7, 6);
     mi__sat_result res = MI__SAT_UNKNOWN;
     int calls = 0;
     while (res == MI__SAT_UNKNOWN) {
@@ -202,28 +208,13 @@ static int stop_now(void *arg) { return ++*(int *)arg > 0; }
 
 Test(sat, stop_callback_and_bad_literals) {
     /* Pigeonhole 9/8 runs long; stop() ends it at its first poll. */
-    enum { P = 9, H = 8 };
-    mi__sat *s;
-    uint32_t first;
-    cr_assert_eq(mi__sat_create(&s), MI_OK);
-    cr_assert_eq(mi__sat_new_vars(s, P * H, 1, &first), MI_OK);
-    int32_t cl[H];
-    for (int p = 0; p < P; p++) {
-        for (int h = 0; h < H; h++) cl[h] = p * H + h + 1;
-        cr_assert_eq(mi__sat_add(s, cl, H), MI_OK);
-    }
-    for (int h = 0; h < H; h++)
-        for (int p = 0; p < P; p++)
-            for (int q = p + 1; q < P; q++) {
-                int32_t two[2] = {-(p * H + h + 1), -(q * H + h + 1)};
-                cr_assert_eq(mi__sat_add(s, two, 2), MI_OK);
-            }
+    mi__sat *s = pigeonhole(9, 8);
     int polls = 0;
     mi__sat_result res;
     cr_assert_eq(mi__sat_solve(s, 0, stop_now, &polls, &res), MI_OK);
     cr_assert_eq(res, MI__SAT_UNKNOWN);
     cr_assert_eq(polls, 1);
-    int32_t bad[2] = {1, P * H + 1};
+    int32_t bad[2] = {1, 9 * 8 + 1};
     cr_assert_eq(mi__sat_add(s, bad, 2), MI_ERR_INTERNAL);
     int32_t zero[1] = {0};
     cr_assert_eq(mi__sat_add(s, zero, 1), MI_ERR_INTERNAL);
