@@ -702,3 +702,18 @@ Test(exact, sat_allocation_failures_unwind) {
     mi__prob_free(&p);
     free(b);
 }
+
+/* Node budgets that are no multiple of a conflict's price end the SAT
+ * search too (a budget left under one conflict is spent, not retried). */
+Test(exact, sat_odd_node_budgets_end) {
+    size_t n = 150, opt, off[150];
+    mi_buffer *b = constructed(n, 1.0 / 3, 11, &opt);
+    for (uint64_t budget = 1; budget < 20000; budget = budget * 7 + 3) {
+        mi__exact_opts eo = {.capacity = opt, .node_budget = budget, .sat_mode = MI__SAT_ONLY};
+        mi__exact_result res = exact_internal(b, n, 256, &eo, off);
+        cr_assert(res.found || !res.proven, "budget %llu: proven unpackable", (unsigned long long)budget);
+        cr_assert_leq(res.nodes, budget + 50, "budget %llu: %llu nodes", (unsigned long long)budget,
+                      (unsigned long long)res.nodes);
+    }
+    free(b);
+}

@@ -218,6 +218,22 @@ Test(sat, stop_callback_and_bad_literals) {
     cr_assert_eq(mi__sat_add(s, bad, 2), MI_ERR_INTERNAL);
     int32_t zero[1] = {0};
     cr_assert_eq(mi__sat_add(s, zero, 1), MI_ERR_INTERNAL);
+    /* a tautology with a bad literal after it: rejected, nothing touched */
+    int32_t taut[3] = {1, -1, 100000};
+    cr_assert_eq(mi__sat_add(s, taut, 3), MI_ERR_INTERNAL);
+    mi__sat_destroy(s);
+
+    /* A rejected clause leaves no trace: {-1, -2}, {1}, {2} stay unsatisfiable. */
+    uint32_t first;
+    cr_assert_eq(mi__sat_create(&s), MI_OK);
+    cr_assert_eq(mi__sat_new_vars(s, 2, 1, &first), MI_OK);
+    int32_t rejected[2] = {1, 5}, c1[2] = {-1, -2}, c2[1] = {1}, c3[1] = {2};
+    cr_assert_eq(mi__sat_add(s, rejected, 2), MI_ERR_INTERNAL);
+    cr_assert_eq(mi__sat_add(s, c1, 2), MI_OK);
+    cr_assert_eq(mi__sat_add(s, c2, 1), MI_OK);
+    cr_assert_eq(mi__sat_add(s, c3, 1), MI_OK);
+    cr_assert_eq(mi__sat_solve(s, 0, NULL, NULL, &res), MI_OK);
+    cr_assert_eq(res, MI__SAT_UNSAT);
     mi__sat_destroy(s);
 }
 

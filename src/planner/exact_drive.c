@@ -60,6 +60,7 @@ static mi_status decide_any(solver *s, uint32_t q, size_t cap, uint64_t limit, s
     int sat = full && s->sat_mode != MI__SAT_OFF && mi__xsat_usable(s, q);
     uint64_t sky = sat ? allow / 4 : allow;
     int skyline = !sat || s->sat_mode != MI__SAT_ONLY;
+again:
     for (uint64_t h = 0;
          skyline && !s->stop && (full ? h == 0 || s->nodes - start < sky : h < MI__XNSLACK); h++) {
         /* In a portfolio each search starts from another preorder; past
@@ -88,6 +89,13 @@ static mi_status decide_any(solver *s, uint32_t q, size_t cap, uint64_t limit, s
         mi_status st = mi__xsat_decide(s, q, cap, allow > used ? allow - used : 0, out);
         if (st) return st;
         if (*out == OUT_FOUND) return found(s, q, offsets);
+        if (*out == OUT_ABORTED && !mi__xsat_usable(s, q)) {
+            /* too large to encode (found out just now): the rest is the skyline's */
+            sat = 0;
+            sky = allow;
+            skyline = 1;
+            goto again;
+        }
     }
     return MI_OK;
 }

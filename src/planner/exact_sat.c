@@ -36,9 +36,12 @@
 
 #include <string.h>
 
-/* The formula may hold this many literals (about 16 bytes each with the
- * watches); a part that needs more is left to the skyline search. */
-#define MAX_LITS ((size_t)1 << 24)
+/* The formula may hold this many literals: with the watches, the learnt
+ * clauses and the per-variable arrays a search holds about 35 bytes per
+ * literal (131 MB for the 3.7 M of dense 500/1), so at most about 300 MB
+ * (each search of a portfolio its own). A part that needs more is left to
+ * the skyline search. */
+#define MAX_LITS ((size_t)1 << 23)
 /* Nodes of one boundary's decision diagram. */
 #define MAX_NODES ((size_t)1 << 16)
 #define BT UINT32_MAX         /* the diagram's true terminal */
@@ -398,9 +401,13 @@ mi_status mi__xsat_decide(solver *s, uint32_t q, size_t cap, uint64_t nodes, out
                      x->m, mi__sat_nvars(x->sat), x->lits);
         }
         s->xsat[q] = x;
+        /* the encoding is work too, and it cannot be interrupted */
+        s->work += x->lits;
+        if (sat_stop(s) || (s->work_budget && s->work >= s->work_budget)) s->stop = 1;
+        if (s->stop) return MI_OK;
     }
     if (x->unusable) return MI_OK;
-    uint64_t conflicts = nodes / MI__XSAT_COST;
+    uint64_t conflicts = nodes / MI__XSAT_COST ? nodes / MI__XSAT_COST : 1;
     if (s->node_budget) {
         uint64_t left = s->node_budget > s->nodes ? s->node_budget - s->nodes : 0;
         if (conflicts > left / MI__XSAT_COST) conflicts = left / MI__XSAT_COST;
@@ -409,7 +416,11 @@ mi_status mi__xsat_decide(solver *s, uint32_t q, size_t cap, uint64_t nodes, out
         uint64_t left = s->work_budget > s->work ? s->work_budget - s->work : 0;
         if (conflicts > left / MI__XSAT_COST) conflicts = left / MI__XSAT_COST;
     }
-    if (!conflicts) return MI_OK;
+    if (!conflicts) {
+        /* the budgets cannot pay for one conflict: they are spent */
+        s->stop = 1;
+        return MI_OK;
+    }
     uint64_t before = mi__sat_conflicts(x->sat);
     mi__sat_result r;
     st = mi__sat_solve(x->sat, conflicts, sat_stop, s, &r);

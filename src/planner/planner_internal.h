@@ -42,12 +42,12 @@ mi_status mi__plan_greedy_size(const mi__prob *p, size_t *offsets, size_t *pool)
 mi_status mi__plan_best_fit(const mi__prob *p, size_t *offsets, size_t *pool);
 mi_status mi__plan_greedy_breadth(const mi__prob *p, size_t *offsets, size_t *pool);
 
-/* The exact search. hint (may be NULL) is a valid plan of pool size
- * hint_pool used as the incumbent. capacity 0 minimises; otherwise the
- * search stops at the first plan within capacity. */
 /* Which searches decide a part with no slack (mi__exact_opts.sat_mode). */
 enum { MI__SAT_BOTH = 0, MI__SAT_OFF = 1, MI__SAT_ONLY = 2 };
 
+/* The exact search. hint (may be NULL) is a valid plan of pool size
+ * hint_pool used as the incumbent. capacity 0 minimises; otherwise the
+ * search stops at the first plan within capacity. */
 typedef struct mi__exact_opts {
     size_t capacity;
     double time_limit;    /* seconds; <= 0: none */

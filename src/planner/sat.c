@@ -2,7 +2,8 @@
  * true and 2v + 1 false; clauses live in one arena of 32-bit words (two
  * header words, then the literals) and are named by their offset there.
  * A clause that is the reason of an assignment keeps the implied literal
- * first. */
+ * first, except a binary one, which propagation never reads: conflict
+ * analysis puts it first when it gets there. */
 #include "sat.h"
 
 #include <stdlib.h>
@@ -146,12 +147,6 @@ static uint64_t next_rand(uint64_t *x) {
 uint64_t mi__sat_conflicts(const mi__sat *s) { return s->conflicts; }
 int mi__sat_value(const mi__sat *s, uint32_t v) { return v < s->nvars && s->model[v]; }
 
-size_t mi__sat_bytes(const mi__sat *s) {
-    size_t b = s->mem_cap * 4 + s->learnts_cap * 4 + s->vcap * 64;
-    for (size_t i = 0; i < 2 * s->nvars; i++) b += s->watches[i].cap * sizeof(watch);
-    return b;
-}
-
 /* ---- the VSIDS heap (a binary max-heap on act) ---- */
 
 static void heap_up(mi__sat *s, uint32_t i) {
@@ -241,7 +236,7 @@ mi_status mi__sat_new_vars(mi__sat *s, uint32_t n, int decide, uint32_t *first) 
     for (uint32_t v = s->nvars; v < need; v++) {
         s->reason[v] = NONE;
         s->phase[v] = 1;
-        if (s->seed) {
+        if (s->seed && decide) {
             uint64_t r = next_rand(&s->seed);
             s->phase[v] = (uint8_t)(r & 1);
             /* below the first bump (1.0), so conflicts soon take over */
@@ -308,12 +303,15 @@ mi_status mi__sat_add(mi__sat *s, const int32_t *in, size_t n) {
     mi_status st;
     if (s->unsat) return MI_OK;
     if (n > s->lits_cap && (st = mi__grow((void **)&s->lits, &s->lits_cap, n, 4))) return st;
+    for (size_t i = 0; i < n; i++)
+        if (in[i] == 0 || (uint32_t)(in[i] > 0 ? in[i] : -(int64_t)in[i]) > s->nvars)
+            return mi__error(MI_ERR_INTERNAL, "sat: bad literal %d", in[i]);
     uint32_t k = 0;
     int sat = 0;
-    for (size_t i = 0; i < n && !sat; i++) {
+    size_t i = 0;
+    for (; i < n && !sat; i++) {
         int32_t x = in[i];
         uint32_t v = (uint32_t)(x > 0 ? x : -(int64_t)x) - 1;
-        if (x == 0 || v >= s->nvars) return mi__error(MI_ERR_INTERNAL, "sat: bad literal %d", x);
         uint32_t l = 2 * v + (x < 0);
         /* seen: 1 the positive literal is in, 2 the negative */
         if (s->val[l] == 1 || (s->seen[v] & (2u >> (l & 1)))) sat = 1;
@@ -322,10 +320,7 @@ mi_status mi__sat_add(mi__sat *s, const int32_t *in, size_t n) {
             s->lits[k++] = l;
         }
     }
-    for (size_t i = 0; i < n; i++) {
-        int32_t x = in[i];
-        s->seen[(uint32_t)(x > 0 ? x : -(int64_t)x) - 1] = 0;
-    }
+    while (i-- > 0) s->seen[(uint32_t)(in[i] > 0 ? in[i] : -(int64_t)in[i]) - 1] = 0;
     if (sat) return MI_OK;
     if (k == 0) {
         s->unsat = 1;

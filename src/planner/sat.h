@@ -40,10 +40,9 @@ mi_status mi__sat_solve(mi__sat *s, uint64_t conflicts, int (*stop)(void *), voi
 int mi__sat_value(const mi__sat *s, uint32_t v);
 uint64_t mi__sat_conflicts(const mi__sat *s);
 /* Seed 0 (the default) starts every variable alike; another seed gives
- * the variables created after the call small random initial activities
- * and random first phases, so that searches of one formula differ. */
+ * the branched-on variables created after the call small random initial
+ * activities and random first phases, so that searches of one formula
+ * differ. */
 void mi__sat_set_seed(mi__sat *s, uint64_t seed);
-/* Clauses (original and learnt) and the bytes the solver holds. */
-size_t mi__sat_bytes(const mi__sat *s);
 
 #endif
