@@ -74,8 +74,9 @@ typedef struct mi_solve_options {
      * every strategy returns MI_ERR_CAPACITY when its plan exceeds it. */
     size_t capacity;
     double time_limit;    /* seconds for the exact search; default MI_DEFAULT_TIME_LIMIT */
-    uint64_t node_budget; /* search nodes for the exact search (a conflict of its SAT
-                           * search, used where every step is full, counts as 50); 0:
+    uint64_t node_budget; /* search nodes for the exact search (its SAT search, used
+                           * where every step is full, is charged 50 per conflict or 1
+                           * per 128 watches visited, whichever is more); 0:
                            * unlimited. auto: 200000,
                            * and at most 2^28 entries scanned, which stop it well inside
                            * the time limit, so auto's plans do not depend on the
@@ -99,8 +100,8 @@ typedef struct mi_solve_result {
     size_t alignment;   /* the alignment used */
     mi_strategy strategy; /* the strategy whose plan was returned (auto: the winner) */
     int proven_optimal;   /* 1 when pool_size is known to be the minimum */
-    uint64_t nodes;       /* exact search nodes explored, by all its searches, SAT conflicts
-                           * counted as 50 (0 for heuristics) */
+    uint64_t nodes;       /* exact search nodes explored, by all its searches, the SAT
+                           * search's as charged (see node_budget; 0 for heuristics) */
     double seconds;       /* planning time */
     /* Pool size each strategy reached (auto fills all it ran; 0 = not run). */
     size_t by_strategy[MI_STRATEGY_COUNT];

@@ -58,7 +58,7 @@ static mi_status decide_any(solver *s, uint32_t q, size_t cap, uint64_t limit, s
      * search (exact_sat.c), which runs after them, so that the boxes the
      * skyline packs at once never pay for an encoding. */
     int sat = full && s->sat_mode != MI__SAT_OFF && mi__xsat_usable(s, q);
-    uint64_t sky = sat ? allow / 4 : allow;
+    uint64_t sky = sat ? allow / 16 : allow;
     int skyline = !sat || s->sat_mode != MI__SAT_ONLY;
 again:
     for (uint64_t h = 0;

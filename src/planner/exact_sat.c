@@ -407,24 +407,31 @@ mi_status mi__xsat_decide(solver *s, uint32_t q, size_t cap, uint64_t nodes, out
         if (s->stop) return MI_OK;
     }
     if (x->unusable) return MI_OK;
-    uint64_t conflicts = nodes / MI__XSAT_COST ? nodes / MI__XSAT_COST : 1;
-    if (s->node_budget) {
-        uint64_t left = s->node_budget > s->nodes ? s->node_budget - s->nodes : 0;
-        if (conflicts > left / MI__XSAT_COST) conflicts = left / MI__XSAT_COST;
-    }
+    /* the allowance, within what the budgets have left */
+    uint64_t allow = nodes ? nodes : 1, left = UINT64_MAX;
+    if (s->node_budget) left = s->node_budget > s->nodes ? s->node_budget - s->nodes : 0;
     if (s->work_budget) {
-        uint64_t left = s->work_budget > s->work ? s->work_budget - s->work : 0;
-        if (conflicts > left / MI__XSAT_COST) conflicts = left / MI__XSAT_COST;
+        uint64_t w = s->work_budget > s->work ? s->work_budget - s->work : 0;
+        if (w < left) left = w;
     }
-    if (!conflicts) {
+    if (left < MI__XSAT_COST) {
         /* the budgets cannot pay for one conflict: they are spent */
         s->stop = 1;
         return MI_OK;
     }
-    uint64_t before = mi__sat_conflicts(x->sat);
+    if (allow > left) allow = left;
+    uint64_t conflicts = allow / MI__XSAT_COST ? allow / MI__XSAT_COST : 1;
+    uint64_t ticks = allow > UINT64_MAX / MI__XSAT_TICKS ? UINT64_MAX : allow * MI__XSAT_TICKS;
+    uint64_t before = mi__sat_conflicts(x->sat), t0 = mi__sat_ticks(x->sat);
     mi__sat_result r;
-    st = mi__sat_solve(x->sat, conflicts, sat_stop, s, &r);
+    st = mi__sat_solve_limited(x->sat, conflicts, ticks, sat_stop, s, &r);
     uint64_t used = (mi__sat_conflicts(x->sat) - before) * MI__XSAT_COST;
+    uint64_t by_ticks = (mi__sat_ticks(x->sat) - t0 + MI__XSAT_TICKS - 1) / MI__XSAT_TICKS;
+    if (by_ticks > used) used = by_ticks;
+    /* ticks are checked between propagations, so the last may overrun the
+     * allowance a little: the count stays within it, so that a node budget
+     * is an exact bound on what is reported */
+    if (used > allow) used = allow;
     s->nodes += used;
     s->work += used;
     if (s->node_budget && s->nodes >= s->node_budget) s->stop = 1;

@@ -77,6 +77,7 @@ struct mi__sat {
     uint32_t *lvl_stamp, stamp;
     /* schedule */
     uint64_t conflicts, next_reduce, reduce_inc, since_restart;
+    uint64_t ticks; /* watches visited: a measure of the time spent */
     double ema_fast, ema_slow;
     uint64_t seed; /* 0: none */
 };
@@ -145,6 +146,7 @@ static uint64_t next_rand(uint64_t *x) {
     return z ^ (z >> 31);
 }
 uint64_t mi__sat_conflicts(const mi__sat *s) { return s->conflicts; }
+uint64_t mi__sat_ticks(const mi__sat *s) { return s->ticks; }
 int mi__sat_value(const mi__sat *s, uint32_t v) { return v < s->nvars && s->model[v]; }
 
 /* ---- the VSIDS heap (a binary max-heap on act) ---- */
@@ -344,6 +346,7 @@ static uint32_t propagate(mi__sat *s) {
         wlist *wl = &s->watches[fl];
         watch *ws = wl->w;
         size_t i = 0, j = 0, n = wl->n;
+        s->ticks += 1 + n;
         while (i < n) {
             watch w = ws[i++];
             if (s->val[w.blocker] == 1) {
@@ -609,6 +612,11 @@ static int pick(mi__sat *s, uint32_t *lit) {
 
 mi_status mi__sat_solve(mi__sat *s, uint64_t conflicts, int (*stop)(void *), void *arg,
                         mi__sat_result *res) {
+    return mi__sat_solve_limited(s, conflicts, 0, stop, arg, res);
+}
+
+mi_status mi__sat_solve_limited(mi__sat *s, uint64_t conflicts, uint64_t ticks,
+                                int (*stop)(void *), void *arg, mi__sat_result *res) {
     mi_status st = MI_OK;
     *res = MI__SAT_UNKNOWN;
     if (s->unsat) {
@@ -620,6 +628,7 @@ mi_status mi__sat_solve(mi__sat *s, uint64_t conflicts, int (*stop)(void *), voi
         return st;
     uint64_t end = conflicts && conflicts < UINT64_MAX - s->conflicts ? s->conflicts + conflicts
                                                                        : UINT64_MAX;
+    uint64_t tick_end = ticks && ticks < UINT64_MAX - s->ticks ? s->ticks + ticks : UINT64_MAX;
     for (;;) {
         uint32_t confl = propagate(s);
         if (confl != NONE) {
@@ -645,7 +654,9 @@ mi_status mi__sat_solve(mi__sat *s, uint64_t conflicts, int (*stop)(void *), voi
             double w = s->conflicts < 4096 ? (double)s->conflicts : 4096.0;
             s->ema_slow += (x - s->ema_slow) / w;
             s->since_restart++;
-            if (s->conflicts >= end || ((s->conflicts & 31) == 0 && stop && stop(arg))) break;
+            if (s->conflicts >= end || s->ticks >= tick_end ||
+                ((s->conflicts & 31) == 0 && stop && stop(arg)))
+                break;
         } else {
             if (s->since_restart >= RESTART_MIN && s->ema_fast > RESTART_MARGIN * s->ema_slow) {
                 cancel_until(s, 0);
@@ -656,6 +667,7 @@ mi_status mi__sat_solve(mi__sat *s, uint64_t conflicts, int (*stop)(void *), voi
                 s->reduce_inc += REDUCE_INC;
                 reduce(s);
             }
+            if (s->ticks >= tick_end) break;
             uint32_t l;
             if (!pick(s, &l)) {
                 for (uint32_t v = 0; v < s->nvars; v++) s->model[v] = s->val[2 * v] == 1;

@@ -36,6 +36,12 @@ mi_status mi__sat_add(mi__sat *s, const int32_t *lits, size_t n);
  * be NULL) is polled now and then and ends the call when it returns true. */
 mi_status mi__sat_solve(mi__sat *s, uint64_t conflicts, int (*stop)(void *), void *arg,
                         mi__sat_result *res);
+/* The same, stopped too after about `ticks` more ticks (0: no limit):
+ * a tick is a watch visited in propagation, which is where the time goes,
+ * so ticks bound the time of a call on any formula, conflicts do not. */
+mi_status mi__sat_solve_limited(mi__sat *s, uint64_t conflicts, uint64_t ticks,
+                                int (*stop)(void *), void *arg, mi__sat_result *res);
+uint64_t mi__sat_ticks(const mi__sat *s);
 /* After MI__SAT_SAT: the value of variable v (0 or 1). */
 int mi__sat_value(const mi__sat *s, uint32_t v);
 uint64_t mi__sat_conflicts(const mi__sat *s);
