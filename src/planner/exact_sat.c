@@ -102,10 +102,6 @@ static mi_status clause3(enc *e, int32_t a, int32_t b, int32_t c) {
     return add(e, !a ? 0 : !b ? 1 : !c ? 2 : 3);
 }
 
-static mi_status grow2(void **p, size_t *cap, size_t need, size_t elem) {
-    return need <= *cap ? MI_OK : mi__grow(p, cap, need, elem);
-}
-
 static mi_status resize_u32(uint32_t **p, size_t n) {
     uint32_t *q = mi__realloc(*p, n * sizeof *q);
     if (!q) return mi__error(MI_ERR_NO_MEMORY, "exact: a decision diagram of %zu nodes", n);
@@ -146,13 +142,13 @@ static mi_status diagram(enc *e, uint32_t k, uint32_t *root, size_t *nn) {
     }
     /* sums reachable from the root that can still reach zero, per level */
     size_t n = 0;
-    if ((st = grow2((void **)&e->sum, &e->sum_cap, 1, sizeof *e->sum))) return st;
+    if ((st = mi__grow((void **)&e->sum, &e->sum_cap, 1, sizeof *e->sum))) return st;
     e->at[0] = 0;
     e->sum[n++] = 0;
     for (uint32_t j = 0; j < k; j++) {
         size_t a = e->at[j], b = n;
         e->at[j + 1] = n;
-        if ((st = grow2((void **)&e->sum, &e->sum_cap, n + 2 * (b - a), sizeof *e->sum))) return st;
+        if ((st = mi__grow((void **)&e->sum, &e->sum_cap, n + 2 * (b - a), sizeof *e->sum))) return st;
         for (size_t i = a; i < b; i++)
             for (int t = 0; t < 2; t++) {
                 int64_t v = e->sum[i] + (t ? e->w[j] : 0);
