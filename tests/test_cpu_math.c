@@ -224,7 +224,7 @@ static void matmul_case(int na, const int64_t *ad, int nb, const int64_t *bd) {
     if (nb == 1) { b2[0] = bd[0]; b2[1] = 1; rb = 2; } else memcpy(b2, bd, sizeof(int64_t) * (size_t)nb);
     int64_t m = a2[ra - 2], k = a2[ra - 1], n = b2[rb - 1];
     int r = (ra > rb ? ra : rb) - 2;
-    int64_t od[MI_MAX_DIMS], batches = 1;
+    int64_t od[MI_MAX_DIMS] = {0}, batches = 1;
     for (int i = 0; i < r; i++) {
         int ia = i - (r - (ra - 2)), ib = i - (r - (rb - 2));
         int64_t x = ia >= 0 ? a2[ia] : 1, y = ib >= 0 ? b2[ib] : 1;
