@@ -14,10 +14,10 @@
 #ifndef MI_CUDA_HOST_PLAN_H
 #define MI_CUDA_HOST_PLAN_H
 
-#include "graph_internal.h"
+#include "graph/graph_internal.h"
 #include "index_math.h"
 #include "mini_infer/backend.h"
-#include "op_params.h"
+#include "graph/op_params.h"
 
 /* Alignment of every part of a workspace (cuBLAS wants 256 bytes), and
  * the slack each workspace request adds so the parts can be aligned

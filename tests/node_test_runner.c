@@ -16,7 +16,7 @@
  * Exit 0 on success; 1 on a failure, with the reason on stderr. */
 #include "mini_infer/runtime.h"
 #include "mini_infer/tensor_io.h"
-#include "onnx/onnx.pb-c.h"
+#include "proto/onnx.pb-c.h"
 
 #include <math.h>
 #include <stdio.h>

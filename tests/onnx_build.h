@@ -19,7 +19,7 @@
 #ifndef MI_TEST_ONNX_BUILD_H
 #define MI_TEST_ONNX_BUILD_H
 
-#include "onnx/onnx.pb-c.h"
+#include "proto/onnx.pb-c.h"
 
 #include <stdint.h>
 #include <stdio.h>

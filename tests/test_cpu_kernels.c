@@ -2,7 +2,7 @@
  * values, the broadcasting index helper against plain numpy rules, the
  * CPU backend's aligned memory, thread pool and ops table, and allocation
  * failure injection over mi_backend_cpu_create and alloc. */
-#include "alloc_hook.h"
+#include "common/alloc_hook.h"
 #include "cpu_test_util.h"
 #include "kernels/elementwise.h"
 

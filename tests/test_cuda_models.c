@@ -9,7 +9,7 @@
  * compute-sanitizer. */
 #include <criterion/criterion.h>
 
-#include "alloc_hook.h"
+#include "common/alloc_hook.h"
 #include "graph_build.h"
 #include "mini_infer/cuda.h"
 #include "mini_infer/runtime.h"

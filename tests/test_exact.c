@@ -3,7 +3,7 @@
  * random problems against the heuristics and a brute force, auto,
  * determinism, allocation failures. Node budgets keep every answer
  * independent of the machine's speed. */
-#include "alloc_hook.h"
+#include "common/alloc_hook.h"
 #include "hard_lib.h"
 #include "mini_infer/planner.h"
 #include "planner/planner_internal.h"

@@ -3,7 +3,7 @@
  * folding, the fusion rewrite, compaction, and allocation failures. */
 #include "graph_build.h"
 
-#include "alloc_hook.h"
+#include "common/alloc_hook.h"
 
 #include <math.h>
 

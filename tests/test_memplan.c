@@ -1,6 +1,6 @@
 /* Graph -> memory plan: lifetimes, pools, in-place, views, copy-free
  * concat, workspaces, and failure paths, on small graphs built in C. */
-#include "alloc_hook.h"
+#include "common/alloc_hook.h"
 #include "mini_infer/memplan.h"
 
 #include <criterion/criterion.h>

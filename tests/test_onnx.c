@@ -5,7 +5,7 @@
  * initializer, shape arithmetic). */
 #include <criterion/criterion.h>
 
-#include "alloc_hook.h"
+#include "common/alloc_hook.h"
 #include "mini_infer/graph.h"
 #include "mini_infer/tensor_io.h"
 #include "onnx_build.h"

@@ -3,7 +3,7 @@
  * crash (truncated files, random bytes, injected allocation failures). */
 #include <criterion/criterion.h>
 
-#include "alloc_hook.h"
+#include "common/alloc_hook.h"
 #include "mini_infer/graph.h"
 #include "onnx_build.h"
 #include "test_util.h"

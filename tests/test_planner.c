@@ -1,6 +1,6 @@
 /* The planner alone: hand-made problems with known optima, the validator,
  * bad input, determinism, allocation failures, and random problems. */
-#include "alloc_hook.h"
+#include "common/alloc_hook.h"
 #include "mini_infer/planner.h"
 #include "test_util.h"
 

@@ -1,7 +1,7 @@
 /* The engine: models and contexts on the CPU backend, caller-owned arenas,
  * shared models, poison mode catching a kernel that writes outside its
  * tensor, and allocation failures at every point of build and run. */
-#include "alloc_hook.h"
+#include "common/alloc_hook.h"
 #include "as_device.h"
 #include "mini_infer/cuda.h"
 #include "mini_infer/runtime.h"

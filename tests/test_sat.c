@@ -1,8 +1,8 @@
 /* The CDCL solver behind the exact strategy's no-slack search
  * (src/planner/sat.c), alone: answers against brute force, models against
  * the clauses, budgets that stop and resume, and allocation failures. */
-#include "alloc_hook.h"
-#include "planner/sat.h"
+#include "common/alloc_hook.h"
+#include "planner/exact/sat.h"
 #include "test_util.h"
 
 #include <criterion/criterion.h>

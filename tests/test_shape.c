@@ -1,7 +1,7 @@
 /* Shape inference per operator on small graphs built by hand, the error
  * cases, and the attribute defaults mi__op_params_get decides. */
 #include "graph_build.h"
-#include "op_params.h"
+#include "graph/op_params.h"
 
 #include <math.h>
 

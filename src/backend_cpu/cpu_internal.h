@@ -10,10 +10,10 @@
 #ifndef MI_BACKEND_CPU_INTERNAL_H
 #define MI_BACKEND_CPU_INTERNAL_H
 
-#include "graph_internal.h"
+#include "graph/graph_internal.h"
 #include "kernels/elementwise.h"
 #include "mini_infer/backend.h"
-#include "op_params.h"
+#include "graph/op_params.h"
 
 #define MI__CPU_MAX_THREADS 8
 /* The largest workspace one node asks for when options.max_workspace is 0. */

@@ -8,7 +8,7 @@
 #ifndef MI_PLANNER_OSET_H
 #define MI_PLANNER_OSET_H
 
-#include "../internal.h"
+#include "common/internal.h"
 
 typedef struct mi__oset_node {
     uint64_t key;

@@ -7,7 +7,7 @@
 #ifndef MI_PLANNER_INTERNAL_H
 #define MI_PLANNER_INTERNAL_H
 
-#include "../internal.h"
+#include "common/internal.h"
 #include "mini_infer/planner.h"
 
 typedef struct mi__prob {

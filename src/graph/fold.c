@@ -6,8 +6,8 @@
  * bytes (Identity, Reshape, Flatten, Squeeze, Unsqueeze) alias the input's
  * bytes instead of copying them. A node no evaluator handles, or whose
  * result would be large, simply stays a node. */
-#include "graph_internal.h"
-#include "op_params.h"
+#include "graph/graph_internal.h"
+#include "graph/op_params.h"
 
 #include <math.h>
 #include <string.h>

@@ -3,8 +3,8 @@
  * (Conv channels against group, BatchNorm parameter lengths, Gemm K).
  * Every output is checked to fit int64 elements and size_t bytes as soon
  * as it is known, so the arithmetic of later nodes cannot overflow. */
-#include "graph_internal.h"
-#include "op_params.h"
+#include "graph/graph_internal.h"
+#include "graph/op_params.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 /* Opening backends by device name. The CUDA backend is a separate shared
  * library, loaded with dlopen only when a device "cuda[:N]" is asked for,
  * so planning never initialises CUDA or maps its libraries. */
-#include "internal.h"
+#include "common/internal.h"
 #include "mini_infer/backend.h"
 #include "mini_infer/cuda.h"
 

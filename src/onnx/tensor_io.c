@@ -4,8 +4,8 @@
  * an initializer read the same way. */
 #include "mini_infer/tensor_io.h"
 
-#include "graph_internal.h"
-#include "onnx/onnx.pb-c.h"
+#include "graph/graph_internal.h"
+#include "proto/onnx.pb-c.h"
 
 #include <errno.h>
 #include <fcntl.h>

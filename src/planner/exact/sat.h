@@ -9,7 +9,7 @@
 #ifndef MI_PLANNER_SAT_H
 #define MI_PLANNER_SAT_H
 
-#include "../internal.h"
+#include "common/internal.h"
 
 #include <stdint.h>
 

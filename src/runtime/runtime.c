@@ -1,7 +1,7 @@
 /* The engine: a model (graph, plan, weights pool) and contexts (arena,
  * inputs/outputs pool) that run it through a backend. Every pointer is
  * resolved once when a context is created; a run only walks the nodes. */
-#include "graph_internal.h"
+#include "graph/graph_internal.h"
 #include "mini_infer/runtime.h"
 #include "mini_infer/cuda.h"
 

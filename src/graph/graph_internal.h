@@ -11,7 +11,7 @@
 #ifndef MI_GRAPH_INTERNAL_H
 #define MI_GRAPH_INTERNAL_H
 
-#include "internal.h"
+#include "common/internal.h"
 #include "mini_infer/graph.h"
 
 /* How a tensor got its definition; a name seen only as an input is NONE

@@ -1,5 +1,5 @@
 /* JSON and SVG reports of a memory plan. */
-#include "internal.h"
+#include "common/internal.h"
 #include "mini_infer/report.h"
 
 #include <math.h>

@@ -5,8 +5,8 @@
  * Values that later arithmetic multiplies or adds (strides, dilations,
  * pads, kernel sizes) are bounded here, so shape inference on a hostile
  * model cannot overflow. */
-#include "graph_internal.h"
-#include "op_params.h"
+#include "graph/graph_internal.h"
+#include "graph/op_params.h"
 
 #include <float.h>
 #include <math.h>

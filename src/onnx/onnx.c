@@ -6,8 +6,8 @@
  * Every allocation protobuf-c makes goes through mi__malloc, so failure
  * injection reaches the parser too and a failed allocation is reported as
  * MI_ERR_NO_MEMORY rather than as a parse error. */
-#include "graph_internal.h"
-#include "onnx/onnx.pb-c.h"
+#include "graph/graph_internal.h"
+#include "proto/onnx.pb-c.h"
 
 #include <errno.h>
 #include <fcntl.h>

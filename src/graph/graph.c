@@ -6,7 +6,7 @@
  * by hand, so both end in mi_graph_finalize: sort, resolve input dims,
  * infer shapes and fold constants node by node, fuse, then compact the
  * tensor array so that nothing removed is ever planned. */
-#include "graph_internal.h"
+#include "graph/graph_internal.h"
 
 #include <stdarg.h>
 #include <stdint.h>

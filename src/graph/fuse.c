@@ -5,8 +5,8 @@
  *
  * The residual is not added to the Conv's inputs (a Conv keeps X, W, B);
  * it is only in fused.residual, which liveness analysis reads as a use. */
-#include "graph_internal.h"
-#include "op_params.h"
+#include "graph/graph_internal.h"
+#include "graph/op_params.h"
 
 #include <string.h>
 

@@ -6,7 +6,7 @@
 #ifndef MI_EXACT_INTERNAL_H
 #define MI_EXACT_INTERNAL_H
 
-#include "planner_internal.h"
+#include "planner/planner_internal.h"
 
 #include <stdatomic.h>
 

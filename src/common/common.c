@@ -1,8 +1,8 @@
 /* Status texts, the per-thread error message, the allocation hook and small
  * utilities used by every module. */
 #define _POSIX_C_SOURCE 200809L
-#include "alloc_hook.h"
-#include "internal.h"
+#include "common/alloc_hook.h"
+#include "common/internal.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
