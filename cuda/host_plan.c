@@ -72,7 +72,7 @@ mi_status mi_cu_conv_make(const mi_graph *g, const mi_node *n, const mi__conv_pa
                           mi_cu_conv *c) {
     mi_status st;
     const mi_tensor *x = mi__node_in(g, n, 0), *w = mi__node_in(g, n, 1), *b = mi__node_in(g, n, 2);
-    const mi_tensor *y = n->noutputs > 0 && n->outputs[0] >= 0 ? &g->tensors[n->outputs[0]] : NULL;
+    const mi_tensor *y = n->noutputs > 0 && n->outputs[0] >= 0 ? mi_graph_tensor(g, (size_t)n->outputs[0]) : NULL;
     memset(c, 0, sizeof *c);
     if (!x || !w || !y) return mi_cu_node_error(n, MI_ERR_GRAPH, "needs X, W and an output");
     if (x->dtype != MI_DTYPE_FLOAT || w->dtype != MI_DTYPE_FLOAT || (b && b->dtype != MI_DTYPE_FLOAT))
@@ -212,7 +212,7 @@ mi_status mi_cu_ws_base(const mi_node *n, void *ws, size_t size, const mi_cu_ws 
 mi_status mi_cu_pool_make(const mi_graph *g, const mi_node *n, const mi__pool_params *p,
                           mi_cu_pool *out) {
     const mi_tensor *x = mi__node_in(g, n, 0);
-    const mi_tensor *y = n->noutputs > 0 && n->outputs[0] >= 0 ? &g->tensors[n->outputs[0]] : NULL;
+    const mi_tensor *y = n->noutputs > 0 && n->outputs[0] >= 0 ? mi_graph_tensor(g, (size_t)n->outputs[0]) : NULL;
     memset(out, 0, sizeof *out);
     if (!x || !y) return mi_cu_node_error(n, MI_ERR_GRAPH, "needs an input and an output");
     if (x->dtype != MI_DTYPE_FLOAT)
@@ -336,7 +336,7 @@ static int ints_ok(int64_t a, int64_t b, int64_t c) {
 mi_status mi_cu_gemm_make(const mi_graph *g, const mi_node *n, const mi__gemm_params *p,
                           mi_cu_gemm *gm) {
     const mi_tensor *a = mi__node_in(g, n, 0), *b = mi__node_in(g, n, 1), *c = mi__node_in(g, n, 2);
-    const mi_tensor *y = n->noutputs > 0 && n->outputs[0] >= 0 ? &g->tensors[n->outputs[0]] : NULL;
+    const mi_tensor *y = n->noutputs > 0 && n->outputs[0] >= 0 ? mi_graph_tensor(g, (size_t)n->outputs[0]) : NULL;
     memset(gm, 0, sizeof *gm);
     if (!a || !b || !y || a->ndim != 2 || b->ndim != 2)
         return mi_cu_node_error(n, MI_ERR_GRAPH, "needs 2-D A and B and an output");
@@ -610,16 +610,16 @@ mi_status mi_cu_check_args(const mi_cu_regions *r, const mi_node_args *a) {
         if (t && a->in[k] && (st = check_one(r, n, t, a->in[k]))) return st;
     }
     for (int o = 0; o < n->noutputs; o++)
-        if (n->outputs[o] >= 0 && a->out[o] && (st = check_one(r, n, &g->tensors[n->outputs[o]], a->out[o])))
+        if (n->outputs[o] >= 0 && a->out[o] && (st = check_one(r, n, mi_graph_tensor(g, (size_t)n->outputs[o]), a->out[o])))
             return st;
     if ((st = mi__node_check_overlap(g, n, a->in, a->out))) return st;
     if (n->fused.residual < 0 || !a->residual) return MI_OK;
-    const mi_tensor *z = &g->tensors[n->fused.residual];
+    const mi_tensor *z = mi_graph_tensor(g, (size_t)n->fused.residual);
     uintptr_t z0 = (uintptr_t)a->residual, z1 = z0 + z->nbytes;
     if ((st = check_one(r, n, z, a->residual))) return st;
     for (int o = 0; o < n->noutputs; o++) {
         if (n->outputs[o] < 0 || !a->out[o]) continue;
-        const mi_tensor *y = &g->tensors[n->outputs[o]];
+        const mi_tensor *y = mi_graph_tensor(g, (size_t)n->outputs[o]);
         uintptr_t y0 = (uintptr_t)a->out[o], y1 = y0 + y->nbytes;
         if (z0 < y1 && y0 < z1 && !(o == 0 && z0 == y0 && z->nbytes == y->nbytes))
             return mi_cu_node_error(n, MI_ERR_PLAN_INVALID, "output '%s' partly overlaps the residual '%s'",

@@ -148,7 +148,7 @@ static mi_status prepare_bytes(const mi_graph *g, const mi_node *n, mi_cu_node *
     }
     /* Constant: a copy of the value shape inference computed, as the model
      * moves its graph's values once the weights are uploaded. */
-    const void *v = mi__tensor_value(g, n->outputs[0]);
+    const void *v = mi__graph_value(g, n->outputs[0]);
     if (!v && y->nbytes)
         return mi_cu_node_error(n, MI_ERR_UNSUPPORTED, "the constant's value is not known at load time");
     if (y->nbytes) {

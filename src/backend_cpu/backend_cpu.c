@@ -385,7 +385,7 @@ mi_status mi__cpu_check_node(const mi_graph *g, const mi_node *n, const mi__op_p
          * of 0, where it drops nothing) can be run. */
         const mi_tensor *tm = mi__node_in(g, n, 2);
         if (!tm) break;
-        const void *v = mi__tensor_value(g, n->inputs[2]);
+        const void *v = mi__graph_value(g, n->inputs[2]);
         if (!v || tm->dtype != MI_DTYPE_BOOL || mi_tensor_numel(tm) != 1)
             return mi__cpu_node_err(n, MI_ERR_UNSUPPORTED, "training_mode '%s' must be a constant "
                                     "bool scalar known at load time", tm->name);
@@ -411,10 +411,10 @@ mi_status mi__cpu_check_node(const mi_graph *g, const mi_node *n, const mi__op_p
     default: break;
     }
     for (int k = 0; k < n->noutputs; k++)
-        if (n->outputs[k] >= 0 && mi_dtype_size(g->tensors[n->outputs[k]].dtype) == 0)
+        if (n->outputs[k] >= 0 && mi_dtype_size(mi_graph_tensor(g, (size_t)n->outputs[k])->dtype) == 0)
             return mi__cpu_node_err(n, MI_ERR_UNSUPPORTED, "output %d has dtype %s, which the CPU "
                                     "backend does not store", k,
-                                    mi_dtype_name(g->tensors[n->outputs[k]].dtype));
+                                    mi_dtype_name(mi_graph_tensor(g, (size_t)n->outputs[k])->dtype));
     if (mi_dtype_size(x->dtype) == 0)
         return mi__cpu_node_err(n, MI_ERR_UNSUPPORTED, "input '%s' has dtype %s, which the CPU backend "
                                 "does not store", x->name, mi_dtype_name(x->dtype));

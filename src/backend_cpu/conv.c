@@ -49,7 +49,7 @@ static int dw3_fits(const conv_geom *q) {
 
 static void geom_init(const mi_graph *g, const mi_node *n, const mi__conv_params *p, conv_geom *q) {
     const mi_tensor *x = mi__node_in(g, n, 0), *w = mi__node_in(g, n, 1);
-    const mi_tensor *y = &g->tensors[n->outputs[0]];
+    const mi_tensor *y = mi_graph_tensor(g, (size_t)n->outputs[0]);
     int nsp = p->nspatial, off = 3 - nsp;
     memset(q, 0, sizeof *q);
     q->batch = x->dims[0];

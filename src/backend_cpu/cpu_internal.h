@@ -158,7 +158,7 @@ static inline const mi_tensor *mi__cpu_in_t(const mi__cpu_call *c, int k) {
     return mi__node_in(c->g, c->n, k);
 }
 static inline const mi_tensor *mi__cpu_out_t(const mi__cpu_call *c, int k) {
-    return k < c->n->noutputs && c->n->outputs[k] >= 0 ? &c->g->tensors[c->n->outputs[k]] : NULL;
+    return k < c->n->noutputs && c->n->outputs[k] >= 0 ? mi_graph_tensor(c->g, (size_t)c->n->outputs[k]) : NULL;
 }
 
 /* An error naming the node. */

@@ -454,7 +454,7 @@ typedef struct matmul_dims {
 
 static void matmul_shape(const mi_graph *g, const mi_node *n, matmul_dims *d) {
     const mi_tensor *a = mi__node_in(g, n, 0), *b = mi__node_in(g, n, 1);
-    const mi_tensor *y = &g->tensors[n->outputs[0]];
+    const mi_tensor *y = mi_graph_tensor(g, (size_t)n->outputs[0]);
     memset(d, 0, sizeof *d);
     if (a->ndim == 1) {
         d->ad[0] = 1;

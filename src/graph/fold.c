@@ -6,7 +6,7 @@
  * bytes (Identity, Reshape, Flatten, Squeeze, Unsqueeze) alias the input's
  * bytes instead of copying them. A node no evaluator handles, or whose
  * result would be large, simply stays a node. */
-#include "graph/graph_internal.h"
+#include "graph/graph_private.h"
 #include "graph/op_params.h"
 
 #include <math.h>

@@ -5,7 +5,7 @@
  *
  * The residual is not added to the Conv's inputs (a Conv keeps X, W, B);
  * it is only in fused.residual, which liveness analysis reads as a use. */
-#include "graph/graph_internal.h"
+#include "graph/graph_private.h"
 #include "graph/op_params.h"
 
 #include <string.h>

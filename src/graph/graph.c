@@ -1,12 +1,9 @@
-/* The graph IR: building by hand, the checks every graph goes through
- * (names defined once, no dangling inputs, topological order), the
- * finalize pipeline, accessors and the enum helpers.
+/* The graph IR: building (by hand or by a loader), the accessors and the
+ * enum helpers.
  *
  * The ONNX loader builds through the same functions as a caller building
- * by hand, so both end in mi_graph_finalize: sort, resolve input dims,
- * infer shapes and fold constants node by node, fuse, then compact the
- * tensor array so that nothing removed is ever planned. */
-#include "graph/graph_internal.h"
+ * by hand, so both end in mi_graph_finalize (finalize.c). */
+#include "graph/graph_private.h"
 
 #include <stdarg.h>
 #include <stdint.h>
@@ -89,6 +86,10 @@ const char *mi_op_supported_list(void) {
     return list + 2;
 }
 
+mi_dtype mi__dtype_from_int(int64_t t) {
+    return t > 0 && t < 64 && mi_dtype_size((mi_dtype)t) ? (mi_dtype)t : MI_DTYPE_UNDEFINED;
+}
+
 void mi_load_options_init(mi_load_options *o) {
     if (!o) return;
     o->batch = 0;
@@ -160,7 +161,7 @@ static mi_status map_reserve(mi_graph *g, size_t n) {
     return MI_OK;
 }
 
-static void map_rebuild(mi_graph *g) {
+void mi__graph_map_rebuild(mi_graph *g) {
     for (size_t i = 0; i < g->map_cap; i++) g->map[i] = -1;
     for (size_t i = 0; i < g->ntensors; i++) map_insert(g, (int)i);
 }
@@ -176,6 +177,41 @@ int mi__graph_lookup(const mi_graph *g, const char *name) {
 }
 
 int mi_graph_find_tensor(const mi_graph *g, const char *name) { return mi__graph_lookup(g, name); }
+
+/* ---- what a loader attaches ------------------------------------------------ */
+
+void mi__graph_set_owner(mi_graph *g, void *owner, void (*owner_free)(void *owner)) {
+    mi__graph_owner_release(g);
+    g->owner = owner;
+    g->owner_free = owner_free;
+}
+
+void mi__graph_owner_release(mi_graph *g) {
+    if (g->owner && g->owner_free) g->owner_free(g->owner);
+    g->owner = NULL;
+    g->owner_free = NULL;
+}
+
+mi_status mi__graph_set_name(mi_graph *g, const char *name) {
+    char *copy = mi__strdup(name ? name : "");
+    if (!copy) return mi__error(MI_ERR_NO_MEMORY, "graph name");
+    mi__free(g->name);
+    g->name = copy;
+    return MI_OK;
+}
+
+mi_status mi__graph_set_dim_param(mi_graph *g, int t, int d, const char *param) {
+    if (t < 0 || (size_t)t >= g->ntensors || d < 0 || d >= MI_MAX_DIMS)
+        return mi__error(MI_ERR_INTERNAL, "dim_param of tensor %d, dim %d: out of range", t, d);
+    mi__tinfo *ti = &g->ti[t];
+    if (!ti->dparam && !(ti->dparam = mi__calloc(MI_MAX_DIMS, sizeof(char *))))
+        return mi__error(MI_ERR_NO_MEMORY, "graph input '%s'", g->tensors[t].name);
+    char *copy = mi__strdup(param);
+    if (!copy) return mi__error(MI_ERR_NO_MEMORY, "graph input '%s'", g->tensors[t].name);
+    mi__free(ti->dparam[d]);
+    ti->dparam[d] = copy;
+    return MI_OK;
+}
 
 /* ---- create / destroy ----------------------------------------------------- */
 
@@ -196,7 +232,7 @@ static void free_attr(mi_attr *a) {
     mi__free(a->floats);
 }
 
-static void free_node(mi_node *n) {
+void mi__node_release(mi_node *n) {
     mi__free(n->name);
     mi__free(n->inputs);
     mi__free(n->outputs);
@@ -204,7 +240,7 @@ static void free_node(mi_node *n) {
     mi__free(n->attrs);
 }
 
-static void free_tensor(mi_tensor *t, mi__tinfo *ti) {
+void mi__tensor_release(mi_tensor *t, mi__tinfo *ti) {
     mi__free(t->name);
     if (ti->dparam) {
         for (int d = 0; d < MI_MAX_DIMS; d++) mi__free(ti->dparam[d]);
@@ -214,10 +250,10 @@ static void free_tensor(mi_tensor *t, mi__tinfo *ti) {
 
 void mi_graph_destroy(mi_graph *g) {
     if (!g) return;
-    for (size_t i = 0; i < g->ntensors; i++) free_tensor(&g->tensors[i], &g->ti[i]);
-    for (size_t i = 0; i < g->nnodes; i++) free_node(&g->nodes[i]);
+    for (size_t i = 0; i < g->ntensors; i++) mi__tensor_release(&g->tensors[i], &g->ti[i]);
+    for (size_t i = 0; i < g->nnodes; i++) mi__node_release(&g->nodes[i]);
     for (size_t i = 0; i < g->nblocks; i++) mi__free(g->blocks[i]);
-    if (g->proto) mi__onnx_proto_free(g->proto);
+    mi__graph_owner_release(g);
     mi__free(g->tensors);
     mi__free(g->ti);
     mi__free(g->nodes);
@@ -246,128 +282,6 @@ void *mi__graph_block(mi_graph *g, size_t nbytes) {
     }
     g->blocks[g->nblocks++] = p;
     return p;
-}
-
-typedef struct moved {
-    const void *from, *to;
-    size_t nbytes;
-} moved;
-
-static int cmp_moved(const void *a, const void *b) {
-    uintptr_t x = (uintptr_t)((const moved *)a)->from, y = (uintptr_t)((const moved *)b)->from;
-    return (x > y) - (x < y);
-}
-
-/* The first pair of mv (sorted by from) whose from is p, or n. */
-static size_t moved_find(const moved *mv, size_t n, const void *p) {
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if ((uintptr_t)mv[mid].from < (uintptr_t)p) lo = mid + 1;
-        else hi = mid;
-    }
-    return lo < n && mv[lo].from == p ? lo : n;
-}
-
-/* Where p went: to of the pair whose from is p, or p itself. */
-static const void *moved_to(const moved *mv, size_t n, const void *p) {
-    size_t i = p ? moved_find(mv, n, p) : n;
-    return i < n ? mv[i].to : p;
-}
-
-static void rebind_all(mi_graph *g, const moved *mv, size_t n) {
-    for (size_t t = 0; t < g->ntensors; t++) {
-        g->tensors[t].data = moved_to(mv, n, g->tensors[t].data);
-        g->ti[t].cval = moved_to(mv, n, g->ti[t].cval);
-    }
-}
-
-/* A zero-byte value's pointer: not NULL, so it still reads as known. */
-static const unsigned char empty_value[1];
-
-/* Every known value outside [lo, hi) goes into a block of its own, as
- * large as the largest tensor sharing its pointer; then the blocks that
- * existed before (the first nb0) and the ONNX message are freed. mv has
- * room for two entries per tensor. */
-static mi_status keep_values(mi_graph *g, moved *mv, uintptr_t lo, uintptr_t hi, size_t nb0) {
-    size_t n = 0;
-    for (size_t t = 0; t < g->ntensors; t++) {
-        const void *ps[2] = {g->tensors[t].data, g->ti[t].cval};
-        for (int k = 0; k < 2; k++)
-            if (ps[k] && ps[k] != (const void *)empty_value && ((uintptr_t)ps[k] < lo || (uintptr_t)ps[k] >= hi))
-                mv[n++] = (moved){ps[k], NULL, g->tensors[t].nbytes};
-    }
-    qsort(mv, n, sizeof *mv, cmp_moved);
-    size_t m = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (m && mv[m - 1].from == mv[i].from) {
-            if (mv[i].nbytes > mv[m - 1].nbytes) mv[m - 1].nbytes = mv[i].nbytes;
-            continue;
-        }
-        mv[m++] = mv[i];
-    }
-    for (size_t i = 0; i < m; i++) {
-        void *copy = mv[i].nbytes ? mi__graph_block(g, mv[i].nbytes) : (void *)empty_value;
-        if (!copy)
-            return mi__error(MI_ERR_NO_MEMORY, "graph '%s': copying %zu bytes of a constant", g->name, mv[i].nbytes);
-        if (mv[i].nbytes) memcpy(copy, mv[i].from, mv[i].nbytes);
-        mv[i].to = copy;
-    }
-    rebind_all(g, mv, m);
-    if (nb0) {
-        for (size_t i = 0; i < nb0; i++) mi__free(g->blocks[i]);
-        memmove(g->blocks, g->blocks + nb0, (g->nblocks - nb0) * sizeof *g->blocks);
-        g->nblocks -= nb0;
-    }
-    if (g->proto) mi__onnx_proto_free(g->proto);
-    g->proto = NULL;
-    return MI_OK;
-}
-
-static moved *moved_alloc(const mi_graph *g) {
-    moved *mv = mi__malloc((2 * g->ntensors + 1) * sizeof *mv);
-    if (!mv) mi__error(MI_ERR_NO_MEMORY, "graph '%s': moving the data of %zu tensors", g->name, g->ntensors);
-    return mv;
-}
-
-mi_status mi__graph_weights_moved(mi_graph *g, const void *const *where, const void *pool, size_t size) {
-    size_t n = 0, nb0 = g->nblocks;
-    moved *mv = moved_alloc(g);
-    if (!mv) return MI_ERR_NO_MEMORY;
-    for (size_t t = 0; t < g->ntensors; t++)
-        if (where[t] && g->tensors[t].data) mv[n++] = (moved){g->tensors[t].data, where[t], 0};
-    qsort(mv, n, sizeof *mv, cmp_moved);
-    rebind_all(g, mv, n);
-    mi_status st = keep_values(g, mv, (uintptr_t)pool, (uintptr_t)pool + size, nb0);
-    mi__free(mv);
-    return st;
-}
-
-mi_status mi__graph_weights_dropped(mi_graph *g, const unsigned char *drop) {
-    size_t n = 0, nb0 = g->nblocks;
-    moved *mv = moved_alloc(g);
-    if (!mv) return MI_ERR_NO_MEMORY;
-    for (size_t t = 0; t < g->ntensors; t++) {
-        const void *ps[2] = {g->tensors[t].data, g->ti[t].cval};
-        for (int k = 0; k < 2 && drop[t]; k++)
-            if (ps[k] && ps[k] != (const void *)empty_value) mv[n++] = (moved){ps[k], NULL, 0};
-    }
-    qsort(mv, n, sizeof *mv, cmp_moved);
-    size_t m = 0;
-    for (size_t i = 0; i < n; i++)
-        if (!m || mv[m - 1].from != mv[i].from) mv[m++] = mv[i];
-    /* A pointer some kept tensor shares stays (keep_values copies it). */
-    for (size_t t = 0; t < g->ntensors; t++) {
-        const void *ps[2] = {g->tensors[t].data, g->ti[t].cval};
-        for (int k = 0; k < 2 && !drop[t]; k++) {
-            size_t i = ps[k] ? moved_find(mv, m, ps[k]) : m;
-            if (i < m) mv[i].to = ps[k];
-        }
-    }
-    rebind_all(g, mv, m);
-    mi_status st = keep_values(g, mv, 0, 0, nb0);
-    mi__free(mv);
-    return st;
 }
 
 /* ---- tensors -------------------------------------------------------------- */
@@ -405,7 +319,7 @@ mi_status mi__graph_ref(mi_graph *g, const char *name, int *index) {
     return new_tensor(g, name, index);
 }
 
-static mi_status push_index(int **arr, size_t *n, size_t *cap, int v) {
+mi_status mi__index_push(int **arr, size_t *n, size_t *cap, int v) {
     mi_status st = mi__grow((void **)arr, cap, *n + 1, sizeof(int));
     if (st != MI_OK) return st;
     (*arr)[(*n)++] = v;
@@ -445,11 +359,11 @@ mi_status mi__graph_add_tensor_ref(mi_graph *g, const char *name, mi_dtype dtype
     mi__tinfo *ti = &g->ti[idx];
     switch (role) {
     case MI_ROLE_OUTPUT:
-        if ((st = push_index(&g->outputs, &g->noutputs, &g->cap_outputs, idx)) != MI_OK) return st;
+        if ((st = mi__index_push(&g->outputs, &g->noutputs, &g->cap_outputs, idx)) != MI_OK) return st;
         ti->declared_output = 1;
         break;
     case MI_ROLE_INPUT:
-        if ((st = push_index(&g->inputs, &g->ninputs, &g->cap_inputs, idx)) != MI_OK) return st;
+        if ((st = mi__index_push(&g->inputs, &g->ninputs, &g->cap_inputs, idx)) != MI_OK) return st;
         ti->def = MI__DEF_DECL;
         break;
     case MI_ROLE_WEIGHT:
@@ -603,7 +517,7 @@ mi_status mi__graph_add_node_op(mi_graph *g, mi_op op, const char *name, int nin
     g->nodes[g->nnodes++] = n;
     return MI_OK;
 fail:
-    free_node(&n);
+    mi__node_release(&n);
     return st;
 }
 
@@ -617,290 +531,6 @@ mi_status mi_graph_add_node(mi_graph *g, const char *op_type, const char *name, 
                          "node '%s': operator '%s' is not supported; supported operators: %s",
                          name && name[0] ? name : "(unnamed)", op_type, mi_op_supported_list());
     return mi__graph_add_node_op(g, op, name, ninputs, inputs, noutputs, outputs, nattrs, attrs);
-}
-
-/* ---- checks and ordering -------------------------------------------------- */
-
-static mi_status check_defined(mi_graph *g) {
-    for (size_t i = 0; i < g->nnodes; i++) {
-        const mi_node *n = &g->nodes[i];
-        for (int k = 0; k < n->ninputs; k++) {
-            int t = n->inputs[k];
-            if (t >= 0 && g->ti[t].def == MI__DEF_NONE)
-                return mi__error(MI_ERR_GRAPH,
-                                 MI__NODE_FMT ": input '%s' is not defined (no graph input, "
-                                 "initializer or node output has that name)",
-                                 MI__NODE_ARG(n), g->tensors[t].name);
-        }
-    }
-    return MI_OK;
-}
-
-static mi_status check_outputs(mi_graph *g) {
-    if (g->noutputs == 0) {
-        /* A graph built by hand may leave its outputs implicit: every node
-         * output nothing reads. */
-        int *used = mi__calloc(g->ntensors ? g->ntensors : 1, sizeof(int));
-        if (!used) return mi__error(MI_ERR_NO_MEMORY, "finding the graph outputs");
-        for (size_t i = 0; i < g->nnodes; i++)
-            for (int k = 0; k < g->nodes[i].ninputs; k++)
-                if (g->nodes[i].inputs[k] >= 0) used[g->nodes[i].inputs[k]] = 1;
-        mi_status st = MI_OK;
-        for (size_t i = 0; i < g->nnodes && st == MI_OK; i++) {
-            for (int k = 0; k < g->nodes[i].noutputs && st == MI_OK; k++) {
-                int t = g->nodes[i].outputs[k];
-                if (used[t]) continue;
-                st = push_index(&g->outputs, &g->noutputs, &g->cap_outputs, t);
-                if (st == MI_OK) g->ti[t].declared_output = 1;
-            }
-        }
-        mi__free(used);
-        if (st != MI_OK) return st;
-        if (g->noutputs == 0) return mi__error(MI_ERR_GRAPH, "the graph has no outputs");
-    }
-    for (size_t i = 0; i < g->noutputs; i++) {
-        const mi_tensor *t = &g->tensors[g->outputs[i]];
-        if (g->ti[g->outputs[i]].def != MI__DEF_NODE)
-            return mi__error(t->producer < 0 && g->ti[g->outputs[i]].def == MI__DEF_NONE
-                                 ? MI_ERR_GRAPH : MI_ERR_UNSUPPORTED,
-                             "graph output '%s' is %s; mini-infer needs every output computed "
-                             "by a node", t->name,
-                             g->ti[g->outputs[i]].def == MI__DEF_NONE ? "not defined"
-                                                                       : "an input or weight");
-    }
-    return MI_OK;
-}
-
-/* Binary min-heap of node indices: Kahn's algorithm with the smallest
- * ready index first keeps an order that is already topological as is. */
-static void heap_push(int *h, size_t *n, int v) {
-    size_t i = (*n)++;
-    h[i] = v;
-    while (i && h[(i - 1) / 2] > h[i]) {
-        int t = h[i]; h[i] = h[(i - 1) / 2]; h[(i - 1) / 2] = t;
-        i = (i - 1) / 2;
-    }
-}
-static int heap_pop(int *h, size_t *n) {
-    int top = h[0];
-    h[0] = h[--(*n)];
-    for (size_t i = 0;;) {
-        size_t l = 2 * i + 1, r = l + 1, m = i;
-        if (l < *n && h[l] < h[m]) m = l;
-        if (r < *n && h[r] < h[m]) m = r;
-        if (m == i) break;
-        int t = h[i]; h[i] = h[m]; h[m] = t;
-        i = m;
-    }
-    return top;
-}
-
-static mi_status topo_sort(mi_graph *g) {
-    size_t nn = g->nnodes, nedges = 0;
-    mi_status st = MI_OK;
-    for (size_t i = 0; i < nn; i++) nedges += (size_t)g->nodes[i].ninputs;
-    int *indeg = mi__calloc(nn + 1, sizeof(int));
-    size_t *start = mi__calloc(nn + 2, sizeof(size_t));
-    int *adj = mi__calloc(nedges + 1, sizeof(int));
-    int *heap = mi__calloc(nn + 1, sizeof(int));
-    int *order = mi__calloc(nn + 1, sizeof(int));
-    mi_node *sorted = mi__calloc(nn + 1, sizeof(mi_node));
-    if (!indeg || !start || !adj || !heap || !order || !sorted) {
-        st = mi__error(MI_ERR_NO_MEMORY, "sorting %zu nodes", nn);
-        goto done;
-    }
-    /* CSR of producer -> consumer edges, one per input occurrence. */
-    for (size_t i = 0; i < nn; i++)
-        for (int k = 0; k < g->nodes[i].ninputs; k++) {
-            int t = g->nodes[i].inputs[k];
-            if (t >= 0 && g->tensors[t].producer >= 0) start[g->tensors[t].producer + 1]++;
-        }
-    for (size_t i = 0; i < nn; i++) start[i + 1] += start[i];
-    {
-        size_t *pos = mi__calloc(nn + 1, sizeof(size_t));
-        if (!pos) {
-            st = mi__error(MI_ERR_NO_MEMORY, "sorting %zu nodes", nn);
-            goto done;
-        }
-        memcpy(pos, start, nn * sizeof(size_t));
-        for (size_t i = 0; i < nn; i++)
-            for (int k = 0; k < g->nodes[i].ninputs; k++) {
-                int t = g->nodes[i].inputs[k];
-                if (t >= 0 && g->tensors[t].producer >= 0) {
-                    adj[pos[g->tensors[t].producer]++] = (int)i;
-                    indeg[i]++;
-                }
-            }
-        mi__free(pos);
-    }
-    size_t nheap = 0, nord = 0;
-    for (size_t i = 0; i < nn; i++)
-        if (!indeg[i]) heap_push(heap, &nheap, (int)i);
-    while (nheap) {
-        int v = heap_pop(heap, &nheap);
-        order[nord++] = v;
-        for (size_t e = start[v]; e < start[v + 1]; e++)
-            if (--indeg[adj[e]] == 0) heap_push(heap, &nheap, adj[e]);
-    }
-    if (nord < nn) {
-        /* Every node left waits on another node left; walking back along
-         * such inputs must revisit a node, and that node is on a cycle. */
-        int v = 0;
-        while (!indeg[v]) v++;
-        memset(heap, 0, (nn + 1) * sizeof(int)); /* reused as a visited mark */
-        while (!heap[v]) {
-            heap[v] = 1;
-            const mi_node *n = &g->nodes[v];
-            for (int k = 0; k < n->ninputs; k++) {
-                int t = n->inputs[k];
-                if (t >= 0 && g->tensors[t].producer >= 0 && indeg[g->tensors[t].producer]) {
-                    v = g->tensors[t].producer;
-                    break;
-                }
-            }
-        }
-        st = mi__error(MI_ERR_GRAPH, "the graph has a cycle through " MI__NODE_FMT,
-                       MI__NODE_ARG(&g->nodes[v]));
-        goto done;
-    }
-    for (size_t i = 0; i < nn; i++) sorted[i] = g->nodes[order[i]];
-    if (nn) memcpy(g->nodes, sorted, nn * sizeof(mi_node));
-    for (size_t i = 0; i < nn; i++)
-        for (int k = 0; k < g->nodes[i].noutputs; k++)
-            g->tensors[g->nodes[i].outputs[k]].producer = (int)i;
-done:
-    mi__free(indeg);
-    mi__free(start);
-    mi__free(adj);
-    mi__free(heap);
-    mi__free(order);
-    mi__free(sorted);
-    return st;
-}
-
-/* Folded nodes go away; their outputs become weights holding the value. */
-static void commit_folding(mi_graph *g) {
-    size_t w = 0;
-    for (size_t i = 0; i < g->nnodes; i++) {
-        mi_node *n = &g->nodes[i];
-        int keep = !g->folded[i];
-        for (int k = 0; k < n->noutputs && !keep; k++)
-            keep = g->ti[n->outputs[k]].declared_output;
-        if (keep) {
-            g->nodes[w++] = *n;
-            continue;
-        }
-        for (int k = 0; k < n->noutputs; k++) {
-            mi_tensor *t = &g->tensors[n->outputs[k]];
-            t->role = MI_ROLE_WEIGHT;
-            t->data = g->ti[n->outputs[k]].cval;
-            t->producer = -1;
-            g->ti[n->outputs[k]].def = MI__DEF_DECL;
-        }
-        free_node(n);
-    }
-    g->nnodes = w;
-}
-
-/* Drops every tensor no node, input or output refers to (intermediates of
- * fusion, weights only folded nodes read) and re-indexes the rest. */
-static mi_status compact(mi_graph *g) {
-    size_t nt = g->ntensors;
-    int *map = mi__calloc(nt ? nt : 1, sizeof(int));
-    if (!map) return mi__error(MI_ERR_NO_MEMORY, "compacting %zu tensors", nt);
-    for (size_t i = 0; i < g->ninputs; i++) map[g->inputs[i]] = 1;
-    for (size_t i = 0; i < g->noutputs; i++) map[g->outputs[i]] = 1;
-    for (size_t i = 0; i < g->nnodes; i++) {
-        const mi_node *n = &g->nodes[i];
-        for (int k = 0; k < n->ninputs; k++) if (n->inputs[k] >= 0) map[n->inputs[k]] = 1;
-        for (int k = 0; k < n->noutputs; k++) map[n->outputs[k]] = 1;
-        for (int k = 0; k < n->nattrs; k++) if (n->attrs[k].tensor >= 0) map[n->attrs[k].tensor] = 1;
-        if (n->fused.residual >= 0) map[n->fused.residual] = 1;
-    }
-    size_t w = 0;
-    for (size_t i = 0; i < nt; i++) {
-        if (!map[i]) {
-            free_tensor(&g->tensors[i], &g->ti[i]);
-            map[i] = -1;
-            continue;
-        }
-        g->tensors[w] = g->tensors[i];
-        g->ti[w] = g->ti[i];
-        map[i] = (int)w++;
-    }
-    g->ntensors = w;
-    for (size_t i = 0; i < g->ninputs; i++) g->inputs[i] = map[g->inputs[i]];
-    for (size_t i = 0; i < g->noutputs; i++) g->outputs[i] = map[g->outputs[i]];
-    for (size_t i = 0; i < g->nnodes; i++) {
-        mi_node *n = &g->nodes[i];
-        for (int k = 0; k < n->ninputs; k++) if (n->inputs[k] >= 0) n->inputs[k] = map[n->inputs[k]];
-        for (int k = 0; k < n->noutputs; k++) n->outputs[k] = map[n->outputs[k]];
-        for (int k = 0; k < n->nattrs; k++)
-            if (n->attrs[k].tensor >= 0) n->attrs[k].tensor = map[n->attrs[k].tensor];
-        if (n->fused.residual >= 0) n->fused.residual = map[n->fused.residual];
-    }
-    mi__free(map);
-    map_rebuild(g);
-    return MI_OK;
-}
-
-/* Roles, producers and byte sizes, once the node list is final. */
-static mi_status settle(mi_graph *g) {
-    mi_status st;
-    for (size_t i = 0; i < g->ntensors; i++) g->tensors[i].producer = -1;
-    for (size_t i = 0; i < g->nnodes; i++)
-        for (int k = 0; k < g->nodes[i].noutputs; k++)
-            g->tensors[g->nodes[i].outputs[k]].producer = (int)i;
-    for (size_t i = 0; i < g->ntensors; i++) {
-        mi_tensor *t = &g->tensors[i];
-        if (g->ti[i].declared_output) t->role = MI_ROLE_OUTPUT;
-        else if (t->role == MI_ROLE_INPUT) t->role = MI_ROLE_INPUT;
-        else if (t->producer < 0) t->role = MI_ROLE_WEIGHT;
-        else t->role = MI_ROLE_ACTIVATION;
-        t->data = t->role == MI_ROLE_WEIGHT ? g->ti[i].cval : NULL;
-        if (t->ndim < 0 || mi_dtype_size(t->dtype) == 0)
-            return mi__error(MI_ERR_INTERNAL, "tensor '%s' has no inferred type", t->name);
-        if ((st = mi__check_dims(t->name, t->dtype, t->ndim, t->dims,
-                                 t->role == MI_ROLE_WEIGHT ? 0 : 1)) != MI_OK)
-            return st;
-        t->nbytes = (size_t)mi__numel(t->ndim, t->dims) * mi_dtype_size(t->dtype);
-    }
-    return MI_OK;
-}
-
-mi_status mi_graph_finalize(mi_graph *g, const mi_load_options *opt_in) {
-    mi_status st;
-    mi_load_options opt;
-    if (!g) return mi__error(MI_ERR_INVALID_ARG, "mi_graph_finalize: graph is NULL");
-    if (g->finalized) return mi__error(MI_ERR_INVALID_ARG, "the graph is already finalized");
-    if (opt_in) opt = *opt_in;
-    else mi_load_options_init(&opt);
-    if (opt.batch < 0)
-        return mi__error(MI_ERR_INVALID_ARG, "batch %lld: expected > 0 (or 0 to keep)",
-                         (long long)opt.batch);
-    if (g->opset < MI__OPSET_MIN || g->opset > MI__OPSET_MAX)
-        return mi__error(MI_ERR_UNSUPPORTED, "opset %lld of domain ai.onnx is not supported "
-                         "(supported: %d to %d)", (long long)g->opset, MI__OPSET_MIN,
-                         MI__OPSET_MAX);
-    if ((st = check_defined(g)) != MI_OK || (st = topo_sort(g)) != MI_OK ||
-        (st = check_outputs(g)) != MI_OK || (st = mi__resolve_inputs(g, &opt)) != MI_OK)
-        return st;
-    mi__free(g->folded);
-    if (!(g->folded = mi__calloc(g->nnodes ? g->nnodes : 1, 1)))
-        return mi__error(MI_ERR_NO_MEMORY, "finalizing the graph");
-    for (size_t i = 0; i < g->nnodes; i++) {
-        int done = 0;
-        if ((st = mi__infer_node(g, i)) != MI_OK || (st = mi__fold_node(g, i, &done)) != MI_OK)
-            return st;
-        g->folded[i] = (unsigned char)done;
-    }
-    if (opt.fold_constants) commit_folding(g);
-    mi__free(g->folded);
-    g->folded = NULL;
-    if (opt.fuse && (st = mi__fuse(g)) != MI_OK) return st;
-    if ((st = compact(g)) != MI_OK || (st = settle(g)) != MI_OK) return st;
-    g->finalized = 1;
-    return MI_OK;
 }
 
 /* ---- reading -------------------------------------------------------------- */
@@ -921,6 +551,7 @@ int mi_graph_output(const mi_graph *g, size_t i) {
 }
 int64_t mi_graph_opset(const mi_graph *g) { return g ? g->opset : 0; }
 const char *mi_graph_name(const mi_graph *g) { return g && g->name ? g->name : ""; }
+const void *mi__graph_value(const mi_graph *g, int t) { return g ? mi__tensor_value(g, t) : NULL; }
 
 const mi_attr *mi_node_attr(const mi_node *n, const char *name) {
     if (!n || !name) return NULL;

@@ -5,7 +5,7 @@
  * Values that later arithmetic multiplies or adds (strides, dilations,
  * pads, kernel sizes) are bounded here, so shape inference on a hostile
  * model cannot overflow. */
-#include "graph/graph_internal.h"
+#include "graph/graph_private.h"
 #include "graph/op_params.h"
 
 #include <float.h>
@@ -448,7 +448,7 @@ mi_status mi__op_params_get(const mi_graph *g, const mi_node *n, mi__op_params *
         const mi_attr *a = mi_node_attr(n, "to");
         if (!a || a->type != MI_ATTR_INT)
             return mi__node_error(MI_ERR_GRAPH, n, "attribute 'to' is required");
-        out->u.cast.to = a->i >= 0 && a->i <= 64 ? mi__dtype_from_onnx((int32_t)a->i)
+        out->u.cast.to = a->i >= 0 && a->i <= 64 ? mi__dtype_from_int(a->i)
                                                  : MI_DTYPE_UNDEFINED;
         if (out->u.cast.to == MI_DTYPE_UNDEFINED)
             return mi__node_error(MI_ERR_UNSUPPORTED, n, "cast to ONNX data type %lld is not supported",

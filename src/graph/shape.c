@@ -3,7 +3,7 @@
  * (Conv channels against group, BatchNorm parameter lengths, Gemm K).
  * Every output is checked to fit int64 elements and size_t bytes as soon
  * as it is known, so the arithmetic of later nodes cannot overflow. */
-#include "graph/graph_internal.h"
+#include "graph/graph_private.h"
 #include "graph/op_params.h"
 
 #include <stdio.h>

@@ -6,7 +6,7 @@
  * results at 0 from their source, concat inputs at their slice). A group in
  * the arena becomes one planner buffer whose lifetime covers all its
  * members; groups rooted at a graph input or a weight stay in that pool. */
-#include "graph/graph_internal.h"
+#include "common/internal.h"
 #include "mini_infer/memplan.h"
 
 #include <string.h>

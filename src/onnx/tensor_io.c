@@ -5,6 +5,7 @@
 #include "mini_infer/tensor_io.h"
 
 #include "graph/graph_internal.h"
+#include "onnx/onnx_internal.h"
 #include "proto/onnx.pb-c.h"
 
 #include <errno.h>

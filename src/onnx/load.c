@@ -7,6 +7,7 @@
  * injection reaches the parser too and a failed allocation is reported as
  * MI_ERR_NO_MEMORY rather than as a parse error. */
 #include "graph/graph_internal.h"
+#include "onnx/onnx_internal.h"
 #include "proto/onnx.pb-c.h"
 
 #include <errno.h>
@@ -18,101 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* ---- protobuf-c glue -------------------------------------------------------- */
-
-static void *pb_alloc(void *data, size_t size) {
-    void *p = mi__malloc(size);
-    if (!p && data) *(int *)data = 1;
-    return p;
-}
-static void pb_free(void *data, void *p) {
-    (void)data;
-    mi__free(p);
-}
-static ProtobufCAllocator pb_allocator = {pb_alloc, pb_free, NULL};
-
-/* Submessages can nest without bound (graphs inside attributes, types
- * inside types) and protobuf-c recurses once per level, so hostile input
- * could exhaust the stack. This walks only the wire framing, guided by the
- * generated descriptors, to bound the depth before unpacking. */
-#define MI__PB_MAX_DEPTH 48
-
-static int pb_varint(const uint8_t *p, size_t len, size_t *i, uint64_t *v) {
-    uint64_t r = 0;
-    for (int s = 0; s < 70; s += 7) {
-        if (*i >= len) return 0;
-        uint8_t b = p[(*i)++];
-        if (s < 64) r |= (uint64_t)(b & 0x7f) << s;
-        if (!(b & 0x80)) {
-            *v = r;
-            return 1;
-        }
-    }
-    return 0;
-}
-
-static int pb_depth_ok(const uint8_t *p, size_t len, const ProtobufCMessageDescriptor *d,
-                       int depth) {
-    if (depth > MI__PB_MAX_DEPTH) return 0;
-    size_t i = 0;
-    while (i < len) {
-        uint64_t key, v;
-        if (!pb_varint(p, len, &i, &key)) return 1; /* malformed: protobuf-c says so */
-        switch (key & 7) {
-        case 0: if (!pb_varint(p, len, &i, &v)) return 1; break;
-        case 1: if (len - i < 8) return 1; i += 8; break;
-        case 5: if (len - i < 4) return 1; i += 4; break;
-        case 2: {
-            if (!pb_varint(p, len, &i, &v) || v > len - i) return 1;
-            const ProtobufCFieldDescriptor *f =
-                key >> 3 <= UINT32_MAX ? protobuf_c_message_descriptor_get_field(d, (unsigned)(key >> 3))
-                                       : NULL;
-            if (f && f->type == PROTOBUF_C_TYPE_MESSAGE &&
-                !pb_depth_ok(p + i, (size_t)v, f->descriptor, depth + 1))
-                return 0;
-            i += (size_t)v;
-            break;
-        }
-        default: return 1;
-        }
-    }
-    return 1;
-}
-
-mi_status mi__pb_unpack(const void *descriptor, const void *data, size_t len, void **msg) {
-    const ProtobufCMessageDescriptor *d = descriptor;
-    *msg = NULL;
-    if (!pb_depth_ok(data, len, d, 0))
-        return mi__error(MI_ERR_PARSE, "%s: messages nested more than %d levels deep", d->name,
-                         MI__PB_MAX_DEPTH);
-    int failed = 0;
-    ProtobufCAllocator a = {pb_alloc, pb_free, &failed};
-    ProtobufCMessage *m = protobuf_c_message_unpack(d, &a, len, data);
-    if (!m) {
-        if (failed) return mi__error(MI_ERR_NO_MEMORY, "unpacking a %s of %zu bytes", d->name, len);
-        return mi__error(MI_ERR_PARSE, "not a valid %s (%zu bytes of protobuf)", d->name, len);
-    }
-    *msg = m;
-    return MI_OK;
-}
-
-void mi__pb_free(void *msg) {
-    if (msg) protobuf_c_message_free_unpacked(msg, &pb_allocator);
-}
-
-void mi__onnx_proto_free(void *proto) { mi__pb_free(proto); }
-
-mi_dtype mi__dtype_from_onnx(int32_t t) {
-    switch (t) {
-    case 1: case 2: case 3: case 4: case 5: case 6: case 7: case 9: case 10: case 11:
-        return (mi_dtype)t;
-    default: return MI_DTYPE_UNDEFINED;
-    }
-}
-
 /* ---- tensors ---------------------------------------------------------------- */
-
-static const int64_t empty_data[1];
 
 static const char *external_value(const Onnx__TensorProto *tp, const char *key) {
     for (size_t i = 0; i < tp->n_external_data; i++) {
@@ -209,75 +116,6 @@ done:
     return st;
 }
 
-static void narrow_int32(const int32_t *src, mi_dtype dt, size_t n, void *dst) {
-    for (size_t i = 0; i < n; i++) {
-        switch (dt) {
-        case MI_DTYPE_UINT8: case MI_DTYPE_BOOL: ((uint8_t *)dst)[i] = (uint8_t)src[i]; break;
-        case MI_DTYPE_INT8: ((int8_t *)dst)[i] = (int8_t)src[i]; break;
-        case MI_DTYPE_UINT16: case MI_DTYPE_FLOAT16: ((uint16_t *)dst)[i] = (uint16_t)src[i]; break;
-        case MI_DTYPE_INT16: ((int16_t *)dst)[i] = (int16_t)src[i]; break;
-        default: break;
-        }
-    }
-}
-
-mi_status mi__onnx_tensor_view(const void *proto, const char *what, mi__pb_view *v) {
-    const Onnx__TensorProto *tp = proto;
-    memset(v, 0, sizeof *v);
-    if (tp->n_dims > MI_MAX_DIMS)
-        return mi__error(MI_ERR_UNSUPPORTED, "tensor '%s': rank %zu, at most %d supported", what,
-                         tp->n_dims, MI_MAX_DIMS);
-    v->dtype = mi__dtype_from_onnx(tp->data_type);
-    if (v->dtype == MI_DTYPE_UNDEFINED)
-        return mi__error(MI_ERR_UNSUPPORTED, "tensor '%s': ONNX data type %d is not supported", what,
-                         (int)tp->data_type);
-    v->ndim = (int)tp->n_dims;
-    for (int i = 0; i < v->ndim; i++) {
-        v->dims[i] = tp->dims[i];
-        if (v->dims[i] < 0)
-            return mi__error(MI_ERR_SHAPE, "tensor '%s': dim %d is %lld, expected >= 0", what, i,
-                             (long long)v->dims[i]);
-    }
-    mi_status st = mi__check_dims(what, v->dtype, v->ndim, v->dims, 0);
-    if (st != MI_OK) return st;
-    int64_t numel = mi__numel(v->ndim, v->dims);
-    v->nbytes = (size_t)numel * mi_dtype_size(v->dtype);
-    if (tp->segment) return mi__error(MI_ERR_UNSUPPORTED, "tensor '%s' is segmented", what);
-    if (tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL) {
-        v->external = 1;
-        return MI_OK;
-    }
-    if (tp->has_raw_data || tp->raw_data.len) {
-        if (tp->raw_data.len != v->nbytes)
-            return mi__error(MI_ERR_PARSE, "tensor '%s': raw_data has %zu bytes, its dims need %zu",
-                             what, tp->raw_data.len, v->nbytes);
-        v->direct = v->nbytes ? (const void *)tp->raw_data.data : (const void *)empty_data;
-        return MI_OK;
-    }
-    size_t have = 0;
-    const char *field = "";
-    switch (v->dtype) {
-    case MI_DTYPE_FLOAT: have = tp->n_float_data; v->direct = tp->float_data; field = "float_data"; break;
-    case MI_DTYPE_INT32: have = tp->n_int32_data; v->direct = tp->int32_data; field = "int32_data"; break;
-    case MI_DTYPE_INT64: have = tp->n_int64_data; v->direct = tp->int64_data; field = "int64_data"; break;
-    case MI_DTYPE_DOUBLE: have = tp->n_double_data; v->direct = tp->double_data; field = "double_data"; break;
-    default: have = tp->n_int32_data; v->narrow = tp->int32_data; field = "int32_data"; break;
-    }
-    if ((uint64_t)have != (uint64_t)numel)
-        return mi__error(MI_ERR_PARSE, "tensor '%s': %zu values in %s, its dims need %lld", what,
-                         have, field, (long long)numel);
-    if (!numel) {
-        v->direct = empty_data;
-        v->narrow = NULL;
-    }
-    return MI_OK;
-}
-
-void mi__onnx_tensor_copy(const mi__pb_view *v, void *dst) {
-    if (v->narrow) narrow_int32(v->narrow, v->dtype, v->nbytes / mi_dtype_size(v->dtype), dst);
-    else if (v->direct && v->nbytes) memcpy(dst, v->direct, v->nbytes);
-}
-
 /* Adds a TensorProto as a weight; its bytes stay where protobuf-c put them. */
 static mi_status add_weight(mi_graph *g, const Onnx__TensorProto *tp, const char *name,
                             const char *dir, int *index) {
@@ -304,7 +142,7 @@ static mi_status add_input(mi_graph *g, const Onnx__ValueInfoProto *vi) {
     if (!tp || tp->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !tp->tensor_type)
         return mi__error(MI_ERR_UNSUPPORTED, "graph input '%s' is not a tensor", name);
     const Onnx__TypeProto__Tensor *tt = tp->tensor_type;
-    mi_dtype dt = mi__dtype_from_onnx(tt->elem_type);
+    mi_dtype dt = mi__dtype_from_int(tt->elem_type);
     if (dt == MI_DTYPE_UNDEFINED)
         return mi__error(MI_ERR_UNSUPPORTED, "graph input '%s': ONNX data type %d is not supported",
                          name, (int)tt->elem_type);
@@ -331,14 +169,9 @@ static mi_status add_input(mi_graph *g, const Onnx__ValueInfoProto *vi) {
     }
     mi_status st = mi__graph_add_tensor_ref(g, name, dt, ndim, dims, MI_ROLE_INPUT, NULL, &idx);
     if (st != MI_OK) return st;
-    for (int i = 0; i < ndim; i++) {
-        if (!params[i] || !params[i][0]) continue;
-        if (!g->ti[idx].dparam && !(g->ti[idx].dparam = mi__calloc(MI_MAX_DIMS, sizeof(char *))))
-            return mi__error(MI_ERR_NO_MEMORY, "graph input '%s'", name);
-        if (!(g->ti[idx].dparam[i] = mi__strdup(params[i])))
-            return mi__error(MI_ERR_NO_MEMORY, "graph input '%s'", name);
-    }
-    return MI_OK;
+    for (int i = 0; i < ndim && st == MI_OK; i++)
+        if (params[i] && params[i][0]) st = mi__graph_set_dim_param(g, idx, i, params[i]);
+    return st;
 }
 
 static mi_attr_type attr_type(const Onnx__AttributeProto *a) {
@@ -400,7 +233,7 @@ static mi_status add_node(mi_graph *g, const Onnx__NodeProto *np, size_t index, 
              * a model tensor gets a counter. */
             char tname[512];
             snprintf(tname, sizeof tname, "%s/%s", name, a->name);
-            for (int c = 1; mi__graph_lookup(g, tname) >= 0 && c < 1000; c++)
+            for (int c = 1; mi_graph_find_tensor(g, tname) >= 0 && c < 1000; c++)
                 snprintf(tname, sizeof tname, "%s/%s#%d", name, a->name, c);
             st = add_weight(g, a->t, tname, dir, &d->tensor);
             break;
@@ -431,7 +264,7 @@ static mi_status from_proto(Onnx__ModelProto *m, const char *dir, const mi_load_
         mi__pb_free(m);
         return st;
     }
-    g->proto = m;
+    mi__graph_set_owner(g, m, mi__pb_free);
     int64_t opset = -1;
     for (size_t i = 0; i < m->n_opset_import; i++) {
         const Onnx__OperatorSetIdProto *o = m->opset_import[i];
@@ -441,16 +274,13 @@ static mi_status from_proto(Onnx__ModelProto *m, const char *dir, const mi_load_
         st = mi__error(MI_ERR_UNSUPPORTED, "the model imports no opset of the ai.onnx domain");
         goto fail;
     }
-    g->opset = opset;
+    if ((st = mi_graph_set_opset(g, opset)) != MI_OK) goto fail;
     const Onnx__GraphProto *gp = m->graph;
     if (!gp) {
         st = mi__error(MI_ERR_PARSE, "the model has no graph");
         goto fail;
     }
-    if (!(g->name = mi__strdup(gp->name ? gp->name : ""))) {
-        st = mi__error(MI_ERR_NO_MEMORY, "graph name");
-        goto fail;
-    }
+    if ((st = mi__graph_set_name(g, gp->name)) != MI_OK) goto fail;
     if (gp->n_sparse_initializer) {
         st = mi__error(MI_ERR_UNSUPPORTED, "sparse initializers are not supported");
         goto fail;
@@ -469,15 +299,15 @@ static mi_status from_proto(Onnx__ModelProto *m, const char *dir, const mi_load_
             st = mi__error(MI_ERR_PARSE, "graph input %zu has no name", i);
             goto fail;
         }
-        int t = mi__graph_lookup(g, vi->name);
-        if (t >= 0 && g->tensors[t].role == MI_ROLE_WEIGHT) continue; /* an initializer */
+        int t = mi_graph_find_tensor(g, vi->name);
+        if (t >= 0 && mi_graph_tensor(g, (size_t)t)->role == MI_ROLE_WEIGHT) continue; /* an initializer */
         if ((st = add_input(g, vi)) != MI_OK) goto fail;
     }
     for (size_t i = 0; i < gp->n_node; i++)
         if ((st = add_node(g, gp->node[i], i, dir)) != MI_OK) goto fail;
     for (size_t i = 0; i < gp->n_output; i++) {
         const char *name = gp->output[i]->name;
-        if (!name || !name[0] || mi__graph_lookup(g, name) < 0) {
+        if (!name || !name[0] || mi_graph_find_tensor(g, name) < 0) {
             st = mi__error(MI_ERR_GRAPH, "graph output '%s' is not produced by any node",
                            name ? name : "");
             goto fail;

@@ -1,0 +1,109 @@
+/* The graph's private layout, for the files of the graph layer only
+ * (src/graph/): the IR itself (graph.c), its passes (shape.c, fold.c,
+ * fuse.c), op_params.c, the finalize pipeline (finalize.c) and the weight
+ * relocation (weights.c). Every other layer reads a graph through the
+ * public accessors (graph.h) and graph_internal.h.
+ *
+ * Tensors live in one array (the public mi_tensor views) with a parallel
+ * array of private facts (mi__tinfo). Weight bytes are never owned by a
+ * tensor: they point into the owner the loader attached (the unpacked ONNX
+ * message), or into a block in g->blocks, so an alias (Identity of an
+ * initializer, Reshape of a constant) is just a second tensor with the
+ * same pointer and compaction can drop tensors without caring who owns
+ * what. */
+#ifndef MI_GRAPH_PRIVATE_H
+#define MI_GRAPH_PRIVATE_H
+
+#include "graph/graph_internal.h"
+
+/* How a tensor got its definition; a name seen only as an input is NONE
+ * until something defines it, and still NONE at finalize is dangling. */
+enum { MI__DEF_NONE = 0, MI__DEF_DECL = 1, MI__DEF_NODE = 2 };
+
+typedef struct mi__tinfo {
+    int def;
+    int declared_output; /* listed as a graph output */
+    const void *cval;    /* value known at load time (weights, folded), else NULL */
+    char **dparam;       /* graph inputs: dim_param names (MI_MAX_DIMS), or NULL */
+} mi__tinfo;
+
+struct mi_graph {
+    char *name;
+    int64_t opset;
+    int finalized;
+
+    mi_tensor *tensors;
+    mi__tinfo *ti;
+    size_t ntensors, cap_tensors, cap_ti;
+
+    mi_node *nodes;
+    size_t nnodes, cap_nodes;
+    unsigned char *folded; /* per node, during finalize: outputs are all known */
+
+    int *inputs;
+    size_t ninputs, cap_inputs;
+    int *outputs;
+    size_t noutputs, cap_outputs;
+
+    int *map; /* name hash: open addressing, tensor index or -1 */
+    size_t map_cap;
+
+    void **blocks; /* heap blocks owned by the graph (weight and folded bytes) */
+    size_t nblocks, cap_blocks;
+
+    void *owner;                  /* what weights point into (the ONNX message), or NULL */
+    void (*owner_free)(void *owner);
+};
+
+#define MI__OPSET_MIN 7
+#define MI__OPSET_MAX 21
+#define MI__OPSET_DEFAULT 13
+
+/* ---- graph.c ------------------------------------------------------------- */
+
+int mi__graph_lookup(const mi_graph *g, const char *name);
+/* Finds a tensor by name or creates an undefined placeholder for it. */
+mi_status mi__graph_ref(mi_graph *g, const char *name, int *index);
+/* Rebuilds the name map after tensors were renumbered; never allocates. */
+void mi__graph_map_rebuild(mi_graph *g);
+/* Appends v to a growable index array. */
+mi_status mi__index_push(int **arr, size_t *n, size_t *cap, int v);
+/* Free what a node or a tensor owns (not the struct itself). */
+void mi__node_release(mi_node *n);
+void mi__tensor_release(mi_tensor *t, mi__tinfo *ti);
+/* Frees the owner the loader attached (weights pointing into it must have
+ * moved first). */
+void mi__graph_owner_release(mi_graph *g);
+
+/* Value of a constant tensor known at load time, or NULL. */
+static inline const void *mi__tensor_value(const mi_graph *g, int t) {
+    return t >= 0 && (size_t)t < g->ntensors ? g->ti[t].cval : NULL;
+}
+
+/* ---- the passes finalize runs (finalize.c) ---------------------------------- */
+
+/* shape.c: resolves graph input dims (batch override, dynamic dims), and
+ * infers dtype and dims of node i's outputs (inputs known). */
+mi_status mi__resolve_inputs(mi_graph *g, const mi_load_options *opt);
+mi_status mi__infer_node(mi_graph *g, size_t i);
+/* fold.c: evaluates node i when all its inputs are known; sets the
+ * outputs' cval and *done. A node it cannot evaluate leaves *done = 0 and
+ * is no error. */
+mi_status mi__fold_node(mi_graph *g, size_t i, int *done);
+/* fuse.c: Conv+Relu, Conv+Clip, Conv+Add(+Relu/Clip) into one node. */
+mi_status mi__fuse(mi_graph *g);
+
+/* ---- op_params.c, for shape inference ---------------------------------------- */
+
+/* Output dims of a Slice node (after mi__op_params_get filled p). */
+mi_status mi__slice_dims(const mi_graph *g, const mi_node *n, int64_t *out_dims);
+/* Reads constant integer input k of n (int32/int64, known at load time)
+ * as int64 values; an error names the node when it is not constant or has
+ * more than max values. */
+mi_status mi__const_ints(const mi_graph *g, const mi_node *n, int k, int64_t *vals, size_t max,
+                         size_t *count);
+/* Axis normalisation: a in [-r, r) (or [-r, r] when inclusive) to [0, r). */
+mi_status mi__norm_axis(const mi_node *n, const char *what, int64_t a, int rank, int inclusive,
+                        int64_t *out);
+
+#endif
