@@ -250,6 +250,20 @@ Test(memplan, weights_pool_and_disabled_planner) {
     cr_assert_eq(mi_planner_set_search_threads(pl, -1), MI_ERR_INVALID_ARG);
     cr_assert_eq(mi_planner_set_search_threads(pl, MI_MAX_SEARCH_THREADS + 1), MI_ERR_INVALID_ARG);
     cr_assert_eq(mi_planner_set_search_threads(pl, 2), MI_OK);
+    /* The setters and the options struct are one set of fields; a bad
+     * struct changes nothing. */
+    mi_plan_options po = *mi_planner_options(pl);
+    cr_assert_eq(po.alignment, 64);
+    cr_assert_eq(po.solve.threads, 2);
+    cr_assert_eq(po.solve.enabled, 0);
+    po.alignment = 48;
+    cr_assert_eq(mi_planner_set_options(pl, &po), MI_ERR_INVALID_ARG);
+    cr_assert(strstr(mi_last_error(), "48") != NULL, "%s", mi_last_error());
+    po.alignment = 64;
+    po.solve.strategy = MI_STRATEGY_COUNT;
+    cr_assert_eq(mi_planner_set_options(pl, &po), MI_ERR_INVALID_ARG);
+    cr_assert_eq(mi_planner_options(pl)->alignment, 64);
+    cr_assert_eq(mi_planner_options(pl)->solve.strategy, MI_STRATEGY_AUTO);
     cr_assert_eq(mi_planner_plan(pl, g, NULL, &p), MI_OK);
     cr_assert_eq(mi_memory_plan_pool_size(p, MI_POOL_WEIGHTS), 256, "64 floats = 256 bytes");
     cr_assert_eq(mi_memory_plan_pool_size(p, MI_POOL_ARENA), 512);

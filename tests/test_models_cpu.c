@@ -57,8 +57,8 @@ static void check_on(const char *dir, const ref_set *r, int64_t batch, mi_strate
     o.device = "cpu";
     o.backend_instance = device;
     o.load.batch = batch;
-    o.strategy = s;
-    o.inplace = inplace;
+    o.plan.solve.strategy = s;
+    o.plan.inplace = inplace;
     mi_model *m = NULL;
     mi_status st = mi_model_load(path, &o, &m);
     cr_assert_eq(st, MI_OK, "%s (%s, in-place %d): %s: %s", dir, mi_strategy_name(s), inplace,

@@ -185,7 +185,7 @@ Test(runtime, caller_arena_and_shared_model) {
     mi_model *m;
     mi_model_options o;
     mi_model_options_init(&o);
-    o.inplace = 0;
+    o.plan.inplace = 0;
     cr_assert_eq(mi_model_create(small_graph(), &o, &m), MI_OK, "%s", mi_last_error());
     size_t need = mi_model_arena_size(m), align = mi_model_arena_alignment(m);
     cr_assert_eq(need, 512);
@@ -232,8 +232,8 @@ Test(runtime, poison_names_a_kernel_writing_outside) {
     mi_model_options o;
     mi_model_options_init(&o);
     o.backend_instance = &evil;
-    o.inplace = 0;
-    o.alignment = 512; /* the stray float lands in b's padding, which no tensor owns */
+    o.plan.inplace = 0;
+    o.plan.alignment = 512; /* the stray float lands in b's padding, which no tensor owns */
     mi_model *m;
     cr_assert_eq(mi_model_create(small_graph(), &o, &m), MI_OK, "%s", mi_last_error());
     mi_context *c;
@@ -262,11 +262,20 @@ Test(runtime, bad_arguments) {
     cr_assert_eq(mi_model_create(small_graph(), &o, &m), MI_ERR_INVALID_ARG);
     cr_assert(strstr(mi_last_error(), "tpu") != NULL);
     o.device = NULL;
-    o.search_threads = -2;
+    o.plan.solve.threads = -2;
     cr_assert_eq(mi_model_create(small_graph(), &o, &m), MI_ERR_INVALID_ARG);
     cr_assert(strstr(mi_last_error(), "threads -2") != NULL, "%s", mi_last_error());
-    o.search_threads = 2;
-    o.strategy = MI_STRATEGY_EXACT;
+    o.plan.solve.threads = 2;
+    o.plan.solve.strategy = MI_STRATEGY_EXACT;
+    cr_assert_eq(mi_model_create(small_graph(), &o, &m), MI_OK, "%s", mi_last_error());
+    size_t arena = mi_model_arena_size(m);
+    mi_model_destroy(m);
+    /* A capacity in the model's plan options: the arena must fit it. */
+    cr_assert_gt(arena, 0);
+    o.plan.solve.capacity = arena - 1;
+    cr_assert_eq(mi_model_create(small_graph(), &o, &m), MI_ERR_CAPACITY);
+    cr_assert(strstr(mi_last_error(), "capacity") != NULL, "%s", mi_last_error());
+    o.plan.solve.capacity = arena;
     cr_assert_eq(mi_model_create(small_graph(), &o, &m), MI_OK, "%s", mi_last_error());
     mi_model_destroy(m);
     cr_assert_eq(mi_model_create(small_graph(), NULL, &m), MI_OK);

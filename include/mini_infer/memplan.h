@@ -1,7 +1,8 @@
 /* mini-infer: planning a graph's memory.
  *
  * The original design's planner object, in C: a planner holds settings
- * (enabled, verbose, alignment, strategy, in-place), and plan(graph)
+ * (mi_plan_options: enabled, verbose, alignment, strategy, in-place and
+ * the exact search's limits), and plan(graph)
  * returns a memory plan: three pools (weights, the activations arena,
  * inputs/outputs), each with its size in bytes, every tensor's pool and
  * offset, and the memory saving ratio.
@@ -41,9 +42,32 @@ const char *mi_pool_name(mi_pool_kind k);
 
 typedef struct mi_planner mi_planner;
 
+/* Everything that decides a graph's plan, declared once: the solver's own
+ * options (strategy, enabled, search limits and threads, capacity, log)
+ * are mi_solve_options, embedded as they are, so a new solver option needs
+ * no change here. mi_model_options embeds this struct in turn. */
+typedef struct mi_plan_options {
+    mi_solve_options solve; /* mi_solve_options_init's defaults: auto, enabled, 2 s, 1 thread.
+                             * A capacity makes planning fail with MI_ERR_CAPACITY when the
+                             * arena would need more */
+    size_t alignment;       /* of every tensor's offset and of each pool: a power of two
+                             * from 1 to 2^20; default MI_DEFAULT_ALIGNMENT (256) */
+    int inplace;            /* in-place ops, views and copy-free concat; default 1 */
+} mi_plan_options;
+
+void mi_plan_options_init(mi_plan_options *o);
+/* MI_ERR_INVALID_ARG naming the first option out of range. */
+mi_status mi_plan_options_check(const mi_plan_options *o);
+
+/* A planner with mi_plan_options_init's options. */
 mi_status mi_planner_create(mi_planner **out);
 void mi_planner_destroy(mi_planner *pl);
-/* Disabled: no reuse, every activation its own region (naive). Default on. */
+/* Replaces every option at once (checked first: on error nothing changes). */
+mi_status mi_planner_set_options(mi_planner *pl, const mi_plan_options *o);
+const mi_plan_options *mi_planner_options(const mi_planner *pl);
+/* The original design's setters, shorthands for one field each of the
+ * options above. Disabled: no reuse, every activation its own region
+ * (naive). Default on. */
 void mi_planner_set_enabled(mi_planner *pl, int enabled);
 /* Verbose: each decision (aliases, in-place, placements) through log. */
 void mi_planner_set_verbose(mi_planner *pl, int verbose, mi_log_fn log, void *user);

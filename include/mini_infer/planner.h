@@ -92,6 +92,9 @@ typedef struct mi_solve_options {
 
 /* Fills the defaults listed above. */
 void mi_solve_options_init(mi_solve_options *opt);
+/* MI_ERR_INVALID_ARG naming the first option out of range (strategy,
+ * threads); mi_solve checks the same. */
+mi_status mi_solve_options_check(const mi_solve_options *opt);
 
 typedef struct mi_solve_result {
     size_t pool_size;   /* bytes, a multiple of the alignment */

@@ -31,17 +31,13 @@ typedef struct mi_context mi_context;
 
 typedef struct mi_model_options {
     mi_load_options load;     /* batch override, folding, fusion */
+    mi_plan_options plan;     /* strategy, alignment, in-place, the exact search's limits and
+                               * threads, capacity (mi_plan_options_init's defaults). Without a
+                               * log of its own, the planner logs through the backend's */
     const char *device;       /* "cpu" (default), "cuda", "cuda:N" */
     mi_backend *backend_instance; /* a backend of the caller's instead of device; not
                                  closed by the model, must outlive it */
     mi_backend_options backend;
-    mi_strategy strategy;     /* default auto */
-    size_t alignment;         /* default 256 */
-    int planner_enabled;      /* default 1 */
-    int inplace;              /* default 1 */
-    double time_limit;        /* exact search (default MI_DEFAULT_TIME_LIMIT, 2 s) */
-    uint64_t node_budget;
-    int search_threads;       /* exact search: a portfolio of that many searches (default 1) */
 } mi_model_options;
 
 void mi_model_options_init(mi_model_options *o);

@@ -6,6 +6,28 @@
 #include <time.h>
 
 
+void cli_plan_options(const cli_cmd *cmd, const cli_args *a, mi_plan_options *o) {
+    const char *v;
+    mi_plan_options_init(o);
+    if ((v = cli_get(cmd, a, "--strategy")) && mi_strategy_parse(v, &o->solve.strategy))
+        cli_fail(cmd, "--strategy: %s", mi_last_error());
+    if ((v = cli_get(cmd, a, "--alignment"))) {
+        o->alignment = cli_size(cmd, "--alignment", v);
+        if (mi_plan_options_check(o)) cli_fail(cmd, "--alignment: %s", mi_last_error());
+    }
+    if (cli_get(cmd, a, "--no-inplace")) o->inplace = 0;
+    if (cli_get(cmd, a, "--disable")) o->solve.enabled = 0;
+    if ((v = cli_get(cmd, a, "--time-limit"))) o->solve.time_limit = cli_double(cmd, "--time-limit", v, 0, 1e6);
+    if ((v = cli_get(cmd, a, "--node-budget")))
+        o->solve.node_budget = (uint64_t)cli_int(cmd, "--node-budget", v, 0, (long long)1 << 62);
+    if ((v = cli_get(cmd, a, "--threads")))
+        o->solve.threads = (int)cli_int(cmd, "--threads", v, 1, MI_MAX_SEARCH_THREADS);
+    if (cli_get(cmd, a, "--verbose")) {
+        o->solve.verbose = 1;
+        o->solve.log = cli_log_stderr;
+    }
+}
+
 void cli_model_open(const cli_cmd *cmd, const cli_args *a, const char *path, cli_model *m) {
     memset(m, 0, sizeof *m);
     const char *v;
@@ -14,26 +36,10 @@ void cli_model_open(const cli_cmd *cmd, const cli_args *a, const char *path, cli
     mi_load_options_init(&lo);
     if ((v = cli_get(cmd, a, "--batch"))) lo.batch = cli_int(cmd, "--batch", v, 1, 1 << 20);
     if (cli_get(cmd, a, "--no-fuse")) lo.fuse = 0;
-    if ((st = mi_planner_create(&m->planner))) cli_fail_status(cmd, st);
-    if ((v = cli_get(cmd, a, "--strategy"))) {
-        mi_strategy s;
-        if (mi_strategy_parse(v, &s)) cli_fail(cmd, "--strategy: %s", mi_last_error());
-        mi_planner_set_strategy(m->planner, s);
-    }
-    if ((v = cli_get(cmd, a, "--alignment")) &&
-        mi_planner_set_alignment(m->planner, cli_size(cmd, "--alignment", v)))
-        cli_fail(cmd, "--alignment: %s", mi_last_error());
-    if (cli_get(cmd, a, "--no-inplace")) mi_planner_set_inplace(m->planner, 0);
-    if (cli_get(cmd, a, "--disable")) mi_planner_set_enabled(m->planner, 0);
-    double tl = MI_DEFAULT_TIME_LIMIT;
-    uint64_t nb = 0;
-    if ((v = cli_get(cmd, a, "--time-limit"))) tl = cli_double(cmd, "--time-limit", v, 0, 1e6);
-    if ((v = cli_get(cmd, a, "--node-budget"))) nb = (uint64_t)cli_int(cmd, "--node-budget", v, 0, (long long)1 << 62);
-    mi_planner_set_search_limits(m->planner, tl, nb);
-    if ((v = cli_get(cmd, a, "--threads")))
-        (void)mi_planner_set_search_threads(
-            m->planner, (int)cli_int(cmd, "--threads", v, 1, MI_MAX_SEARCH_THREADS));
-    if (cli_get(cmd, a, "--verbose")) mi_planner_set_verbose(m->planner, 1, cli_log_stderr, NULL);
+    mi_plan_options po;
+    cli_plan_options(cmd, a, &po);
+    if ((st = mi_planner_create(&m->planner)) || (st = mi_planner_set_options(m->planner, &po)))
+        cli_fail_status(cmd, st);
     /* The CPU backend's workspaces (im2col) are what `run` plans; plan never
      * opens the CUDA backend, so planning stays free of CUDA. */
     int cpu_workspaces = 0;

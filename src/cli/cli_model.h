@@ -15,6 +15,11 @@ typedef struct cli_model {
     size_t *workspace; /* per node, from the device's backend; NULL for none */
 } cli_model;
 
+/* The planning options both commands share (--strategy, --alignment,
+ * --no-inplace, --disable, --time-limit, --node-budget, --threads,
+ * --verbose), each read only where the command declares it; exits on a
+ * bad value. */
+void cli_plan_options(const cli_cmd *cmd, const cli_args *a, mi_plan_options *o);
 /* Loads and plans path with the options in a (--strategy, --alignment,
  * --batch, --no-inplace, --no-fuse, --disable, --time-limit, --node-budget,
  * --verbose, --device); exits on error. */

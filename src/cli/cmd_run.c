@@ -1,5 +1,6 @@
 /* mini-infer run: execute a planned model, check it, time it. */
 #include "cli.h"
+#include "cli_model.h"
 #include "proc_status.h"
 #include "mini_infer/cuda.h"
 #include "mini_infer/runtime.h"
@@ -136,10 +137,7 @@ static int run_run(const cli_cmd *cmd, int argc, char **argv) {
     mi_model_options_init(&o);
     if ((v = cli_get(cmd, &a, "--device"))) o.device = v;
     if ((v = cli_get(cmd, &a, "--batch"))) o.load.batch = cli_int(cmd, "--batch", v, 1, 1 << 20);
-    if ((v = cli_get(cmd, &a, "--strategy")) && mi_strategy_parse(v, &o.strategy))
-        cli_fail(cmd, "--strategy: %s", mi_last_error());
-    if ((v = cli_get(cmd, &a, "--alignment"))) o.alignment = cli_size(cmd, "--alignment", v);
-    if (cli_get(cmd, &a, "--no-inplace")) o.inplace = 0;
+    cli_plan_options(cmd, &a, &o.plan);
     if (cli_get(cmd, &a, "--no-fuse")) o.load.fuse = 0;
     if ((v = cli_get(cmd, &a, "--max-workspace"))) o.backend.max_workspace = cli_size(cmd, "--max-workspace", v);
     if (cli_get(cmd, &a, "--graph")) o.backend.cuda_graph = 1;

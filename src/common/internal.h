@@ -66,8 +66,6 @@ static inline bool mi__align_up(size_t n, size_t a, size_t *out) {
     return true;
 }
 mi_status mi__check_alignment(size_t a);
-/* The exact search's portfolio size: 0 .. MI_MAX_SEARCH_THREADS (planner.c). */
-mi_status mi__check_threads(int threads);
 
 /* Monotonic clock in seconds. */
 double mi__now(void);

@@ -12,14 +12,7 @@
 #include <string.h>
 
 struct mi_planner {
-    int enabled, verbose, inplace;
-    size_t alignment;
-    mi_strategy strategy;
-    double time_limit;
-    uint64_t node_budget;
-    int threads;
-    mi_log_fn log;
-    void *log_user;
+    mi_plan_options o;
 };
 
 struct mi_memory_plan {
@@ -42,49 +35,66 @@ const char *mi_pool_name(mi_pool_kind k) {
     return (int)k >= 0 && k < MI_POOL_COUNT ? pool_names[k] : "unknown";
 }
 
+void mi_plan_options_init(mi_plan_options *o) {
+    memset(o, 0, sizeof *o);
+    mi_solve_options_init(&o->solve);
+    o->alignment = MI_DEFAULT_ALIGNMENT;
+    o->inplace = 1;
+}
+
+mi_status mi_plan_options_check(const mi_plan_options *o) {
+    if (!o) return mi__error(MI_ERR_INVALID_ARG, "plan options: NULL");
+    mi_status st = mi__check_alignment(o->alignment);
+    return st ? st : mi_solve_options_check(&o->solve);
+}
+
 mi_status mi_planner_create(mi_planner **out) {
     *out = NULL;
     mi_planner *pl = mi__calloc(1, sizeof *pl);
     if (!pl) return mi__error(MI_ERR_NO_MEMORY, "creating a planner");
-    pl->enabled = 1;
-    pl->inplace = 1;
-    pl->alignment = MI_DEFAULT_ALIGNMENT;
-    pl->strategy = MI_STRATEGY_AUTO;
-    pl->time_limit = MI_DEFAULT_TIME_LIMIT;
-    pl->threads = 1;
+    mi_plan_options_init(&pl->o);
     *out = pl;
     return MI_OK;
 }
 
 void mi_planner_destroy(mi_planner *pl) { mi__free(pl); }
-void mi_planner_set_enabled(mi_planner *pl, int enabled) { pl->enabled = enabled; }
-void mi_planner_set_inplace(mi_planner *pl, int inplace) { pl->inplace = inplace; }
-void mi_planner_set_strategy(mi_planner *pl, mi_strategy s) { pl->strategy = s; }
+
+mi_status mi_planner_set_options(mi_planner *pl, const mi_plan_options *o) {
+    mi_status st = mi_plan_options_check(o);
+    if (!st) pl->o = *o;
+    return st;
+}
+
+const mi_plan_options *mi_planner_options(const mi_planner *pl) { return &pl->o; }
+
+void mi_planner_set_enabled(mi_planner *pl, int enabled) { pl->o.solve.enabled = enabled; }
+void mi_planner_set_inplace(mi_planner *pl, int inplace) { pl->o.inplace = inplace; }
+void mi_planner_set_strategy(mi_planner *pl, mi_strategy s) { pl->o.solve.strategy = s; }
 
 void mi_planner_set_verbose(mi_planner *pl, int verbose, mi_log_fn log, void *user) {
-    pl->verbose = verbose;
-    pl->log = log;
-    pl->log_user = user;
+    pl->o.solve.verbose = verbose;
+    pl->o.solve.log = log;
+    pl->o.solve.log_user = user;
 }
 
 mi_status mi_planner_set_alignment(mi_planner *pl, size_t alignment) {
-    mi_status st = mi__check_alignment(alignment);
-    if (!st) pl->alignment = alignment;
-    return st;
+    mi_plan_options o = pl->o;
+    o.alignment = alignment;
+    return mi_planner_set_options(pl, &o);
 }
 
 void mi_planner_set_search_limits(mi_planner *pl, double time_limit, uint64_t node_budget) {
-    pl->time_limit = time_limit;
-    pl->node_budget = node_budget;
+    pl->o.solve.time_limit = time_limit;
+    pl->o.solve.node_budget = node_budget;
 }
 
 mi_status mi_planner_set_search_threads(mi_planner *pl, int threads) {
-    mi_status st = mi__check_threads(threads);
-    if (!st) pl->threads = threads;
-    return st;
+    mi_plan_options o = pl->o;
+    o.solve.threads = threads;
+    return mi_planner_set_options(pl, &o);
 }
 
-#define VLOG(pl, ...) mi__logf((pl)->verbose ? (pl)->log : NULL, (pl)->log_user, __VA_ARGS__)
+#define VLOG(pl, ...) mi__logf((pl)->o.solve.verbose ? (pl)->o.solve.log : NULL, (pl)->o.solve.log_user, __VA_ARGS__)
 
 /* ---- lifetimes and groups ---------------------------------------------------- */
 
@@ -400,11 +410,11 @@ mi_status mi_planner_plan(const mi_planner *pl, const mi_graph *g, const size_t 
     int64_t *lo = NULL; /* per buffer: its group's lowest member offset */
     mi_memory_plan *p = mi__calloc(1, sizeof *p);
     if (!p) return mi__error(MI_ERR_NO_MEMORY, "creating a memory plan");
-    if ((st = analyse(&a, pl, g, pl->enabled && pl->inplace))) {
+    if ((st = analyse(&a, pl, g, pl->o.solve.enabled && pl->o.inplace))) {
         mi__free(p);
         return st;
     }
-    p->alignment = pl->alignment;
+    p->alignment = pl->o.alignment;
     p->ntensors = a.nt;
     p->nnodes = a.nn;
     size_t nt = a.nt ? a.nt : 1, nn = a.nn ? a.nn : 1;
@@ -491,17 +501,7 @@ mi_status mi_planner_plan(const mi_planner *pl, const mi_graph *g, const size_t 
     }
 
     mi_problem prob = {p->buffers, nb, p->alignment};
-    mi_solve_options so;
-    mi_solve_options_init(&so);
-    so.strategy = pl->strategy;
-    so.enabled = pl->enabled;
-    so.verbose = pl->verbose;
-    so.log = pl->log;
-    so.log_user = pl->log_user;
-    so.time_limit = pl->time_limit;
-    so.node_budget = pl->node_budget;
-    so.threads = pl->threads;
-    if ((st = mi_solve(&prob, &so, p->offsets, &p->result))) goto fail;
+    if ((st = mi_solve(&prob, &pl->o.solve, p->offsets, &p->result))) goto fail;
     p->pool[MI_POOL_ARENA] = p->result.pool_size;
     p->lower = p->result.lower_bound;
 
@@ -524,7 +524,7 @@ mi_status mi_planner_plan(const mi_planner *pl, const mi_graph *g, const size_t 
         if (p->ws_size[k]) p->ws_offset[k] = p->offsets[ntensor_buffers++];
 
     /* The bound without in-place, for the report. */
-    if (pl->enabled && pl->inplace) {
+    if (pl->o.solve.enabled && pl->o.inplace) {
         if ((st = analyse(&a0, pl, g, 0))) goto fail;
         mi_buffer *b0 = mi__malloc((nt + nn) * sizeof *b0);
         if (!b0) {

@@ -32,9 +32,13 @@ mi_status mi_strategy_parse(const char *name, mi_strategy *out) {
                      name ? name : "(null)", list);
 }
 
-mi_status mi__check_threads(int threads) {
-    if (threads < 0 || threads > MI_MAX_SEARCH_THREADS)
-        return mi__error(MI_ERR_INVALID_ARG, "threads %d: expected 0 .. %d", threads,
+mi_status mi_solve_options_check(const mi_solve_options *opt) {
+    if (!opt) return mi__error(MI_ERR_INVALID_ARG, "solve options: NULL");
+    if ((int)opt->strategy < 0 || opt->strategy >= MI_STRATEGY_COUNT)
+        return mi__error(MI_ERR_INVALID_ARG, "strategy %d is not one of the %d strategies",
+                         (int)opt->strategy, (int)MI_STRATEGY_COUNT);
+    if (opt->threads < 0 || opt->threads > MI_MAX_SEARCH_THREADS)
+        return mi__error(MI_ERR_INVALID_ARG, "threads %d: expected 0 .. %d", opt->threads,
                          MI_MAX_SEARCH_THREADS);
     return MI_OK;
 }
@@ -394,10 +398,7 @@ mi_status mi_solve(const mi_problem *problem, const mi_solve_options *opt_in, si
     mi_solve_options opt;
     if (opt_in) opt = *opt_in;
     else mi_solve_options_init(&opt);
-    if ((int)opt.strategy < 0 || opt.strategy >= MI_STRATEGY_COUNT)
-        return mi__error(MI_ERR_INVALID_ARG, "strategy %d is not one of the %d strategies",
-                         (int)opt.strategy, (int)MI_STRATEGY_COUNT);
-    mi_status st = mi__check_threads(opt.threads);
+    mi_status st = mi_solve_options_check(&opt);
     if (st) return st;
     mi_solve_result r;
     memset(&r, 0, sizeof r);

@@ -35,13 +35,8 @@ void mi_model_options_init(mi_model_options *o) {
     memset(o, 0, sizeof *o);
     mi_load_options_init(&o->load);
     mi_backend_options_init(&o->backend);
+    mi_plan_options_init(&o->plan);
     o->device = "cpu";
-    o->strategy = MI_STRATEGY_AUTO;
-    o->alignment = MI_DEFAULT_ALIGNMENT;
-    o->planner_enabled = 1;
-    o->inplace = 1;
-    o->time_limit = MI_DEFAULT_TIME_LIMIT;
-    o->search_threads = 1;
 }
 
 void mi_model_destroy(mi_model *m) {
@@ -55,17 +50,16 @@ void mi_model_destroy(mi_model *m) {
 }
 
 static mi_status plan_model(mi_model *m, const mi_model_options *o) {
+    mi_plan_options po = o->plan;
+    if (!po.solve.log && !po.solve.verbose) {
+        po.solve.verbose = o->backend.verbose;
+        po.solve.log = o->backend.log;
+        po.solve.log_user = o->backend.log_user;
+    }
     mi_planner *pl = NULL;
     mi_status st = mi_planner_create(&pl);
     if (st) return st;
-    mi_planner_set_strategy(pl, o->strategy);
-    mi_planner_set_enabled(pl, o->planner_enabled);
-    mi_planner_set_inplace(pl, o->inplace);
-    mi_planner_set_search_limits(pl, o->time_limit, o->node_budget);
-    mi_planner_set_verbose(pl, o->backend.verbose, o->backend.log, o->backend.log_user);
-    if (!(st = mi_planner_set_alignment(pl, o->alignment)) &&
-        !(st = mi_planner_set_search_threads(pl, o->search_threads)))
-        st = mi_planner_plan(pl, m->graph, m->workspace, &m->plan);
+    if (!(st = mi_planner_set_options(pl, &po))) st = mi_planner_plan(pl, m->graph, m->workspace, &m->plan);
     mi_planner_destroy(pl);
     return st;
 }

@@ -28,7 +28,7 @@ static int run_model(const uint8_t *data, size_t size, mi_backend *device, unsig
     if (mi_graph_load_memory(data, size, "fuzz.onnx", NULL, &g) != MI_OK) return 0;
     mi_model_options o;
     mi_model_options_init(&o);
-    o.strategy = MI_STRATEGY_GREEDY_SIZE;
+    o.plan.solve.strategy = MI_STRATEGY_GREEDY_SIZE;
     o.backend_instance = device;
     mi_model *m = NULL;
     if (mi_model_create(g, &o, &m) != MI_OK) return 0; /* the model took g */
