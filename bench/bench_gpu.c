@@ -137,7 +137,7 @@ int main(int argc, char **argv) {
     double *ms = calloc((size_t)runs, sizeof *ms), *enq = calloc((size_t)runs, sizeof *enq);
     if (!ms || !enq) return fail("timings", MI_ERR_NO_MEMORY);
     mi_backend *b = mi_model_backend(m);
-    if (profile && (st = mi_cuda_backend_control(b, NULL, MI_CUDA_REQ_PROFILER, &(int){1})))
+    if (profile && (st = mi_backend_control(b, MI_CUDA_REQ_PROFILER, &(int){1})))
         return fail("cudaProfilerStart", st);
     for (long i = 0; i < runs; i++) {
         float t = 0;
@@ -148,7 +148,7 @@ int main(int argc, char **argv) {
         ms[i] = t;
         enq[i] = h1 - h0;
     }
-    if (profile && (st = mi_cuda_backend_control(b, NULL, MI_CUDA_REQ_PROFILER, &(int){0})))
+    if (profile && (st = mi_backend_control(b, MI_CUDA_REQ_PROFILER, &(int){0})))
         return fail("cudaProfilerStop", st);
     qsort(ms, (size_t)runs, sizeof *ms, cmp_double);
     double median = runs % 2 ? ms[runs / 2] : 0.5 * (ms[runs / 2 - 1] + ms[runs / 2]);
@@ -159,8 +159,8 @@ int main(int argc, char **argv) {
     mi_cuda_device_info info;
     memset(&mem, 0, sizeof mem);
     memset(&info, 0, sizeof info);
-    if ((st = mi_cuda_backend_control(b, NULL, MI_CUDA_REQ_MEMORY, &mem))) return fail("the memory report", st);
-    if ((st = mi_cuda_backend_control(b, NULL, MI_CUDA_REQ_DEVICE_INFO, &info))) return fail("the device info", st);
+    if ((st = mi_backend_control(b, MI_CUDA_REQ_MEMORY, &mem))) return fail("the memory report", st);
+    if ((st = mi_backend_control(b, MI_CUDA_REQ_DEVICE_INFO, &info))) return fail("the device info", st);
     const mi_memory_plan *p = mi_model_plan(m);
     const mi_tensor *x = mi_model_input(m, 0);
     printf("{\"engine\": \"mini-infer\", \"model\": \"");

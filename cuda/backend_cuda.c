@@ -382,41 +382,51 @@ static mi_status cu_control(mi_backend *b, void *ctx, int request, void *arg) {
         cx->timing = 0;
         if ((st = mi_cu_rt_event_record(cx->t1, run_stream(cx)))) return st;
         return mi_cu_rt_event_elapsed(cx->t0, cx->t1, (float *)arg);
-    case MI_CUDA_REQ_SYNC:
-        return mi_cu_rt_stream_sync(run_stream(cx), NULL, "waiting for the context's stream");
     default:
         return mi__error(MI_ERR_UNSUPPORTED, "cuda backend: unknown request %d", request);
     }
     return mi__error(MI_ERR_INVALID_ARG, "cuda backend: request %d needs an argument", request);
 }
 
-static const mi_cuda_ops cuda_ops = {
-    .base = {
-        .name = "cuda",
-        .destroy = cu_destroy,
-        .alloc = cu_alloc,
-        .free = cu_free,
-        .upload = cu_upload,
-        .download = cu_download,
-        .copy = cu_copy,
-        .prepare = cu_prepare,
-        .context_create = cu_context_create,
-        .context_destroy = cu_context_destroy,
-        .begin_run = cu_begin_run,
-        .run = cu_run,
-        .end_run = end_run,
-        .host_memory = 0,
-    },
-    .magic = MI_CUDA_OPS_MAGIC,
+static mi_status cu_sync(mi_backend *b, void *ctx) {
+    mi_cu_backend *cb = state(b);
+    mi_cu_ctx *cx = ctx;
+    if (!cx) return mi__error(MI_ERR_INVALID_ARG, "cuda backend: sync needs a context");
+    mi_status st = mi_cu_rt_set_device(cb->device);
+    return st ? st : mi_cu_rt_stream_sync(run_stream(cx), NULL, "waiting for the context's stream");
+}
+
+static const mi_backend_ops cuda_ops = {
+    .size = MI_BACKEND_OPS_SIZE,
+    .name = "cuda",
+    .destroy = cu_destroy,
+    .alloc = cu_alloc,
+    .free = cu_free,
+    .upload = cu_upload,
+    .download = cu_download,
+    .copy = cu_copy,
+    .prepare = cu_prepare,
+    .context_create = cu_context_create,
+    .context_destroy = cu_context_destroy,
+    .begin_run = cu_begin_run,
+    .run = cu_run,
+    .end_run = end_run,
+    .host_memory = 0,
+    .sync = cu_sync,
     .control = cu_control,
 };
 
 /* ---- the entry point ----------------------------------------------------------------------- */
 
-MI_CU_EXPORT mi_status mi_backend_cuda_create(int device_index, const mi_backend_options *opt,
-                                              mi_backend **out) {
+MI_CU_EXPORT const uint32_t mi_backend_plugin_abi = MI__PLUGIN_ABI;
+
+MI_CU_EXPORT mi_status mi_backend_plugin_create(const mi__plugin_host *host, int device_index,
+                                                const mi_backend_options *opt, mi_backend **out) {
     mi_status st;
-    if (!out) return mi__error(MI_ERR_INVALID_ARG, "mi_backend_cuda_create: out is NULL");
+    /* Nothing of the core is reachable before the table is bound. */
+    if (!host || host->abi != MI__PLUGIN_ABI || host->size < sizeof *host) return MI_ERR_BACKEND;
+    mi__plugin_bind(host);
+    if (!out) return mi__error(MI_ERR_INVALID_ARG, "mi_backend_plugin_create: out is NULL");
     *out = NULL;
     mi_backend *b = mi__calloc(1, sizeof *b);
     mi_cu_backend *cb = b ? mi__calloc(1, sizeof *cb) : NULL;
@@ -429,7 +439,7 @@ MI_CU_EXPORT mi_status mi_backend_cuda_create(int device_index, const mi_backend
         mi__free(b);
         return mi__error(MI_ERR_INTERNAL, "cuda backend: pthread_mutex_init failed");
     }
-    b->ops = &cuda_ops.base;
+    b->ops = &cuda_ops;
     b->state = cb;
     if (opt) b->options = *opt;
     cb->device = device_index;

@@ -12,10 +12,13 @@
  * nvtx_ranges.c    the NVTX ranges
  * k_*.cu           our kernels, one file per op family (kernels.h)
  *
+ * core_link.c      the core functions this library calls, forwarded to
+ *                  the table the core hands it (src/runtime/plugin.h)
+ *
  * Every CUDA, cuDNN and cuBLAS status is checked where it is returned and
- * becomes an mi_status whose message (mi__error, the program's own
- * last-error slot: the symbols bind to the executable's at load) names
- * the node, the call and the library's own text. */
+ * becomes an mi_status whose message (mi__error, through the core's table
+ * into the program's one last-error slot) names the node, the call and the
+ * library's own text. */
 #ifndef MI_CUDA_INTERNAL_H
 #define MI_CUDA_INTERNAL_H
 
@@ -23,6 +26,7 @@
 #include "kernels.h"
 #include "mini_infer/cuda.h"
 #include "nvtx_ranges.h"
+#include "runtime/plugin.h"
 
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
@@ -31,6 +35,9 @@
 #include <stdatomic.h>
 
 #define MI_CU_EXPORT __attribute__((visibility("default")))
+
+/* core_link.c: binds the core's table; called first by the entry point. */
+void mi__plugin_bind(const mi__plugin_host *host);
 
 typedef struct mi_cu_dnn mi_cu_dnn; /* a node's cuDNN descriptors (lib_cudnn.c) */
 

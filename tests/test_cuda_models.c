@@ -128,7 +128,7 @@ Test(cuda_models, memory_report_matches_the_plan) {
     mi_context *c = NULL;
     cr_assert_eq(mi_context_create(m, NULL, 0, &c), MI_OK, "%s", mi_last_error());
     mi_cuda_memory mem;
-    cr_assert_eq(mi_cuda_backend_control(mi_model_backend(m), NULL, MI_CUDA_REQ_MEMORY, &mem), MI_OK, "%s",
+    cr_assert_eq(mi_backend_control(mi_model_backend(m), MI_CUDA_REQ_MEMORY, &mem), MI_OK, "%s",
                  mi_last_error());
     const mi_memory_plan *p = mi_model_plan(m);
     cr_assert_eq(mem.weights, mi_memory_plan_pool_size(p, MI_POOL_WEIGHTS));
@@ -140,7 +140,7 @@ Test(cuda_models, memory_report_matches_the_plan) {
     if (mem.process_known) cr_assert_geq(mem.process, mem.pools, "NVML counts the pools and the context");
     else cr_log_warn("NVML has no figure for this process: %s", mem.process_note);
     mi_cuda_device_info info;
-    cr_assert_eq(mi_cuda_backend_control(mi_model_backend(m), NULL, MI_CUDA_REQ_DEVICE_INFO, &info), MI_OK);
+    cr_assert_eq(mi_backend_control(mi_model_backend(m), MI_CUDA_REQ_DEVICE_INFO, &info), MI_OK);
     cr_assert_gt(info.cc_major, 0);
     cr_assert_eq(info.tf32, 0);
     cr_assert_gt(info.cudnn_version, 90000);
@@ -165,7 +165,7 @@ Test(cuda_models, out_of_memory_names_the_pool_and_leaks_nothing) {
     if (st == MI_ERR_NO_DEVICE) cr_skip_test("%s", mi_last_error());
     cr_assert_eq(st, MI_OK, "%s", mi_last_error());
     mi_cuda_memory before, after;
-    cr_assert_eq(mi_cuda_backend_control(probe, NULL, MI_CUDA_REQ_MEMORY, &before), MI_OK);
+    cr_assert_eq(mi_backend_control(probe, MI_CUDA_REQ_MEMORY, &before), MI_OK);
     int64_t host_before = mi__alloc_outstanding();
     gb b;
     b_huge(&b);
@@ -185,7 +185,7 @@ Test(cuda_models, out_of_memory_names_the_pool_and_leaks_nothing) {
     cr_assert(strstr(msg, "cudaMalloc of ") && strstr(msg, " bytes"), "gives the bytes: %s", msg);
     mi_model_destroy(m);
     cr_assert_eq(mi__alloc_outstanding(), host_before, "host memory leaked");
-    cr_assert_eq(mi_cuda_backend_control(probe, NULL, MI_CUDA_REQ_MEMORY, &after), MI_OK);
+    cr_assert_eq(mi_backend_control(probe, MI_CUDA_REQ_MEMORY, &after), MI_OK);
     cr_assert_leq(after.device_used, before.device_used + ((size_t)64 << 20),
                   "device memory: %zu bytes used before, %zu after", before.device_used, after.device_used);
     mi_backend_close(probe);

@@ -305,7 +305,9 @@ Test(runtime, cuda_requests_on_the_cpu_backend_are_unsupported) {
     cr_assert_eq(mi_context_timer_stop(c, &ms), MI_ERR_UNSUPPORTED);
     cr_assert(strstr(mi_last_error(), "'cpu'") != NULL, "%s", mi_last_error());
     cr_assert_eq(mi_context_set_stream(c, NULL), MI_ERR_UNSUPPORTED);
-    cr_assert_eq(mi_context_control(NULL, MI_CUDA_REQ_SYNC, NULL), MI_ERR_INVALID_ARG);
+    cr_assert_eq(mi_context_control(NULL, MI_CUDA_REQ_GET_STREAM, NULL), MI_ERR_INVALID_ARG);
+    cr_assert_eq(mi_context_sync(NULL), MI_ERR_INVALID_ARG);
+    cr_assert_eq(mi_context_sync(c), MI_OK, "a synchronous backend has nothing to wait for");
     cr_assert_eq(mi_backend_control(NULL, MI_CUDA_REQ_MEMORY, NULL), MI_ERR_INVALID_ARG);
     /* Execute without waiting is the same as with on a synchronous backend. */
     cr_assert_eq(mi_context_execute(c, 0), MI_OK);

@@ -20,6 +20,8 @@
 
 #include "mini_infer/graph.h"
 
+#include <stddef.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -55,6 +57,11 @@ void mi_backend_options_init(mi_backend_options *o);
 #define MI_BACKEND_END_RUN_SYNC 1
 
 typedef struct mi_backend_ops {
+    /* sizeof(mi_backend_ops) as the backend was compiled (MI_BACKEND_OPS_SIZE):
+     * the engine reads no slot past it, so a table built against an older
+     * header stays valid when slots are added, and it refuses a table
+     * smaller than MI_BACKEND_OPS_MIN_SIZE. */
+    size_t size;
     const char *name;
     void (*destroy)(mi_backend *b);
     /* Device memory: one call per pool. alloc fails with
@@ -80,7 +87,23 @@ typedef struct mi_backend_ops {
     mi_status (*end_run)(mi_backend *b, void *ctx, int sync);
     /* Host memory, so the engine may poison the arena and read tensors. */
     int host_memory;
+    /* Waits for everything enqueued on a context's state (a run left
+     * enqueued, the caller's stream). NULL: every run is finished when
+     * end_run returns. */
+    mi_status (*sync)(mi_backend *b, void *ctx);
+    /* Requests only some backends answer (cuda.h: device information,
+     * memory, streams, timers); ctx is NULL for a request on the backend
+     * itself. A request the backend does not know: MI_ERR_UNSUPPORTED.
+     * NULL: the backend answers none. */
+    mi_status (*control)(mi_backend *b, void *ctx, int request, void *arg);
 } mi_backend_ops;
+
+#define MI_BACKEND_OPS_SIZE sizeof(mi_backend_ops)
+/* The oldest table the engine accepts: every slot up to host_memory. */
+#define MI_BACKEND_OPS_MIN_SIZE (offsetof(mi_backend_ops, host_memory) + sizeof(int))
+/* Whether ops has a non-NULL slot within the size it declares. */
+#define MI_BACKEND_OPS_HAS(ops, slot) \
+    ((ops)->size >= offsetof(mi_backend_ops, slot) + sizeof((ops)->slot) && (ops)->slot)
 
 struct mi_backend {
     const mi_backend_ops *ops;
@@ -88,20 +111,30 @@ struct mi_backend {
     mi_backend_options options;
 };
 
-/* Opens "cpu", "cuda" or "cuda:N". The CUDA backend is loaded with dlopen
- * on first use; without it (or without a usable GPU) this returns
- * MI_ERR_NO_DEVICE with the reason. opt may be NULL. */
+/* Opens "cpu", "cuda" or "cuda:N". opt may be NULL. The CUDA backend is a
+ * library of its own (libmini_infer_cuda.so), loaded on first use from
+ * $MI_CUDA_BACKEND when set, else beside the library or the program (the
+ * build tree and an install prefix alike), else by the loader's search
+ * path. When it cannot be loaded (not built, not found, a library it
+ * needs missing, built for another version): MI_ERR_BACKEND, saying why
+ * for each place tried. Loaded, but no driver or no GPU: MI_ERR_NO_DEVICE. */
 mi_status mi_backend_open(const char *device, const mi_backend_options *opt, mi_backend **out);
 void mi_backend_close(mi_backend *b);
+/* MI_ERR_INVALID_ARG naming the backend when its ops table is too small
+ * or lacks a slot the engine calls (alloc, free, upload, download,
+ * prepare, run); mi_model_create checks a caller's backend with it. */
+mi_status mi_backend_check(const mi_backend *b);
+
+/* A request only some backends answer (the ops' control slot; cuda.h
+ * lists the CUDA backend's). A backend without it, or without that
+ * request: MI_ERR_UNSUPPORTED naming the backend. */
+mi_status mi_backend_control(mi_backend *b, int request, void *arg);
 
 /* The CPU reference backend. */
 mi_status mi_backend_cpu_create(const mi_backend_options *opt, mi_backend **out);
 
-/* The entry point a backend library exports (the CUDA one does). */
-typedef mi_status (*mi_backend_create_fn)(int device_index, const mi_backend_options *opt,
-                                          mi_backend **out);
+/* The CUDA backend's library. */
 #define MI_BACKEND_CUDA_LIBRARY "libmini_infer_cuda.so"
-#define MI_BACKEND_CUDA_SYMBOL "mi_backend_cuda_create"
 
 #ifdef __cplusplus
 }

@@ -16,21 +16,19 @@
  * that stream in order; nothing is allocated and nothing waits. A context
  * without a caller's stream runs on a stream of its own.
  *
- * The calls reach the backend through its ops: the CUDA library's ops
- * struct is a mi_cuda_ops, whose first member is the mi_backend_ops every
- * backend has. On another backend they fail with MI_ERR_UNSUPPORTED. */
+ * The calls reach the backend through the control slot of its ops
+ * (backend.h); on another backend they fail with MI_ERR_UNSUPPORTED
+ * naming it, so a program can ask and fall back (the CLI times with CUDA
+ * events where the backend answers MI_CUDA_REQ_TIMER_START, with the host
+ * clock elsewhere). */
 #ifndef MINI_INFER_CUDA_H
 #define MINI_INFER_CUDA_H
 
 #include "mini_infer/runtime.h"
 
-#include <string.h>
-
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-#define MI_CUDA_OPS_MAGIC 0x75434d69u
 
 /* Requests; "backend" ones take a NULL context. */
 typedef enum mi_cuda_request {
@@ -40,8 +38,8 @@ typedef enum mi_cuda_request {
     MI_CUDA_REQ_SET_STREAM = 10, /* context: arg the cudaStream_t to run on (NULL: its own) */
     MI_CUDA_REQ_GET_STREAM = 11, /* context: arg void ** gets the stream runs go to */
     MI_CUDA_REQ_TIMER_START = 12,/* context: records a start event on that stream */
-    MI_CUDA_REQ_TIMER_STOP = 13, /* context: arg float * gets ms since the start event (waits) */
-    MI_CUDA_REQ_SYNC = 14,       /* context: waits for everything enqueued on that stream */
+    MI_CUDA_REQ_TIMER_STOP = 13, /* context: arg float * gets ms since the start event (waits);
+                                  * waiting for the stream is mi_context_sync (runtime.h) */
 } mi_cuda_request;
 
 typedef struct mi_cuda_device_info {
@@ -74,31 +72,6 @@ typedef struct mi_cuda_memory {
     size_t start_used;
 } mi_cuda_memory;
 
-typedef struct mi_cuda_ops {
-    mi_backend_ops base; /* first: what the engine sees */
-    unsigned magic;      /* MI_CUDA_OPS_MAGIC */
-    mi_status (*control)(mi_backend *b, void *ctx, int request, void *arg);
-} mi_cuda_ops;
-
-static inline int mi_backend_is_cuda(const mi_backend *b) {
-    return b && b->ops && b->ops->name && strcmp(b->ops->name, "cuda") == 0 &&
-           ((const mi_cuda_ops *)(const void *)b->ops)->magic == MI_CUDA_OPS_MAGIC;
-}
-
-/* The request on backend b and its per-context state ctx (NULL for a
- * backend request). MI_ERR_UNSUPPORTED, with no message, when b is not
- * the CUDA backend: mi_backend_control / mi_context_control add one. */
-static inline mi_status mi_cuda_backend_control(mi_backend *b, void *ctx, int request, void *arg) {
-    if (!mi_backend_is_cuda(b)) return MI_ERR_UNSUPPORTED;
-    return ((const mi_cuda_ops *)(const void *)b->ops)->control(b, ctx, request, arg);
-}
-
-/* Implemented by the library (src/backend.c, src/runtime.c): the request
- * on a backend, or on a context's backend state; an error names the
- * backend when it has no such request. */
-mi_status mi_backend_control(mi_backend *b, int request, void *arg);
-mi_status mi_context_control(mi_context *c, int request, void *arg);
-
 static inline mi_status mi_cuda_device_info_get(mi_backend *b, mi_cuda_device_info *out) {
     return mi_backend_control(b, MI_CUDA_REQ_DEVICE_INFO, out);
 }
@@ -124,9 +97,6 @@ static inline mi_status mi_context_timer_start(mi_context *c) {
 }
 static inline mi_status mi_context_timer_stop(mi_context *c, float *ms) {
     return mi_context_control(c, MI_CUDA_REQ_TIMER_STOP, ms);
-}
-static inline mi_status mi_context_sync(mi_context *c) {
-    return mi_context_control(c, MI_CUDA_REQ_SYNC, NULL);
 }
 
 #ifdef __cplusplus

@@ -93,6 +93,14 @@ mi_status mi_context_run(mi_context *c, const void *const *inputs, void *const *
  * it is live. */
 void *mi_context_tensor_ptr(const mi_context *c, size_t tensor);
 
+/* Waits for everything enqueued on the context (a run left enqueued by
+ * mi_context_execute(c, 0), or the caller's stream on CUDA); on a backend
+ * whose runs finish before they return, returns at once. */
+mi_status mi_context_sync(mi_context *c);
+/* A request on the context's backend state (cuda.h: streams, timers):
+ * MI_ERR_UNSUPPORTED naming the backend when it has no such request. */
+mi_status mi_context_control(mi_context *c, int request, void *arg);
+
 /* Runs the nodes on device memory already in place (inputs written at
  * mi_context_tensor_ptr of each input) without copying; sync 0 returns
  * as soon as the work is enqueued (CUDA: on the context's stream). */

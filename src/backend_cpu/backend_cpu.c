@@ -465,6 +465,7 @@ static mi_status cpu_run(mi_backend *b, void *ctx, const mi_node_args *args) {
 }
 
 static const mi_backend_ops cpu_ops = {
+    .size = MI_BACKEND_OPS_SIZE,
     .name = "cpu",
     .destroy = cpu_destroy,
     .alloc = cpu_alloc,

@@ -177,8 +177,12 @@ static int run_run(const cli_cmd *cmd, int argc, char **argv) {
            cli_bytes(mi_memory_plan_pool_size(plan, MI_POOL_IO), b4, sizeof b4));
     printf("workspace  largest %s, in the arena\n", cli_bytes(ws_max, b1, sizeof b1));
     mi_backend *backend = mi_model_backend(m);
-    int cuda = mi_backend_is_cuda(backend);
+    /* What the backend answers decides, not its name: one that gives CUDA
+     * device information also times with CUDA events. */
+    mi_cuda_device_info dinfo;
+    int cuda = mi_cuda_device_info_get(backend, &dinfo) == MI_OK;
     if (cuda) print_cuda_device(cmd, backend);
+    else mi_clear_error();
 
     size_t ni = mi_model_input_count(m), no = mi_model_output_count(m);
     const void **ins = calloc(ni ? ni : 1, sizeof *ins);

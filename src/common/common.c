@@ -55,11 +55,16 @@ mi_status mi__error(mi_status st, const char *fmt, ...) {
 }
 
 mi_status mi__error_prefix(mi_status st, const char *fmt, ...) {
-    char prefix[MI__ERRLEN], old[MI__ERRLEN];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    mi__verror_prefix(st, fmt, ap);
     va_end(ap);
+    return st;
+}
+
+mi_status mi__verror_prefix(mi_status st, const char *fmt, va_list ap) {
+    char prefix[MI__ERRLEN], old[MI__ERRLEN];
+    vsnprintf(prefix, sizeof prefix, fmt, ap);
     memcpy(old, last_error, sizeof old);
     /* A message longer than the buffer is cut short, on purpose (testing
      * the result tells GCC so; a Debug build warned). */
@@ -169,11 +174,15 @@ double mi__now(void) {
 }
 
 void mi__logf(mi_log_fn fn, void *user, const char *fmt, ...) {
-    if (!fn) return;
-    char buf[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
+    mi__vlogf(fn, user, fmt, ap);
     va_end(ap);
+}
+
+void mi__vlogf(mi_log_fn fn, void *user, const char *fmt, va_list ap) {
+    if (!fn) return;
+    char buf[1024];
+    vsnprintf(buf, sizeof buf, fmt, ap);
     fn(user, buf);
 }

@@ -22,6 +22,7 @@ mi_status mi__error(mi_status st, const char *fmt, ...) MI__PRINTF(2, 3);
 mi_status mi__verror(mi_status st, const char *fmt, va_list ap);
 /* Prepends context ("loading model.onnx: ") to the current message. */
 mi_status mi__error_prefix(mi_status st, const char *fmt, ...) MI__PRINTF(2, 3);
+mi_status mi__verror_prefix(mi_status st, const char *fmt, va_list ap);
 
 /* Every heap allocation of the library goes through these, so tests can
  * make the n-th one fail (see alloc_hook.h) and count what is outstanding. */
@@ -72,6 +73,7 @@ double mi__now(void);
 
 /* printf into a log callback when one is set. */
 void mi__logf(mi_log_fn fn, void *user, const char *fmt, ...) MI__PRINTF(3, 4);
+void mi__vlogf(mi_log_fn fn, void *user, const char *fmt, va_list ap);
 
 #define MI__ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 

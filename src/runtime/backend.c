@@ -1,15 +1,12 @@
-/* Opening backends by device name. The CUDA backend is a separate shared
- * library, loaded with dlopen only when a device "cuda[:N]" is asked for,
- * so planning never initialises CUDA or maps its libraries. */
-#include "common/internal.h"
-#include "mini_infer/backend.h"
-#include "mini_infer/cuda.h"
+/* Opening backends by device name, and what the engine asks of any
+ * backend's ops table. The CUDA backend is a plugin (plugin.c), loaded
+ * only when a device "cuda[:N]" is asked for, so planning never
+ * initialises CUDA or maps its libraries. */
+#include "runtime/plugin.h"
+#include "runtime/runtime_internal.h"
 
-#include <dlfcn.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 void mi_backend_options_init(mi_backend_options *o) { memset(o, 0, sizeof *o); }
 
@@ -17,51 +14,31 @@ void mi_backend_close(mi_backend *b) {
     if (b && b->ops && b->ops->destroy) b->ops->destroy(b);
 }
 
-/* The directory of the running executable, with a trailing slash. */
-static int exe_dir(char *buf, size_t len) {
-    ssize_t n = readlink("/proc/self/exe", buf, len - 1);
-    if (n <= 0) return 0;
-    buf[n] = '\0';
-    char *slash = strrchr(buf, '/');
-    if (!slash) return 0;
-    slash[1] = '\0';
-    return 1;
+mi_status mi_backend_check(const mi_backend *b) {
+    if (!b || !b->ops) return mi__error(MI_ERR_INVALID_ARG, "backend: no ops table");
+    const mi_backend_ops *o = b->ops;
+    const char *name = o->name ? o->name : "(unnamed)";
+    if (o->size < MI_BACKEND_OPS_MIN_SIZE)
+        return mi__error(MI_ERR_INVALID_ARG,
+                         "backend '%s': its ops table declares %zu bytes, at least %zu expected (set .size "
+                         "to MI_BACKEND_OPS_SIZE)", name, o->size, (size_t)MI_BACKEND_OPS_MIN_SIZE);
+    const char *missing = !o->alloc ? "alloc" : !o->free ? "free" : !o->upload ? "upload"
+                        : !o->download ? "download" : !o->prepare ? "prepare" : !o->run ? "run" : NULL;
+    if (missing)
+        return mi__error(MI_ERR_INVALID_ARG, "backend '%s': its ops table has no %s", name, missing);
+    return MI_OK;
 }
 
-/* Where libmini_infer_cuda.so may be: $MI_CUDA_BACKEND, beside the
- * executable (and in its cuda/ folder, as in the build tree), the install
- * libdir, then the loader's own search path. The handle is never closed:
- * CUDA libraries do not unload cleanly. */
-static void *load_cuda_library(char *why, size_t why_len) {
-    char path[4200], dir[4096];
-    const char *env = getenv("MI_CUDA_BACKEND");
-    const char *candidates[5];
-    char c1[4200] = "", c2[4200] = "", c3[4200] = "";
-    int nc = 0;
-    if (env && *env) candidates[nc++] = env;
-    if (exe_dir(dir, sizeof dir)) {
-        snprintf(c1, sizeof c1, "%s%s", dir, MI_BACKEND_CUDA_LIBRARY);
-        snprintf(c2, sizeof c2, "%scuda/%s", dir, MI_BACKEND_CUDA_LIBRARY);
-        snprintf(c3, sizeof c3, "%s../cuda/%s", dir, MI_BACKEND_CUDA_LIBRARY);
-        candidates[nc++] = c1;
-        candidates[nc++] = c2;
-        candidates[nc++] = c3;
+/* "cuda" or "cuda:N": the device index, or -1 with the error set. */
+static int cuda_index(const char *device) {
+    if (device[4] == '\0') return 0;
+    char *end;
+    long index = strtol(device + 5, &end, 10);
+    if (end == device + 5 || *end || index < 0 || index > 1023) {
+        mi__error(MI_ERR_INVALID_ARG, "device '%s': expected cuda:N with N a device index", device);
+        return -1;
     }
-#ifdef MI_INSTALL_LIBDIR
-    snprintf(path, sizeof path, "%s/%s", MI_INSTALL_LIBDIR, MI_BACKEND_CUDA_LIBRARY);
-    candidates[nc++] = path;
-#endif
-    why[0] = '\0';
-    for (int i = 0; i < nc; i++) {
-        if (access(candidates[i], F_OK) != 0) continue;
-        void *h = dlopen(candidates[i], RTLD_NOW | RTLD_LOCAL);
-        if (h) return h;
-        snprintf(why, why_len, "%s", dlerror());
-    }
-    void *h = dlopen(MI_BACKEND_CUDA_LIBRARY, RTLD_NOW | RTLD_LOCAL);
-    if (h) return h;
-    if (!why[0]) snprintf(why, why_len, "%s", dlerror());
-    return NULL;
+    return (int)index;
 }
 
 mi_status mi_backend_open(const char *device, const mi_backend_options *opt, mi_backend **out) {
@@ -71,38 +48,32 @@ mi_status mi_backend_open(const char *device, const mi_backend_options *opt, mi_
     else mi_backend_options_init(&o);
     if (!device || strcmp(device, "cpu") == 0) return mi_backend_cpu_create(&o, out);
     if (strncmp(device, "cuda", 4) == 0 && (device[4] == '\0' || device[4] == ':')) {
-        long index = 0;
-        if (device[4] == ':') {
-            char *end;
-            index = strtol(device + 5, &end, 10);
-            if (end == device + 5 || *end || index < 0 || index > 1023)
-                return mi__error(MI_ERR_INVALID_ARG, "device '%s': expected cuda:N with N a device index",
-                                 device);
+        int index = cuda_index(device);
+        if (index < 0) return MI_ERR_INVALID_ARG;
+        mi_status st = mi__plugin_open(device, MI_BACKEND_CUDA_LIBRARY, index, &o, out);
+        if (st == MI_OK && (st = mi_backend_check(*out)) != MI_OK) {
+            mi_backend_close(*out);
+            *out = NULL;
         }
-        char why[1024];
-        void *h = load_cuda_library(why, sizeof why);
-        if (!h)
-            return mi__error(MI_ERR_NO_DEVICE,
-                             "device '%s': the CUDA backend (%s) could not be loaded: %s; build with the "
-                             "CUDA toolkit, or set MI_CUDA_BACKEND to its path",
-                             device, MI_BACKEND_CUDA_LIBRARY, why);
-        mi_backend_create_fn create;
-        *(void **)&create = dlsym(h, MI_BACKEND_CUDA_SYMBOL);
-        if (!create)
-            return mi__error(MI_ERR_NO_DEVICE, "device '%s': %s lacks %s", device,
-                             MI_BACKEND_CUDA_LIBRARY, MI_BACKEND_CUDA_SYMBOL);
-        return create((int)index, &o, out);
+        return st;
     }
     return mi__error(MI_ERR_INVALID_ARG, "device '%s': expected cpu, cuda or cuda:N", device);
 }
 
-/* Requests only some backends answer (cuda.h). The ops table has no slot
- * for them, so the CPU backend and callers' own backends stay as they are. */
+/* A request on the backend (ctx NULL) or on a context's state; an error
+ * names the backend when it has no such request. */
+mi_status mi__backend_request(mi_backend *b, void *ctx, int request, void *arg) {
+    const char *name = b->ops->name ? b->ops->name : "?";
+    if (!MI_BACKEND_OPS_HAS(b->ops, control))
+        return mi__error(MI_ERR_UNSUPPORTED, "backend '%s' answers no requests (asked for request %d)", name,
+                         request);
+    mi_status st = b->ops->control(b, ctx, request, arg);
+    if (st == MI_ERR_UNSUPPORTED)
+        return mi__error(MI_ERR_UNSUPPORTED, "backend '%s' has no request %d", name, request);
+    return st;
+}
+
 mi_status mi_backend_control(mi_backend *b, int request, void *arg) {
     if (!b || !b->ops) return mi__error(MI_ERR_INVALID_ARG, "mi_backend_control: backend is NULL");
-    mi_status st = mi_cuda_backend_control(b, NULL, request, arg);
-    if (st == MI_ERR_UNSUPPORTED && !mi_backend_is_cuda(b))
-        return mi__error(MI_ERR_UNSUPPORTED, "backend '%s' has no request %d (only the CUDA backend has)",
-                         b->ops->name ? b->ops->name : "?", request);
-    return st;
+    return mi__backend_request(b, NULL, request, arg);
 }

@@ -3,7 +3,7 @@
  * resolved once when a context is created; a run only walks the nodes. */
 #include "graph/graph_internal.h"
 #include "mini_infer/runtime.h"
-#include "mini_infer/cuda.h"
+#include "runtime/runtime_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -115,6 +115,7 @@ mi_status mi_model_create(mi_graph *g, const mi_model_options *opt, mi_model **o
         goto fail;
     }
     if (o.backend_instance) {
+        if ((st = mi_backend_check(o.backend_instance))) goto fail;
         m->backend = o.backend_instance;
     } else {
         if ((st = mi_backend_open(o.device, &o.backend, &m->backend))) goto fail;
@@ -406,7 +407,7 @@ mi_status mi_context_run(mi_context *c, const void *const *inputs, void *const *
         return mi__error(MI_ERR_INVALID_ARG, "mi_context_run: the model has %zu inputs and %zu outputs", ni, no);
     /* A run enqueued before (mi_context_execute(c, 0)) may still read the
      * inputs the uploads below overwrite: let it finish first. */
-    if (mi_backend_is_cuda(b) && (st = mi_cuda_backend_control(b, c->bctx, MI_CUDA_REQ_SYNC, NULL))) return st;
+    if ((st = mi_context_sync(c))) return st;
     for (size_t i = 0; i < ni; i++) {
         int t = mi_graph_input(g, i);
         const mi_tensor *x = mi_graph_tensor(g, (size_t)t);
@@ -423,12 +424,13 @@ mi_status mi_context_run(mi_context *c, const void *const *inputs, void *const *
     return MI_OK;
 }
 
+mi_status mi_context_sync(mi_context *c) {
+    if (!c) return mi__error(MI_ERR_INVALID_ARG, "mi_context_sync: context is NULL");
+    mi_backend *b = c->model->backend;
+    return MI_BACKEND_OPS_HAS(b->ops, sync) ? b->ops->sync(b, c->bctx) : MI_OK;
+}
+
 mi_status mi_context_control(mi_context *c, int request, void *arg) {
     if (!c) return mi__error(MI_ERR_INVALID_ARG, "mi_context_control: context is NULL");
-    mi_backend *b = c->model->backend;
-    mi_status st = mi_cuda_backend_control(b, c->bctx, request, arg);
-    if (st == MI_ERR_UNSUPPORTED && !mi_backend_is_cuda(b))
-        return mi__error(MI_ERR_UNSUPPORTED, "backend '%s' has no request %d (only the CUDA backend has)",
-                         b->ops->name ? b->ops->name : "?", request);
-    return st;
+    return mi__backend_request(c->model->backend, c->bctx, request, arg);
 }
