@@ -32,11 +32,24 @@ static const cli_opt run_opts[] = {
 };
 
 
-/* Splits a comma-separated list in place; returns the count. */
-static int split_list(char *s, char **parts, int max) {
-    int n = 0;
-    for (char *tok = strtok(s, ","); tok && n < max; tok = strtok(NULL, ",")) parts[n++] = tok;
-    return n;
+/* A comma-separated list of at most max paths, each one a copy in
+ * list->buf; exits on a list too long or out of memory. */
+typedef struct path_list {
+    char *buf;
+    char *part[64];
+    int n;
+} path_list;
+
+static void split_list(const cli_cmd *cmd, const char *opt, const char *text, path_list *list) {
+    memset(list, 0, sizeof *list);
+    if (!text) return;
+    if (!(list->buf = strdup(text))) cli_fail(cmd, "%s: out of memory", opt);
+    char *save = NULL;
+    for (char *tok = strtok_r(list->buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (list->n == (int)(sizeof list->part / sizeof list->part[0]))
+            cli_fail(cmd, "%s: more than %d files", opt, list->n);
+        list->part[list->n++] = tok;
+    }
 }
 
 static void shape_str(const mi_tensor *t, char *buf, size_t len) {
@@ -128,39 +141,42 @@ static int check_output(const cli_cmd *cmd, const mi_tensor *t, const void *got,
     return ok;
 }
 
-static int run_run(const cli_cmd *cmd, int argc, char **argv) {
-    cli_args a;
-    cli_parse(cmd, argc, argv, &a);
-    const char *path = a.positional[0], *v;
-    mi_status st;
-    mi_model_options o;
-    mi_model_options_init(&o);
-    if ((v = cli_get(cmd, &a, "--device"))) o.device = v;
-    if ((v = cli_get(cmd, &a, "--batch"))) o.load.batch = cli_int(cmd, "--batch", v, 1, 1 << 20);
-    cli_plan_options(cmd, &a, &o.plan);
-    if (cli_get(cmd, &a, "--no-fuse")) o.load.fuse = 0;
-    if ((v = cli_get(cmd, &a, "--max-workspace"))) o.backend.max_workspace = cli_size(cmd, "--max-workspace", v);
-    if (cli_get(cmd, &a, "--graph")) o.backend.cuda_graph = 1;
-    if (cli_get(cmd, &a, "--tf32")) o.backend.tf32 = 1;
-    if (cli_get(cmd, &a, "--verbose")) {
-        o.backend.verbose = 1;
-        o.backend.log = cli_log_stderr;
+/* What the options ask of a run. */
+typedef struct run_settings {
+    mi_model_options model;
+    double tolerance;
+    int bench, warmup, poison;
+    const char *inputs, *checks, *outputs; /* comma-separated .pb files, or NULL */
+} run_settings;
+
+static void parse_run_options(const cli_cmd *cmd, const cli_args *a, run_settings *rs) {
+    const char *v;
+    memset(rs, 0, sizeof *rs);
+    mi_model_options *o = &rs->model;
+    mi_model_options_init(o);
+    if ((v = cli_get(cmd, a, "--device"))) o->device = v;
+    if ((v = cli_get(cmd, a, "--batch"))) o->load.batch = cli_int(cmd, "--batch", v, 1, 1 << 20);
+    cli_plan_options(cmd, a, &o->plan);
+    if (cli_get(cmd, a, "--no-fuse")) o->load.fuse = 0;
+    if ((v = cli_get(cmd, a, "--max-workspace"))) o->backend.max_workspace = cli_size(cmd, "--max-workspace", v);
+    if (cli_get(cmd, a, "--graph")) o->backend.cuda_graph = 1;
+    if (cli_get(cmd, a, "--tf32")) o->backend.tf32 = 1;
+    if (cli_get(cmd, a, "--verbose")) {
+        o->backend.verbose = 1;
+        o->backend.log = cli_log_stderr;
     }
-    double tol = 1e-4;
-    if ((v = cli_get(cmd, &a, "--tolerance"))) tol = cli_double(cmd, "--tolerance", v, 0, 1e9);
-    int bench = 0, warmup = 1;
-    if ((v = cli_get(cmd, &a, "--bench"))) bench = (int)cli_int(cmd, "--bench", v, 1, 1000000);
-    if ((v = cli_get(cmd, &a, "--warmup"))) warmup = (int)cli_int(cmd, "--warmup", v, 0, 1000000);
+    rs->tolerance = 1e-4;
+    if ((v = cli_get(cmd, a, "--tolerance"))) rs->tolerance = cli_double(cmd, "--tolerance", v, 0, 1e9);
+    rs->warmup = 1;
+    if ((v = cli_get(cmd, a, "--bench"))) rs->bench = (int)cli_int(cmd, "--bench", v, 1, 1000000);
+    if ((v = cli_get(cmd, a, "--warmup"))) rs->warmup = (int)cli_int(cmd, "--warmup", v, 0, 1000000);
+    rs->poison = cli_get(cmd, a, "--poison") != NULL;
+    rs->inputs = cli_get(cmd, a, "--input");
+    rs->checks = cli_get(cmd, a, "--check");
+    rs->outputs = cli_get(cmd, a, "--output");
+}
 
-    size_t rss0 = mi_proc_status_bytes("VmRSS");
-    double t0 = cli_now();
-    mi_model *m;
-    if ((st = mi_model_load(path, &o, &m))) cli_fail_status(cmd, st);
-    double t1 = cli_now();
-    mi_context *c;
-    if ((st = mi_context_create(m, NULL, 0, &c))) cli_fail_status(cmd, st);
-    if (cli_get(cmd, &a, "--poison") && (st = mi_context_set_poison(c, 1))) cli_fail_status(cmd, st);
-
+static void print_model(const char *path, const char *device, mi_model *m, double load_seconds) {
     const mi_memory_plan *plan = mi_model_plan(m);
     const mi_solve_result *r = mi_memory_plan_result(plan);
     char b1[32], b2[32], b3[32], b4[32];
@@ -169,13 +185,185 @@ static int run_run(const cli_cmd *cmd, int argc, char **argv) {
         size_t w = mi_memory_plan_workspace_size(plan, k);
         if (w > ws_max) ws_max = w;
     }
-    printf("model      %s, device %s, load + plan %.1f ms\n", path, o.device, 1e3 * (t1 - t0));
+    printf("model      %s, device %s, load + plan %.1f ms\n", path, device, 1e3 * load_seconds);
     printf("pools      weights %s, arena %s (%s; lower bound %s), inputs/outputs %s\n",
            cli_bytes(mi_memory_plan_pool_size(plan, MI_POOL_WEIGHTS), b1, sizeof b1),
            cli_bytes(mi_model_arena_size(m), b2, sizeof b2), mi_strategy_name(r->strategy),
            cli_bytes(mi_memory_plan_lower_bound(plan), b3, sizeof b3),
            cli_bytes(mi_memory_plan_pool_size(plan, MI_POOL_IO), b4, sizeof b4));
     printf("workspace  largest %s, in the arena\n", cli_bytes(ws_max, b1, sizeof b1));
+}
+
+/* The host side of a run: each input's bytes (read from a file, or
+ * random) and room for each output. */
+typedef struct run_io {
+    size_t ni, no;
+    const void **ins;
+    void **outs;
+    mi_tensor_data *in_data; /* what ins point at */
+    int from_files;
+} run_io;
+
+static void random_input(const cli_cmd *cmd, const mi_tensor *t, mi_tensor_data *d) {
+    unsigned char *buf = malloc(t->nbytes ? t->nbytes : 1);
+    if (!buf) cli_fail(cmd, "out of memory for input '%s'", t->name);
+    uint64_t s = 0x9E3779B97F4A7C15ULL;
+    size_t es = mi_dtype_size(t->dtype);
+    for (size_t e = 0; es && e < t->nbytes / es; e++) {
+        s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+        double u = (double)(s >> 11) * 0x1.0p-53 * 2.0 - 1.0;
+        if (t->dtype == MI_DTYPE_FLOAT) ((float *)buf)[e] = (float)u;
+        else memset(buf + e * es, 0, es);
+    }
+    d->data = buf;
+}
+
+static void prepare_io(const cli_cmd *cmd, mi_model *m, const char *files, run_io *io) {
+    memset(io, 0, sizeof *io);
+    io->ni = mi_model_input_count(m);
+    io->no = mi_model_output_count(m);
+    io->ins = calloc(io->ni ? io->ni : 1, sizeof *io->ins);
+    io->outs = calloc(io->no ? io->no : 1, sizeof *io->outs);
+    io->in_data = calloc(io->ni ? io->ni : 1, sizeof *io->in_data);
+    if (!io->ins || !io->outs || !io->in_data) cli_fail(cmd, "out of memory");
+    path_list list;
+    split_list(cmd, "--input", files, &list);
+    io->from_files = files != NULL;
+    if (files && (size_t)list.n != io->ni) cli_fail(cmd, "--input: %d files for %zu inputs", list.n, io->ni);
+    for (size_t i = 0; i < io->ni; i++) {
+        const mi_tensor *t = mi_model_input(m, i);
+        mi_tensor_data *d = &io->in_data[i];
+        char shape[128];
+        shape_str(t, shape, sizeof shape);
+        if (files) {
+            mi_status st = mi_tensor_file_read(list.part[i], d);
+            if (st) cli_fail_status(cmd, st);
+            if (d->nbytes != t->nbytes || d->dtype != t->dtype)
+                cli_fail(cmd, "--input %s: %zu bytes of %s, but input '%s' (%s) takes %zu bytes of %s", list.part[i],
+                         d->nbytes, mi_dtype_name(d->dtype), t->name, shape, t->nbytes, mi_dtype_name(t->dtype));
+            printf("input      '%s' %s from %s\n", t->name, shape, list.part[i]);
+        } else {
+            random_input(cmd, t, d);
+            printf("input      '%s' %s random in [-1, 1] (seed 0)\n", t->name, shape);
+        }
+        io->ins[i] = d->data;
+    }
+    free(list.buf);
+    for (size_t i = 0; i < io->no; i++) {
+        size_t n = mi_model_output(m, i)->nbytes;
+        if (!(io->outs[i] = malloc(n ? n : 1))) cli_fail(cmd, "out of memory for outputs");
+    }
+}
+
+static void free_io(run_io *io) {
+    for (size_t i = 0; i < io->ni; i++) {
+        if (io->from_files) mi_tensor_data_free(&io->in_data[i]);
+        else free(io->in_data[i].data);
+    }
+    for (size_t i = 0; i < io->no; i++) free(io->outs[i]);
+    free(io->in_data);
+    free(io->ins);
+    free(io->outs);
+}
+
+/* --check: 1 when every output given a reference matches it. */
+static int check_outputs(const cli_cmd *cmd, mi_model *m, const run_io *io, const char *files, double tol) {
+    path_list list;
+    split_list(cmd, "--check", files, &list);
+    if ((size_t)list.n > io->no) cli_fail(cmd, "--check: %d files for %zu outputs", list.n, io->no);
+    int ok = 1;
+    for (int i = 0; i < list.n; i++)
+        if (!check_output(cmd, mi_model_output(m, (size_t)i), io->outs[i], list.part[i], tol)) ok = 0;
+    free(list.buf);
+    return ok;
+}
+
+static void write_outputs(const cli_cmd *cmd, mi_model *m, const run_io *io, const char *files) {
+    path_list list;
+    split_list(cmd, "--output", files, &list);
+    if ((size_t)list.n > io->no) cli_fail(cmd, "--output: %d files for %zu outputs", list.n, io->no);
+    for (int i = 0; i < list.n; i++) {
+        const mi_tensor *t = mi_model_output(m, (size_t)i);
+        mi_status st = mi_tensor_file_write(list.part[i], t->name, t->dtype, t->ndim, t->dims, io->outs[i]);
+        if (st) cli_fail_status(cmd, st);
+        printf("output     '%s' written to %s\n", t->name, list.part[i]);
+    }
+    free(list.buf);
+}
+
+/* The inputs are on the device since the first run: time the network
+ * alone, with the device's own clock (CUDA events), as bench/bench_gpu
+ * does. cudaProfilerStart/Stop around it: `nsys
+ * --capture-range=cudaProfilerApi` (scripts/profile.sh) records the timed
+ * runs alone. */
+static void bench_on_device(const cli_cmd *cmd, mi_context *c, mi_backend *backend, const run_settings *rs,
+                            double *ms) {
+    mi_status st;
+    for (int i = 0; i < rs->warmup; i++)
+        if ((st = mi_context_execute(c, 1))) cli_fail_status(cmd, st);
+    if ((st = mi_cuda_profiler(backend, 1))) cli_fail_status(cmd, st);
+    for (int i = 0; i < rs->bench; i++) {
+        float t = 0;
+        if ((st = mi_context_timer_start(c)) || (st = mi_context_execute(c, 0)) || (st = mi_context_timer_stop(c, &t)))
+            cli_fail_status(cmd, st);
+        ms[i] = t;
+    }
+    if ((st = mi_cuda_profiler(backend, 0))) cli_fail_status(cmd, st);
+}
+
+static void bench_on_host(const cli_cmd *cmd, mi_context *c, const run_io *io, const run_settings *rs, double *ms) {
+    mi_status st;
+    for (int i = 0; i < rs->warmup; i++)
+        if ((st = mi_context_run(c, io->ins, io->outs))) cli_fail_status(cmd, st);
+    for (int i = 0; i < rs->bench; i++) {
+        double s0 = cli_now();
+        if ((st = mi_context_run(c, io->ins, io->outs))) cli_fail_status(cmd, st);
+        ms[i] = 1e3 * (cli_now() - s0);
+    }
+}
+
+static void bench(const cli_cmd *cmd, mi_context *c, mi_backend *backend, int cuda, const run_io *io,
+                  const run_settings *rs) {
+    double *ms = malloc((size_t)rs->bench * sizeof *ms);
+    if (!ms) cli_fail(cmd, "out of memory");
+    if (cuda) bench_on_device(cmd, c, backend, rs, ms);
+    else bench_on_host(cmd, c, io, rs, ms);
+    qsort(ms, (size_t)rs->bench, sizeof *ms, cmp_double);
+    printf("latency    min %.3f ms, median %.3f ms over %d runs (%s, %d warm-up)\n", ms[0],
+           median_of_sorted(ms, rs->bench), rs->bench,
+           cuda ? "CUDA events, inputs already on the device" : "host wall time, with input/output copies",
+           rs->warmup);
+    free(ms);
+}
+
+/* The peak of the whole process, loading included: for a moment the
+ * mapped ONNX file and its parse live together (protobuf-c copies every
+ * bytes field), about twice the file. */
+static void print_host_memory(size_t rss_before) {
+    char b1[32], b2[32], b3[32];
+    size_t hwm = mi_proc_status_bytes("VmHWM"), rss = mi_proc_status_bytes("VmRSS");
+    if (hwm)
+        printf("host mem   peak %s resident, %s now (this process; %s before the model was loaded)\n",
+               cli_bytes(hwm, b1, sizeof b1), cli_bytes(rss, b3, sizeof b3), cli_bytes(rss_before, b2, sizeof b2));
+}
+
+static int run_run(const cli_cmd *cmd, int argc, char **argv) {
+    cli_args a;
+    cli_parse(cmd, argc, argv, &a);
+    const char *path = a.positional[0];
+    run_settings rs;
+    parse_run_options(cmd, &a, &rs);
+    mi_status st;
+
+    size_t rss0 = mi_proc_status_bytes("VmRSS");
+    double t0 = cli_now();
+    mi_model *m;
+    if ((st = mi_model_load(path, &rs.model, &m))) cli_fail_status(cmd, st);
+    double t1 = cli_now();
+    mi_context *c;
+    if ((st = mi_context_create(m, NULL, 0, &c))) cli_fail_status(cmd, st);
+    if (rs.poison && (st = mi_context_set_poison(c, 1))) cli_fail_status(cmd, st);
+    print_model(path, rs.model.device, m, t1 - t0);
     mi_backend *backend = mi_model_backend(m);
     /* What the backend answers decides, not its name: one that gives CUDA
      * device information also times with CUDA events. */
@@ -184,127 +372,17 @@ static int run_run(const cli_cmd *cmd, int argc, char **argv) {
     if (cuda) print_cuda_device(cmd, backend);
     else mi_clear_error();
 
-    size_t ni = mi_model_input_count(m), no = mi_model_output_count(m);
-    const void **ins = calloc(ni ? ni : 1, sizeof *ins);
-    void **outs = calloc(no ? no : 1, sizeof *outs);
-    mi_tensor_data *loaded = calloc(ni ? ni : 1, sizeof *loaded);
-    if (!ins || !outs || !loaded) cli_fail(cmd, "out of memory");
-    char *list = NULL, *parts[64];
-    int nparts = 0;
-    if ((v = cli_get(cmd, &a, "--input"))) {
-        list = strdup(v);
-        nparts = split_list(list, parts, 64);
-        if ((size_t)nparts != ni) cli_fail(cmd, "--input: %d files for %zu inputs", nparts, ni);
-    }
-    for (size_t i = 0; i < ni; i++) {
-        const mi_tensor *t = mi_model_input(m, i);
-        char shape[128];
-        shape_str(t, shape, sizeof shape);
-        if (list) {
-            if ((st = mi_tensor_file_read(parts[i], &loaded[i]))) cli_fail_status(cmd, st);
-            if (loaded[i].nbytes != t->nbytes || loaded[i].dtype != t->dtype)
-                cli_fail(cmd, "--input %s: %zu bytes of %s, but input '%s' (%s) takes %zu bytes of %s", parts[i],
-                         loaded[i].nbytes, mi_dtype_name(loaded[i].dtype), t->name, shape, t->nbytes,
-                         mi_dtype_name(t->dtype));
-            ins[i] = loaded[i].data;
-            printf("input      '%s' %s from %s\n", t->name, shape, parts[i]);
-        } else {
-            unsigned char *buf = malloc(t->nbytes ? t->nbytes : 1);
-            if (!buf) cli_fail(cmd, "out of memory for input '%s'", t->name);
-            uint64_t s = 0x9E3779B97F4A7C15ULL;
-            size_t es = mi_dtype_size(t->dtype);
-            for (size_t e = 0; es && e < t->nbytes / es; e++) {
-                s = s * 6364136223846793005ULL + 1442695040888963407ULL;
-                double u = (double)(s >> 11) * 0x1.0p-53 * 2.0 - 1.0;
-                if (t->dtype == MI_DTYPE_FLOAT) ((float *)buf)[e] = (float)u;
-                else memset(buf + e * es, 0, es);
-            }
-            loaded[i].data = buf;
-            ins[i] = buf;
-            printf("input      '%s' %s random in [-1, 1] (seed 0)\n", t->name, shape);
-        }
-    }
-    for (size_t i = 0; i < no; i++) {
-        outs[i] = malloc(mi_model_output(m, i)->nbytes ? mi_model_output(m, i)->nbytes : 1);
-        if (!outs[i]) cli_fail(cmd, "out of memory for outputs");
-    }
+    run_io io;
+    prepare_io(cmd, m, rs.inputs, &io);
     double r0 = cli_now();
-    if ((st = mi_context_run(c, ins, outs))) cli_fail_status(cmd, st);
-    double r1 = cli_now();
-    printf("run        %.2f ms%s\n", 1e3 * (r1 - r0), cli_get(cmd, &a, "--poison") ? " (poison mode: checked)" : "");
-    int rc = 0;
-    if ((v = cli_get(cmd, &a, "--check"))) {
-        char *cl = strdup(v), *cp[64];
-        int nc = split_list(cl, cp, 64);
-        if ((size_t)nc > no) cli_fail(cmd, "--check: %d files for %zu outputs", nc, no);
-        for (int i = 0; i < nc; i++)
-            if (!check_output(cmd, mi_model_output(m, (size_t)i), outs[i], cp[i], tol)) rc = 1;
-        free(cl);
-    }
-    if ((v = cli_get(cmd, &a, "--output"))) {
-        char *ol = strdup(v), *op[64];
-        int nout = split_list(ol, op, 64);
-        if ((size_t)nout > no) cli_fail(cmd, "--output: %d files for %zu outputs", nout, no);
-        for (int i = 0; i < nout; i++) {
-            const mi_tensor *t = mi_model_output(m, (size_t)i);
-            if ((st = mi_tensor_file_write(op[i], t->name, t->dtype, t->ndim, t->dims, outs[i])))
-                cli_fail_status(cmd, st);
-            printf("output     '%s' written to %s\n", t->name, op[i]);
-        }
-        free(ol);
-    }
-    if (bench) {
-        double *ms = malloc((size_t)bench * sizeof *ms);
-        if (!ms) cli_fail(cmd, "out of memory");
-        if (cuda) {
-            /* The inputs are on the device since the first run: time the
-             * network alone, on the device, as bench/bench_gpu does. */
-            for (int i = 0; i < warmup; i++)
-                if ((st = mi_context_execute(c, 1))) cli_fail_status(cmd, st);
-            /* cudaProfilerStart/Stop: `nsys --capture-range=cudaProfilerApi`
-             * (scripts/profile.sh) records the timed runs alone. */
-            if ((st = mi_cuda_profiler(backend, 1))) cli_fail_status(cmd, st);
-            for (int i = 0; i < bench; i++) {
-                float t = 0;
-                if ((st = mi_context_timer_start(c)) || (st = mi_context_execute(c, 0)) ||
-                    (st = mi_context_timer_stop(c, &t)))
-                    cli_fail_status(cmd, st);
-                ms[i] = t;
-            }
-            if ((st = mi_cuda_profiler(backend, 0))) cli_fail_status(cmd, st);
-        } else {
-            for (int i = 0; i < warmup; i++)
-                if ((st = mi_context_run(c, ins, outs))) cli_fail_status(cmd, st);
-            for (int i = 0; i < bench; i++) {
-                double s0 = cli_now();
-                if ((st = mi_context_run(c, ins, outs))) cli_fail_status(cmd, st);
-                ms[i] = 1e3 * (cli_now() - s0);
-            }
-        }
-        qsort(ms, (size_t)bench, sizeof *ms, cmp_double);
-        printf("latency    min %.3f ms, median %.3f ms over %d runs (%s, %d warm-up)\n", ms[0],
-               median_of_sorted(ms, bench), bench,
-               cuda ? "CUDA events, inputs already on the device" : "host wall time, with input/output copies",
-               warmup);
-        free(ms);
-    }
-    /* The peak of the whole process, loading included: for a moment the
-     * mapped ONNX file and its parse live together (protobuf-c copies
-     * every bytes field), about twice the file. */
-    size_t hwm = mi_proc_status_bytes("VmHWM"), rss = mi_proc_status_bytes("VmRSS");
-    if (hwm)
-        printf("host mem   peak %s resident, %s now (this process; %s before the model was loaded)\n",
-               cli_bytes(hwm, b1, sizeof b1), cli_bytes(rss, b3, sizeof b3), cli_bytes(rss0, b2, sizeof b2));
+    if ((st = mi_context_run(c, io.ins, io.outs))) cli_fail_status(cmd, st);
+    printf("run        %.2f ms%s\n", 1e3 * (cli_now() - r0), rs.poison ? " (poison mode: checked)" : "");
+    int rc = rs.checks && !check_outputs(cmd, m, &io, rs.checks, rs.tolerance) ? 1 : 0;
+    if (rs.outputs) write_outputs(cmd, m, &io, rs.outputs);
+    if (rs.bench) bench(cmd, c, backend, cuda, &io, &rs);
+    print_host_memory(rss0);
     if (cuda) print_cuda_memory(cmd, backend);
-    for (size_t i = 0; i < ni; i++) {
-        if (list) mi_tensor_data_free(&loaded[i]);
-        else free(loaded[i].data);
-    }
-    for (size_t i = 0; i < no; i++) free(outs[i]);
-    free(loaded);
-    free(ins);
-    free(outs);
-    free(list);
+    free_io(&io);
     mi_context_destroy(c);
     mi_model_destroy(m);
     return rc;
