@@ -72,7 +72,10 @@ typedef struct finder {
 static void note(finder *f, const char *path, const char *why) {
     size_t n = strlen(f->tried);
     if (n + 8 >= sizeof f->tried) return;
-    snprintf(f->tried + n, sizeof f->tried - n, "%s%s: %s", f->ntried ? "; " : "", path, why);
+    /* Cut short when the list is long, on purpose (testing the result
+     * tells GCC so). */
+    if (snprintf(f->tried + n, sizeof f->tried - n, "%s%s: %s", f->ntried ? "; " : "", path, why) < 0)
+        f->tried[n] = '\0';
     f->ntried++;
 }
 
