@@ -30,22 +30,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-static mi_cu_backend *state(mi_backend *b) { return (mi_cu_backend *)b->state; }
+static mi__cu_backend *state(mi_backend *b) { return (mi__cu_backend *)b->state; }
 
 /* ---- the backend ---------------------------------------------------------------------- */
 
 static void cu_destroy(mi_backend *b) {
     if (!b) return;
-    mi_cu_backend *cb = state(b);
+    mi__cu_backend *cb = state(b);
     if (cb) {
-        for (size_t k = 0; k < cb->nnodes; k++) mi_cu_node_release(&cb->nodes[k]);
+        for (size_t k = 0; k < cb->nnodes; k++) mi__cu_node_release(&cb->nodes[k]);
         mi__free(cb->nodes);
         /* Pools the engine did not free (it frees all on every path) would
          * leak device memory for the process's life: free them here. */
-        for (size_t i = 0; i < cb->regions.n; i++) mi_cu_rt_free((void *)cb->regions.v[i].base);
-        mi_cu_regions_free(&cb->regions);
-        mi_cu_dnn_destroy(cb->dnn);
-        mi_cu_rt_stream_destroy(cb->copy);
+        for (size_t i = 0; i < cb->regions.n; i++) mi__cu_rt_free((void *)cb->regions.v[i].base);
+        mi__cu_regions_free(&cb->regions);
+        mi__cu_dnn_destroy(cb->dnn);
+        mi__cu_rt_stream_destroy(cb->copy);
         pthread_mutex_destroy(&cb->lock);
         mi__free(cb);
     }
@@ -53,16 +53,16 @@ static void cu_destroy(mi_backend *b) {
 }
 
 static mi_status cu_alloc(mi_backend *b, size_t bytes, const char *what, void **ptr) {
-    mi_cu_backend *cb = state(b);
-    mi_status st = mi_cu_rt_set_device(cb->device);
+    mi__cu_backend *cb = state(b);
+    mi_status st = mi__cu_rt_set_device(cb->device);
     *ptr = NULL;
     if (st) return st;
-    if ((st = mi_cu_rt_malloc(cb->device, bytes ? bytes : 1, what, ptr))) return st;
+    if ((st = mi__cu_rt_malloc(cb->device, bytes ? bytes : 1, what, ptr))) return st;
     pthread_mutex_lock(&cb->lock);
-    st = mi_cu_regions_add(&cb->regions, *ptr, bytes, what);
+    st = mi__cu_regions_add(&cb->regions, *ptr, bytes, what);
     pthread_mutex_unlock(&cb->lock);
     if (st) {
-        mi_cu_rt_free(*ptr);
+        mi__cu_rt_free(*ptr);
         *ptr = NULL;
         return st;
     }
@@ -72,19 +72,19 @@ static mi_status cu_alloc(mi_backend *b, size_t bytes, const char *what, void **
 }
 
 static void cu_free(mi_backend *b, void *ptr) {
-    mi_cu_backend *cb = state(b);
+    mi__cu_backend *cb = state(b);
     if (!ptr) return;
     pthread_mutex_lock(&cb->lock);
-    (void)mi_cu_regions_remove(&cb->regions, ptr, NULL);
+    (void)mi__cu_regions_remove(&cb->regions, ptr, NULL);
     pthread_mutex_unlock(&cb->lock);
-    (void)mi_cu_rt_set_device(cb->device);
-    mi_cu_rt_free(ptr);
+    (void)mi__cu_rt_set_device(cb->device);
+    mi__cu_rt_free(ptr);
 }
 
 static mi_status cu_copy_kind(mi_backend *b, void *dst, const void *src, size_t n, int kind) {
-    mi_cu_backend *cb = state(b);
-    mi_status st = mi_cu_rt_set_device(cb->device);
-    if (!st) st = mi_cu_rt_copy_sync(cb->copy, dst, src, n, kind);
+    mi__cu_backend *cb = state(b);
+    mi_status st = mi__cu_rt_set_device(cb->device);
+    if (!st) st = mi__cu_rt_copy_sync(cb->copy, dst, src, n, kind);
     return st;
 }
 
@@ -99,7 +99,7 @@ static mi_status cu_copy(mi_backend *b, void *dst, const void *src, size_t n) {
 }
 
 static mi_status cu_prepare(mi_backend *b, const mi_graph *g, size_t index, size_t *workspace) {
-    mi_cu_backend *cb = state(b);
+    mi__cu_backend *cb = state(b);
     size_t nn = mi_graph_node_count(g);
     *workspace = 0;
     /* The node state (descriptors, algorithms) is one graph's: the engine
@@ -114,7 +114,7 @@ static mi_status cu_prepare(mi_backend *b, const mi_graph *g, size_t index, size
                          "backend serves one model at a time (open one per model with mi_backend_open)",
                          mi_graph_name(cb->graph), live, live == 1 ? "" : "s");
     if (index == 0 || cb->graph != g || cb->nnodes != nn) {
-        for (size_t k = 0; k < cb->nnodes; k++) mi_cu_node_release(&cb->nodes[k]);
+        for (size_t k = 0; k < cb->nnodes; k++) mi__cu_node_release(&cb->nodes[k]);
         mi__free(cb->nodes);
         cb->nodes = mi__calloc(nn ? nn : 1, sizeof *cb->nodes);
         cb->nnodes = cb->nodes ? nn : 0;
@@ -122,46 +122,46 @@ static mi_status cu_prepare(mi_backend *b, const mi_graph *g, size_t index, size
         if (!cb->nodes) return mi__error(MI_ERR_NO_MEMORY, "cuda backend: state of %zu nodes", nn);
     }
     if (index >= nn) return mi__error(MI_ERR_INVALID_ARG, "cuda backend: node %zu of %zu", index, nn);
-    mi_status st = mi_cu_rt_set_device(cb->device);
-    if (!st) st = mi_cu_prepare_node(cb, &b->options, g, index, workspace);
+    mi_status st = mi__cu_rt_set_device(cb->device);
+    if (!st) st = mi__cu_prepare_node(cb, &b->options, g, index, workspace);
     return st;
 }
 
 /* ---- contexts --------------------------------------------------------------------------- */
 
 static void cu_context_destroy(mi_backend *b, void *ctx) {
-    mi_cu_ctx *cx = ctx;
+    mi__cu_ctx *cx = ctx;
     if (!cx) return;
     if (cx->counted) {
         pthread_mutex_lock(&state(b)->lock);
         state(b)->ncontexts--;
         pthread_mutex_unlock(&state(b)->lock);
     }
-    (void)mi_cu_rt_set_device(state(b)->device);
+    (void)mi__cu_rt_set_device(state(b)->device);
     if (cx->capturing) {
         cudaGraphExec_t none;
-        (void)mi_cu_rt_capture_end(cx->own, &none, 1);
+        (void)mi__cu_rt_capture_end(cx->own, &none, 1);
     }
-    mi_cu_rt_graph_destroy(cx->exec);
-    mi_cu_rt_event_destroy(cx->t0);
-    mi_cu_rt_event_destroy(cx->t1);
-    mi_cu_blas_destroy(cx->blas);
-    mi_cu_dnn_destroy(cx->dnn);
-    mi_cu_rt_stream_destroy(cx->own);
+    mi__cu_rt_graph_destroy(cx->exec);
+    mi__cu_rt_event_destroy(cx->t0);
+    mi__cu_rt_event_destroy(cx->t1);
+    mi__cu_blas_destroy(cx->blas);
+    mi__cu_dnn_destroy(cx->dnn);
+    mi__cu_rt_stream_destroy(cx->own);
     mi__free(cx->captured);
     mi__free(cx);
 }
 
 static mi_status cu_context_create(mi_backend *b, void **out) {
-    mi_cu_backend *cb = state(b);
+    mi__cu_backend *cb = state(b);
     mi_status st;
     *out = NULL;
-    mi_cu_ctx *cx = mi__calloc(1, sizeof *cx);
+    mi__cu_ctx *cx = mi__calloc(1, sizeof *cx);
     if (!cx) return mi__error(MI_ERR_NO_MEMORY, "cuda backend: creating a context");
     cx->cb = cb;
-    if ((st = mi_cu_rt_set_device(cb->device)) || (st = mi_cu_rt_stream_create(&cx->own)) ||
-        (st = mi_cu_dnn_create(&cx->dnn)) || (st = mi_cu_blas_create(&cx->blas, b->options.tf32)) ||
-        (st = mi_cu_rt_event_create(&cx->t0)) || (st = mi_cu_rt_event_create(&cx->t1))) {
+    if ((st = mi__cu_rt_set_device(cb->device)) || (st = mi__cu_rt_stream_create(&cx->own)) ||
+        (st = mi__cu_dnn_create(&cx->dnn)) || (st = mi__cu_blas_create(&cx->blas, b->options.tf32)) ||
+        (st = mi__cu_rt_event_create(&cx->t0)) || (st = mi__cu_rt_event_create(&cx->t1))) {
         cu_context_destroy(b, cx);
         return mi__error_prefix(st, "cuda backend: creating a context: ");
     }
@@ -175,11 +175,11 @@ static mi_status cu_context_create(mi_backend *b, void **out) {
 
 /* ---- runs ------------------------------------------------------------------------------- */
 
-static cudaStream_t run_stream(const mi_cu_ctx *cx) { return cx->user ? cx->user : cx->own; }
+static cudaStream_t run_stream(const mi__cu_ctx *cx) { return cx->user ? cx->user : cx->own; }
 
-static mi_status bind_dnn(mi_cu_ctx *cx, cudaStream_t s) {
+static mi_status bind_dnn(mi__cu_ctx *cx, cudaStream_t s) {
     if (cx->bound && cx->dnn_stream == s) return MI_OK;
-    mi_status st = mi_cu_dnn_bind(cx->dnn, s);
+    mi_status st = mi__cu_dnn_bind(cx->dnn, s);
     if (st) return st;
     cx->dnn_stream = s;
     cx->bound = 1;
@@ -188,14 +188,14 @@ static mi_status bind_dnn(mi_cu_ctx *cx, cudaStream_t s) {
 
 /* Ends a run that failed half-way: a capture in progress is discarded
  * (so the stream is usable again) and the NVTX ranges are closed. */
-static void abort_run(mi_cu_ctx *cx) {
+static void abort_run(mi__cu_ctx *cx) {
     if (cx->capturing) {
         cudaGraphExec_t none;
-        (void)mi_cu_rt_capture_end(cx->own, &none, 1);
+        (void)mi__cu_rt_capture_end(cx->own, &none, 1);
         cx->capturing = 0;
     }
     while (cx->open_ranges > 0) {
-        mi_cu_range_pop();
+        mi__cu_range_pop();
         cx->open_ranges--;
     }
 }
@@ -208,18 +208,18 @@ static void graphs_failed(mi_backend *b, const char *what) {
 }
 
 static mi_status cu_begin_run(mi_backend *b, void *ctx, int *skip_nodes) {
-    mi_cu_backend *cb = state(b);
-    mi_cu_ctx *cx = ctx;
+    mi__cu_backend *cb = state(b);
+    mi__cu_ctx *cx = ctx;
     mi_status st;
     *skip_nodes = 0;
     if (!cx) return mi__error(MI_ERR_INVALID_ARG, "cuda backend: a run needs a context");
-    if ((st = mi_cu_rt_set_device(cb->device))) return st;
+    if ((st = mi__cu_rt_set_device(cb->device))) return st;
     cudaStream_t s = run_stream(cx);
-    cx->mode = MI_CU_RUN_EAGER;
+    cx->mode = MI__CU_RUN_EAGER;
     cx->ncaptured = 0;
     if (b->options.cuda_graph && !cx->graphs_off) {
         if (cx->exec) {
-            cx->mode = MI_CU_RUN_REPLAY;
+            cx->mode = MI__CU_RUN_REPLAY;
             *skip_nodes = 1;
         } else if (cx->runs >= 1) {
             /* Warmed up: capture this run on the context's own stream with
@@ -231,7 +231,7 @@ static mi_status cu_begin_run(mi_backend *b, void *ctx, int *skip_nodes) {
                 cx->cap_captured = cb->nnodes;
             }
             if ((st = bind_dnn(cx, cx->own))) return st;
-            if ((st = mi_cu_rt_capture_begin(cx->own))) {
+            if ((st = mi__cu_rt_capture_begin(cx->own))) {
                 /* Not capturable here (e.g. another capture on this thread):
                  * this run and the next go eagerly instead of failing. */
                 graphs_failed(b, "a CUDA Graph capture could not start");
@@ -239,44 +239,44 @@ static mi_status cu_begin_run(mi_backend *b, void *ctx, int *skip_nodes) {
             } else {
                 s = cx->own;
                 cx->capturing = 1;
-                cx->mode = MI_CU_RUN_CAPTURE;
+                cx->mode = MI__CU_RUN_CAPTURE;
             }
         }
     }
-    if (cx->mode == MI_CU_RUN_EAGER && (st = bind_dnn(cx, s))) return st;
+    if (cx->mode == MI__CU_RUN_EAGER && (st = bind_dnn(cx, s))) return st;
     cx->stream = s;
-    mi_cu_range_push_run(cb->graph, cx->mode);
+    mi__cu_range_push_run(cb->graph, cx->mode);
     cx->open_ranges = 1;
     return MI_OK;
 }
 
 /* A capture that cannot become a graph: what it recorded never ran, so
  * run it now, eagerly, on the run's stream, and stay eager from now on. */
-static mi_status replay_eagerly(mi_backend *b, mi_cu_ctx *cx) {
+static mi_status replay_eagerly(mi_backend *b, mi__cu_ctx *cx) {
     mi_status st;
     cx->graphs_off = 1;
-    cx->mode = MI_CU_RUN_EAGER;
+    cx->mode = MI__CU_RUN_EAGER;
     cx->stream = run_stream(cx);
     if ((st = bind_dnn(cx, cx->stream))) return st;
     for (size_t i = 0; i < cx->ncaptured; i++)
-        if ((st = mi_cu_run_node(state(b), cx, cx->captured[i]))) return st;
+        if ((st = mi__cu_run_node(state(b), cx, cx->captured[i]))) return st;
     return MI_OK;
 }
 
 static mi_status cu_run(mi_backend *b, void *ctx, const mi_node_args *a) {
-    mi_cu_ctx *cx = ctx;
+    mi__cu_ctx *cx = ctx;
     if (!cx || !a) return mi__error(MI_ERR_INVALID_ARG, "cuda backend: run: NULL context or arguments");
-    mi_status st = mi_cu_run_node(state(b), cx, a);
+    mi_status st = mi__cu_run_node(state(b), cx, a);
     if (st && cx->capturing) {
         /* The node could not be captured (or failed): end the capture, run
          * the nodes before it and then it eagerly; the rest of this run
          * follows eagerly. A real error shows again in the eager call. */
         cudaGraphExec_t none;
         graphs_failed(b, "a node could not be captured into a CUDA Graph");
-        (void)mi_cu_rt_capture_end(cx->own, &none, 1);
+        (void)mi__cu_rt_capture_end(cx->own, &none, 1);
         cx->capturing = 0;
         st = replay_eagerly(b, cx);
-        if (!st) st = mi_cu_run_node(state(b), cx, a);
+        if (!st) st = mi__cu_run_node(state(b), cx, a);
     }
     if (st) {
         abort_run(cx);
@@ -287,31 +287,31 @@ static mi_status cu_run(mi_backend *b, void *ctx, const mi_node_args *a) {
 }
 
 static mi_status end_run(mi_backend *b, void *ctx, int sync) {
-    mi_cu_backend *cb = state(b);
-    mi_cu_ctx *cx = ctx;
+    mi__cu_backend *cb = state(b);
+    mi__cu_ctx *cx = ctx;
     mi_status st = MI_OK;
     if (!cx) return mi__error(MI_ERR_INVALID_ARG, "cuda backend: a run needs a context");
     cudaStream_t s = run_stream(cx);
-    if (cx->mode == MI_CU_RUN_CAPTURE) {
+    if (cx->mode == MI__CU_RUN_CAPTURE) {
         cx->capturing = 0;
-        st = mi_cu_rt_capture_end(cx->own, &cx->exec, 0);
+        st = mi__cu_rt_capture_end(cx->own, &cx->exec, 0);
         if (st) {
             graphs_failed(b, "the captured run did not become a CUDA Graph");
             st = replay_eagerly(b, cx);
         } else {
-            st = mi_cu_rt_graph_launch(cx->exec, s);
+            st = mi__cu_rt_graph_launch(cx->exec, s);
         }
-    } else if (cx->mode == MI_CU_RUN_REPLAY) {
-        st = mi_cu_rt_graph_launch(cx->exec, s);
+    } else if (cx->mode == MI__CU_RUN_REPLAY) {
+        st = mi__cu_rt_graph_launch(cx->exec, s);
     }
     while (cx->open_ranges > 0) {
-        mi_cu_range_pop();
+        mi__cu_range_pop();
         cx->open_ranges--;
     }
     if (st) return st;
     cx->runs++;
     if (sync) {
-        st = mi_cu_rt_stream_sync(s, NULL, "the run");
+        st = mi__cu_rt_stream_sync(s, NULL, "the run");
         if (st && !cb->debug_sync)
             st = mi__error_prefix(st, "graph '%s' on cuda:%d (set MI_CUDA_DEBUG_SYNC=1 to find the node): ",
                                   mi_graph_name(cb->graph), cb->device);
@@ -322,11 +322,11 @@ static mi_status end_run(mi_backend *b, void *ctx, int sync) {
 
 /* ---- control requests (include/mini_infer/cuda.h) ---------------------------------------- */
 
-static mi_status memory_report(mi_cu_backend *cb, mi_cuda_memory *m) {
+static mi_status memory_report(mi__cu_backend *cb, mi_cuda_memory *m) {
     memset(m, 0, sizeof *m);
     pthread_mutex_lock(&cb->lock);
     for (size_t i = 0; i < cb->regions.n; i++) {
-        const mi_cu_region *r = &cb->regions.v[i];
+        const mi__cu_region *r = &cb->regions.v[i];
         size_t *slot = strstr(r->what, "weights") ? &m->weights
                      : strstr(r->what, "arena") ? &m->arena
                      : strstr(r->what, "inputs/outputs") ? &m->io : &m->other;
@@ -335,20 +335,20 @@ static mi_status memory_report(mi_cu_backend *cb, mi_cuda_memory *m) {
     }
     pthread_mutex_unlock(&cb->lock);
     size_t fr = 0, total = 0;
-    mi_status st = mi_cu_rt_mem_info(&fr, &total);
+    mi_status st = mi__cu_rt_mem_info(&fr, &total);
     if (st) return st;
     m->device_total = total;
     m->device_used = total - fr;
     m->start_used = cb->start_used;
-    m->process_known = mi_cu_nvml_process_bytes(cb->info.pci_bus_id, &m->process, m->process_note,
-                                                sizeof m->process_note);
+    m->process_known = mi__cu_nvml_process_bytes(cb->info.pci_bus_id, &m->process, m->process_note,
+                                                 sizeof m->process_note);
     return MI_OK;
 }
 
 static mi_status cu_control(mi_backend *b, void *ctx, int request, void *arg) {
-    mi_cu_backend *cb = state(b);
-    mi_cu_ctx *cx = ctx;
-    mi_status st = mi_cu_rt_set_device(cb->device);
+    mi__cu_backend *cb = state(b);
+    mi__cu_ctx *cx = ctx;
+    mi_status st = mi__cu_rt_set_device(cb->device);
     if (st) return st;
     if (request >= MI_CUDA_REQ_SET_STREAM && !cx)
         return mi__error(MI_ERR_INVALID_ARG, "cuda backend: request %d needs a context", request);
@@ -362,7 +362,7 @@ static mi_status cu_control(mi_backend *b, void *ctx, int request, void *arg) {
         return memory_report(cb, arg);
     case MI_CUDA_REQ_PROFILER:
         if (!arg) break;
-        return mi_cu_rt_profiler(*(const int *)arg);
+        return mi__cu_rt_profiler(*(const int *)arg);
     case MI_CUDA_REQ_SET_STREAM:
         if (cx->capturing)
             return mi__error(MI_ERR_INVALID_ARG, "cuda backend: cannot change the stream while capturing");
@@ -373,15 +373,15 @@ static mi_status cu_control(mi_backend *b, void *ctx, int request, void *arg) {
         *(void **)arg = (void *)run_stream(cx);
         return MI_OK;
     case MI_CUDA_REQ_TIMER_START:
-        if ((st = mi_cu_rt_event_record(cx->t0, run_stream(cx)))) return st;
+        if ((st = mi__cu_rt_event_record(cx->t0, run_stream(cx)))) return st;
         cx->timing = 1;
         return MI_OK;
     case MI_CUDA_REQ_TIMER_STOP:
         if (!arg) break;
         if (!cx->timing) return mi__error(MI_ERR_INVALID_ARG, "cuda backend: timer stopped before it started");
         cx->timing = 0;
-        if ((st = mi_cu_rt_event_record(cx->t1, run_stream(cx)))) return st;
-        return mi_cu_rt_event_elapsed(cx->t0, cx->t1, (float *)arg);
+        if ((st = mi__cu_rt_event_record(cx->t1, run_stream(cx)))) return st;
+        return mi__cu_rt_event_elapsed(cx->t0, cx->t1, (float *)arg);
     default:
         return mi__error(MI_ERR_UNSUPPORTED, "cuda backend: unknown request %d", request);
     }
@@ -389,11 +389,11 @@ static mi_status cu_control(mi_backend *b, void *ctx, int request, void *arg) {
 }
 
 static mi_status cu_sync(mi_backend *b, void *ctx) {
-    mi_cu_backend *cb = state(b);
-    mi_cu_ctx *cx = ctx;
+    mi__cu_backend *cb = state(b);
+    mi__cu_ctx *cx = ctx;
     if (!cx) return mi__error(MI_ERR_INVALID_ARG, "cuda backend: sync needs a context");
-    mi_status st = mi_cu_rt_set_device(cb->device);
-    return st ? st : mi_cu_rt_stream_sync(run_stream(cx), NULL, "waiting for the context's stream");
+    mi_status st = mi__cu_rt_set_device(cb->device);
+    return st ? st : mi__cu_rt_stream_sync(run_stream(cx), NULL, "waiting for the context's stream");
 }
 
 static const mi_backend_ops cuda_ops = {
@@ -418,18 +418,21 @@ static const mi_backend_ops cuda_ops = {
 
 /* ---- the entry point ----------------------------------------------------------------------- */
 
-MI_CU_EXPORT const uint32_t mi_backend_plugin_abi = MI__PLUGIN_ABI;
+/* The library is built with hidden visibility: these two are all it exports. */
+#define EXPORT __attribute__((visibility("default")))
 
-MI_CU_EXPORT mi_status mi_backend_plugin_create(const mi__plugin_host *host, int device_index,
-                                                const mi_backend_options *opt, mi_backend **out) {
+EXPORT const uint32_t mi_backend_plugin_abi = MI__PLUGIN_ABI;
+
+EXPORT mi_status mi_backend_plugin_create(const mi__plugin_host *host, int device_index,
+                                          const mi_backend_options *opt, mi_backend **out) {
     mi_status st;
     /* Nothing of the core is reachable before the table is bound. */
     if (!host || host->abi != MI__PLUGIN_ABI || host->size < sizeof *host) return MI_ERR_BACKEND;
-    mi__plugin_bind(host);
+    mi__cu_bind_core(host);
     if (!out) return mi__error(MI_ERR_INVALID_ARG, "mi_backend_plugin_create: out is NULL");
     *out = NULL;
     mi_backend *b = mi__calloc(1, sizeof *b);
-    mi_cu_backend *cb = b ? mi__calloc(1, sizeof *cb) : NULL;
+    mi__cu_backend *cb = b ? mi__calloc(1, sizeof *cb) : NULL;
     if (!cb) {
         mi__free(b);
         return mi__error(MI_ERR_NO_MEMORY, "cuda backend: creating the backend");
@@ -443,23 +446,23 @@ MI_CU_EXPORT mi_status mi_backend_plugin_create(const mi__plugin_host *host, int
     b->state = cb;
     if (opt) b->options = *opt;
     cb->device = device_index;
-    cb->budget = b->options.max_workspace ? b->options.max_workspace : MI_CU_DEFAULT_BUDGET;
+    cb->budget = b->options.max_workspace ? b->options.max_workspace : MI__CU_DEFAULT_BUDGET;
     cb->verbose = b->options.verbose;
     cb->log = b->options.log;
     cb->log_user = b->options.log_user;
     const char *dbg = getenv("MI_CUDA_DEBUG_SYNC");
     cb->debug_sync = dbg && *dbg && strcmp(dbg, "0") != 0;
-    if ((st = mi_cu_rt_open(device_index, &cb->info))) goto fail;
-    if ((st = mi_cu_dnn_create(&cb->dnn))) {
+    if ((st = mi__cu_rt_open(device_index, &cb->info))) goto fail;
+    if ((st = mi__cu_dnn_create(&cb->dnn))) {
         st = mi__error_prefix(st, "device 'cuda:%d': cuDNN could not start: ", device_index);
         goto fail;
     }
-    if ((st = mi_cu_rt_stream_create(&cb->copy))) goto fail;
+    if ((st = mi__cu_rt_stream_create(&cb->copy))) goto fail;
     size_t fr = 0, total = 0;
-    if ((st = mi_cu_rt_mem_info(&fr, &total))) goto fail;
+    if ((st = mi__cu_rt_mem_info(&fr, &total))) goto fail;
     cb->start_used = total - fr;
-    cb->info.cudnn_version = mi_cu_dnn_version();
-    cb->info.cublas_version = mi_cu_blas_version();
+    cb->info.cudnn_version = mi__cu_dnn_version();
+    cb->info.cublas_version = mi__cu_blas_version();
     cb->info.tf32 = b->options.tf32 != 0;
     cb->info.cuda_graph = b->options.cuda_graph != 0;
     cb->info.max_workspace = cb->budget;

@@ -9,7 +9,7 @@
 
 static const mi__plugin_host *core;
 
-void mi__plugin_bind(const mi__plugin_host *host) { core = host; }
+void mi__cu_bind_core(const mi__plugin_host *host) { core = host; }
 
 /* ---- errors and logging --------------------------------------------------------- */
 

@@ -10,10 +10,17 @@
  * lib_cublas.c     the only file calling cuBLAS
  * lib_nvml.c       NVML through dlopen (this process's device memory)
  * nvtx_ranges.c    the NVTX ranges
- * k_*.cu           our kernels, one file per op family (kernels.h)
+ * k_*.cu           our kernels, one file per op family: their launchers
+ *                  (kernels.h), launch helpers (k_common.cuh) and the
+ *                  index math they share with the host tests (index_math.h)
  *
  * core_link.c      the core functions this library calls, forwarded to
  *                  the table the core hands it (src/runtime/plugin.h)
+ *
+ * Names shared between these files start with mi__cu_ (MI__CU_), those of
+ * the kernels' side (kernels.h, index_math.h, k_common.cuh) with mi__k_
+ * (MI__K_); everything else is static. The library exports only its ABI
+ * number and entry point (backend_cuda.c).
  *
  * Every CUDA, cuDNN and cuBLAS status is checked where it is returned and
  * becomes an mi_status whose message (mi__error, through the core's table
@@ -34,46 +41,45 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#define MI_CU_EXPORT __attribute__((visibility("default")))
+/* core_link.c: binds the core's table; the entry point calls it before
+ * anything else. */
+void mi__cu_bind_core(const mi__plugin_host *host);
 
-/* core_link.c: binds the core's table; called first by the entry point. */
-void mi__plugin_bind(const mi__plugin_host *host);
-
-typedef struct mi_cu_dnn mi_cu_dnn; /* a node's cuDNN descriptors (lib_cudnn.c) */
+typedef struct mi__cu_dnn mi__cu_dnn; /* a node's cuDNN descriptors (lib_cudnn.c) */
 
 /* What run() does for a node, decided by prepare(). */
-typedef enum mi_cu_kind {
-    MI_CU_K_CONV = 1, MI_CU_K_POOL, MI_CU_K_REDUCE, MI_CU_K_UNARY, MI_CU_K_BINARY, MI_CU_K_PAD,
-    MI_CU_K_BATCH_NORM, MI_CU_K_GEMM, MI_CU_K_MATMUL, MI_CU_K_VIEW_COPY, MI_CU_K_STRIDED,
-    MI_CU_K_CONCAT, MI_CU_K_SPLIT, MI_CU_K_BYTES, MI_CU_K_GATHER, MI_CU_K_SOFTMAX, MI_CU_K_CAST,
-    MI_CU_K_LRN,
-} mi_cu_kind;
+typedef enum mi__cu_kind {
+    MI__CU_K_CONV = 1, MI__CU_K_POOL, MI__CU_K_REDUCE, MI__CU_K_UNARY, MI__CU_K_BINARY, MI__CU_K_PAD,
+    MI__CU_K_BATCH_NORM, MI__CU_K_GEMM, MI__CU_K_MATMUL, MI__CU_K_VIEW_COPY, MI__CU_K_STRIDED,
+    MI__CU_K_CONCAT, MI__CU_K_SPLIT, MI__CU_K_BYTES, MI__CU_K_GATHER, MI__CU_K_SOFTMAX, MI__CU_K_CAST,
+    MI__CU_K_LRN,
+} mi__cu_kind;
 
-typedef struct mi_cu_node {
-    mi_cu_kind kind;
+typedef struct mi__cu_node {
+    mi__cu_kind kind;
     mi__op_params p;
-    mi_cu_ws ws;
-    mi_cu_dnn *dnn;
+    mi__cu_ws ws;
+    mi__cu_dnn *dnn;
     union {
-        struct { mi_cu_conv c; mi_cu_conv_choice choice; atomic_int fused_failed; } conv; /* contexts share it */
-        mi_cu_pool pool;
-        mi_cu_reduce reduce;
+        struct { mi__cu_conv c; mi__cu_conv_choice choice; atomic_int fused_failed; } conv; /* contexts share it */
+        mi__cu_pool pool;
+        mi__k_reduce reduce;
         struct { int op, dtype; double a, b; int64_t ia, ib; int64_t n; } unary;
         struct { int op, dtype; int64_t n; mi_k_bcast bc; } binary;
-        mi_cu_pad pad;
-        struct { mi_cu_chan ch; int use_cudnn; } chan; /* BatchNormalization, LRN */
-        mi_cu_gemm gemm;
-        mi_cu_blas matmul;
-        mi_cu_copy copy;
-        struct { mi_cu_copy *parts; int n; } parts;  /* Concat inputs, Split outputs */
+        mi__k_pad pad;
+        struct { mi__cu_chan ch; int use_cudnn; } chan; /* BatchNormalization, LRN */
+        mi__cu_gemm gemm;
+        mi__cu_blas matmul;
+        mi__k_copy copy;
+        struct { mi__k_copy *parts; int n; } parts;  /* Concat inputs, Split outputs */
         struct { const void *data; void *own; size_t n; int64_t dims[MI_MAX_DIMS]; } bytes; /* Constant, Shape */
-        mi_cu_gather gather;
-        mi_cu_softmax softmax;
+        mi__k_gather gather;
+        mi__cu_softmax softmax;
         struct { int from, to; int64_t n; } cast;
     } u;
-} mi_cu_node;
+} mi__cu_node;
 
-typedef struct mi_cu_backend {
+typedef struct mi__cu_backend {
     int device;
     mi_cuda_device_info info;
     size_t budget;              /* per-node workspace budget */
@@ -85,15 +91,15 @@ typedef struct mi_cu_backend {
     cudaStream_t copy;          /* upload / download / copy */
     pthread_mutex_t lock;       /* regions, ncontexts */
     size_t ncontexts;           /* live contexts: while any, the prepared graph stays */
-    mi_cu_regions regions;
+    mi__cu_regions regions;
     size_t start_used;          /* device memory in use once the backend was up */
     const mi_graph *graph;      /* the graph prepare() saw */
     size_t nnodes;
-    mi_cu_node *nodes;
-} mi_cu_backend;
+    mi__cu_node *nodes;
+} mi__cu_backend;
 
-typedef struct mi_cu_ctx {
-    mi_cu_backend *cb;
+typedef struct mi__cu_ctx {
+    mi__cu_backend *cb;
     cudaStream_t own;           /* the context's stream (non-default, capturable) */
     cudaStream_t user;          /* the caller's stream, or NULL */
     cudnnHandle_t dnn;
@@ -104,7 +110,7 @@ typedef struct mi_cu_ctx {
     int timing;
     /* runs and CUDA Graphs */
     int64_t runs;               /* completed runs */
-    mi_cu_run_kind mode;        /* of the run in progress */
+    mi__cu_run_kind mode;        /* of the run in progress */
     int capturing;
     int graphs_off;             /* capturing failed once: this context runs eagerly */
     cudaGraphExec_t exec;
@@ -115,109 +121,106 @@ typedef struct mi_cu_ctx {
      * for the context's life): a failed instantiation replays them eagerly. */
     const mi_node_args **captured;
     size_t ncaptured, cap_captured;
-} mi_cu_ctx;
+} mi__cu_ctx;
 
 /* ---- nodes_cuda.c ------------------------------------------------------------------ */
 
-mi_status mi_cu_prepare_node(mi_cu_backend *cb, const mi_backend_options *o, const mi_graph *g,
-                             size_t index, size_t *workspace);
-void mi_cu_node_release(mi_cu_node *cn);
-mi_status mi_cu_run_node(mi_cu_backend *cb, mi_cu_ctx *cx, const mi_node_args *a);
+mi_status mi__cu_prepare_node(mi__cu_backend *cb, const mi_backend_options *o, const mi_graph *g,
+                              size_t index, size_t *workspace);
+void mi__cu_node_release(mi__cu_node *cn);
+mi_status mi__cu_run_node(mi__cu_backend *cb, mi__cu_ctx *cx, const mi_node_args *a);
 
 /* ---- lib_cudart.c ---------------------------------------------------------------- */
 
-/* MI_OK, or the error naming the node and the call with CUDA's name and
- * text (cudaErrorMemoryAllocation: MI_ERR_DEVICE_MEMORY; no usable
- * device or driver: MI_ERR_NO_DEVICE; else MI_ERR_BACKEND). */
-mi_status mi_cu_rt_check(cudaError_t e, const mi_node *n, const char *call);
-#define MI_CU_RT(call, node) mi_cu_rt_check((call), (node), #call)
+/* Each returns MI_OK, or the error naming the node (or what was being
+ * done) and the call with CUDA's name and text: cudaErrorMemoryAllocation
+ * is MI_ERR_DEVICE_MEMORY, no usable device or driver MI_ERR_NO_DEVICE,
+ * anything else MI_ERR_BACKEND. */
 
 /* Opens device `index`: MI_ERR_NO_DEVICE with the reason when there is
  * no usable GPU (no device, no driver, a driver too old, code not built
  * for its architecture). Fills info. */
-mi_status mi_cu_rt_open(int index, mi_cuda_device_info *info);
-mi_status mi_cu_rt_set_device(int device);
-mi_status mi_cu_rt_mem_info(size_t *free_bytes, size_t *total);
+mi_status mi__cu_rt_open(int index, mi_cuda_device_info *info);
+mi_status mi__cu_rt_set_device(int device);
+mi_status mi__cu_rt_mem_info(size_t *free_bytes, size_t *total);
 /* One cudaMalloc; MI_ERR_DEVICE_MEMORY naming what and the bytes. */
-mi_status mi_cu_rt_malloc(int device, size_t bytes, const char *what, void **ptr);
-void mi_cu_rt_free(void *ptr);
-mi_status mi_cu_rt_stream_create(cudaStream_t *s);
-void mi_cu_rt_stream_destroy(cudaStream_t s);
-mi_status mi_cu_rt_stream_sync(cudaStream_t s, const mi_node *n, const char *what);
+mi_status mi__cu_rt_malloc(int device, size_t bytes, const char *what, void **ptr);
+void mi__cu_rt_free(void *ptr);
+mi_status mi__cu_rt_stream_create(cudaStream_t *s);
+void mi__cu_rt_stream_destroy(cudaStream_t s);
+mi_status mi__cu_rt_stream_sync(cudaStream_t s, const mi_node *n, const char *what);
 /* Copies on a stream and waits for them (host memory may be pageable). */
-mi_status mi_cu_rt_copy_sync(cudaStream_t s, void *dst, const void *src, size_t n, int kind);
-mi_status mi_cu_rt_copy_async(cudaStream_t s, void *dst, const void *src, size_t n, const mi_node *node);
-mi_status mi_cu_rt_memset_async(cudaStream_t s, void *dst, int value, size_t n, const mi_node *node);
-mi_status mi_cu_rt_event_create(cudaEvent_t *e);
-void mi_cu_rt_event_destroy(cudaEvent_t e);
-mi_status mi_cu_rt_event_record(cudaEvent_t e, cudaStream_t s);
-mi_status mi_cu_rt_event_elapsed(cudaEvent_t a, cudaEvent_t b, float *ms);
+mi_status mi__cu_rt_copy_sync(cudaStream_t s, void *dst, const void *src, size_t n, int kind);
+mi_status mi__cu_rt_copy_async(cudaStream_t s, void *dst, const void *src, size_t n, const mi_node *node);
+mi_status mi__cu_rt_memset_async(cudaStream_t s, void *dst, int value, size_t n, const mi_node *node);
+mi_status mi__cu_rt_event_create(cudaEvent_t *e);
+void mi__cu_rt_event_destroy(cudaEvent_t e);
+mi_status mi__cu_rt_event_record(cudaEvent_t e, cudaStream_t s);
+mi_status mi__cu_rt_event_elapsed(cudaEvent_t a, cudaEvent_t b, float *ms);
 /* Stream capture into a CUDA Graph (thread-local mode: our own thread may
  * not call anything unsafe while capturing), instantiation, launch. */
-mi_status mi_cu_rt_capture_begin(cudaStream_t s);
+mi_status mi__cu_rt_capture_begin(cudaStream_t s);
 /* Ends the capture and instantiates it; *exec NULL and an error when the
  * capture failed. abort: just end and discard. */
-mi_status mi_cu_rt_capture_end(cudaStream_t s, cudaGraphExec_t *exec, int abort);
-mi_status mi_cu_rt_graph_launch(cudaGraphExec_t exec, cudaStream_t s);
-void mi_cu_rt_graph_destroy(cudaGraphExec_t exec);
-mi_status mi_cu_rt_profiler(int start);
-/* A pending asynchronous error, if any (cudaPeekAtLastError). */
-mi_status mi_cu_rt_peek(const mi_node *n, const char *what);
+mi_status mi__cu_rt_capture_end(cudaStream_t s, cudaGraphExec_t *exec, int abort);
+mi_status mi__cu_rt_graph_launch(cudaGraphExec_t exec, cudaStream_t s);
+void mi__cu_rt_graph_destroy(cudaGraphExec_t exec);
+mi_status mi__cu_rt_profiler(int start);
 /* Kernel launch status from kernels.h, named for the node. */
-mi_status mi_cu_rt_launch(cudaError_t e, const mi_node *n, const char *kernel);
+mi_status mi__cu_rt_launch(cudaError_t e, const mi_node *n, const char *kernel);
 
 /* ---- lib_cudnn.c ------------------------------------------------------------------ */
 
-mi_status mi_cu_dnn_create(cudnnHandle_t *h);
-void mi_cu_dnn_destroy(cudnnHandle_t h);
-mi_status mi_cu_dnn_bind(cudnnHandle_t h, cudaStream_t s);
-size_t mi_cu_dnn_version(void);
-void mi_cu_dnn_free(mi_cu_dnn *d);
+mi_status mi__cu_dnn_create(cudnnHandle_t *h);
+void mi__cu_dnn_destroy(cudnnHandle_t h);
+mi_status mi__cu_dnn_bind(cudnnHandle_t h, cudaStream_t s);
+size_t mi__cu_dnn_version(void);
+void mi__cu_dnn_free(mi__cu_dnn *d);
 
 /* Descriptors, the algorithm ranking and the choice for a conv; fills
  * choice and the algorithm's workspace bytes. Verbose: logs the choice. */
-mi_status mi_cu_dnn_conv_prepare(cudnnHandle_t h, const mi_node *n, const mi_cu_conv *c,
-                                 size_t budget, int tf32, const mi_backend_options *o,
-                                 mi_cu_conv_choice *choice, size_t *algo_ws, mi_cu_dnn **out);
+mi_status mi__cu_dnn_conv_prepare(cudnnHandle_t h, const mi_node *n, const mi__cu_conv *c,
+                                  size_t budget, int tf32, const mi_backend_options *o,
+                                  mi__cu_conv_choice *choice, size_t *algo_ws, mi__cu_dnn **out);
 /* The cuDNN part of a conv: path FUSED (bias may be the zero buffer,
  * z the residual or y) or a plain forward with beta (1: y += conv, for
  * a residual already in y). MI_ERR_UNSUPPORTED when cuDNN refuses the
  * fused form at run time (the caller falls back to the epilogue). */
-mi_status mi_cu_dnn_conv_run(cudnnHandle_t h, const mi_node *n, const mi_cu_dnn *d, int fused,
-                             const float *x, const float *w, const float *bias, const float *z,
-                             float z_scale, float beta, float *y, void *ws, size_t ws_size);
-mi_status mi_cu_dnn_pool_prepare(const mi_node *n, const mi_cu_pool *p, mi_cu_dnn **out);
-mi_status mi_cu_dnn_pool_run(cudnnHandle_t h, const mi_node *n, const mi_cu_dnn *d, const float *x,
+mi_status mi__cu_dnn_conv_run(cudnnHandle_t h, const mi_node *n, const mi__cu_dnn *d, int fused,
+                              const float *x, const float *w, const float *bias, const float *z,
+                              float z_scale, float beta, float *y, void *ws, size_t ws_size);
+mi_status mi__cu_dnn_pool_prepare(const mi_node *n, const mi__cu_pool *p, mi__cu_dnn **out);
+mi_status mi__cu_dnn_pool_run(cudnnHandle_t h, const mi_node *n, const mi__cu_dnn *d, const float *x,
+                              float *y);
+mi_status mi__cu_dnn_softmax_prepare(const mi_node *n, const mi__cu_softmax *s, mi__cu_dnn **out);
+mi_status mi__cu_dnn_softmax_run(cudnnHandle_t h, const mi_node *n, const mi__cu_dnn *d,
+                                 const float *x, float *y);
+mi_status mi__cu_dnn_bn_prepare(const mi_node *n, const mi__cu_chan *ch, mi__cu_dnn **out);
+mi_status mi__cu_dnn_bn_run(cudnnHandle_t h, const mi_node *n, const mi__cu_dnn *d, const float *x,
+                            float *y, const float *scale, const float *bias, const float *mean,
+                            const float *var, double epsilon);
+mi_status mi__cu_dnn_lrn_prepare(const mi_node *n, const mi__cu_chan *ch, const mi__lrn_params *p,
+                                 mi__cu_dnn **out);
+mi_status mi__cu_dnn_lrn_run(cudnnHandle_t h, const mi_node *n, const mi__cu_dnn *d, const float *x,
                              float *y);
-mi_status mi_cu_dnn_softmax_prepare(const mi_node *n, const mi_cu_softmax *s, mi_cu_dnn **out);
-mi_status mi_cu_dnn_softmax_run(cudnnHandle_t h, const mi_node *n, const mi_cu_dnn *d,
-                                const float *x, float *y);
-mi_status mi_cu_dnn_bn_prepare(const mi_node *n, const mi_cu_chan *ch, mi_cu_dnn **out);
-mi_status mi_cu_dnn_bn_run(cudnnHandle_t h, const mi_node *n, const mi_cu_dnn *d, const float *x,
-                           float *y, const float *scale, const float *bias, const float *mean,
-                           const float *var, double epsilon);
-mi_status mi_cu_dnn_lrn_prepare(const mi_node *n, const mi_cu_chan *ch, const mi__lrn_params *p,
-                                mi_cu_dnn **out);
-mi_status mi_cu_dnn_lrn_run(cudnnHandle_t h, const mi_node *n, const mi_cu_dnn *d, const float *x,
-                            float *y);
 
 /* ---- lib_cublas.c -------------------------------------------------------------------- */
 
-mi_status mi_cu_blas_create(cublasHandle_t *h, int tf32);
-void mi_cu_blas_destroy(cublasHandle_t h);
+mi_status mi__cu_blas_create(cublasHandle_t *h, int tf32);
+void mi__cu_blas_destroy(cublasHandle_t h);
 /* cublasSetStream, then cublasSetWorkspace (setting the stream resets the
  * workspace, so both always go together): ws is this node's planned part. */
-mi_status mi_cu_blas_bind(cublasHandle_t h, cudaStream_t s, void *ws, size_t ws_size, const mi_node *n);
+mi_status mi__cu_blas_bind(cublasHandle_t h, cudaStream_t s, void *ws, size_t ws_size, const mi_node *n);
 /* Y = alpha op(A) op(B) + beta Y as planned in b (one call, a strided
  * batch, or one call per broadcast batch). */
-mi_status mi_cu_blas_run(cublasHandle_t h, const mi_node *n, const mi_cu_blas *b, float alpha,
-                         const float *a, const float *bm, float beta, float *y);
-int mi_cu_blas_version(void);
+mi_status mi__cu_blas_run(cublasHandle_t h, const mi_node *n, const mi__cu_blas *b, float alpha,
+                          const float *a, const float *bm, float beta, float *y);
+int mi__cu_blas_version(void);
 
 /* ---- lib_nvml.c --------------------------------------------------------------------- */
 
 /* This process's device memory on the GPU at pci_bus_id per NVML; 0 with
  * a reason in why when NVML is absent or does not list this process. */
-int mi_cu_nvml_process_bytes(const char *pci_bus_id, size_t *bytes, char *why, size_t why_len);
+int mi__cu_nvml_process_bytes(const char *pci_bus_id, size_t *bytes, char *why, size_t why_len);
 
 #endif

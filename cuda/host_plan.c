@@ -6,19 +6,19 @@
 #include <stdio.h>
 #include <string.h>
 
-_Static_assert(MI_CU_DT_FLOAT == MI_DTYPE_FLOAT && MI_CU_DT_UINT8 == MI_DTYPE_UINT8 &&
-                   MI_CU_DT_INT8 == MI_DTYPE_INT8 && MI_CU_DT_UINT16 == MI_DTYPE_UINT16 &&
-                   MI_CU_DT_INT16 == MI_DTYPE_INT16 && MI_CU_DT_INT32 == MI_DTYPE_INT32 &&
-                   MI_CU_DT_INT64 == MI_DTYPE_INT64 && MI_CU_DT_BOOL == MI_DTYPE_BOOL &&
-                   MI_CU_DT_FLOAT16 == MI_DTYPE_FLOAT16 && MI_CU_DT_DOUBLE == MI_DTYPE_DOUBLE,
+_Static_assert(MI__K_DT_FLOAT == MI_DTYPE_FLOAT && MI__K_DT_UINT8 == MI_DTYPE_UINT8 &&
+                   MI__K_DT_INT8 == MI_DTYPE_INT8 && MI__K_DT_UINT16 == MI_DTYPE_UINT16 &&
+                   MI__K_DT_INT16 == MI_DTYPE_INT16 && MI__K_DT_INT32 == MI_DTYPE_INT32 &&
+                   MI__K_DT_INT64 == MI_DTYPE_INT64 && MI__K_DT_BOOL == MI_DTYPE_BOOL &&
+                   MI__K_DT_FLOAT16 == MI_DTYPE_FLOAT16 && MI__K_DT_DOUBLE == MI_DTYPE_DOUBLE,
                "index_math.h dtype codes follow mi_dtype");
 _Static_assert(MI_K_ACT_RELU == MI_ACT_RELU && MI_K_ACT_CLIP == MI_ACT_CLIP, "activation codes");
 _Static_assert(MI_K_MAX_DIMS == MI_MAX_DIMS, "rank limit");
-_Static_assert(MI_CU_PAD_CONSTANT == MI_PAD_CONSTANT && MI_CU_PAD_REFLECT == MI_PAD_REFLECT &&
-                   MI_CU_PAD_EDGE == MI_PAD_EDGE,
+_Static_assert(MI__K_PAD_CONSTANT == MI_PAD_CONSTANT && MI__K_PAD_REFLECT == MI_PAD_REFLECT &&
+                   MI__K_PAD_EDGE == MI_PAD_EDGE,
                "pad modes");
 
-mi_status mi_cu_node_error(const mi_node *n, mi_status st, const char *fmt, ...) {
+mi_status mi__cu_node_error(const mi_node *n, mi_status st, const char *fmt, ...) {
     char msg[768];
     va_list ap;
     va_start(ap, fmt);
@@ -42,17 +42,17 @@ static int64_t product(int from, int to, const int64_t *dims) {
     return p;
 }
 
-mi_status mi_cu_nd_make(const mi_node *n, const char *what, int nb, const int64_t *dims,
-                        mi_cu_nd *out) {
+mi_status mi__cu_nd_make(const mi_node *n, const char *what, int nb, const int64_t *dims,
+                         mi__cu_nd *out) {
     int64_t total = 1;
     memset(out, 0, sizeof *out);
     if (nb < 1 || nb > MI_MAX_DIMS)
-        return mi_cu_node_error(n, MI_ERR_INTERNAL, "%s: rank %d for cuDNN", what, nb);
+        return mi__cu_node_error(n, MI_ERR_INTERNAL, "%s: rank %d for cuDNN", what, nb);
     for (int k = 0; k < nb; k++) {
         if (dims[k] < 1 || dims[k] > INT_MAX || !mi__mul_i64(total, dims[k], &total) || total > INT_MAX)
-            return mi_cu_node_error(n, MI_ERR_UNSUPPORTED,
-                                    "%s: dim %d (%lld) or the element count does not fit cuDNN's int "
-                                    "dims (at most %d elements)", what, k, (long long)dims[k], INT_MAX);
+            return mi__cu_node_error(n, MI_ERR_UNSUPPORTED,
+                                     "%s: dim %d (%lld) or the element count does not fit cuDNN's int "
+                                     "dims (at most %d elements)", what, k, (long long)dims[k], INT_MAX);
     }
     out->nb = nb;
     int acc = 1;
@@ -68,18 +68,18 @@ static int fits_int(int64_t v) { return v >= INT_MIN && v <= INT_MAX; }
 
 /* ---- convolution ------------------------------------------------------------------ */
 
-mi_status mi_cu_conv_make(const mi_graph *g, const mi_node *n, const mi__conv_params *p,
-                          mi_cu_conv *c) {
+mi_status mi__cu_conv_make(const mi_graph *g, const mi_node *n, const mi__conv_params *p,
+                           mi__cu_conv *c) {
     mi_status st;
     const mi_tensor *x = mi__node_in(g, n, 0), *w = mi__node_in(g, n, 1), *b = mi__node_in(g, n, 2);
     const mi_tensor *y = n->noutputs > 0 && n->outputs[0] >= 0 ? mi_graph_tensor(g, (size_t)n->outputs[0]) : NULL;
     memset(c, 0, sizeof *c);
-    if (!x || !w || !y) return mi_cu_node_error(n, MI_ERR_GRAPH, "needs X, W and an output");
+    if (!x || !w || !y) return mi__cu_node_error(n, MI_ERR_GRAPH, "needs X, W and an output");
     if (x->dtype != MI_DTYPE_FLOAT || w->dtype != MI_DTYPE_FLOAT || (b && b->dtype != MI_DTYPE_FLOAT))
-        return mi_cu_node_error(n, MI_ERR_UNSUPPORTED, "the CUDA backend runs Conv on float only");
+        return mi__cu_node_error(n, MI_ERR_UNSUPPORTED, "the CUDA backend runs Conv on float only");
     int nsp = p->nspatial;
     if (nsp < 1 || nsp > 3 || x->ndim != nsp + 2)
-        return mi_cu_node_error(n, MI_ERR_UNSUPPORTED, "%d spatial dims; 1 to 3 supported", nsp);
+        return mi__cu_node_error(n, MI_ERR_UNSUPPORTED, "%d spatial dims; 1 to 3 supported", nsp);
     int shift = nsp == 1 ? 1 : 0, csp = nsp == 3 ? 3 : 2, nb = csp + 2;
     int64_t xd[5], wd[5], yd[5], xpd[5];
     for (int k = 0; k < 2; k++) {
@@ -94,14 +94,14 @@ mi_status mi_cu_conv_make(const mi_graph *g, const mi_node *n, const mi__conv_pa
     }
     memset(&c->prepad_k, 0, sizeof c->prepad_k);
     c->prepad_k.ndim = nb;
-    c->prepad_k.mode = MI_CU_PAD_CONSTANT;
+    c->prepad_k.mode = MI__K_PAD_CONSTANT;
     c->prepad_k.esize = 4;
     for (int i = 0; i < nsp; i++) {
         int j = i + shift;
         int64_t pb = p->pad_begin[i], pe = p->pad_end[i], sym = pb < pe ? pb : pe;
         if (!fits_int(sym) || !fits_int(p->stride[i]) || !fits_int(p->dilation[i]))
-            return mi_cu_node_error(n, MI_ERR_UNSUPPORTED, "pads, strides or dilations of axis %d "
-                                    "exceed cuDNN's int range", i);
+            return mi__cu_node_error(n, MI_ERR_UNSUPPORTED, "pads, strides or dilations of axis %d "
+                                     "exceed cuDNN's int range", i);
         c->pad[j] = (int)sym;
         c->stride[j] = (int)p->stride[i];
         c->dilation[j] = (int)p->dilation[i];
@@ -111,7 +111,7 @@ mi_status mi_cu_conv_make(const mi_graph *g, const mi_node *n, const mi__conv_pa
         c->prepad_k.begin[2 + j] = pb - sym;
         if (pb != pe) c->prepad = 1;
         if (!mi__add_i64(xd[2 + j], pb - sym + pe - sym, &xpd[2 + j]))
-            return mi_cu_node_error(n, MI_ERR_OVERFLOW, "padded input axis %d overflows", i);
+            return mi__cu_node_error(n, MI_ERR_OVERFLOW, "padded input axis %d overflows", i);
     }
     for (int k = 0; k < nb; k++) {
         c->prepad_k.idims[k] = xd[k];
@@ -120,12 +120,12 @@ mi_status mi_cu_conv_make(const mi_graph *g, const mi_node *n, const mi__conv_pa
     c->prepad_k.count = product(0, nb, xpd);
     c->nspatial = csp;
     if (p->group < 1 || p->group > INT_MAX)
-        return mi_cu_node_error(n, MI_ERR_UNSUPPORTED, "group %lld", (long long)p->group);
+        return mi__cu_node_error(n, MI_ERR_UNSUPPORTED, "group %lld", (long long)p->group);
     c->groups = (int)p->group;
     int64_t bd[5] = {1, w->dims[0], 1, 1, 1};
-    if ((st = mi_cu_nd_make(n, "input", nb, xd, &c->x)) || (st = mi_cu_nd_make(n, "padded input", nb, xpd, &c->xp)) ||
-        (st = mi_cu_nd_make(n, "weight", nb, wd, &c->w)) || (st = mi_cu_nd_make(n, "output", nb, yd, &c->y)) ||
-        (st = mi_cu_nd_make(n, "bias", nb, bd, &c->bias)))
+    if ((st = mi__cu_nd_make(n, "input", nb, xd, &c->x)) || (st = mi__cu_nd_make(n, "padded input", nb, xpd, &c->xp)) ||
+        (st = mi__cu_nd_make(n, "weight", nb, wd, &c->w)) || (st = mi__cu_nd_make(n, "output", nb, yd, &c->y)) ||
+        (st = mi__cu_nd_make(n, "bias", nb, bd, &c->bias)))
         return st;
     c->has_bias = b != NULL;
     c->has_residual = n->fused.residual >= 0;
@@ -137,90 +137,90 @@ mi_status mi_cu_conv_make(const mi_graph *g, const mi_node *n, const mi__conv_pa
     return MI_OK;
 }
 
-const char *mi_cu_algo_name(int algo) {
-    static const char *const names[MI_CU_ALGO_COUNT] = {
+const char *mi__cu_algo_name(int algo) {
+    static const char *const names[MI__CU_ALGO_COUNT] = {
         "IMPLICIT_GEMM", "IMPLICIT_PRECOMP_GEMM", "GEMM", "DIRECT",
         "FFT", "FFT_TILING", "WINOGRAD", "WINOGRAD_NONFUSED"};
-    return algo >= 0 && algo < MI_CU_ALGO_COUNT ? names[algo] : "?";
+    return algo >= 0 && algo < MI__CU_ALGO_COUNT ? names[algo] : "?";
 }
 
-int mi_cu_conv_pick(const mi_cu_conv *c, const mi_cu_algo *ranked, int count, int from,
-                    size_t budget, int tf32, mi_cu_conv_choice *out) {
+int mi__cu_conv_pick(const mi__cu_conv *c, const mi__cu_algo *ranked, int count, int from,
+                     size_t budget, int tf32, mi__cu_conv_choice *out) {
     int plain = c->act == MI_ACT_NONE && !c->has_bias && !c->has_residual;
     int identity = c->act == MI_ACT_NONE && !plain; /* fused only with PRECOMP_GEMM */
     int first = -1;
     for (int i = from < 0 ? 0 : from; i < count; i++) {
-        const mi_cu_algo *a = &ranked[i];
-        if (!a->ok || a->memory > budget || (!tf32 && a->math == MI_CU_MATH_TENSOR)) continue;
-        if (identity && a->algo != MI_CU_ALGO_IMPLICIT_PRECOMP_GEMM) {
+        const mi__cu_algo *a = &ranked[i];
+        if (!a->ok || a->memory > budget || (!tf32 && a->math == MI__CU_MATH_TENSOR)) continue;
+        if (identity && a->algo != MI__CU_ALGO_IMPLICIT_PRECOMP_GEMM) {
             if (first < 0) first = i;
             continue;
         }
-        out->path = plain ? MI_CU_CONV_PLAIN
-                  : (c->act == MI_ACT_RELU || identity) ? MI_CU_CONV_FUSED : MI_CU_CONV_EPILOGUE;
+        out->path = plain ? MI__CU_CONV_PLAIN
+                  : (c->act == MI_ACT_RELU || identity) ? MI__CU_CONV_FUSED : MI__CU_CONV_EPILOGUE;
         out->index = i;
         out->algo = a->algo;
-        out->math = tf32 ? a->math : MI_CU_MATH_FMA;
+        out->math = tf32 ? a->math : MI__CU_MATH_FMA;
         return i;
     }
     if (first < 0) return -1;
-    out->path = MI_CU_CONV_EPILOGUE;
+    out->path = MI__CU_CONV_EPILOGUE;
     out->index = first;
     out->algo = ranked[first].algo;
-    out->math = tf32 ? ranked[first].math : MI_CU_MATH_FMA;
+    out->math = tf32 ? ranked[first].math : MI__CU_MATH_FMA;
     return first;
 }
 
 /* ---- workspaces ---------------------------------------------------------------------- */
 
-mi_status mi_cu_ws_make(const mi_node *n, size_t algo, size_t prepad, size_t bias, mi_cu_ws *w) {
+mi_status mi__cu_ws_make(const mi_node *n, size_t algo, size_t prepad, size_t bias, mi__cu_ws *w) {
     size_t at, end;
     memset(w, 0, sizeof *w);
     w->algo = algo;
     w->prepad = prepad;
     w->bias = bias;
-    if (!mi__align_up(algo, MI_CU_WS_ALIGN, &at)) goto overflow;
+    if (!mi__align_up(algo, MI__CU_WS_ALIGN, &at)) goto overflow;
     w->prepad_off = at;
-    if (!mi__add_size(at, prepad, &end) || !mi__align_up(end, MI_CU_WS_ALIGN, &at)) goto overflow;
+    if (!mi__add_size(at, prepad, &end) || !mi__align_up(end, MI__CU_WS_ALIGN, &at)) goto overflow;
     w->bias_off = at;
     if (!mi__add_size(at, bias, &end)) goto overflow;
     if (end == 0) return MI_OK;
-    if (!mi__add_size(end, MI_CU_WS_ALIGN, &w->request)) goto overflow;
+    if (!mi__add_size(end, MI__CU_WS_ALIGN, &w->request)) goto overflow;
     return MI_OK;
 overflow:
-    return mi_cu_node_error(n, MI_ERR_OVERFLOW, "workspace of %zu + %zu + %zu bytes overflows", algo,
-                            prepad, bias);
+    return mi__cu_node_error(n, MI_ERR_OVERFLOW, "workspace of %zu + %zu + %zu bytes overflows", algo,
+                             prepad, bias);
 }
 
-mi_status mi_cu_ws_base(const mi_node *n, void *ws, size_t size, const mi_cu_ws *w, char **base) {
+mi_status mi__cu_ws_base(const mi_node *n, void *ws, size_t size, const mi__cu_ws *w, char **base) {
     *base = NULL;
     if (w->request == 0) return MI_OK;
     if (!ws)
-        return mi_cu_node_error(n, MI_ERR_INVALID_ARG, "needs a workspace of %zu bytes, got none",
-                                w->request);
-    uintptr_t u = (uintptr_t)ws, a = (u + MI_CU_WS_ALIGN - 1) & ~(uintptr_t)(MI_CU_WS_ALIGN - 1);
-    size_t need = (size_t)(a - u) + (w->request - MI_CU_WS_ALIGN);
+        return mi__cu_node_error(n, MI_ERR_INVALID_ARG, "needs a workspace of %zu bytes, got none",
+                                 w->request);
+    uintptr_t u = (uintptr_t)ws, a = (u + MI__CU_WS_ALIGN - 1) & ~(uintptr_t)(MI__CU_WS_ALIGN - 1);
+    size_t need = (size_t)(a - u) + (w->request - MI__CU_WS_ALIGN);
     if (need > size)
-        return mi_cu_node_error(n, MI_ERR_PLAN_INVALID, "workspace of %zu bytes at %p is smaller than "
-                                "the %zu it needs (asked %zu)", size, ws, need, w->request);
+        return mi__cu_node_error(n, MI_ERR_PLAN_INVALID, "workspace of %zu bytes at %p is smaller than "
+                                 "the %zu it needs (asked %zu)", size, ws, need, w->request);
     *base = (char *)a;
     return MI_OK;
 }
 
 /* ---- pooling --------------------------------------------------------------------------- */
 
-mi_status mi_cu_pool_make(const mi_graph *g, const mi_node *n, const mi__pool_params *p,
-                          mi_cu_pool *out) {
+mi_status mi__cu_pool_make(const mi_graph *g, const mi_node *n, const mi__pool_params *p,
+                           mi__cu_pool *out) {
     const mi_tensor *x = mi__node_in(g, n, 0);
     const mi_tensor *y = n->noutputs > 0 && n->outputs[0] >= 0 ? mi_graph_tensor(g, (size_t)n->outputs[0]) : NULL;
     memset(out, 0, sizeof *out);
-    if (!x || !y) return mi_cu_node_error(n, MI_ERR_GRAPH, "needs an input and an output");
+    if (!x || !y) return mi__cu_node_error(n, MI_ERR_GRAPH, "needs an input and an output");
     if (x->dtype != MI_DTYPE_FLOAT)
-        return mi_cu_node_error(n, MI_ERR_UNSUPPORTED, "the CUDA backend pools float only");
+        return mi__cu_node_error(n, MI_ERR_UNSUPPORTED, "the CUDA backend pools float only");
     int nsp = p->nspatial;
     if (nsp < 1 || nsp > 3 || x->ndim != nsp + 2)
-        return mi_cu_node_error(n, MI_ERR_UNSUPPORTED, "%d spatial dims; 1 to 3 supported", nsp);
-    mi_cu_poolk *k = &out->k;
+        return mi__cu_node_error(n, MI_ERR_UNSUPPORTED, "%d spatial dims; 1 to 3 supported", nsp);
+    mi__k_pool *k = &out->k;
     k->nsp = nsp;
     k->max = n->op == MI_OP_MAX_POOL;
     k->include_pad = p->count_include_pad;
@@ -256,7 +256,7 @@ mi_status mi_cu_pool_make(const mi_graph *g, const mi_node *n, const mi__pool_pa
         out->stride[i + shift] = (int)p->stride[i];
         out->pad[i + shift] = (int)p->pad_begin[i];
     }
-    if (mi_cu_nd_make(n, "input", csp + 2, xd, &out->x) || mi_cu_nd_make(n, "output", csp + 2, yd, &out->y)) {
+    if (mi__cu_nd_make(n, "input", csp + 2, xd, &out->x) || mi__cu_nd_make(n, "output", csp + 2, yd, &out->y)) {
         mi_clear_error(); /* too large for cuDNN: our kernel takes int64 */
         return MI_OK;
     }
@@ -267,7 +267,7 @@ mi_status mi_cu_pool_make(const mi_graph *g, const mi_node *n, const mi__pool_pa
 
 /* ---- reductions, softmax, batch norm, LRN ---------------------------------------------- */
 
-void mi_cu_reduce_make(int ndim, const int64_t *dims, const int *reduce, mi_cu_reduce *r) {
+void mi__cu_reduce_make(int ndim, const int64_t *dims, const int *reduce, mi__k_reduce *r) {
     int64_t st[MI_MAX_DIMS];
     memset(r, 0, sizeof *r);
     packed_strides(ndim, dims, st);
@@ -294,10 +294,10 @@ void mi_cu_reduce_make(int ndim, const int64_t *dims, const int *reduce, mi_cu_r
     }
 }
 
-mi_status mi_cu_softmax_make(const mi_node *n, const mi_tensor *x, int64_t axis, int coerce_2d,
-                             mi_cu_softmax *s) {
+mi_status mi__cu_softmax_make(const mi_node *n, const mi_tensor *x, int64_t axis, int coerce_2d,
+                              mi__cu_softmax *s) {
     memset(s, 0, sizeof *s);
-    if (axis < 0 || axis >= x->ndim) return mi_cu_node_error(n, MI_ERR_INTERNAL, "axis %lld", (long long)axis);
+    if (axis < 0 || axis >= x->ndim) return mi__cu_node_error(n, MI_ERR_INTERNAL, "axis %lld", (long long)axis);
     s->outer = product(0, (int)axis, x->dims);
     if (coerce_2d) {
         s->len = product((int)axis, x->ndim, x->dims);
@@ -307,22 +307,23 @@ mi_status mi_cu_softmax_make(const mi_node *n, const mi_tensor *x, int64_t axis,
         s->inner = product((int)axis + 1, x->ndim, x->dims);
     }
     int64_t d[4] = {s->outer, s->len, s->inner, 1};
-    return mi_cu_nd_make(n, "input", 4, d, &s->nd);
+    return mi__cu_nd_make(n, "input", 4, d, &s->nd);
 }
 
-mi_status mi_cu_chan_make(const mi_node *n, const mi_tensor *x, mi_cu_chan *ch) {
+mi_status mi__cu_chan_make(const mi_node *n, const mi_tensor *x, mi__cu_chan *ch) {
     memset(ch, 0, sizeof *ch);
-    if (x->ndim < 2) return mi_cu_node_error(n, MI_ERR_SHAPE, "input '%s' has rank %d, expected >= 2", x->name, x->ndim);
+    if (x->ndim < 2)
+        return mi__cu_node_error(n, MI_ERR_SHAPE, "input '%s' has rank %d, expected >= 2", x->name, x->ndim);
     ch->n = x->dims[0];
     ch->c = x->dims[1];
     ch->inner = product(2, x->ndim, x->dims);
     int64_t d[4] = {ch->n, ch->c, ch->inner, 1}, pd[4] = {1, ch->c, 1, 1};
-    mi_status st = mi_cu_nd_make(n, "input", 4, d, &ch->x);
-    if (!st) st = mi_cu_nd_make(n, "parameters", 4, pd, &ch->param);
+    mi_status st = mi__cu_nd_make(n, "input", 4, d, &ch->x);
+    if (!st) st = mi__cu_nd_make(n, "parameters", 4, pd, &ch->param);
     return st;
 }
 
-int mi_cu_lrn_cudnn_ok(const mi__lrn_params *p) {
+int mi__cu_lrn_cudnn_ok(const mi__lrn_params *p) {
     /* cuDNN's CUDNN_LRN_MIN_N, _MAX_N, _MIN_BETA, _MIN_K */
     return p->size >= 1 && p->size <= 16 && p->beta >= 0.01f && p->bias >= 1e-5f;
 }
@@ -333,20 +334,20 @@ static int ints_ok(int64_t a, int64_t b, int64_t c) {
     return a >= 1 && b >= 1 && c >= 1 && a <= INT_MAX && b <= INT_MAX && c <= INT_MAX;
 }
 
-mi_status mi_cu_gemm_make(const mi_graph *g, const mi_node *n, const mi__gemm_params *p,
-                          mi_cu_gemm *gm) {
+mi_status mi__cu_gemm_make(const mi_graph *g, const mi_node *n, const mi__gemm_params *p,
+                           mi__cu_gemm *gm) {
     const mi_tensor *a = mi__node_in(g, n, 0), *b = mi__node_in(g, n, 1), *c = mi__node_in(g, n, 2);
     const mi_tensor *y = n->noutputs > 0 && n->outputs[0] >= 0 ? mi_graph_tensor(g, (size_t)n->outputs[0]) : NULL;
     memset(gm, 0, sizeof *gm);
     if (!a || !b || !y || a->ndim != 2 || b->ndim != 2)
-        return mi_cu_node_error(n, MI_ERR_GRAPH, "needs 2-D A and B and an output");
+        return mi__cu_node_error(n, MI_ERR_GRAPH, "needs 2-D A and B and an output");
     if (a->dtype != MI_DTYPE_FLOAT || b->dtype != MI_DTYPE_FLOAT || (c && c->dtype != MI_DTYPE_FLOAT))
-        return mi_cu_node_error(n, MI_ERR_UNSUPPORTED, "the CUDA backend runs Gemm on float only");
+        return mi__cu_node_error(n, MI_ERR_UNSUPPORTED, "the CUDA backend runs Gemm on float only");
     int64_t m = a->dims[p->trans_a], k = a->dims[!p->trans_a], nn = b->dims[!p->trans_b];
     if (!ints_ok(m, nn, k))
-        return mi_cu_node_error(n, MI_ERR_UNSUPPORTED, "M %lld, N %lld, K %lld exceed cuBLAS's int range",
-                                (long long)m, (long long)nn, (long long)k);
-    mi_cu_blas *cl = &gm->call;
+        return mi__cu_node_error(n, MI_ERR_UNSUPPORTED, "M %lld, N %lld, K %lld exceed cuBLAS's int range",
+                                 (long long)m, (long long)nn, (long long)k);
+    mi__cu_blas *cl = &gm->call;
     cl->trans_first = p->trans_b;
     cl->trans_second = p->trans_a;
     cl->m = (int)nn;
@@ -359,23 +360,23 @@ mi_status mi_cu_gemm_make(const mi_graph *g, const mi_node *n, const mi__gemm_pa
     gm->alpha = p->alpha;
     gm->has_c = c != NULL && p->beta != 0.0f;
     gm->beta = gm->has_c ? p->beta : 0.0f;
-    if (gm->has_c) mi_cu_copy_broadcast(c, 2, (const int64_t[]){m, nn}, &gm->c_copy);
+    if (gm->has_c) mi__cu_copy_broadcast(c, 2, (const int64_t[]){m, nn}, &gm->c_copy);
     return MI_OK;
 }
 
-mi_status mi_cu_matmul_make(const mi_graph *g, const mi_node *n, mi_cu_blas *cl) {
+mi_status mi__cu_matmul_make(const mi_graph *g, const mi_node *n, mi__cu_blas *cl) {
     const mi_tensor *a = mi__node_in(g, n, 0), *b = mi__node_in(g, n, 1);
     memset(cl, 0, sizeof *cl);
     if (!a || !b || a->ndim < 1 || b->ndim < 1)
-        return mi_cu_node_error(n, MI_ERR_GRAPH, "needs two inputs of rank >= 1");
+        return mi__cu_node_error(n, MI_ERR_GRAPH, "needs two inputs of rank >= 1");
     if (a->dtype != MI_DTYPE_FLOAT || b->dtype != MI_DTYPE_FLOAT)
-        return mi_cu_node_error(n, MI_ERR_UNSUPPORTED, "the CUDA backend runs MatMul on float only");
+        return mi__cu_node_error(n, MI_ERR_UNSUPPORTED, "the CUDA backend runs MatMul on float only");
     int64_t m = a->ndim == 1 ? 1 : a->dims[a->ndim - 2], k = a->dims[a->ndim - 1];
     int64_t nn = b->ndim == 1 ? 1 : b->dims[b->ndim - 1];
     int ra = a->ndim > 2 ? a->ndim - 2 : 0, rb = b->ndim > 2 ? b->ndim - 2 : 0;
     if (!ints_ok(m, nn, k))
-        return mi_cu_node_error(n, MI_ERR_UNSUPPORTED, "M %lld, N %lld, K %lld exceed cuBLAS's int range",
-                                (long long)m, (long long)nn, (long long)k);
+        return mi__cu_node_error(n, MI_ERR_UNSUPPORTED, "M %lld, N %lld, K %lld exceed cuBLAS's int range",
+                                 (long long)m, (long long)nn, (long long)k);
     cl->m = (int)nn;
     cl->n = (int)m;
     cl->k = (int)k;
@@ -404,7 +405,7 @@ mi_status mi_cu_matmul_make(const mi_graph *g, const mi_node *n, mi_cu_blas *cl)
     return MI_OK;
 }
 
-void mi_cu_blas_batch_offsets(const mi_cu_blas *b, int64_t i, int64_t *first, int64_t *second) {
+void mi__cu_blas_batch_offsets(const mi__cu_blas *b, int64_t i, int64_t *first, int64_t *second) {
     if (b->batch <= 1) {
         *first = *second = 0;
     } else if (b->strided) {
@@ -418,7 +419,9 @@ void mi_cu_blas_batch_offsets(const mi_cu_blas *b, int64_t i, int64_t *first, in
 
 /* ---- copies ------------------------------------------------------------------------------ */
 
-void mi_cu_copy_simplify(mi_cu_copy *c) {
+/* Merges adjacent dims that are contiguous in both source and destination
+ * and drops size-1 dims, so the kernel divides less. */
+static void copy_simplify(mi__k_copy *c) {
     int w = 0;
     int64_t d[MI_MAX_DIMS], s[MI_MAX_DIMS], t[MI_MAX_DIMS];
     /* innermost first; merge dim k into the run on its right when it
@@ -442,11 +445,11 @@ void mi_cu_copy_simplify(mi_cu_copy *c) {
     }
 }
 
-int mi_cu_copy_is_memcpy(const mi_cu_copy *c) {
+int mi__cu_copy_is_memcpy(const mi__k_copy *c) {
     return c->ndim == 0 || (c->ndim == 1 && c->sstr[0] == 1 && c->dstr[0] == 1);
 }
 
-static void copy_init(mi_cu_copy *c, const mi_tensor *iter, mi_dtype dt) {
+static void copy_init(mi__k_copy *c, const mi_tensor *iter, mi_dtype dt) {
     memset(c, 0, sizeof *c);
     c->ndim = iter->ndim;
     c->esize = (int)mi_dtype_size(dt);
@@ -454,7 +457,7 @@ static void copy_init(mi_cu_copy *c, const mi_tensor *iter, mi_dtype dt) {
     for (int k = 0; k < iter->ndim; k++) c->dims[k] = iter->dims[k];
 }
 
-void mi_cu_copy_transpose(const mi_tensor *x, const int *perm, mi_cu_copy *c) {
+void mi__cu_copy_transpose(const mi_tensor *x, const int *perm, mi__k_copy *c) {
     int64_t xs[MI_MAX_DIMS];
     packed_strides(x->ndim, x->dims, xs);
     copy_init(c, x, x->dtype);
@@ -463,11 +466,11 @@ void mi_cu_copy_transpose(const mi_tensor *x, const int *perm, mi_cu_copy *c) {
         c->sstr[k] = xs[perm[k]];
     }
     packed_strides(x->ndim, c->dims, c->dstr);
-    mi_cu_copy_simplify(c);
+    copy_simplify(c);
 }
 
-void mi_cu_copy_slice(const mi_tensor *x, const mi_tensor *y, const mi__slice_params *p,
-                      mi_cu_copy *c) {
+void mi__cu_copy_slice(const mi_tensor *x, const mi_tensor *y, const mi__slice_params *p,
+                       mi__k_copy *c) {
     int64_t xs[MI_MAX_DIMS];
     packed_strides(x->ndim, x->dims, xs);
     copy_init(c, y, y->dtype);
@@ -476,30 +479,30 @@ void mi_cu_copy_slice(const mi_tensor *x, const mi_tensor *y, const mi__slice_pa
         c->src_off += p->start[k] * xs[k];
     }
     packed_strides(y->ndim, y->dims, c->dstr);
-    mi_cu_copy_simplify(c);
+    copy_simplify(c);
 }
 
-void mi_cu_copy_concat(const mi_tensor *y, int axis, int64_t at, const mi_tensor *x, mi_cu_copy *c) {
+void mi__cu_copy_concat(const mi_tensor *y, int axis, int64_t at, const mi_tensor *x, mi__k_copy *c) {
     int64_t ys[MI_MAX_DIMS];
     packed_strides(y->ndim, y->dims, ys);
     copy_init(c, x, x->dtype);
     packed_strides(x->ndim, x->dims, c->sstr);
     memcpy(c->dstr, ys, sizeof ys);
     c->dst_off = at * ys[axis];
-    mi_cu_copy_simplify(c);
+    copy_simplify(c);
 }
 
-void mi_cu_copy_split(const mi_tensor *x, int axis, int64_t at, const mi_tensor *y, mi_cu_copy *c) {
+void mi__cu_copy_split(const mi_tensor *x, int axis, int64_t at, const mi_tensor *y, mi__k_copy *c) {
     int64_t xs[MI_MAX_DIMS];
     packed_strides(x->ndim, x->dims, xs);
     copy_init(c, y, y->dtype);
     memcpy(c->sstr, xs, sizeof xs);
     c->src_off = at * xs[axis];
     packed_strides(y->ndim, y->dims, c->dstr);
-    mi_cu_copy_simplify(c);
+    copy_simplify(c);
 }
 
-void mi_cu_copy_broadcast(const mi_tensor *src, int ndim, const int64_t *dims, mi_cu_copy *c) {
+void mi__cu_copy_broadcast(const mi_tensor *src, int ndim, const int64_t *dims, mi__k_copy *c) {
     int64_t ss[MI_MAX_DIMS];
     packed_strides(src->ndim, src->dims, ss);
     memset(c, 0, sizeof *c);
@@ -512,10 +515,10 @@ void mi_cu_copy_broadcast(const mi_tensor *src, int ndim, const int64_t *dims, m
         c->sstr[k] = i >= 0 && src->dims[i] != 1 ? ss[i] : 0;
     }
     packed_strides(ndim, dims, c->dstr);
-    mi_cu_copy_simplify(c);
+    copy_simplify(c);
 }
 
-void mi_cu_pad_make(const mi_tensor *x, const mi_tensor *y, const mi__pad_params *p, mi_cu_pad *pad) {
+void mi__cu_pad_make(const mi_tensor *x, const mi_tensor *y, const mi__pad_params *p, mi__k_pad *pad) {
     memset(pad, 0, sizeof *pad);
     pad->ndim = x->ndim;
     pad->mode = (int)p->mode;
@@ -527,11 +530,11 @@ void mi_cu_pad_make(const mi_tensor *x, const mi_tensor *y, const mi__pad_params
         pad->begin[k] = p->begin[k];
     }
     unsigned char bytes[8] = {0};
-    mi_cu_store_f((int)x->dtype, bytes, p->value);
+    mi__k_store_f((int)x->dtype, bytes, p->value);
     memcpy(&pad->value, bytes, sizeof bytes);
 }
 
-void mi_cu_gather_make(const mi_tensor *x, const mi_tensor *idx, int64_t axis, mi_cu_gather *gt) {
+void mi__cu_gather_make(const mi_tensor *x, const mi_tensor *idx, int64_t axis, mi__k_gather *gt) {
     memset(gt, 0, sizeof *gt);
     gt->outer = product(0, (int)axis, x->dims);
     gt->axis_dim = x->dims[axis];
@@ -544,17 +547,17 @@ void mi_cu_gather_make(const mi_tensor *x, const mi_tensor *idx, int64_t axis, m
 
 /* ---- device pools and pointer checks ----------------------------------------------------- */
 
-mi_status mi_cu_regions_add(mi_cu_regions *r, const void *base, size_t size, const char *what) {
+mi_status mi__cu_regions_add(mi__cu_regions *r, const void *base, size_t size, const char *what) {
     mi_status st = mi__grow((void **)&r->v, &r->cap, r->n + 1, sizeof *r->v);
     if (st) return st;
-    mi_cu_region *e = &r->v[r->n++];
+    mi__cu_region *e = &r->v[r->n++];
     e->base = (uintptr_t)base;
     e->size = size;
     snprintf(e->what, sizeof e->what, "%s", what ? what : "device memory");
     return MI_OK;
 }
 
-int mi_cu_regions_remove(mi_cu_regions *r, const void *base, size_t *size) {
+int mi__cu_regions_remove(mi__cu_regions *r, const void *base, size_t *size) {
     for (size_t i = 0; i < r->n; i++) {
         if (r->v[i].base != (uintptr_t)base) continue;
         if (size) *size = r->v[i].size;
@@ -564,44 +567,33 @@ int mi_cu_regions_remove(mi_cu_regions *r, const void *base, size_t *size) {
     return 0;
 }
 
-void mi_cu_regions_free(mi_cu_regions *r) {
+void mi__cu_regions_free(mi__cu_regions *r) {
     mi__free(r->v);
     memset(r, 0, sizeof *r);
 }
 
-const mi_cu_region *mi_cu_regions_find(const mi_cu_regions *r, const void *p) {
+const mi__cu_region *mi__cu_regions_find(const mi__cu_regions *r, const void *p) {
     uintptr_t u = (uintptr_t)p;
     for (size_t i = 0; i < r->n; i++)
         if (u >= r->v[i].base && u - r->v[i].base < r->v[i].size) return &r->v[i];
     return NULL;
 }
 
-mi_status mi_cu_span(const mi_node *n, const char *what, void *base, size_t size, size_t offset,
-                     size_t len, void **out) {
-    size_t end;
-    *out = NULL;
-    if (!base || !mi__add_size(offset, len, &end) || end > size)
-        return mi_cu_node_error(n, MI_ERR_INTERNAL, "%s [%zu, +%zu) is outside its buffer of %zu bytes%s",
-                                what, offset, len, size, base ? "" : " (NULL)");
-    *out = (char *)base + offset;
-    return MI_OK;
-}
-
-static mi_status check_one(const mi_cu_regions *r, const mi_node *n, const mi_tensor *t, const void *p) {
+static mi_status check_one(const mi__cu_regions *r, const mi_node *n, const mi_tensor *t, const void *p) {
     size_t es = mi_dtype_size(t->dtype);
     if (es > 1 && (uintptr_t)p % es)
-        return mi_cu_node_error(n, MI_ERR_UNSUPPORTED, "tensor '%s' at %p is not aligned to its %zu-byte "
-                                "elements; plan with an alignment of at least 16 for the CUDA backend",
-                                t->name, p, es);
-    const mi_cu_region *g = mi_cu_regions_find(r, p);
+        return mi__cu_node_error(n, MI_ERR_UNSUPPORTED, "tensor '%s' at %p is not aligned to its %zu-byte "
+                                 "elements; plan with an alignment of at least 16 for the CUDA backend",
+                                 t->name, p, es);
+    const mi__cu_region *g = mi__cu_regions_find(r, p);
     if (g && (uintptr_t)p - g->base + t->nbytes > g->size)
-        return mi_cu_node_error(n, MI_ERR_INTERNAL, "tensor '%s' [%p, +%zu) runs past the end of the %s "
-                                "(%zu bytes at %p)", t->name, p, t->nbytes, g->what, g->size,
-                                (void *)g->base);
+        return mi__cu_node_error(n, MI_ERR_INTERNAL, "tensor '%s' [%p, +%zu) runs past the end of the %s "
+                                 "(%zu bytes at %p)", t->name, p, t->nbytes, g->what, g->size,
+                                 (void *)g->base);
     return MI_OK;
 }
 
-mi_status mi_cu_check_args(const mi_cu_regions *r, const mi_node_args *a) {
+mi_status mi__cu_check_args(const mi__cu_regions *r, const mi_node_args *a) {
     const mi_graph *g = a->graph;
     const mi_node *n = a->node;
     mi_status st;
@@ -622,13 +614,13 @@ mi_status mi_cu_check_args(const mi_cu_regions *r, const mi_node_args *a) {
         const mi_tensor *y = mi_graph_tensor(g, (size_t)n->outputs[o]);
         uintptr_t y0 = (uintptr_t)a->out[o], y1 = y0 + y->nbytes;
         if (z0 < y1 && y0 < z1 && !(o == 0 && z0 == y0 && z->nbytes == y->nbytes))
-            return mi_cu_node_error(n, MI_ERR_PLAN_INVALID, "output '%s' partly overlaps the residual '%s'",
-                                    y->name, z->name);
+            return mi__cu_node_error(n, MI_ERR_PLAN_INVALID, "output '%s' partly overlaps the residual '%s'",
+                                     y->name, z->name);
     }
     return MI_OK;
 }
 
-size_t mi_cu_capture_order(size_t nnodes, const unsigned char *elided, size_t *order) {
+size_t mi__cu_capture_order(size_t nnodes, const unsigned char *elided, size_t *order) {
     size_t w = 0;
     for (size_t k = 0; k < nnodes; k++)
         if (!elided || !elided[k]) order[w++] = k;

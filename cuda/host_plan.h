@@ -4,9 +4,10 @@
  * convolution algorithm from cuDNN's ranking under a workspace budget, the
  * layout of a node's workspace, the strided-copy and reduction plans of
  * our own kernels, the registry of device pools with its pointer checks,
- * and the capture order. tests/test_cuda_host.c tests all of it on a
- * machine without a GPU; the wrappers (lib_*.c) only translate these
- * structs into library calls.
+ * and the capture order. tests/test_cuda_host.c (the plans) and
+ * tests/test_cuda_lib.c (the pools, pointer checks and capture order) test
+ * all of it on a machine without a GPU; the wrappers (lib_*.c) only
+ * translate these structs into library calls.
  *
  * Tensors are NCHW (NCDHW), packed. cuDNN takes int dims: every helper
  * here that feeds cuDNN checks that dims and element counts fit an int
@@ -22,146 +23,146 @@
 /* Alignment of every part of a workspace (cuBLAS wants 256 bytes), and
  * the slack each workspace request adds so the parts can be aligned
  * whatever the plan's alignment is. */
-#define MI_CU_WS_ALIGN ((size_t)256)
+#define MI__CU_WS_ALIGN ((size_t)256)
 /* The per-node workspace budget when options.max_workspace is 0. */
-#define MI_CU_DEFAULT_BUDGET ((size_t)64 << 20)
+#define MI__CU_DEFAULT_BUDGET ((size_t)64 << 20)
 /* What a Gemm / MatMul node asks for cuBLAS (capped by the budget). */
-#define MI_CU_BLAS_WORKSPACE ((size_t)4 << 20)
+#define MI__CU_BLAS_WORKSPACE ((size_t)4 << 20)
 
 /* An error naming the node: "node 'x' (Conv): ...". */
-mi_status mi_cu_node_error(const mi_node *n, mi_status st, const char *fmt, ...) MI__PRINTF(3, 4);
+mi_status mi__cu_node_error(const mi_node *n, mi_status st, const char *fmt, ...) MI__PRINTF(3, 4);
 
 /* ---- tensors as cuDNN sees them ----------------------------------------------- */
 
-typedef struct mi_cu_nd {
+typedef struct mi__cu_nd {
     int nb;                  /* 4 or 5 */
     int dims[MI_MAX_DIMS];
     int strides[MI_MAX_DIMS]; /* packed */
-} mi_cu_nd;
+} mi__cu_nd;
 
-/* dims (nb of them) into an mi_cu_nd; MI_ERR_UNSUPPORTED naming the node
+/* dims (nb of them) into an mi__cu_nd; MI_ERR_UNSUPPORTED naming the node
  * and `what` when a dim or the element count exceeds INT32_MAX. */
-mi_status mi_cu_nd_make(const mi_node *n, const char *what, int nb, const int64_t *dims,
-                        mi_cu_nd *out);
+mi_status mi__cu_nd_make(const mi_node *n, const char *what, int nb, const int64_t *dims,
+                         mi__cu_nd *out);
 
 /* ---- convolution ------------------------------------------------------------------ */
 
-typedef enum mi_cu_conv_path {
-    MI_CU_CONV_PLAIN = 0,    /* cudnnConvolutionForward: no bias, no residual, no act */
-    MI_CU_CONV_FUSED = 1,    /* cudnnConvolutionBiasActivationForward (ReLU or identity) */
-    MI_CU_CONV_EPILOGUE = 2, /* cudnnConvolutionForward, then our epilogue kernel */
-} mi_cu_conv_path;
+typedef enum mi__cu_conv_path {
+    MI__CU_CONV_PLAIN = 0,    /* cudnnConvolutionForward: no bias, no residual, no act */
+    MI__CU_CONV_FUSED = 1,    /* cudnnConvolutionBiasActivationForward (ReLU or identity) */
+    MI__CU_CONV_EPILOGUE = 2, /* cudnnConvolutionForward, then our epilogue kernel */
+} mi__cu_conv_path;
 
-typedef struct mi_cu_conv {
+typedef struct mi__cu_conv {
     int nspatial;            /* as cuDNN sees it: 2 or 3 (1-D is 2-D with H = 1) */
-    mi_cu_nd x, xp, w, y, bias;
+    mi__cu_nd x, xp, w, y, bias;
     int pad[3], stride[3], dilation[3];
     int groups;
     /* Asymmetric pads: the input is padded by the difference into the
      * workspace first (xp), and the convolution gets the symmetric rest. */
     int prepad;
-    mi_cu_pad prepad_k;
+    mi__k_pad prepad_k;
     int has_bias, has_residual;
     int act;                 /* MI_ACT_* */
     float act_min, act_max;
     int64_t out_channels, out_inner; /* y as [N, K, inner] for the epilogue */
-} mi_cu_conv;
+} mi__cu_conv;
 
-mi_status mi_cu_conv_make(const mi_graph *g, const mi_node *n, const mi__conv_params *p,
-                          mi_cu_conv *c);
+mi_status mi__cu_conv_make(const mi_graph *g, const mi_node *n, const mi__conv_params *p,
+                           mi__cu_conv *c);
 
 /* A cuDNN forward algorithm as cudnnGetConvolutionForwardAlgorithm_v7
  * ranks them (fastest first), abstracted from cudnnConvolutionFwdAlgoPerf_t. */
-typedef enum mi_cu_math { MI_CU_MATH_DEFAULT = 0, MI_CU_MATH_TENSOR = 1, MI_CU_MATH_FMA = 2 } mi_cu_math;
-typedef struct mi_cu_algo {
+typedef enum mi__cu_math { MI__CU_MATH_DEFAULT = 0, MI__CU_MATH_TENSOR = 1, MI__CU_MATH_FMA = 2 } mi__cu_math;
+typedef struct mi__cu_algo {
     int algo;                /* cudnnConvolutionFwdAlgo_t */
     int ok;                  /* status CUDNN_STATUS_SUCCESS */
     size_t memory;           /* workspace bytes */
-    mi_cu_math math;         /* the math type it was ranked with */
-} mi_cu_algo;
+    mi__cu_math math;         /* the math type it was ranked with */
+} mi__cu_algo;
 
-#define MI_CU_ALGO_IMPLICIT_GEMM 0
-#define MI_CU_ALGO_IMPLICIT_PRECOMP_GEMM 1
-#define MI_CU_ALGO_COUNT 8
-const char *mi_cu_algo_name(int algo);
+#define MI__CU_ALGO_IMPLICIT_GEMM 0
+#define MI__CU_ALGO_IMPLICIT_PRECOMP_GEMM 1
+#define MI__CU_ALGO_COUNT 8
+const char *mi__cu_algo_name(int algo);
 
-typedef struct mi_cu_conv_choice {
-    mi_cu_conv_path path;
+typedef struct mi__cu_conv_choice {
+    mi__cu_conv_path path;
     int index;               /* position in the ranking */
     int algo;
-    mi_cu_math math;         /* the math type the descriptor gets */
-} mi_cu_conv_choice;
+    mi__cu_math math;         /* the math type the descriptor gets */
+} mi__cu_conv_choice;
 
 /* The fastest usable entry of ranked[from..count): ok, within the budget,
  * no tensor-op math unless tf32, and, where the node needs the fused
  * identity form (bias or residual, no activation), IMPLICIT_PRECOMP_GEMM
  * when one fits (else the fastest with our epilogue). ReLU fuses with any
  * algorithm; Clip always takes the epilogue. Returns the index, or -1. */
-int mi_cu_conv_pick(const mi_cu_conv *c, const mi_cu_algo *ranked, int count, int from,
-                    size_t budget, int tf32, mi_cu_conv_choice *out);
+int mi__cu_conv_pick(const mi__cu_conv *c, const mi__cu_algo *ranked, int count, int from,
+                     size_t budget, int tf32, mi__cu_conv_choice *out);
 
 /* ---- a node's workspace --------------------------------------------------------- */
 
-/* Parts at offsets from a MI_CU_WS_ALIGN-aligned base; `request` is what
+/* Parts at offsets from a MI__CU_WS_ALIGN-aligned base; `request` is what
  * prepare() asks the planner for (the parts plus the alignment slack). */
-typedef struct mi_cu_ws {
+typedef struct mi__cu_ws {
     size_t algo_off, algo;       /* cuDNN / cuBLAS workspace */
     size_t prepad_off, prepad;   /* the padded input of an asymmetric conv */
     size_t bias_off, bias;       /* zeros for a fused conv without bias */
     size_t request;
-} mi_cu_ws;
+} mi__cu_ws;
 
-mi_status mi_cu_ws_make(const mi_node *n, size_t algo, size_t prepad, size_t bias, mi_cu_ws *w);
+mi_status mi__cu_ws_make(const mi_node *n, size_t algo, size_t prepad, size_t bias, mi__cu_ws *w);
 /* The aligned base inside the planned workspace [ws, ws + size); an error
  * naming the node when the parts do not fit (a plan smaller than asked). */
-mi_status mi_cu_ws_base(const mi_node *n, void *ws, size_t size, const mi_cu_ws *w, char **base);
+mi_status mi__cu_ws_base(const mi_node *n, void *ws, size_t size, const mi__cu_ws *w, char **base);
 
 /* ---- pooling ------------------------------------------------------------------------ */
 
-typedef struct mi_cu_pool {
+typedef struct mi__cu_pool {
     int use_cudnn;           /* else our kernel (k) */
     int nspatial;            /* cuDNN: 2 or 3 */
-    mi_cu_nd x, y;
+    mi__cu_nd x, y;
     int window[3], pad[3], stride[3];
     int max, include_pad;
-    mi_cu_poolk k;
-} mi_cu_pool;
+    mi__k_pool k;
+} mi__cu_pool;
 
 /* MaxPool / AveragePool: cuDNN when it computes exactly ONNX's result
  * (no dilation, symmetric pads, output of the floor formula), else ours. */
-mi_status mi_cu_pool_make(const mi_graph *g, const mi_node *n, const mi__pool_params *p,
-                          mi_cu_pool *out);
+mi_status mi__cu_pool_make(const mi_graph *g, const mi_node *n, const mi__pool_params *p,
+                           mi__cu_pool *out);
 
 /* ---- reductions, softmax, batch norm, LRN ---------------------------------------- */
 
 /* ReduceMean over the flagged axes of dims (adjacent axes of the same kind
  * merged; size-1 axes dropped). */
-void mi_cu_reduce_make(int ndim, const int64_t *dims, const int *reduce, mi_cu_reduce *r);
+void mi__cu_reduce_make(int ndim, const int64_t *dims, const int *reduce, mi__k_reduce *r);
 
 /* Softmax as cuDNN's channel mode over a [outer, len, inner, 1] tensor. */
-typedef struct mi_cu_softmax {
+typedef struct mi__cu_softmax {
     int64_t outer, len, inner;
-    mi_cu_nd nd;
-} mi_cu_softmax;
-mi_status mi_cu_softmax_make(const mi_node *n, const mi_tensor *x, int64_t axis, int coerce_2d,
-                             mi_cu_softmax *s);
+    mi__cu_nd nd;
+} mi__cu_softmax;
+mi_status mi__cu_softmax_make(const mi_node *n, const mi_tensor *x, int64_t axis, int coerce_2d,
+                              mi__cu_softmax *s);
 
 /* BatchNormalization / LRN over x viewed as [N, C, inner, 1]. */
-typedef struct mi_cu_chan {
+typedef struct mi__cu_chan {
     int64_t n, c, inner;
-    mi_cu_nd x, param;       /* param: [1, C, 1, 1] */
-} mi_cu_chan;
-mi_status mi_cu_chan_make(const mi_node *n, const mi_tensor *x, mi_cu_chan *ch);
+    mi__cu_nd x, param;       /* param: [1, C, 1, 1] */
+} mi__cu_chan;
+mi_status mi__cu_chan_make(const mi_node *n, const mi_tensor *x, mi__cu_chan *ch);
 
 /* Whether cuDNN's LRN takes these parameters (its limits on n, beta, k). */
-int mi_cu_lrn_cudnn_ok(const mi__lrn_params *p);
+int mi__cu_lrn_cudnn_ok(const mi__lrn_params *p);
 
 /* ---- Gemm, MatMul ------------------------------------------------------------------ */
 
 /* One column-major cuBLAS call computing a row-major product Y = op(A)
  * op(B) as Y^T = op(B)^T op(A)^T: cublasSgemm(opB, opA, m = N, n = M,
  * k = K, B, ldb, A, lda, Y, ldc). */
-typedef struct mi_cu_blas {
+typedef struct mi__cu_blas {
     int trans_first, trans_second; /* for B (first operand) and A (second) */
     int m, n, k;                   /* cuBLAS's m, n, k */
     int ld_first, ld_second, ldc;
@@ -170,78 +171,69 @@ typedef struct mi_cu_blas {
     int64_t stride_first, stride_second, stride_c; /* elements */
     mi_k_bcast bc;                 /* batch > 1, not strided: per-batch offsets */
     int64_t mat_first, mat_second; /* elements per matrix, for bc offsets */
-} mi_cu_blas;
+} mi__cu_blas;
 
-typedef struct mi_cu_gemm {
-    mi_cu_blas call;
+typedef struct mi__cu_gemm {
+    mi__cu_blas call;
     float alpha, beta;           /* beta 0 when there is no C */
     int has_c;
-    mi_cu_copy c_copy;           /* C broadcast into Y before the product */
-} mi_cu_gemm;
+    mi__k_copy c_copy;           /* C broadcast into Y before the product */
+} mi__cu_gemm;
 
-mi_status mi_cu_gemm_make(const mi_graph *g, const mi_node *n, const mi__gemm_params *p,
-                          mi_cu_gemm *gm);
-mi_status mi_cu_matmul_make(const mi_graph *g, const mi_node *n, mi_cu_blas *b);
+mi_status mi__cu_gemm_make(const mi_graph *g, const mi_node *n, const mi__gemm_params *p,
+                           mi__cu_gemm *gm);
+mi_status mi__cu_matmul_make(const mi_graph *g, const mi_node *n, mi__cu_blas *b);
 /* Element offsets of batch i's A (second) and B (first) operands. */
-void mi_cu_blas_batch_offsets(const mi_cu_blas *b, int64_t i, int64_t *first, int64_t *second);
+void mi__cu_blas_batch_offsets(const mi__cu_blas *b, int64_t i, int64_t *first, int64_t *second);
 
 /* ---- copies ---------------------------------------------------------------------------- */
 
-/* Merges adjacent dims that are contiguous in both source and destination
- * and drops size-1 dims, so the kernel divides less. */
-void mi_cu_copy_simplify(mi_cu_copy *c);
 /* 1 when the copy is one contiguous block on both sides (a memcpy). */
-int mi_cu_copy_is_memcpy(const mi_cu_copy *c);
-void mi_cu_copy_transpose(const mi_tensor *x, const int *perm, mi_cu_copy *c);
-void mi_cu_copy_slice(const mi_tensor *x, const mi_tensor *y, const mi__slice_params *p,
-                      mi_cu_copy *c);
+int mi__cu_copy_is_memcpy(const mi__k_copy *c);
+void mi__cu_copy_transpose(const mi_tensor *x, const int *perm, mi__k_copy *c);
+void mi__cu_copy_slice(const mi_tensor *x, const mi_tensor *y, const mi__slice_params *p,
+                       mi__k_copy *c);
 /* Concat: x into y at offset `at` along axis; Split: the part of x at `at`
  * along axis into y. */
-void mi_cu_copy_concat(const mi_tensor *y, int axis, int64_t at, const mi_tensor *x, mi_cu_copy *c);
-void mi_cu_copy_split(const mi_tensor *x, int axis, int64_t at, const mi_tensor *y, mi_cu_copy *c);
+void mi__cu_copy_concat(const mi_tensor *y, int axis, int64_t at, const mi_tensor *x, mi__k_copy *c);
+void mi__cu_copy_split(const mi_tensor *x, int axis, int64_t at, const mi_tensor *y, mi__k_copy *c);
 /* src (numpy-broadcastable to dims) into a packed tensor of dims. */
-void mi_cu_copy_broadcast(const mi_tensor *src, int ndim, const int64_t *dims, mi_cu_copy *c);
+void mi__cu_copy_broadcast(const mi_tensor *src, int ndim, const int64_t *dims, mi__k_copy *c);
 
-void mi_cu_pad_make(const mi_tensor *x, const mi_tensor *y, const mi__pad_params *p,
-                    mi_cu_pad *pad);
-void mi_cu_gather_make(const mi_tensor *x, const mi_tensor *idx, int64_t axis, mi_cu_gather *gt);
+void mi__cu_pad_make(const mi_tensor *x, const mi_tensor *y, const mi__pad_params *p,
+                     mi__k_pad *pad);
+void mi__cu_gather_make(const mi_tensor *x, const mi_tensor *idx, int64_t axis, mi__k_gather *gt);
 
 /* ---- device pools and pointer checks -------------------------------------------------- */
 
-typedef struct mi_cu_region {
+typedef struct mi__cu_region {
     uintptr_t base;
     size_t size;
     char what[48];
-} mi_cu_region;
+} mi__cu_region;
 
-typedef struct mi_cu_regions {
-    mi_cu_region *v;
+typedef struct mi__cu_regions {
+    mi__cu_region *v;
     size_t n, cap;
-} mi_cu_regions;
+} mi__cu_regions;
 
-mi_status mi_cu_regions_add(mi_cu_regions *r, const void *base, size_t size, const char *what);
+mi_status mi__cu_regions_add(mi__cu_regions *r, const void *base, size_t size, const char *what);
 /* Forgets the region at base; 0 when there was none. */
-int mi_cu_regions_remove(mi_cu_regions *r, const void *base, size_t *size);
-void mi_cu_regions_free(mi_cu_regions *r);
+int mi__cu_regions_remove(mi__cu_regions *r, const void *base, size_t *size);
+void mi__cu_regions_free(mi__cu_regions *r);
 /* The region holding address p, or NULL. */
-const mi_cu_region *mi_cu_regions_find(const mi_cu_regions *r, const void *p);
-
-/* base + offset checked against a size: NULL-free pointer arithmetic for
- * sub-buffers; an error naming the node when [offset, offset + len) is not
- * inside [0, size). */
-mi_status mi_cu_span(const mi_node *n, const char *what, void *base, size_t size, size_t offset,
-                     size_t len, void **out);
+const mi__cu_region *mi__cu_regions_find(const mi__cu_regions *r, const void *p);
 
 /* The pointers of one run() call: every tensor aligned to its element
  * size, inside the pool it starts in (pools are what alloc() gave;
  * memory outside them is the caller's and not checked), and overlapping
  * an input only as backend.h's in-place contract allows. */
-mi_status mi_cu_check_args(const mi_cu_regions *r, const mi_node_args *a);
+mi_status mi__cu_check_args(const mi__cu_regions *r, const mi_node_args *a);
 
 /* ---- the capture order ------------------------------------------------------------------- */
 
 /* The nodes a run calls, in order (what a CUDA Graph captures): every node
  * whose elided flag is 0. Returns the count written to order. */
-size_t mi_cu_capture_order(size_t nnodes, const unsigned char *elided, size_t *order);
+size_t mi__cu_capture_order(size_t nnodes, const unsigned char *elided, size_t *order);
 
 #endif

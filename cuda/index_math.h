@@ -19,16 +19,16 @@
 #include <string.h>
 
 /* Element types, numbered as mi_dtype (graph.h); host_plan.c checks. */
-#define MI_CU_DT_FLOAT 1
-#define MI_CU_DT_UINT8 2
-#define MI_CU_DT_INT8 3
-#define MI_CU_DT_UINT16 4
-#define MI_CU_DT_INT16 5
-#define MI_CU_DT_INT32 6
-#define MI_CU_DT_INT64 7
-#define MI_CU_DT_BOOL 9
-#define MI_CU_DT_FLOAT16 10
-#define MI_CU_DT_DOUBLE 11
+#define MI__K_DT_FLOAT 1
+#define MI__K_DT_UINT8 2
+#define MI__K_DT_INT8 3
+#define MI__K_DT_UINT16 4
+#define MI__K_DT_INT16 5
+#define MI__K_DT_INT32 6
+#define MI__K_DT_INT64 7
+#define MI__K_DT_BOOL 9
+#define MI__K_DT_FLOAT16 10
+#define MI__K_DT_DOUBLE 11
 
 /* ---- strided copies: Transpose, Slice, Concat, Split, broadcasts ----------- */
 
@@ -36,7 +36,7 @@
  * src_off + sum(coord_k * sstr[k]) and written at dst_off + sum(coord_k *
  * dstr[k]). Strides may be 0 (a broadcast read) or negative (a Slice with
  * a negative step). */
-typedef struct mi_cu_copy {
+typedef struct mi__k_copy {
     int ndim;
     int esize;                    /* bytes per element: 1, 2, 4 or 8 */
     int64_t count;                /* product of dims */
@@ -44,39 +44,39 @@ typedef struct mi_cu_copy {
     int64_t sstr[MI_K_MAX_DIMS];
     int64_t dstr[MI_K_MAX_DIMS];
     int64_t src_off, dst_off;
-} mi_cu_copy;
+} mi__k_copy;
 
-MI_HD static inline int64_t mi_cu_copy_src(const mi_cu_copy *c, int64_t i) {
+MI_HD static inline int64_t mi__k_copy_src(const mi__k_copy *c, int64_t i) {
     return c->src_off + mi_k_strided_offset(c->ndim, c->dims, c->sstr, i);
 }
-MI_HD static inline int64_t mi_cu_copy_dst(const mi_cu_copy *c, int64_t i) {
+MI_HD static inline int64_t mi__k_copy_dst(const mi__k_copy *c, int64_t i) {
     return c->dst_off + mi_k_strided_offset(c->ndim, c->dims, c->dstr, i);
 }
 
 /* ---- Pad ------------------------------------------------------------------------ */
 
-#define MI_CU_PAD_CONSTANT 0
-#define MI_CU_PAD_REFLECT 1
-#define MI_CU_PAD_EDGE 2
+#define MI__K_PAD_CONSTANT 0
+#define MI__K_PAD_REFLECT 1
+#define MI__K_PAD_EDGE 2
 
-typedef struct mi_cu_pad {
+typedef struct mi__k_pad {
     int ndim;
-    int mode;                      /* MI_CU_PAD_* */
+    int mode;                      /* MI__K_PAD_* */
     int esize;
     int64_t count;                 /* output elements */
     int64_t odims[MI_K_MAX_DIMS];
     int64_t idims[MI_K_MAX_DIMS];
     int64_t begin[MI_K_MAX_DIMS];  /* may be negative (a crop) */
     uint64_t value;                /* the constant's bytes in the element type */
-} mi_cu_pad;
+} mi__k_pad;
 
 /* Source index along one axis, or -1 for the constant (as the CPU's
  * pad_src: reflect does not repeat the edge). */
-MI_HD static inline int64_t mi_cu_pad_axis(int mode, int64_t o, int64_t begin, int64_t d) {
+MI_HD static inline int64_t mi__k_pad_axis(int mode, int64_t o, int64_t begin, int64_t d) {
     int64_t s = o - begin;
     if (s >= 0 && s < d) return s;
-    if (mode == MI_CU_PAD_CONSTANT) return -1;
-    if (mode == MI_CU_PAD_EDGE) return s < 0 ? 0 : d - 1;
+    if (mode == MI__K_PAD_CONSTANT) return -1;
+    if (mode == MI__K_PAD_EDGE) return s < 0 ? 0 : d - 1;
     if (d == 1) return 0;
     int64_t period = 2 * (d - 1);
     s %= period;
@@ -85,12 +85,12 @@ MI_HD static inline int64_t mi_cu_pad_axis(int mode, int64_t o, int64_t begin, i
 }
 
 /* Input element of output element o, or -1 where the constant goes. */
-MI_HD static inline int64_t mi_cu_pad_src(const mi_cu_pad *p, int64_t o) {
+MI_HD static inline int64_t mi__k_pad_src(const mi__k_pad *p, int64_t o) {
     int64_t off = 0, stride = 1;
     for (int k = p->ndim - 1; k >= 0; k--) {
         int64_t c = o % p->odims[k];
         o /= p->odims[k];
-        int64_t s = mi_cu_pad_axis(p->mode, c, p->begin[k], p->idims[k]);
+        int64_t s = mi__k_pad_axis(p->mode, c, p->begin[k], p->idims[k]);
         if (s < 0) return -1;
         off += s * stride;
         stride *= p->idims[k];
@@ -101,16 +101,16 @@ MI_HD static inline int64_t mi_cu_pad_src(const mi_cu_pad *p, int64_t o) {
 /* ---- Gather ----------------------------------------------------------------------- */
 
 /* data [outer, axis_dim, inner] -> out [outer, nidx, inner]. */
-typedef struct mi_cu_gather {
+typedef struct mi__k_gather {
     int64_t outer, axis_dim, nidx, inner, count;
     int esize;
     int idx64; /* indices are int64 (else int32) */
-} mi_cu_gather;
+} mi__k_gather;
 
 /* The data element output element o reads, given the index value it uses
  * (negative counts from the end); -1 when the index is out of range (the
  * kernel writes zeros there: a device cannot report the error). */
-MI_HD static inline int64_t mi_cu_gather_src(const mi_cu_gather *g, int64_t o, int64_t index) {
+MI_HD static inline int64_t mi__k_gather_src(const mi__k_gather *g, int64_t o, int64_t index) {
     int64_t in = o % g->inner, rest = o / g->inner, outer = rest / g->nidx;
     if (index < 0) index += g->axis_dim;
     if (index < 0 || index >= g->axis_dim) return -1;
@@ -118,25 +118,25 @@ MI_HD static inline int64_t mi_cu_gather_src(const mi_cu_gather *g, int64_t o, i
 }
 
 /* Which index output element o uses. */
-MI_HD static inline int64_t mi_cu_gather_which(const mi_cu_gather *g, int64_t o) {
+MI_HD static inline int64_t mi__k_gather_which(const mi__k_gather *g, int64_t o) {
     return (o / g->inner) % g->nidx;
 }
 
 /* ---- pooling (the cases cuDNN cannot do: dilation, asymmetric pads, ceil) -- */
 
-typedef struct mi_cu_poolk {
+typedef struct mi__k_pool {
     int nsp;                     /* spatial dims, 1 to 3 */
     int max;                     /* 1: MaxPool, 0: AveragePool */
     int include_pad;             /* AveragePool count_include_pad */
     int64_t count;               /* output elements */
     int64_t in[3], out[3], k[3], s[3], d[3], pb[3], pe[3];
-} mi_cu_poolk;
+} mi__k_pool;
 
 /* Output element o of x ([N*C, in...] packed): the max over the window
  * positions inside the input, or the mean with the divisor ONNX gives
  * (positions inside the input, or with count_include_pad inside the padded
  * input [-pb, in + pe)). */
-MI_HD static inline float mi_cu_pool_at(const mi_cu_poolk *p, const float *x, int64_t o) {
+MI_HD static inline float mi__k_pool_at(const mi__k_pool *p, const float *x, int64_t o) {
     int64_t oc[3] = {0, 0, 0}, lo[3], plo[3], phi[3], isz = 1;
     int64_t rest = o;
     for (int k = p->nsp - 1; k >= 0; k--) {
@@ -182,17 +182,17 @@ MI_HD static inline float mi_cu_pool_at(const mi_cu_poolk *p, const float *x, in
 
 /* Output element o sums the elements at kept(o) + reduced(r) for r in
  * [0, count): kept dims first (their input strides), then reduced dims. */
-typedef struct mi_cu_reduce {
+typedef struct mi__k_reduce {
     int nk, nr;
     int64_t nout, count;
     int64_t kdims[MI_K_MAX_DIMS], kstr[MI_K_MAX_DIMS];
     int64_t rdims[MI_K_MAX_DIMS], rstr[MI_K_MAX_DIMS];
-} mi_cu_reduce;
+} mi__k_reduce;
 
-MI_HD static inline int64_t mi_cu_reduce_base(const mi_cu_reduce *r, int64_t o) {
+MI_HD static inline int64_t mi__k_reduce_base(const mi__k_reduce *r, int64_t o) {
     return r->nk ? mi_k_strided_offset(r->nk, r->kdims, r->kstr, o) : 0;
 }
-MI_HD static inline int64_t mi_cu_reduce_at(const mi_cu_reduce *r, int64_t i) {
+MI_HD static inline int64_t mi__k_reduce_at(const mi__k_reduce *r, int64_t i) {
     return r->nr ? mi_k_strided_offset(r->nr, r->rdims, r->rstr, i) : 0;
 }
 
@@ -200,7 +200,7 @@ MI_HD static inline int64_t mi_cu_reduce_at(const mi_cu_reduce *r, int64_t i) {
 
 /* x [N, C, inner]: y = x / (bias + alpha / size * sum of x^2 over the
  * channel window [c - floor((size-1)/2), c + ceil((size-1)/2)])^beta. */
-MI_HD static inline float mi_cu_lrn_at(const float *x, int64_t c_dim, int64_t inner, int64_t o,
+MI_HD static inline float mi__k_lrn_at(const float *x, int64_t c_dim, int64_t inner, int64_t o,
                                        int64_t size, float alpha, float beta, float bias) {
     int64_t in = o % inner, c = (o / inner) % c_dim, n = o / (inner * c_dim);
     int64_t lo = c - (size - 1) / 2, hi = c + size / 2;
@@ -217,31 +217,31 @@ MI_HD static inline float mi_cu_lrn_at(const float *x, int64_t c_dim, int64_t in
 /* ---- Cast ---------------------------------------------------------------------------- */
 
 
-MI_HD static inline int mi_cu_dt_is_float(int t) {
-    return t == MI_CU_DT_FLOAT || t == MI_CU_DT_DOUBLE || t == MI_CU_DT_FLOAT16;
+MI_HD static inline int mi__k_dt_is_float(int t) {
+    return t == MI__K_DT_FLOAT || t == MI__K_DT_DOUBLE || t == MI__K_DT_FLOAT16;
 }
 
-MI_HD static inline double mi_cu_load_f(int t, const void *p) {
-    if (t == MI_CU_DT_FLOAT) { float v; memcpy(&v, p, 4); return v; }
-    if (t == MI_CU_DT_DOUBLE) { double v; memcpy(&v, p, 8); return v; }
+MI_HD static inline double mi__k_load_f(int t, const void *p) {
+    if (t == MI__K_DT_FLOAT) { float v; memcpy(&v, p, 4); return v; }
+    if (t == MI__K_DT_DOUBLE) { double v; memcpy(&v, p, 8); return v; }
     uint16_t h;
     memcpy(&h, p, 2);
     return mi_k_f16_to_f32(h);
 }
 
-MI_HD static inline int64_t mi_cu_load_i(int t, const void *p) {
+MI_HD static inline int64_t mi__k_load_i(int t, const void *p) {
     switch (t) {
-    case MI_CU_DT_UINT8: case MI_CU_DT_BOOL: return *(const uint8_t *)p;
-    case MI_CU_DT_INT8: return *(const int8_t *)p;
-    case MI_CU_DT_UINT16: { uint16_t v; memcpy(&v, p, 2); return v; }
-    case MI_CU_DT_INT16: { int16_t v; memcpy(&v, p, 2); return v; }
-    case MI_CU_DT_INT32: { int32_t v; memcpy(&v, p, 4); return v; }
+    case MI__K_DT_UINT8: case MI__K_DT_BOOL: return *(const uint8_t *)p;
+    case MI__K_DT_INT8: return *(const int8_t *)p;
+    case MI__K_DT_UINT16: { uint16_t v; memcpy(&v, p, 2); return v; }
+    case MI__K_DT_INT16: { int16_t v; memcpy(&v, p, 2); return v; }
+    case MI__K_DT_INT32: { int32_t v; memcpy(&v, p, 4); return v; }
     default: { int64_t v; memcpy(&v, p, 8); return v; }
     }
 }
 
 /* A real into an integer range: NaN is 0, out of range saturates. */
-MI_HD static inline int64_t mi_cu_sat_i(double v, int64_t lo, int64_t hi) {
+MI_HD static inline int64_t mi__k_sat_i(double v, int64_t lo, int64_t hi) {
     if (v != v) return 0;
     if (v <= (double)lo) return lo;
     if (v >= (double)hi) return hi;
@@ -249,40 +249,40 @@ MI_HD static inline int64_t mi_cu_sat_i(double v, int64_t lo, int64_t hi) {
 }
 
 /* An integer stored wraps, as a C conversion to the narrower type does. */
-MI_HD static inline void mi_cu_store_i(int t, void *p, int64_t v) {
+MI_HD static inline void mi__k_store_i(int t, void *p, int64_t v) {
     switch (t) {
-    case MI_CU_DT_BOOL: *(uint8_t *)p = v != 0; break;
-    case MI_CU_DT_UINT8: *(uint8_t *)p = (uint8_t)v; break;
-    case MI_CU_DT_INT8: *(int8_t *)p = (int8_t)(uint8_t)v; break;
-    case MI_CU_DT_UINT16: { uint16_t x = (uint16_t)v; memcpy(p, &x, 2); break; }
-    case MI_CU_DT_INT16: { int16_t x = (int16_t)(uint16_t)v; memcpy(p, &x, 2); break; }
-    case MI_CU_DT_INT32: { int32_t x = (int32_t)(uint32_t)v; memcpy(p, &x, 4); break; }
+    case MI__K_DT_BOOL: *(uint8_t *)p = v != 0; break;
+    case MI__K_DT_UINT8: *(uint8_t *)p = (uint8_t)v; break;
+    case MI__K_DT_INT8: *(int8_t *)p = (int8_t)(uint8_t)v; break;
+    case MI__K_DT_UINT16: { uint16_t x = (uint16_t)v; memcpy(p, &x, 2); break; }
+    case MI__K_DT_INT16: { int16_t x = (int16_t)(uint16_t)v; memcpy(p, &x, 2); break; }
+    case MI__K_DT_INT32: { int32_t x = (int32_t)(uint32_t)v; memcpy(p, &x, 4); break; }
     default: memcpy(p, &v, 8); break;
     }
 }
 
-MI_HD static inline void mi_cu_store_f(int t, void *p, double v) {
+MI_HD static inline void mi__k_store_f(int t, void *p, double v) {
     switch (t) {
-    case MI_CU_DT_FLOAT: { float x = (float)v; memcpy(p, &x, 4); break; }
-    case MI_CU_DT_DOUBLE: memcpy(p, &v, 8); break;
-    case MI_CU_DT_FLOAT16: { uint16_t x = mi_k_f32_to_f16((float)v); memcpy(p, &x, 2); break; }
-    case MI_CU_DT_BOOL: *(uint8_t *)p = v != 0.0; break;
-    case MI_CU_DT_UINT8: *(uint8_t *)p = (uint8_t)mi_cu_sat_i(v, 0, UINT8_MAX); break;
-    case MI_CU_DT_INT8: *(int8_t *)p = (int8_t)mi_cu_sat_i(v, INT8_MIN, INT8_MAX); break;
-    case MI_CU_DT_UINT16: { uint16_t x = (uint16_t)mi_cu_sat_i(v, 0, UINT16_MAX); memcpy(p, &x, 2); break; }
-    case MI_CU_DT_INT16: { int16_t x = (int16_t)mi_cu_sat_i(v, INT16_MIN, INT16_MAX); memcpy(p, &x, 2); break; }
-    case MI_CU_DT_INT32: { int32_t x = (int32_t)mi_cu_sat_i(v, INT32_MIN, INT32_MAX); memcpy(p, &x, 4); break; }
-    default: { int64_t x = mi_cu_sat_i(v, INT64_MIN, INT64_MAX); memcpy(p, &x, 8); break; }
+    case MI__K_DT_FLOAT: { float x = (float)v; memcpy(p, &x, 4); break; }
+    case MI__K_DT_DOUBLE: memcpy(p, &v, 8); break;
+    case MI__K_DT_FLOAT16: { uint16_t x = mi_k_f32_to_f16((float)v); memcpy(p, &x, 2); break; }
+    case MI__K_DT_BOOL: *(uint8_t *)p = v != 0.0; break;
+    case MI__K_DT_UINT8: *(uint8_t *)p = (uint8_t)mi__k_sat_i(v, 0, UINT8_MAX); break;
+    case MI__K_DT_INT8: *(int8_t *)p = (int8_t)mi__k_sat_i(v, INT8_MIN, INT8_MAX); break;
+    case MI__K_DT_UINT16: { uint16_t x = (uint16_t)mi__k_sat_i(v, 0, UINT16_MAX); memcpy(p, &x, 2); break; }
+    case MI__K_DT_INT16: { int16_t x = (int16_t)mi__k_sat_i(v, INT16_MIN, INT16_MAX); memcpy(p, &x, 2); break; }
+    case MI__K_DT_INT32: { int32_t x = (int32_t)mi__k_sat_i(v, INT32_MIN, INT32_MAX); memcpy(p, &x, 4); break; }
+    default: { int64_t x = mi__k_sat_i(v, INT64_MIN, INT64_MAX); memcpy(p, &x, 8); break; }
     }
 }
 
 /* One element from type `from` at s to type `to` at d, as the CPU backend
  * casts: reals through double (saturating into integers), integers
  * through int64 (wrapping into narrower integers). */
-MI_HD static inline void mi_cu_cast_elem(int from, int to, const void *s, void *d) {
-    if (mi_cu_dt_is_float(from)) mi_cu_store_f(to, d, mi_cu_load_f(from, s));
-    else if (mi_cu_dt_is_float(to)) mi_cu_store_f(to, d, (double)mi_cu_load_i(from, s));
-    else mi_cu_store_i(to, d, mi_cu_load_i(from, s));
+MI_HD static inline void mi__k_cast_elem(int from, int to, const void *s, void *d) {
+    if (mi__k_dt_is_float(from)) mi__k_store_f(to, d, mi__k_load_f(from, s));
+    else if (mi__k_dt_is_float(to)) mi__k_store_f(to, d, (double)mi__k_load_i(from, s));
+    else mi__k_store_i(to, d, mi__k_load_i(from, s));
 }
 
 #endif

@@ -7,13 +7,13 @@
 namespace {
 
 __global__ void unary_f32(int op, const float *x, float *y, int64_t n, float a, float b) {
-    MI_CU_FOR(i, n) {
+    MI__K_FOR(i, n) {
         float v = x[i];
         switch (op) {
-        case MI_KOP_RELU: v = mi_k_relu(v); break;
-        case MI_KOP_CLIP: v = mi_k_clip(v, a, b); break;
-        case MI_KOP_SIGMOID: v = mi_k_sigmoid(v); break;
-        case MI_KOP_HARD_SIGMOID: v = mi_k_hard_sigmoid(v, a, b); break;
+        case MI__K_OP_RELU: v = mi_k_relu(v); break;
+        case MI__K_OP_CLIP: v = mi_k_clip(v, a, b); break;
+        case MI__K_OP_SIGMOID: v = mi_k_sigmoid(v); break;
+        case MI__K_OP_HARD_SIGMOID: v = mi_k_hard_sigmoid(v, a, b); break;
         default: v = mi_k_hard_swish(v); break;
         }
         y[i] = v;
@@ -24,16 +24,16 @@ __global__ void unary_f32(int op, const float *x, float *y, int64_t n, float a, 
 // backend (a NaN double passes Relu unchanged).
 template <typename T>
 __global__ void unary_num(int op, const T *x, T *y, int64_t n, T lo, T hi) {
-    MI_CU_FOR(i, n) {
+    MI__K_FOR(i, n) {
         T v = x[i];
-        if (op == MI_KOP_RELU) y[i] = v < T(0) ? T(0) : v;
+        if (op == MI__K_OP_RELU) y[i] = v < T(0) ? T(0) : v;
         else y[i] = v < lo ? lo : (v > hi ? hi : v);
     }
 }
 
 __global__ void epilogue(float *y, const float *bias, const float *residual, int64_t n,
                          int64_t channels, int64_t inner, int act, float lo, float hi) {
-    MI_CU_FOR(i, n) {
+    MI__K_FOR(i, n) {
         float bv = bias ? bias[(i / inner) % channels] : 0.0f;
         float rv = residual ? residual[i] : 0.0f;
         y[i] = mi_k_conv_epilogue(y[i], bv, rv, act, lo, hi);
@@ -42,25 +42,25 @@ __global__ void epilogue(float *y, const float *bias, const float *residual, int
 
 }  // namespace
 
-extern "C" cudaError_t mi_launch_unary(int op, int dtype, const void *x, void *y, int64_t n, double a,
-                                  double b, int64_t ia, int64_t ib, cudaStream_t s) {
+extern "C" cudaError_t mi__k_launch_unary(int op, int dtype, const void *x, void *y, int64_t n, double a,
+                                          double b, int64_t ia, int64_t ib, cudaStream_t s) {
     switch (dtype) {
-    case MI_CU_DT_FLOAT:
-        MI_CU_LAUNCH(unary_f32, n, s, op, (const float *)x, (float *)y, n, (float)a, (float)b);
-    case MI_CU_DT_DOUBLE:
-        MI_CU_LAUNCH(unary_num<double>, n, s, op, (const double *)x, (double *)y, n, a, b);
-    case MI_CU_DT_INT32:
-        MI_CU_LAUNCH(unary_num<int32_t>, n, s, op, (const int32_t *)x, (int32_t *)y, n, (int32_t)ia,
-                    (int32_t)ib);
-    case MI_CU_DT_INT64:
-        MI_CU_LAUNCH(unary_num<int64_t>, n, s, op, (const int64_t *)x, (int64_t *)y, n, ia, ib);
+    case MI__K_DT_FLOAT:
+        MI__K_LAUNCH(unary_f32, n, s, op, (const float *)x, (float *)y, n, (float)a, (float)b);
+    case MI__K_DT_DOUBLE:
+        MI__K_LAUNCH(unary_num<double>, n, s, op, (const double *)x, (double *)y, n, a, b);
+    case MI__K_DT_INT32:
+        MI__K_LAUNCH(unary_num<int32_t>, n, s, op, (const int32_t *)x, (int32_t *)y, n, (int32_t)ia,
+                     (int32_t)ib);
+    case MI__K_DT_INT64:
+        MI__K_LAUNCH(unary_num<int64_t>, n, s, op, (const int64_t *)x, (int64_t *)y, n, ia, ib);
     default: return cudaErrorInvalidValue;
     }
 }
 
-extern "C" cudaError_t mi_launch_epilogue(float *y, const float *bias, const float *residual, int64_t n,
-                                     int64_t channels, int64_t inner, int act, float lo, float hi,
-                                     cudaStream_t s) {
+extern "C" cudaError_t mi__k_launch_epilogue(float *y, const float *bias, const float *residual, int64_t n,
+                                             int64_t channels, int64_t inner, int act, float lo, float hi,
+                                             cudaStream_t s) {
     if (channels < 1 || inner < 1) return cudaErrorInvalidValue;
-    MI_CU_LAUNCH(epilogue, n, s, y, bias, residual, n, channels, inner, act, lo, hi);
+    MI__K_LAUNCH(epilogue, n, s, y, bias, residual, n, channels, inner, act, lo, hi);
 }

@@ -10,40 +10,40 @@ namespace {
 
 __device__ inline float apply(int op, float a, float b) {
     switch (op) {
-    case MI_KOP_ADD: return mi_k_add(a, b);
-    case MI_KOP_SUB: return mi_k_sub(a, b);
-    case MI_KOP_MUL: return mi_k_mul(a, b);
+    case MI__K_OP_ADD: return mi_k_add(a, b);
+    case MI__K_OP_SUB: return mi_k_sub(a, b);
+    case MI__K_OP_MUL: return mi_k_mul(a, b);
     default: return mi_k_div(a, b);
     }
 }
 __device__ inline double apply(int op, double a, double b) {
     switch (op) {
-    case MI_KOP_ADD: return mi_k_add_f64(a, b);
-    case MI_KOP_SUB: return mi_k_sub_f64(a, b);
-    case MI_KOP_MUL: return mi_k_mul_f64(a, b);
+    case MI__K_OP_ADD: return mi_k_add_f64(a, b);
+    case MI__K_OP_SUB: return mi_k_sub_f64(a, b);
+    case MI__K_OP_MUL: return mi_k_mul_f64(a, b);
     default: return mi_k_div_f64(a, b);
     }
 }
 __device__ inline int64_t apply(int op, int64_t a, int64_t b) {
     switch (op) {
-    case MI_KOP_ADD: return mi_k_add_i64(a, b);
-    case MI_KOP_SUB: return mi_k_sub_i64(a, b);
-    case MI_KOP_MUL: return mi_k_mul_i64(a, b);
+    case MI__K_OP_ADD: return mi_k_add_i64(a, b);
+    case MI__K_OP_SUB: return mi_k_sub_i64(a, b);
+    case MI__K_OP_MUL: return mi_k_mul_i64(a, b);
     default: return mi_k_div_i64(a, b);
     }
 }
 __device__ inline int32_t apply(int op, int32_t a, int32_t b) {
     switch (op) {
-    case MI_KOP_ADD: return mi_k_add_i32(a, b);
-    case MI_KOP_SUB: return mi_k_sub_i32(a, b);
-    case MI_KOP_MUL: return mi_k_mul_i32(a, b);
+    case MI__K_OP_ADD: return mi_k_add_i32(a, b);
+    case MI__K_OP_SUB: return mi_k_sub_i32(a, b);
+    case MI__K_OP_MUL: return mi_k_mul_i32(a, b);
     default: return mi_k_div_i32(a, b);
     }
 }
 
 template <typename T>
 __global__ void binary(int op, const T *a, const T *b, T *y, int64_t n, mi_k_bcast bc) {
-    MI_CU_FOR(i, n) {
+    MI__K_FOR(i, n) {
         T va = a[mi_k_bcast_offset(&bc, 0, i)], vb = b[mi_k_bcast_offset(&bc, 1, i)];
         y[i] = apply(op, va, vb);
     }
@@ -51,17 +51,17 @@ __global__ void binary(int op, const T *a, const T *b, T *y, int64_t n, mi_k_bca
 
 }  // namespace
 
-extern "C" cudaError_t mi_launch_binary(int op, int dtype, const void *a, const void *b, void *y,
-                                   int64_t n, mi_k_bcast bc, cudaStream_t s) {
+extern "C" cudaError_t mi__k_launch_binary(int op, int dtype, const void *a, const void *b, void *y,
+                                           int64_t n, mi_k_bcast bc, cudaStream_t s) {
     switch (dtype) {
-    case MI_CU_DT_FLOAT:
-        MI_CU_LAUNCH(binary<float>, n, s, op, (const float *)a, (const float *)b, (float *)y, n, bc);
-    case MI_CU_DT_DOUBLE:
-        MI_CU_LAUNCH(binary<double>, n, s, op, (const double *)a, (const double *)b, (double *)y, n, bc);
-    case MI_CU_DT_INT32:
-        MI_CU_LAUNCH(binary<int32_t>, n, s, op, (const int32_t *)a, (const int32_t *)b, (int32_t *)y, n, bc);
-    case MI_CU_DT_INT64:
-        MI_CU_LAUNCH(binary<int64_t>, n, s, op, (const int64_t *)a, (const int64_t *)b, (int64_t *)y, n, bc);
+    case MI__K_DT_FLOAT:
+        MI__K_LAUNCH(binary<float>, n, s, op, (const float *)a, (const float *)b, (float *)y, n, bc);
+    case MI__K_DT_DOUBLE:
+        MI__K_LAUNCH(binary<double>, n, s, op, (const double *)a, (const double *)b, (double *)y, n, bc);
+    case MI__K_DT_INT32:
+        MI__K_LAUNCH(binary<int32_t>, n, s, op, (const int32_t *)a, (const int32_t *)b, (int32_t *)y, n, bc);
+    case MI__K_DT_INT64:
+        MI__K_LAUNCH(binary<int64_t>, n, s, op, (const int64_t *)a, (const int64_t *)b, (int64_t *)y, n, bc);
     default: return cudaErrorInvalidValue;
     }
 }

@@ -7,30 +7,30 @@
 
 #include <cuda_runtime.h>
 
-#define MI_CU_THREADS 256
+#define MI__K_THREADS 256
 
 /* Enough blocks to cover n once, capped: the loops stride over the rest. */
-static inline unsigned mi_launch_blocks(int64_t n) {
-    int64_t b = (n + MI_CU_THREADS - 1) / MI_CU_THREADS;
+static inline unsigned mi__k_blocks(int64_t n) {
+    int64_t b = (n + MI__K_THREADS - 1) / MI__K_THREADS;
     if (b < 1) b = 1;
     if (b > 65536) b = 65536;
     return (unsigned)b;
 }
 
-#define MI_CU_FOR(i, n)                                                                   \
-    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n);          \
+#define MI__K_FOR(i, n)                                                                 \
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n);           \
          i += (int64_t)gridDim.x * blockDim.x)
 
 /* Launches kernel<<<blocks(n), 256, 0, s>>>(args...) and returns the
  * launch status; n == 0 launches nothing. A non-sticky error a library
  * left in the last-error slot is cleared first, so it is not blamed on
  * this launch (a sticky one comes back anyway). */
-#define MI_CU_LAUNCH(kernel, n, s, ...)                                                   \
-    do {                                                                                 \
-        if ((n) <= 0) return cudaSuccess;                                                \
-        (void)cudaGetLastError();                                                        \
-        kernel<<<mi_launch_blocks(n), MI_CU_THREADS, 0, (s)>>>(__VA_ARGS__);                   \
-        return cudaGetLastError();                                                       \
+#define MI__K_LAUNCH(kernel, n, s, ...)                                                 \
+    do {                                                                                \
+        if ((n) <= 0) return cudaSuccess;                                               \
+        (void)cudaGetLastError();                                                       \
+        kernel<<<mi__k_blocks(n), MI__K_THREADS, 0, (s)>>>(__VA_ARGS__);                \
+        return cudaGetLastError();                                                      \
     } while (0)
 
 #endif

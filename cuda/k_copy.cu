@@ -9,74 +9,74 @@ namespace {
 __global__ void probe_kernel() {}
 
 template <typename T>
-__global__ void copy_kernel(const T *src, T *dst, mi_cu_copy c) {
-    MI_CU_FOR(i, c.count) dst[mi_cu_copy_dst(&c, i)] = src[mi_cu_copy_src(&c, i)];
+__global__ void copy_kernel(const T *src, T *dst, mi__k_copy c) {
+    MI__K_FOR(i, c.count) dst[mi__k_copy_dst(&c, i)] = src[mi__k_copy_src(&c, i)];
 }
 
 template <typename T>
-__global__ void pad_kernel(const T *src, T *dst, mi_cu_pad p) {
+__global__ void pad_kernel(const T *src, T *dst, mi__k_pad p) {
     T value;
     memcpy(&value, &p.value, sizeof value);
-    MI_CU_FOR(o, p.count) {
-        int64_t s = mi_cu_pad_src(&p, o);
+    MI__K_FOR(o, p.count) {
+        int64_t s = mi__k_pad_src(&p, o);
         dst[o] = s < 0 ? value : src[s];
     }
 }
 
 template <typename T, typename I>
-__global__ void gather_kernel(const T *data, const I *indices, T *dst, mi_cu_gather g) {
-    MI_CU_FOR(o, g.count) {
-        int64_t s = mi_cu_gather_src(&g, o, (int64_t)indices[mi_cu_gather_which(&g, o)]);
+__global__ void gather_kernel(const T *data, const I *indices, T *dst, mi__k_gather g) {
+    MI__K_FOR(o, g.count) {
+        int64_t s = mi__k_gather_src(&g, o, (int64_t)indices[mi__k_gather_which(&g, o)]);
         dst[o] = s < 0 ? T(0) : data[s];
     }
 }
 
-#define MI_CU_FILL_CHUNK 2048
+#define FILL_CHUNK 2048
 struct fill_chunk {
-    unsigned char b[MI_CU_FILL_CHUNK];
+    unsigned char b[FILL_CHUNK];
 };
 
 __global__ void fill_kernel(unsigned char *dst, fill_chunk c, int64_t n) {
-    MI_CU_FOR(i, n) dst[i] = c.b[i];
+    MI__K_FOR(i, n) dst[i] = c.b[i];
 }
 
 template <typename T>
 __global__ void splat_kernel(T *dst, T v, int64_t n) {
-    MI_CU_FOR(i, n) dst[i] = v;
+    MI__K_FOR(i, n) dst[i] = v;
 }
 
 template <typename T>
-cudaError_t copy_t(const void *src, void *dst, const mi_cu_copy &c, cudaStream_t s) {
-    MI_CU_LAUNCH(copy_kernel<T>, c.count, s, (const T *)src, (T *)dst, c);
+cudaError_t copy_t(const void *src, void *dst, const mi__k_copy &c, cudaStream_t s) {
+    MI__K_LAUNCH(copy_kernel<T>, c.count, s, (const T *)src, (T *)dst, c);
 }
 
 template <typename T>
-cudaError_t pad_t(const void *src, void *dst, const mi_cu_pad &p, cudaStream_t s) {
-    MI_CU_LAUNCH(pad_kernel<T>, p.count, s, (const T *)src, (T *)dst, p);
+cudaError_t pad_t(const void *src, void *dst, const mi__k_pad &p, cudaStream_t s) {
+    MI__K_LAUNCH(pad_kernel<T>, p.count, s, (const T *)src, (T *)dst, p);
 }
 
 template <typename T>
-cudaError_t gather_t(const void *data, const void *idx, void *dst, const mi_cu_gather &g, cudaStream_t s) {
+cudaError_t gather_t(const void *data, const void *idx, void *dst, const mi__k_gather &g, cudaStream_t s) {
     if (g.idx64)
-        MI_CU_LAUNCH((gather_kernel<T, int64_t>), g.count, s, (const T *)data, (const int64_t *)idx, (T *)dst, g);
-    MI_CU_LAUNCH((gather_kernel<T, int32_t>), g.count, s, (const T *)data, (const int32_t *)idx, (T *)dst, g);
+        MI__K_LAUNCH((gather_kernel<T, int64_t>), g.count, s, (const T *)data, (const int64_t *)idx, (T *)dst, g);
+    MI__K_LAUNCH((gather_kernel<T, int32_t>), g.count, s, (const T *)data, (const int32_t *)idx, (T *)dst, g);
 }
 
 template <typename T>
 cudaError_t splat_t(void *dst, uint64_t value, int64_t n, cudaStream_t s) {
     T v;
     memcpy(&v, &value, sizeof v);
-    MI_CU_LAUNCH(splat_kernel<T>, n, s, (T *)dst, v, n);
+    MI__K_LAUNCH(splat_kernel<T>, n, s, (T *)dst, v, n);
 }
 
 }  // namespace
 
-extern "C" cudaError_t mi_launch_probe(void) {
+extern "C" cudaError_t mi__k_probe(void) {
     cudaFuncAttributes attr;
     return cudaFuncGetAttributes(&attr, reinterpret_cast<const void *>(probe_kernel));
 }
 
-extern "C" cudaError_t mi_launch_copy(const void *src, void *dst, mi_cu_copy c, cudaStream_t s) {
+extern "C" cudaError_t mi__k_launch_copy(const void *src, void *dst, mi__k_copy c, cudaStream_t s) {
     switch (c.esize) {
     case 1: return copy_t<uint8_t>(src, dst, c, s);
     case 2: return copy_t<uint16_t>(src, dst, c, s);
@@ -86,7 +86,7 @@ extern "C" cudaError_t mi_launch_copy(const void *src, void *dst, mi_cu_copy c, 
     }
 }
 
-extern "C" cudaError_t mi_launch_pad(const void *src, void *dst, mi_cu_pad p, cudaStream_t s) {
+extern "C" cudaError_t mi__k_launch_pad(const void *src, void *dst, mi__k_pad p, cudaStream_t s) {
     switch (p.esize) {
     case 1: return pad_t<uint8_t>(src, dst, p, s);
     case 2: return pad_t<uint16_t>(src, dst, p, s);
@@ -96,8 +96,8 @@ extern "C" cudaError_t mi_launch_pad(const void *src, void *dst, mi_cu_pad p, cu
     }
 }
 
-extern "C" cudaError_t mi_launch_gather(const void *data, const void *indices, void *dst, mi_cu_gather g,
-                                   cudaStream_t s) {
+extern "C" cudaError_t mi__k_launch_gather(const void *data, const void *indices, void *dst, mi__k_gather g,
+                                           cudaStream_t s) {
     if (g.inner < 1 || g.nidx < 1) return g.count == 0 ? cudaSuccess : cudaErrorInvalidValue;
     switch (g.esize) {
     case 1: return gather_t<uint8_t>(data, indices, dst, g, s);
@@ -108,23 +108,23 @@ extern "C" cudaError_t mi_launch_gather(const void *data, const void *indices, v
     }
 }
 
-extern "C" cudaError_t mi_launch_fill(void *dst, const void *bytes, size_t n, cudaStream_t s) {
+extern "C" cudaError_t mi__k_launch_fill(void *dst, const void *bytes, size_t n, cudaStream_t s) {
     const unsigned char *src = static_cast<const unsigned char *>(bytes);
     unsigned char *d = static_cast<unsigned char *>(dst);
-    (void)cudaGetLastError(); /* as MI_CU_LAUNCH: not a library's leftover */
-    for (size_t at = 0; at < n; at += MI_CU_FILL_CHUNK) {
-        size_t len = n - at < MI_CU_FILL_CHUNK ? n - at : MI_CU_FILL_CHUNK;
+    (void)cudaGetLastError(); /* as MI__K_LAUNCH: not a library's leftover */
+    for (size_t at = 0; at < n; at += FILL_CHUNK) {
+        size_t len = n - at < FILL_CHUNK ? n - at : FILL_CHUNK;
         fill_chunk c;
         memset(&c, 0, sizeof c);
         memcpy(c.b, src + at, len);
-        fill_kernel<<<mi_launch_blocks((int64_t)len), MI_CU_THREADS, 0, s>>>(d + at, c, (int64_t)len);
+        fill_kernel<<<mi__k_blocks((int64_t)len), MI__K_THREADS, 0, s>>>(d + at, c, (int64_t)len);
         cudaError_t e = cudaGetLastError();
         if (e != cudaSuccess) return e;
     }
     return cudaSuccess;
 }
 
-extern "C" cudaError_t mi_launch_splat(void *dst, uint64_t value, int esize, int64_t n, cudaStream_t s) {
+extern "C" cudaError_t mi__k_launch_splat(void *dst, uint64_t value, int esize, int64_t n, cudaStream_t s) {
     switch (esize) {
     case 1: return splat_t<uint8_t>(dst, value, n, s);
     case 2: return splat_t<uint16_t>(dst, value, n, s);

@@ -1,18 +1,18 @@
 // ReduceMean and GlobalAveragePool: one warp per output element sums its
-// reduced elements (mi_cu_reduce from index_math.h: kept dims, then
+// reduced elements (mi__k_reduce from index_math.h: kept dims, then
 // reduced dims, merged on the host) and divides by their count.
 #include "k_common.cuh"
 
 namespace {
 
-__global__ void reduce_mean_kernel(const float *x, float *y, mi_cu_reduce r) {
+__global__ void reduce_mean_kernel(const float *x, float *y, mi__k_reduce r) {
     const int lane = threadIdx.x & 31;
     const int64_t warp = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
     const int64_t warps = ((int64_t)gridDim.x * blockDim.x) >> 5;
     for (int64_t o = warp; o < r.nout; o += warps) {
-        const float *base = x + mi_cu_reduce_base(&r, o);
+        const float *base = x + mi__k_reduce_base(&r, o);
         float sum = 0.0f;
-        for (int64_t i = lane; i < r.count; i += 32) sum += base[mi_cu_reduce_at(&r, i)];
+        for (int64_t i = lane; i < r.count; i += 32) sum += base[mi__k_reduce_at(&r, i)];
         for (int d = 16; d > 0; d >>= 1) sum += __shfl_down_sync(0xffffffffu, sum, d);
         if (lane == 0) y[o] = sum / (float)r.count;
     }
@@ -20,10 +20,10 @@ __global__ void reduce_mean_kernel(const float *x, float *y, mi_cu_reduce r) {
 
 }  // namespace
 
-extern "C" cudaError_t mi_launch_reduce_mean(const float *x, float *y, mi_cu_reduce r, cudaStream_t s) {
+extern "C" cudaError_t mi__k_launch_reduce_mean(const float *x, float *y, mi__k_reduce r, cudaStream_t s) {
     if (r.nout <= 0 || r.count <= 0) return cudaSuccess;
     int64_t threads = r.nout * 32;
-    (void)cudaGetLastError(); /* as MI_CU_LAUNCH: not a library's leftover */
-    reduce_mean_kernel<<<mi_launch_blocks(threads), MI_CU_THREADS, 0, s>>>(x, y, r);
+    (void)cudaGetLastError(); /* as MI__K_LAUNCH: not a library's leftover */
+    reduce_mean_kernel<<<mi__k_blocks(threads), MI__K_THREADS, 0, s>>>(x, y, r);
     return cudaGetLastError();
 }

@@ -19,67 +19,67 @@ extern "C" {
 
 /* cudaSuccess when this library has code for the current device (the
  * error cudaErrorNoKernelImageForDevice otherwise). */
-cudaError_t mi_launch_probe(void);
+cudaError_t mi__k_probe(void);
 
 /* ---- k_activation.cu ---------------------------------------------------------------- */
 
-enum { MI_KOP_RELU = 0, MI_KOP_CLIP = 1, MI_KOP_SIGMOID = 2, MI_KOP_HARD_SIGMOID = 3, MI_KOP_HARD_SWISH = 4 };
+enum { MI__K_OP_RELU = 0, MI__K_OP_CLIP = 1, MI__K_OP_SIGMOID = 2, MI__K_OP_HARD_SIGMOID = 3, MI__K_OP_HARD_SWISH = 4 };
 
 /* y = op(x) over n elements (y may be x). float: all ops, a/b = clip
  * min/max or hard sigmoid alpha/beta; double: Relu, Clip (a, b); int32 /
  * int64: Relu, Clip with the saturated bounds ia, ib. */
-cudaError_t mi_launch_unary(int op, int dtype, const void *x, void *y, int64_t n, double a, double b,
-                       int64_t ia, int64_t ib, cudaStream_t s);
+cudaError_t mi__k_launch_unary(int op, int dtype, const void *x, void *y, int64_t n, double a, double b,
+                               int64_t ia, int64_t ib, cudaStream_t s);
 
 /* y = act(y + bias[c] + residual) over y [N, C, inner]; bias and residual
  * may be NULL; residual must not be y. */
-cudaError_t mi_launch_epilogue(float *y, const float *bias, const float *residual, int64_t n,
-                          int64_t channels, int64_t inner, int act, float lo, float hi,
-                          cudaStream_t s);
+cudaError_t mi__k_launch_epilogue(float *y, const float *bias, const float *residual, int64_t n,
+                                  int64_t channels, int64_t inner, int act, float lo, float hi,
+                                  cudaStream_t s);
 
 /* ---- k_binary.cu ----------------------------------------------------------------------- */
 
-enum { MI_KOP_ADD = 0, MI_KOP_SUB = 1, MI_KOP_MUL = 2, MI_KOP_DIV = 3 };
+enum { MI__K_OP_ADD = 0, MI__K_OP_SUB = 1, MI__K_OP_MUL = 2, MI__K_OP_DIV = 3 };
 
 /* y[i] = a[bcast 0 offset] op b[bcast 1 offset] over n output elements;
  * float, double, int32, int64. y may be a or b when it has their shape. */
-cudaError_t mi_launch_binary(int op, int dtype, const void *a, const void *b, void *y, int64_t n,
-                        mi_k_bcast bc, cudaStream_t s);
+cudaError_t mi__k_launch_binary(int op, int dtype, const void *a, const void *b, void *y, int64_t n,
+                                mi_k_bcast bc, cudaStream_t s);
 
 /* ---- k_copy.cu --------------------------------------------------------------------------- */
 
-cudaError_t mi_launch_copy(const void *src, void *dst, mi_cu_copy c, cudaStream_t s);
-cudaError_t mi_launch_pad(const void *src, void *dst, mi_cu_pad p, cudaStream_t s);
-cudaError_t mi_launch_gather(const void *data, const void *indices, void *dst, mi_cu_gather g,
-                        cudaStream_t s);
+cudaError_t mi__k_launch_copy(const void *src, void *dst, mi__k_copy c, cudaStream_t s);
+cudaError_t mi__k_launch_pad(const void *src, void *dst, mi__k_pad p, cudaStream_t s);
+cudaError_t mi__k_launch_gather(const void *data, const void *indices, void *dst, mi__k_gather g,
+                                cudaStream_t s);
 /* Writes n host bytes to dst through kernel parameters (no staging
  * buffer, no pageable copy: safe inside a CUDA Graph capture). */
-cudaError_t mi_launch_fill(void *dst, const void *bytes, size_t n, cudaStream_t s);
+cudaError_t mi__k_launch_fill(void *dst, const void *bytes, size_t n, cudaStream_t s);
 /* n elements of value (esize bytes, little-endian in the low bytes). */
-cudaError_t mi_launch_splat(void *dst, uint64_t value, int esize, int64_t n, cudaStream_t s);
+cudaError_t mi__k_launch_splat(void *dst, uint64_t value, int esize, int64_t n, cudaStream_t s);
 
 /* ---- k_cast.cu ------------------------------------------------------------------------------ */
 
-cudaError_t mi_launch_cast(int from, int to, const void *x, void *y, int64_t n, cudaStream_t s);
+cudaError_t mi__k_launch_cast(int from, int to, const void *x, void *y, int64_t n, cudaStream_t s);
 
 /* ---- k_reduce.cu ----------------------------------------------------------------------------- */
 
 /* ReduceMean and GlobalAveragePool: one warp per output element. */
-cudaError_t mi_launch_reduce_mean(const float *x, float *y, mi_cu_reduce r, cudaStream_t s);
+cudaError_t mi__k_launch_reduce_mean(const float *x, float *y, mi__k_reduce r, cudaStream_t s);
 
 /* ---- k_pool.cu -------------------------------------------------------------------------------- */
 
-cudaError_t mi_launch_pool(const float *x, float *y, mi_cu_poolk p, cudaStream_t s);
+cudaError_t mi__k_launch_pool(const float *x, float *y, mi__k_pool p, cudaStream_t s);
 
 /* ---- k_norm.cu ---------------------------------------------------------------------------------- */
 
 /* BatchNormalization (inference) over x [N, C, inner]; y may be x. */
-cudaError_t mi_launch_batch_norm(const float *x, float *y, const float *scale, const float *bias,
-                            const float *mean, const float *var, float epsilon, int64_t n,
-                            int64_t channels, int64_t inner, cudaStream_t s);
+cudaError_t mi__k_launch_batch_norm(const float *x, float *y, const float *scale, const float *bias,
+                                    const float *mean, const float *var, float epsilon, int64_t n,
+                                    int64_t channels, int64_t inner, cudaStream_t s);
 /* LRN across channels over x [N, C, inner]; y must not be x. */
-cudaError_t mi_launch_lrn(const float *x, float *y, int64_t n, int64_t channels, int64_t inner,
-                     int64_t size, float alpha, float beta, float bias, cudaStream_t s);
+cudaError_t mi__k_launch_lrn(const float *x, float *y, int64_t n, int64_t channels, int64_t inner,
+                             int64_t size, float alpha, float beta, float bias, cudaStream_t s);
 
 #ifdef __cplusplus
 }

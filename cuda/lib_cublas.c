@@ -17,11 +17,11 @@ static mi_status blas_check(cublasStatus_t s, const mi_node *n, const char *call
                  : s == CUBLAS_STATUS_NOT_SUPPORTED ? MI_ERR_UNSUPPORTED
                  : s == CUBLAS_STATUS_NOT_INITIALIZED || s == CUBLAS_STATUS_ARCH_MISMATCH ? MI_ERR_NO_DEVICE
                                                                                        : MI_ERR_BACKEND;
-    return mi_cu_node_error(n, st, "%s failed: %s: %s", call, cublasGetStatusName(s), cublasGetStatusString(s));
+    return mi__cu_node_error(n, st, "%s failed: %s: %s", call, cublasGetStatusName(s), cublasGetStatusString(s));
 }
 #define BLAS(call, node) blas_check((call), (node), #call)
 
-mi_status mi_cu_blas_create(cublasHandle_t *h, int tf32) {
+mi_status mi__cu_blas_create(cublasHandle_t *h, int tf32) {
     *h = NULL;
     mi_status st = BLAS(cublasCreate(h), NULL);
     if (!st) st = BLAS(cublasSetMathMode(*h, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH), NULL);
@@ -35,17 +35,17 @@ mi_status mi_cu_blas_create(cublasHandle_t *h, int tf32) {
     return st;
 }
 
-void mi_cu_blas_destroy(cublasHandle_t h) {
+void mi__cu_blas_destroy(cublasHandle_t h) {
     if (h) (void)cublasDestroy(h);
 }
 
-mi_status mi_cu_blas_bind(cublasHandle_t h, cudaStream_t s, void *ws, size_t ws_size, const mi_node *n) {
+mi_status mi__cu_blas_bind(cublasHandle_t h, cudaStream_t s, void *ws, size_t ws_size, const mi_node *n) {
     mi_status st = BLAS(cublasSetStream(h, s), n);
     if (!st) st = BLAS(cublasSetWorkspace(h, ws, ws ? ws_size : 0), n);
     return st;
 }
 
-int mi_cu_blas_version(void) {
+int mi__cu_blas_version(void) {
     int v = 0;
     if (cublasGetProperty(MAJOR_VERSION, &v) != CUBLAS_STATUS_SUCCESS) return 0;
     int minor = 0, patch = 0;
@@ -56,16 +56,16 @@ int mi_cu_blas_version(void) {
 
 static cublasOperation_t op(int t) { return t ? CUBLAS_OP_T : CUBLAS_OP_N; }
 
-mi_status mi_cu_blas_run(cublasHandle_t h, const mi_node *n, const mi_cu_blas *b, float alpha,
-                         const float *a, const float *bm, float beta, float *y) {
+mi_status mi__cu_blas_run(cublasHandle_t h, const mi_node *n, const mi__cu_blas *b, float alpha,
+                          const float *a, const float *bm, float beta, float *y) {
     /* cuBLAS's first operand is B, its second A: Y^T = op(B)^T op(A)^T. */
     if (b->batch <= 1)
         return BLAS(cublasSgemm(h, op(b->trans_first), op(b->trans_second), b->m, b->n, b->k, &alpha, bm,
                                 b->ld_first, a, b->ld_second, &beta, y, b->ldc), n);
     if (b->strided) {
         if (b->batch > INT_MAX)
-            return mi_cu_node_error(n, MI_ERR_UNSUPPORTED, "%lld batches exceed cuBLAS's int range",
-                                    (long long)b->batch);
+            return mi__cu_node_error(n, MI_ERR_UNSUPPORTED, "%lld batches exceed cuBLAS's int range",
+                                     (long long)b->batch);
         return BLAS(cublasSgemmStridedBatched(h, op(b->trans_first), op(b->trans_second), b->m, b->n, b->k,
                                               &alpha, bm, b->ld_first, b->stride_first, a, b->ld_second,
                                               b->stride_second, &beta, y, b->ldc, b->stride_c, (int)b->batch),
@@ -73,7 +73,7 @@ mi_status mi_cu_blas_run(cublasHandle_t h, const mi_node *n, const mi_cu_blas *b
     }
     for (int64_t i = 0; i < b->batch; i++) {
         int64_t fo, so;
-        mi_cu_blas_batch_offsets(b, i, &fo, &so);
+        mi__cu_blas_batch_offsets(b, i, &fo, &so);
         mi_status st = BLAS(cublasSgemm(h, op(b->trans_first), op(b->trans_second), b->m, b->n, b->k, &alpha,
                                         bm + fo, b->ld_first, a + so, b->ld_second, &beta, y + i * b->stride_c,
                                         b->ldc), n);

@@ -18,25 +18,28 @@ static mi_status status_of(cudaError_t e) {
     }
 }
 
-/* A non-sticky error also stays in the runtime's last-error slot, where the
- * next kernel launch's cudaGetLastError would find it and blame its own
- * node (and the eager fallback after a failed capture would fail at once):
- * once turned into a status it is cleared. */
-mi_status mi_cu_rt_check(cudaError_t e, const mi_node *n, const char *call) {
+/* MI_OK, or the error naming the node and the call (RT passes its source
+ * text) with CUDA's name and text. A non-sticky error also stays in the
+ * runtime's last-error slot, where the next kernel launch's
+ * cudaGetLastError would find it and blame its own node (and the eager
+ * fallback after a failed capture would fail at once): once turned into a
+ * status it is cleared. */
+static mi_status rt_check(cudaError_t e, const mi_node *n, const char *call) {
     if (e == cudaSuccess) return MI_OK;
     (void)cudaGetLastError();
-    return mi_cu_node_error(n, status_of(e), "%s failed: %s: %s", call, cudaGetErrorName(e),
-                            cudaGetErrorString(e));
+    return mi__cu_node_error(n, status_of(e), "%s failed: %s: %s", call, cudaGetErrorName(e),
+                             cudaGetErrorString(e));
 }
+#define RT(call, node) rt_check((call), (node), #call)
 
-mi_status mi_cu_rt_launch(cudaError_t e, const mi_node *n, const char *kernel) {
+mi_status mi__cu_rt_launch(cudaError_t e, const mi_node *n, const char *kernel) {
     if (e == cudaSuccess) return MI_OK;
     (void)cudaGetLastError();
-    return mi_cu_node_error(n, status_of(e), "launching the %s kernel failed: %s: %s", kernel,
-                            cudaGetErrorName(e), cudaGetErrorString(e));
+    return mi__cu_node_error(n, status_of(e), "launching the %s kernel failed: %s: %s", kernel,
+                             cudaGetErrorName(e), cudaGetErrorString(e));
 }
 
-mi_status mi_cu_rt_open(int index, mi_cuda_device_info *info) {
+mi_status mi__cu_rt_open(int index, mi_cuda_device_info *info) {
     int count = 0, drv = 0, rt = 0;
     /* Only for the message: 0 stands for unknown. */
     if (cudaDriverGetVersion(&drv) != cudaSuccess) drv = 0;
@@ -73,7 +76,7 @@ mi_status mi_cu_rt_open(int index, mi_cuda_device_info *info) {
         info->pci_bus_id[0] = '\0'; /* only informative */
         (void)cudaGetLastError();
     }
-    if ((e = mi_launch_probe()) != cudaSuccess)
+    if ((e = mi__k_probe()) != cudaSuccess)
         return mi__error(MI_ERR_NO_DEVICE,
                          "device 'cuda:%d' (%s, compute capability %d.%d): this build of %s has no code "
                          "for it: %s: %s; rebuild with -DCMAKE_CUDA_ARCHITECTURES=%d%d",
@@ -82,13 +85,13 @@ mi_status mi_cu_rt_open(int index, mi_cuda_device_info *info) {
     return MI_OK;
 }
 
-mi_status mi_cu_rt_set_device(int device) { return MI_CU_RT(cudaSetDevice(device), NULL); }
+mi_status mi__cu_rt_set_device(int device) { return RT(cudaSetDevice(device), NULL); }
 
-mi_status mi_cu_rt_mem_info(size_t *free_bytes, size_t *total) {
-    return MI_CU_RT(cudaMemGetInfo(free_bytes, total), NULL);
+mi_status mi__cu_rt_mem_info(size_t *free_bytes, size_t *total) {
+    return RT(cudaMemGetInfo(free_bytes, total), NULL);
 }
 
-mi_status mi_cu_rt_malloc(int device, size_t bytes, const char *what, void **ptr) {
+mi_status mi__cu_rt_malloc(int device, size_t bytes, const char *what, void **ptr) {
     *ptr = NULL;
     cudaError_t e = cudaMalloc(ptr, bytes);
     if (e == cudaSuccess) return MI_OK;
@@ -103,68 +106,68 @@ mi_status mi_cu_rt_malloc(int device, size_t bytes, const char *what, void **ptr
                      total);
 }
 
-void mi_cu_rt_free(void *ptr) {
+void mi__cu_rt_free(void *ptr) {
     if (ptr) (void)cudaFree(ptr);
 }
 
-mi_status mi_cu_rt_stream_create(cudaStream_t *s) {
+mi_status mi__cu_rt_stream_create(cudaStream_t *s) {
     *s = NULL;
     /* Non-blocking: no implicit ordering with the legacy default stream,
      * which a CUDA Graph capture could not contain. */
-    return MI_CU_RT(cudaStreamCreateWithFlags(s, cudaStreamNonBlocking), NULL);
+    return RT(cudaStreamCreateWithFlags(s, cudaStreamNonBlocking), NULL);
 }
 
-void mi_cu_rt_stream_destroy(cudaStream_t s) {
+void mi__cu_rt_stream_destroy(cudaStream_t s) {
     if (s) (void)cudaStreamDestroy(s);
 }
 
-mi_status mi_cu_rt_stream_sync(cudaStream_t s, const mi_node *n, const char *what) {
+mi_status mi__cu_rt_stream_sync(cudaStream_t s, const mi_node *n, const char *what) {
     cudaError_t e = cudaStreamSynchronize(s);
     if (e == cudaSuccess) return MI_OK;
     (void)cudaGetLastError();
-    return mi_cu_node_error(n, status_of(e), "%s: the device reported %s: %s", what, cudaGetErrorName(e),
-                            cudaGetErrorString(e));
+    return mi__cu_node_error(n, status_of(e), "%s: the device reported %s: %s", what, cudaGetErrorName(e),
+                             cudaGetErrorString(e));
 }
 
-mi_status mi_cu_rt_copy_sync(cudaStream_t s, void *dst, const void *src, size_t n, int kind) {
+mi_status mi__cu_rt_copy_sync(cudaStream_t s, void *dst, const void *src, size_t n, int kind) {
     if (!n) return MI_OK;
-    mi_status st = MI_CU_RT(cudaMemcpyAsync(dst, src, n, (enum cudaMemcpyKind)kind, s), NULL);
-    if (!st) st = mi_cu_rt_stream_sync(s, NULL, "copy");
+    mi_status st = RT(cudaMemcpyAsync(dst, src, n, (enum cudaMemcpyKind)kind, s), NULL);
+    if (!st) st = mi__cu_rt_stream_sync(s, NULL, "copy");
     return st;
 }
 
-mi_status mi_cu_rt_copy_async(cudaStream_t s, void *dst, const void *src, size_t n, const mi_node *node) {
+mi_status mi__cu_rt_copy_async(cudaStream_t s, void *dst, const void *src, size_t n, const mi_node *node) {
     if (!n || dst == src) return MI_OK;
-    return MI_CU_RT(cudaMemcpyAsync(dst, src, n, cudaMemcpyDeviceToDevice, s), node);
+    return RT(cudaMemcpyAsync(dst, src, n, cudaMemcpyDeviceToDevice, s), node);
 }
 
-mi_status mi_cu_rt_memset_async(cudaStream_t s, void *dst, int value, size_t n, const mi_node *node) {
+mi_status mi__cu_rt_memset_async(cudaStream_t s, void *dst, int value, size_t n, const mi_node *node) {
     if (!n) return MI_OK;
-    return MI_CU_RT(cudaMemsetAsync(dst, value, n, s), node);
+    return RT(cudaMemsetAsync(dst, value, n, s), node);
 }
 
-mi_status mi_cu_rt_event_create(cudaEvent_t *e) {
+mi_status mi__cu_rt_event_create(cudaEvent_t *e) {
     *e = NULL;
-    return MI_CU_RT(cudaEventCreate(e), NULL);
+    return RT(cudaEventCreate(e), NULL);
 }
 
-void mi_cu_rt_event_destroy(cudaEvent_t e) {
+void mi__cu_rt_event_destroy(cudaEvent_t e) {
     if (e) (void)cudaEventDestroy(e);
 }
 
-mi_status mi_cu_rt_event_record(cudaEvent_t e, cudaStream_t s) { return MI_CU_RT(cudaEventRecord(e, s), NULL); }
+mi_status mi__cu_rt_event_record(cudaEvent_t e, cudaStream_t s) { return RT(cudaEventRecord(e, s), NULL); }
 
-mi_status mi_cu_rt_event_elapsed(cudaEvent_t a, cudaEvent_t b, float *ms) {
-    mi_status st = MI_CU_RT(cudaEventSynchronize(b), NULL);
-    if (!st) st = MI_CU_RT(cudaEventElapsedTime(ms, a, b), NULL);
+mi_status mi__cu_rt_event_elapsed(cudaEvent_t a, cudaEvent_t b, float *ms) {
+    mi_status st = RT(cudaEventSynchronize(b), NULL);
+    if (!st) st = RT(cudaEventElapsedTime(ms, a, b), NULL);
     return st;
 }
 
-mi_status mi_cu_rt_capture_begin(cudaStream_t s) {
-    return MI_CU_RT(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal), NULL);
+mi_status mi__cu_rt_capture_begin(cudaStream_t s) {
+    return RT(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal), NULL);
 }
 
-mi_status mi_cu_rt_capture_end(cudaStream_t s, cudaGraphExec_t *exec, int abort) {
+mi_status mi__cu_rt_capture_end(cudaStream_t s, cudaGraphExec_t *exec, int abort) {
     cudaGraph_t graph = NULL;
     *exec = NULL;
     cudaError_t e = cudaStreamEndCapture(s, &graph);
@@ -175,27 +178,21 @@ mi_status mi_cu_rt_capture_end(cudaStream_t s, cudaGraphExec_t *exec, int abort)
         (void)cudaGetLastError();
         return MI_OK;
     }
-    mi_status st = MI_CU_RT(e, NULL);
-    if (!st) st = MI_CU_RT(cudaGraphInstantiate(exec, graph, 0), NULL);
+    mi_status st = RT(e, NULL);
+    if (!st) st = RT(cudaGraphInstantiate(exec, graph, 0), NULL);
     if (st) *exec = NULL;
     if (graph) (void)cudaGraphDestroy(graph); /* the executable graph keeps what it needs */
     return st;
 }
 
-mi_status mi_cu_rt_graph_launch(cudaGraphExec_t exec, cudaStream_t s) {
-    return MI_CU_RT(cudaGraphLaunch(exec, s), NULL);
+mi_status mi__cu_rt_graph_launch(cudaGraphExec_t exec, cudaStream_t s) {
+    return RT(cudaGraphLaunch(exec, s), NULL);
 }
 
-void mi_cu_rt_graph_destroy(cudaGraphExec_t exec) {
+void mi__cu_rt_graph_destroy(cudaGraphExec_t exec) {
     if (exec) (void)cudaGraphExecDestroy(exec);
 }
 
-mi_status mi_cu_rt_profiler(int start) {
-    return start ? MI_CU_RT(cudaProfilerStart(), NULL) : MI_CU_RT(cudaProfilerStop(), NULL);
-}
-
-mi_status mi_cu_rt_peek(const mi_node *n, const char *what) {
-    cudaError_t e = cudaPeekAtLastError();
-    if (e == cudaSuccess) return MI_OK;
-    return mi_cu_node_error(n, status_of(e), "%s: %s: %s", what, cudaGetErrorName(e), cudaGetErrorString(e));
+mi_status mi__cu_rt_profiler(int start) {
+    return start ? RT(cudaProfilerStart(), NULL) : RT(cudaProfilerStop(), NULL);
 }

@@ -13,12 +13,12 @@
 #include <stdint.h>
 #include <stdio.h>
 
-_Static_assert(MI_CU_ALGO_IMPLICIT_GEMM == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM &&
-                   MI_CU_ALGO_IMPLICIT_PRECOMP_GEMM == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM &&
-                   MI_CU_ALGO_COUNT == CUDNN_CONVOLUTION_FWD_ALGO_COUNT,
+_Static_assert(MI__CU_ALGO_IMPLICIT_GEMM == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM &&
+                   MI__CU_ALGO_IMPLICIT_PRECOMP_GEMM == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM &&
+                   MI__CU_ALGO_COUNT == CUDNN_CONVOLUTION_FWD_ALGO_COUNT,
                "host_plan.h algorithm numbers follow cuDNN");
 
-struct mi_cu_dnn {
+struct mi__cu_dnn {
     cudnnTensorDescriptor_t x, y, bias;
     cudnnFilterDescriptor_t w;
     cudnnConvolutionDescriptor_t conv;
@@ -38,25 +38,25 @@ static mi_status dnn_check(cudnnStatus_t s, const mi_node *n, const char *call) 
     if (CUDNN_STATUS_CATEGORY(s) == CUDNN_STATUS_NOT_SUPPORTED) st = MI_ERR_UNSUPPORTED;
     if (s == CUDNN_STATUS_INTERNAL_ERROR_DEVICE_ALLOCATION_FAILED) st = MI_ERR_DEVICE_MEMORY;
     if (s == CUDNN_STATUS_INTERNAL_ERROR_HOST_ALLOCATION_FAILED) st = MI_ERR_NO_MEMORY;
-    return mi_cu_node_error(n, st, "%s failed: %s (%d)%s%s", call, cudnnGetErrorString(s), (int)s,
-                            detail[0] ? ": " : "", detail);
+    return mi__cu_node_error(n, st, "%s failed: %s (%d)%s%s", call, cudnnGetErrorString(s), (int)s,
+                             detail[0] ? ": " : "", detail);
 }
 #define DNN(call, node) dnn_check((call), (node), #call)
 
-mi_status mi_cu_dnn_create(cudnnHandle_t *h) {
+mi_status mi__cu_dnn_create(cudnnHandle_t *h) {
     *h = NULL;
     return DNN(cudnnCreate(h), NULL);
 }
 
-void mi_cu_dnn_destroy(cudnnHandle_t h) {
+void mi__cu_dnn_destroy(cudnnHandle_t h) {
     if (h) (void)cudnnDestroy(h);
 }
 
-mi_status mi_cu_dnn_bind(cudnnHandle_t h, cudaStream_t s) { return DNN(cudnnSetStream(h, s), NULL); }
+mi_status mi__cu_dnn_bind(cudnnHandle_t h, cudaStream_t s) { return DNN(cudnnSetStream(h, s), NULL); }
 
-size_t mi_cu_dnn_version(void) { return cudnnGetVersion(); }
+size_t mi__cu_dnn_version(void) { return cudnnGetVersion(); }
 
-void mi_cu_dnn_free(mi_cu_dnn *d) {
+void mi__cu_dnn_free(mi__cu_dnn *d) {
     if (!d) return;
     if (d->x) cudnnDestroyTensorDescriptor(d->x);
     if (d->y) cudnnDestroyTensorDescriptor(d->y);
@@ -69,55 +69,57 @@ void mi_cu_dnn_free(mi_cu_dnn *d) {
     mi__free(d);
 }
 
-static mi_status dnn_alloc(const mi_node *n, mi_cu_dnn **out) {
+static mi_status dnn_alloc(const mi_node *n, mi__cu_dnn **out) {
     *out = mi__calloc(1, sizeof **out);
-    if (!*out) return mi_cu_node_error(n, MI_ERR_NO_MEMORY, "cuDNN descriptors");
+    if (!*out) return mi__cu_node_error(n, MI_ERR_NO_MEMORY, "cuDNN descriptors");
     return MI_OK;
 }
 
-static mi_status tensor_desc(const mi_node *n, const mi_cu_nd *nd, cudnnTensorDescriptor_t *d) {
+static mi_status tensor_desc(const mi_node *n, const mi__cu_nd *nd, cudnnTensorDescriptor_t *d) {
     mi_status st = DNN(cudnnCreateTensorDescriptor(d), n);
     if (!st) st = DNN(cudnnSetTensorNdDescriptor(*d, CUDNN_DATA_FLOAT, nd->nb, nd->dims, nd->strides), n);
     return st;
 }
 
-static cudnnMathType_t math_of(mi_cu_math m) {
+static cudnnMathType_t math_of(mi__cu_math m) {
     switch (m) {
-    case MI_CU_MATH_TENSOR: return CUDNN_TENSOR_OP_MATH;
-    case MI_CU_MATH_FMA: return CUDNN_FMA_MATH;
+    case MI__CU_MATH_TENSOR: return CUDNN_TENSOR_OP_MATH;
+    case MI__CU_MATH_FMA: return CUDNN_FMA_MATH;
     default: return CUDNN_DEFAULT_MATH;
     }
 }
 
-static mi_cu_math math_from(cudnnMathType_t m) {
+static mi__cu_math math_from(cudnnMathType_t m) {
     switch (m) {
-    case CUDNN_FMA_MATH: return MI_CU_MATH_FMA;
-    case CUDNN_DEFAULT_MATH: return MI_CU_MATH_DEFAULT;
-    default: return MI_CU_MATH_TENSOR;
+    case CUDNN_FMA_MATH: return MI__CU_MATH_FMA;
+    case CUDNN_DEFAULT_MATH: return MI__CU_MATH_DEFAULT;
+    default: return MI__CU_MATH_TENSOR;
     }
 }
 
-static const char *path_name(mi_cu_conv_path p) {
+static const char *path_name(mi__cu_conv_path p) {
     switch (p) {
-    case MI_CU_CONV_FUSED: return "fused bias/activation";
-    case MI_CU_CONV_EPILOGUE: return "conv + our epilogue";
+    case MI__CU_CONV_FUSED: return "fused bias/activation";
+    case MI__CU_CONV_EPILOGUE: return "conv + our epilogue";
     default: return "plain";
     }
 }
 
 /* ---- convolution ---------------------------------------------------------------------- */
 
-mi_status mi_cu_dnn_conv_prepare(cudnnHandle_t h, const mi_node *n, const mi_cu_conv *c,
-                                 size_t budget, int tf32, const mi_backend_options *o,
-                                 mi_cu_conv_choice *choice, size_t *algo_ws, mi_cu_dnn **out) {
-    mi_cu_dnn *d = NULL;
-    mi_status st = dnn_alloc(n, &d);
+/* cuDNN's ranking of the forward algorithms for one conv, fastest first:
+ * what it said (perf) and the same as host_plan.h's mi__cu_algo
+ * (ranked), whose ok flags the choice clears as it rules entries out. */
+typedef struct conv_ranking {
     cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
-    mi_cu_algo ranked[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
-    int count = 0;
-    *out = NULL;
-    *algo_ws = 0;
-    if (st) return st;
+    mi__cu_algo ranked[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+    int count;
+} conv_ranking;
+
+/* The input (pre-padded when the pads are asymmetric), output, bias,
+ * filter and convolution descriptors. */
+static mi_status conv_descriptors(const mi_node *n, const mi__cu_conv *c, int tf32, mi__cu_dnn *d) {
+    mi_status st;
     if ((st = tensor_desc(n, &c->xp, &d->x)) || (st = tensor_desc(n, &c->y, &d->y)) ||
         (st = tensor_desc(n, &c->bias, &d->bias)) || (st = DNN(cudnnCreateFilterDescriptor(&d->w), n)) ||
         (st = DNN(cudnnSetFilterNdDescriptor(d->w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, c->w.nb, c->w.dims), n)) ||
@@ -126,98 +128,140 @@ mi_status mi_cu_dnn_conv_prepare(cudnnHandle_t h, const mi_node *n, const mi_cu_
                                                   CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT), n)) ||
         (st = DNN(cudnnSetConvolutionGroupCount(d->conv, c->groups), n)) ||
         (st = DNN(cudnnSetConvolutionMathType(d->conv, tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH), n)))
-        goto fail;
-    /* cuDNN must agree with our shape inference about the output. */
+        return st;
+    return MI_OK;
+}
+
+/* cuDNN must agree with our shape inference about the output. */
+static mi_status conv_check_output(const mi_node *n, const mi__cu_conv *c, const mi__cu_dnn *d) {
     int ydims[MI_MAX_DIMS] = {0};
-    if ((st = DNN(cudnnGetConvolutionNdForwardOutputDim(d->conv, d->x, d->w, c->y.nb, ydims), n))) goto fail;
+    mi_status st;
+    if ((st = DNN(cudnnGetConvolutionNdForwardOutputDim(d->conv, d->x, d->w, c->y.nb, ydims), n))) return st;
     for (int k = 0; k < c->y.nb; k++)
-        if (ydims[k] != c->y.dims[k]) {
-            st = mi_cu_node_error(n, MI_ERR_INTERNAL, "cuDNN computes output dim %d as %d, shape inference "
-                                  "as %d", k, ydims[k], c->y.dims[k]);
-            goto fail;
-        }
+        if (ydims[k] != c->y.dims[k])
+            return mi__cu_node_error(n, MI_ERR_INTERNAL, "cuDNN computes output dim %d as %d, shape inference "
+                                     "as %d", k, ydims[k], c->y.dims[k]);
+    return MI_OK;
+}
+
+/* cudnnGetConvolutionForwardAlgorithm_v7's heuristic ranking (never the
+ * Find calls, which allocate). */
+static mi_status conv_rank(cudnnHandle_t h, const mi_node *n, const mi__cu_dnn *d, conv_ranking *r) {
+    mi_status st;
     if ((st = DNN(cudnnGetConvolutionForwardAlgorithm_v7(h, d->x, d->w, d->conv, d->y,
-                                                        CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &count, perf), n)))
-        goto fail;
-    for (int i = 0; i < count; i++) {
-        ranked[i].algo = (int)perf[i].algo;
-        ranked[i].ok = perf[i].status == CUDNN_STATUS_SUCCESS;
-        ranked[i].memory = perf[i].memory;
-        ranked[i].math = math_from(perf[i].mathType);
+                                                         CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &r->count, r->perf), n)))
+        return st;
+    for (int i = 0; i < r->count; i++) {
+        r->ranked[i].algo = (int)r->perf[i].algo;
+        r->ranked[i].ok = r->perf[i].status == CUDNN_STATUS_SUCCESS;
+        r->ranked[i].memory = r->perf[i].memory;
+        r->ranked[i].math = math_from(r->perf[i].mathType);
     }
-    /* The ranking's memory is a heuristic's; the exact figure comes from
-     * the workspace query with the math type the descriptor will have.
-     * An entry whose exact figure breaks the budget is dropped and the
-     * next one tried. */
+    return MI_OK;
+}
+
+/* No algorithm is left: MI_ERR_UNSUPPORTED when cuDNN ranked none usable,
+ * else MI_ERR_CAPACITY with the smallest workspace a usable one needs. */
+static mi_status conv_no_algorithm(const mi_node *n, const conv_ranking *r, size_t budget, int tf32) {
+    size_t least = SIZE_MAX;
+    for (int k = 0; k < r->count; k++)
+        if (r->perf[k].status == CUDNN_STATUS_SUCCESS && (tf32 || r->ranked[k].math != MI__CU_MATH_TENSOR) &&
+            r->perf[k].memory < least)
+            least = r->perf[k].memory;
+    if (least == SIZE_MAX)
+        return mi__cu_node_error(n, MI_ERR_UNSUPPORTED, "cuDNN has no forward algorithm for this "
+                                 "convolution (%d ranked, none usable, TF32 %s)", r->count, tf32 ? "on" : "off");
+    return mi__cu_node_error(n, MI_ERR_CAPACITY, "no cuDNN forward algorithm fits the workspace budget "
+                             "of %zu bytes (--max-workspace); the smallest needs %zu", budget, least);
+}
+
+/* The fastest entry mi__cu_conv_pick accepts whose exact workspace fits
+ * the budget. The ranking's memory is a heuristic's; the exact figure
+ * comes from the workspace query with the math type the descriptor will
+ * have (left set on it). An entry whose exact figure breaks the budget,
+ * or that cuDNN does not support with that math type after all, is
+ * dropped and the next one tried. */
+static mi_status conv_choose(cudnnHandle_t h, const mi_node *n, const mi__cu_conv *c, const mi__cu_dnn *d,
+                             conv_ranking *r, size_t budget, int tf32, mi__cu_conv_choice *choice,
+                             size_t *algo_ws) {
+    mi_status st;
     for (int from = 0;;) {
-        int i = mi_cu_conv_pick(c, ranked, count, from, budget, tf32, choice);
+        int i = mi__cu_conv_pick(c, r->ranked, r->count, from, budget, tf32, choice);
         size_t ws = 0;
-        if (i < 0) {
-            /* The smallest workspace any usable algorithm needs, for the message. */
-            size_t least = SIZE_MAX;
-            for (int k = 0; k < count; k++)
-                if (perf[k].status == CUDNN_STATUS_SUCCESS && (tf32 || ranked[k].math != MI_CU_MATH_TENSOR) &&
-                    perf[k].memory < least)
-                    least = perf[k].memory;
-            if (least == SIZE_MAX)
-                st = mi_cu_node_error(n, MI_ERR_UNSUPPORTED, "cuDNN has no forward algorithm for this "
-                                      "convolution (%d ranked, none usable, TF32 %s)", count, tf32 ? "on" : "off");
-            else
-                st = mi_cu_node_error(n, MI_ERR_CAPACITY, "no cuDNN forward algorithm fits the workspace budget "
-                                      "of %zu bytes (--max-workspace); the smallest needs %zu", budget, least);
-            goto fail;
-        }
+        if (i < 0) return conv_no_algorithm(n, r, budget, tf32);
         if ((st = DNN(cudnnSetConvolutionMathType(d->conv, math_of(choice->math)), n)) ||
             (st = DNN(cudnnGetConvolutionForwardWorkspaceSize(h, d->x, d->w, d->conv, d->y,
                                                               (cudnnConvolutionFwdAlgo_t)choice->algo, &ws), n))) {
-            if (st != MI_ERR_UNSUPPORTED) goto fail;
-            /* This algorithm with this math type is not supported after
-             * all: try the next one ranked. */
+            if (st != MI_ERR_UNSUPPORTED) return st;
             mi_clear_error();
-            ranked[i].ok = 0;
+            r->ranked[i].ok = 0;
             from = 0;
             continue;
         }
         if (ws <= budget) {
             *algo_ws = ws;
-            break;
+            return MI_OK;
         }
-        ranked[i].ok = 0;
+        r->ranked[i].ok = 0;
         from = 0;
     }
+}
+
+/* The fused call's activation: ReLU, or identity (bias, residual). */
+static mi_status conv_activation(const mi_node *n, const mi__cu_conv *c, mi__cu_dnn *d) {
+    mi_status st;
+    if ((st = DNN(cudnnCreateActivationDescriptor(&d->act), n)) ||
+        (st = DNN(cudnnSetActivationDescriptor(d->act, c->act == MI_ACT_RELU ? CUDNN_ACTIVATION_RELU
+                                                                             : CUDNN_ACTIVATION_IDENTITY,
+                                               CUDNN_NOT_PROPAGATE_NAN, 0.0), n)))
+        return st;
+    return MI_OK;
+}
+
+/* The verbose log's line: the choice, and the ranking it came from. */
+static void conv_log_choice(const mi_backend_options *o, const mi_node *n, const mi__cu_conv *c,
+                            const conv_ranking *r, const mi__cu_conv_choice *choice, size_t algo_ws,
+                            size_t budget) {
+    char list[512];
+    size_t w = 0;
+    list[0] = '\0';
+    for (int i = 0; i < r->count && w < sizeof list; i++)
+        w += (size_t)snprintf(list + w, sizeof list - w, "%s%s%s(%zu B)", i ? ", " : "",
+                              mi__cu_algo_name(r->ranked[i].algo), r->ranked[i].ok ? "" : " unusable",
+                              r->ranked[i].memory);
+    mi__logf(o->log, o->log_user,
+             "cuda: conv '%s': %s, %s math, %s, workspace %zu B of budget %zu B%s; ranked: %s", n->name,
+             mi__cu_algo_name(choice->algo), choice->math == MI__CU_MATH_FMA ? "FMA (no TF32)"
+             : choice->math == MI__CU_MATH_TENSOR ? "tensor-op" : "default",
+             path_name(choice->path), algo_ws, budget, c->prepad ? ", asymmetric pads pre-padded" : "",
+             list);
+}
+
+mi_status mi__cu_dnn_conv_prepare(cudnnHandle_t h, const mi_node *n, const mi__cu_conv *c,
+                                  size_t budget, int tf32, const mi_backend_options *o,
+                                  mi__cu_conv_choice *choice, size_t *algo_ws, mi__cu_dnn **out) {
+    mi__cu_dnn *d = NULL;
+    mi_status st = dnn_alloc(n, &d);
+    conv_ranking r;
+    *out = NULL;
+    *algo_ws = 0;
+    if (st) return st;
+    if ((st = conv_descriptors(n, c, tf32, d)) || (st = conv_check_output(n, c, d)) ||
+        (st = conv_rank(h, n, d, &r)) || (st = conv_choose(h, n, c, d, &r, budget, tf32, choice, algo_ws)))
+        goto fail;
     d->algo = (cudnnConvolutionFwdAlgo_t)choice->algo;
-    if (choice->path == MI_CU_CONV_FUSED) {
-        if ((st = DNN(cudnnCreateActivationDescriptor(&d->act), n)) ||
-            (st = DNN(cudnnSetActivationDescriptor(d->act, c->act == MI_ACT_RELU ? CUDNN_ACTIVATION_RELU
-                                                                                 : CUDNN_ACTIVATION_IDENTITY,
-                                                   CUDNN_NOT_PROPAGATE_NAN, 0.0), n)))
-            goto fail;
-    }
-    if (o && o->verbose) {
-        char list[512];
-        size_t w = 0;
-        list[0] = '\0';
-        for (int i = 0; i < count && w < sizeof list; i++)
-            w += (size_t)snprintf(list + w, sizeof list - w, "%s%s%s(%zu B)", i ? ", " : "",
-                                  mi_cu_algo_name(ranked[i].algo), ranked[i].ok ? "" : " unusable",
-                                  ranked[i].memory);
-        mi__logf(o->log, o->log_user,
-                 "cuda: conv '%s': %s, %s math, %s, workspace %zu B of budget %zu B%s; ranked: %s", n->name,
-                 mi_cu_algo_name(choice->algo), choice->math == MI_CU_MATH_FMA ? "FMA (no TF32)"
-                 : choice->math == MI_CU_MATH_TENSOR ? "tensor-op" : "default",
-                 path_name(choice->path), *algo_ws, budget, c->prepad ? ", asymmetric pads pre-padded" : "",
-                 list);
-    }
+    if (choice->path == MI__CU_CONV_FUSED && (st = conv_activation(n, c, d))) goto fail;
+    if (o && o->verbose) conv_log_choice(o, n, c, &r, choice, *algo_ws, budget);
     *out = d;
     return MI_OK;
 fail:
-    mi_cu_dnn_free(d);
+    mi__cu_dnn_free(d);
     return st;
 }
 
-mi_status mi_cu_dnn_conv_run(cudnnHandle_t h, const mi_node *n, const mi_cu_dnn *d, int fused,
-                             const float *x, const float *w, const float *bias, const float *z,
-                             float z_scale, float beta, float *y, void *ws, size_t ws_size) {
+mi_status mi__cu_dnn_conv_run(cudnnHandle_t h, const mi_node *n, const mi__cu_dnn *d, int fused,
+                              const float *x, const float *w, const float *bias, const float *z,
+                              float z_scale, float beta, float *y, void *ws, size_t ws_size) {
     const float one = 1.0f;
     if (fused)
         return DNN(cudnnConvolutionBiasActivationForward(h, &one, d->x, x, d->w, w, d->conv, d->algo, ws,
@@ -229,8 +273,8 @@ mi_status mi_cu_dnn_conv_run(cudnnHandle_t h, const mi_node *n, const mi_cu_dnn 
 
 /* ---- pooling, softmax, batch norm, LRN -------------------------------------------------- */
 
-mi_status mi_cu_dnn_pool_prepare(const mi_node *n, const mi_cu_pool *p, mi_cu_dnn **out) {
-    mi_cu_dnn *d = NULL;
+mi_status mi__cu_dnn_pool_prepare(const mi_node *n, const mi__cu_pool *p, mi__cu_dnn **out) {
+    mi__cu_dnn *d = NULL;
     mi_status st = dnn_alloc(n, &d);
     *out = NULL;
     if (st) return st;
@@ -241,26 +285,26 @@ mi_status mi_cu_dnn_pool_prepare(const mi_node *n, const mi_cu_pool *p, mi_cu_dn
         (st = DNN(cudnnCreatePoolingDescriptor(&d->pool), n)) ||
         (st = DNN(cudnnSetPoolingNdDescriptor(d->pool, mode, CUDNN_PROPAGATE_NAN, p->nspatial, p->window,
                                               p->pad, p->stride), n))) {
-        mi_cu_dnn_free(d);
+        mi__cu_dnn_free(d);
         return st;
     }
     *out = d;
     return MI_OK;
 }
 
-mi_status mi_cu_dnn_pool_run(cudnnHandle_t h, const mi_node *n, const mi_cu_dnn *d, const float *x,
-                             float *y) {
+mi_status mi__cu_dnn_pool_run(cudnnHandle_t h, const mi_node *n, const mi__cu_dnn *d, const float *x,
+                              float *y) {
     const float one = 1.0f, zero = 0.0f;
     return DNN(cudnnPoolingForward(h, d->pool, &one, d->x, x, &zero, d->y, y), n);
 }
 
-mi_status mi_cu_dnn_softmax_prepare(const mi_node *n, const mi_cu_softmax *s, mi_cu_dnn **out) {
-    mi_cu_dnn *d = NULL;
+mi_status mi__cu_dnn_softmax_prepare(const mi_node *n, const mi__cu_softmax *s, mi__cu_dnn **out) {
+    mi__cu_dnn *d = NULL;
     mi_status st = dnn_alloc(n, &d);
     *out = NULL;
     if (st) return st;
     if ((st = tensor_desc(n, &s->nd, &d->x))) {
-        mi_cu_dnn_free(d);
+        mi__cu_dnn_free(d);
         return st;
     }
     d->softmax_mode = CUDNN_SOFTMAX_MODE_CHANNEL; /* over C = len, for every (outer, inner) */
@@ -268,36 +312,36 @@ mi_status mi_cu_dnn_softmax_prepare(const mi_node *n, const mi_cu_softmax *s, mi
     return MI_OK;
 }
 
-mi_status mi_cu_dnn_softmax_run(cudnnHandle_t h, const mi_node *n, const mi_cu_dnn *d,
-                                const float *x, float *y) {
+mi_status mi__cu_dnn_softmax_run(cudnnHandle_t h, const mi_node *n, const mi__cu_dnn *d,
+                                 const float *x, float *y) {
     const float one = 1.0f, zero = 0.0f;
     return DNN(cudnnSoftmaxForward(h, CUDNN_SOFTMAX_ACCURATE, d->softmax_mode, &one, d->x, x, &zero, d->x, y), n);
 }
 
-mi_status mi_cu_dnn_bn_prepare(const mi_node *n, const mi_cu_chan *ch, mi_cu_dnn **out) {
-    mi_cu_dnn *d = NULL;
+mi_status mi__cu_dnn_bn_prepare(const mi_node *n, const mi__cu_chan *ch, mi__cu_dnn **out) {
+    mi__cu_dnn *d = NULL;
     mi_status st = dnn_alloc(n, &d);
     *out = NULL;
     if (st) return st;
     if ((st = tensor_desc(n, &ch->x, &d->x)) || (st = tensor_desc(n, &ch->param, &d->bias))) {
-        mi_cu_dnn_free(d);
+        mi__cu_dnn_free(d);
         return st;
     }
     *out = d;
     return MI_OK;
 }
 
-mi_status mi_cu_dnn_bn_run(cudnnHandle_t h, const mi_node *n, const mi_cu_dnn *d, const float *x,
-                           float *y, const float *scale, const float *bias, const float *mean,
-                           const float *var, double epsilon) {
+mi_status mi__cu_dnn_bn_run(cudnnHandle_t h, const mi_node *n, const mi__cu_dnn *d, const float *x,
+                            float *y, const float *scale, const float *bias, const float *mean,
+                            const float *var, double epsilon) {
     const float one = 1.0f, zero = 0.0f;
     return DNN(cudnnBatchNormalizationForwardInference(h, CUDNN_BATCHNORM_SPATIAL, &one, &zero, d->x, x, d->x,
                                                        y, d->bias, scale, bias, mean, var, epsilon), n);
 }
 
-mi_status mi_cu_dnn_lrn_prepare(const mi_node *n, const mi_cu_chan *ch, const mi__lrn_params *p,
-                                mi_cu_dnn **out) {
-    mi_cu_dnn *d = NULL;
+mi_status mi__cu_dnn_lrn_prepare(const mi_node *n, const mi__cu_chan *ch, const mi__lrn_params *p,
+                                 mi__cu_dnn **out) {
+    mi__cu_dnn *d = NULL;
     mi_status st = dnn_alloc(n, &d);
     *out = NULL;
     if (st) return st;
@@ -305,15 +349,15 @@ mi_status mi_cu_dnn_lrn_prepare(const mi_node *n, const mi_cu_chan *ch, const mi
      * [c - floor((n-1)/2), c + n - 1 - floor((n-1)/2)], ONNX's too. */
     if ((st = tensor_desc(n, &ch->x, &d->x)) || (st = DNN(cudnnCreateLRNDescriptor(&d->lrn), n)) ||
         (st = DNN(cudnnSetLRNDescriptor(d->lrn, (unsigned)p->size, p->alpha, p->beta, p->bias), n))) {
-        mi_cu_dnn_free(d);
+        mi__cu_dnn_free(d);
         return st;
     }
     *out = d;
     return MI_OK;
 }
 
-mi_status mi_cu_dnn_lrn_run(cudnnHandle_t h, const mi_node *n, const mi_cu_dnn *d, const float *x,
-                            float *y) {
+mi_status mi__cu_dnn_lrn_run(cudnnHandle_t h, const mi_node *n, const mi__cu_dnn *d, const float *x,
+                             float *y) {
     const float one = 1.0f, zero = 0.0f;
     return DNN(cudnnLRNCrossChannelForward(h, d->lrn, CUDNN_LRN_CROSS_CHANNEL_DIM1, &one, d->x, x, &zero,
                                            d->x, y), n);

@@ -49,7 +49,7 @@ static int load(nvml_api *api, char *why, size_t why_len) {
     return 1;
 }
 
-int mi_cu_nvml_process_bytes(const char *pci_bus_id, size_t *bytes, char *why, size_t why_len) {
+int mi__cu_nvml_process_bytes(const char *pci_bus_id, size_t *bytes, char *why, size_t why_len) {
     static nvml_api api;
     static int loaded = -1;
     static pthread_mutex_t once = PTHREAD_MUTEX_INITIALIZER;

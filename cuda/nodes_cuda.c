@@ -6,11 +6,11 @@
 
 #include <string.h>
 
-void mi_cu_node_release(mi_cu_node *cn) {
+void mi__cu_node_release(mi__cu_node *cn) {
     if (!cn) return;
-    mi_cu_dnn_free(cn->dnn);
-    if (cn->kind == MI_CU_K_CONCAT || cn->kind == MI_CU_K_SPLIT) mi__free(cn->u.parts.parts);
-    if (cn->kind == MI_CU_K_BYTES) mi__free(cn->u.bytes.own);
+    mi__cu_dnn_free(cn->dnn);
+    if (cn->kind == MI__CU_K_CONCAT || cn->kind == MI__CU_K_SPLIT) mi__free(cn->u.parts.parts);
+    if (cn->kind == MI__CU_K_BYTES) mi__free(cn->u.bytes.own);
     memset(cn, 0, sizeof *cn);
 }
 
@@ -35,51 +35,51 @@ static mi_status want_float(const mi_graph *g, const mi_node *n, int upto) {
     for (int k = 0; k < upto && k < n->ninputs; k++) {
         const mi_tensor *t = mi__node_in(g, n, k);
         if (t && t->dtype != MI_DTYPE_FLOAT)
-            return mi_cu_node_error(n, MI_ERR_UNSUPPORTED, "input %d '%s' has dtype %s; the CUDA backend "
-                                    "runs %s on float only", k, t->name, mi_dtype_name(t->dtype),
-                                    mi_op_name(n->op));
+            return mi__cu_node_error(n, MI_ERR_UNSUPPORTED, "input %d '%s' has dtype %s; the CUDA backend "
+                                     "runs %s on float only", k, t->name, mi_dtype_name(t->dtype),
+                                     mi_op_name(n->op));
     }
     return MI_OK;
 }
 
 /* cuBLAS's workspace: its usual size, capped by the budget, in whole 256-
  * byte units (0: none, cublasSetWorkspace(NULL, 0), smaller kernels). */
-static size_t blas_workspace(const mi_cu_backend *cb) {
-    size_t ws = cb->budget < MI_CU_BLAS_WORKSPACE ? cb->budget : MI_CU_BLAS_WORKSPACE;
-    return ws & ~(MI_CU_WS_ALIGN - 1);
+static size_t blas_workspace(const mi__cu_backend *cb) {
+    size_t ws = cb->budget < MI__CU_BLAS_WORKSPACE ? cb->budget : MI__CU_BLAS_WORKSPACE;
+    return ws & ~(MI__CU_WS_ALIGN - 1);
 }
 
 /* ---- prepare ------------------------------------------------------------------------------ */
 
-static mi_status prepare_conv(mi_cu_backend *cb, const mi_backend_options *o, const mi_graph *g,
-                              const mi_node *n, mi_cu_node *cn, size_t *ws) {
+static mi_status prepare_conv(mi__cu_backend *cb, const mi_backend_options *o, const mi_graph *g,
+                              const mi_node *n, mi__cu_node *cn, size_t *ws) {
     mi_status st;
     size_t algo_ws = 0, prepad = 0, bias = 0;
-    cn->kind = MI_CU_K_CONV;
-    if ((st = mi_cu_conv_make(g, n, &cn->p.u.conv, &cn->u.conv.c))) return st;
-    const mi_cu_conv *c = &cn->u.conv.c;
-    if ((st = mi_cu_dnn_conv_prepare(cb->dnn, n, c, cb->budget, o->tf32, o, &cn->u.conv.choice, &algo_ws,
-                                     &cn->dnn)))
+    cn->kind = MI__CU_K_CONV;
+    if ((st = mi__cu_conv_make(g, n, &cn->p.u.conv, &cn->u.conv.c))) return st;
+    const mi__cu_conv *c = &cn->u.conv.c;
+    if ((st = mi__cu_dnn_conv_prepare(cb->dnn, n, c, cb->budget, o->tf32, o, &cn->u.conv.choice, &algo_ws,
+                                      &cn->dnn)))
         return st;
     if (c->prepad) prepad = (size_t)c->prepad_k.count * sizeof(float);
-    if (cn->u.conv.choice.path == MI_CU_CONV_FUSED && !c->has_bias)
+    if (cn->u.conv.choice.path == MI__CU_CONV_FUSED && !c->has_bias)
         bias = (size_t)c->out_channels * sizeof(float); /* cuDNN's fused call needs a bias: zeros */
-    if ((st = mi_cu_ws_make(n, algo_ws, prepad, bias, &cn->ws))) return st;
+    if ((st = mi__cu_ws_make(n, algo_ws, prepad, bias, &cn->ws))) return st;
     *ws = cn->ws.request;
     return MI_OK;
 }
 
-static mi_status prepare_unary(const mi_graph *g, const mi_node *n, mi_cu_node *cn) {
+static mi_status prepare_unary(const mi_graph *g, const mi_node *n, mi__cu_node *cn) {
     const mi_tensor *x = mi__node_in(g, n, 0);
-    cn->kind = MI_CU_K_UNARY;
+    cn->kind = MI__CU_K_UNARY;
     cn->u.unary.n = mi_tensor_numel(x);
     cn->u.unary.dtype = (int)x->dtype;
     switch (n->op) {
-    case MI_OP_RELU: cn->u.unary.op = MI_KOP_RELU; break;
-    case MI_OP_CLIP: cn->u.unary.op = MI_KOP_CLIP; break;
-    case MI_OP_SIGMOID: cn->u.unary.op = MI_KOP_SIGMOID; break;
-    case MI_OP_HARD_SIGMOID: cn->u.unary.op = MI_KOP_HARD_SIGMOID; break;
-    default: cn->u.unary.op = MI_KOP_HARD_SWISH; break;
+    case MI_OP_RELU: cn->u.unary.op = MI__K_OP_RELU; break;
+    case MI_OP_CLIP: cn->u.unary.op = MI__K_OP_CLIP; break;
+    case MI_OP_SIGMOID: cn->u.unary.op = MI__K_OP_SIGMOID; break;
+    case MI_OP_HARD_SIGMOID: cn->u.unary.op = MI__K_OP_HARD_SIGMOID; break;
+    default: cn->u.unary.op = MI__K_OP_HARD_SWISH; break;
     }
     if (n->op == MI_OP_CLIP) {
         cn->u.unary.a = cn->p.u.clip.min;
@@ -90,9 +90,9 @@ static mi_status prepare_unary(const mi_graph *g, const mi_node *n, mi_cu_node *
     }
     if (x->dtype == MI_DTYPE_FLOAT) return MI_OK;
     if ((n->op != MI_OP_RELU && n->op != MI_OP_CLIP) || !numeric(x->dtype))
-        return mi_cu_node_error(n, MI_ERR_UNSUPPORTED, "input '%s' has dtype %s; the CUDA backend runs %s on "
-                                "%s", x->name, mi_dtype_name(x->dtype), mi_op_name(n->op),
-                                n->op == MI_OP_RELU || n->op == MI_OP_CLIP ? "float, double, int32 and int64"
+        return mi__cu_node_error(n, MI_ERR_UNSUPPORTED, "input '%s' has dtype %s; the CUDA backend runs %s on "
+                                 "%s", x->name, mi_dtype_name(x->dtype), mi_op_name(n->op),
+                                 n->op == MI_OP_RELU || n->op == MI_OP_CLIP ? "float, double, int32 and int64"
                                                                           : "float only");
     if (x->dtype == MI_DTYPE_INT32) {
         cn->u.unary.ia = clamp_bound(cn->p.u.clip.min, INT32_MIN, INT32_MAX);
@@ -104,34 +104,34 @@ static mi_status prepare_unary(const mi_graph *g, const mi_node *n, mi_cu_node *
     return MI_OK;
 }
 
-static mi_status prepare_parts(const mi_graph *g, const mi_node *n, mi_cu_node *cn, int split) {
+static mi_status prepare_parts(const mi_graph *g, const mi_node *n, mi__cu_node *cn, int split) {
     int count = split ? n->noutputs : n->ninputs;
     int axis = (int)cn->p.u.axis.axis;
     const mi_tensor *whole = split ? mi__node_in(g, n, 0) : out_t(g, n, 0);
-    cn->kind = split ? MI_CU_K_SPLIT : MI_CU_K_CONCAT;
+    cn->kind = split ? MI__CU_K_SPLIT : MI__CU_K_CONCAT;
     cn->u.parts.parts = mi__calloc(count ? (size_t)count : 1, sizeof *cn->u.parts.parts);
-    if (!cn->u.parts.parts) return mi_cu_node_error(n, MI_ERR_NO_MEMORY, "copy plans of %d parts", count);
+    if (!cn->u.parts.parts) return mi__cu_node_error(n, MI_ERR_NO_MEMORY, "copy plans of %d parts", count);
     cn->u.parts.n = count;
     int64_t at = 0;
     for (int i = 0; i < count; i++) {
         const mi_tensor *part = split ? out_t(g, n, i) : mi__node_in(g, n, i);
         if (!part) {
-            if (!split) return mi_cu_node_error(n, MI_ERR_GRAPH, "input %d is missing", i);
-            return mi_cu_node_error(n, MI_ERR_UNSUPPORTED, "output %d is omitted", i);
+            if (!split) return mi__cu_node_error(n, MI_ERR_GRAPH, "input %d is missing", i);
+            return mi__cu_node_error(n, MI_ERR_UNSUPPORTED, "output %d is omitted", i);
         }
         if (mi_dtype_size(part->dtype) == 0 || mi_dtype_size(part->dtype) > 8)
-            return mi_cu_node_error(n, MI_ERR_UNSUPPORTED, "dtype %s", mi_dtype_name(part->dtype));
-        if (split) mi_cu_copy_split(whole, axis, at, part, &cn->u.parts.parts[i]);
-        else mi_cu_copy_concat(whole, axis, at, part, &cn->u.parts.parts[i]);
+            return mi__cu_node_error(n, MI_ERR_UNSUPPORTED, "dtype %s", mi_dtype_name(part->dtype));
+        if (split) mi__cu_copy_split(whole, axis, at, part, &cn->u.parts.parts[i]);
+        else mi__cu_copy_concat(whole, axis, at, part, &cn->u.parts.parts[i]);
         at += part->dims[axis];
     }
     return MI_OK;
 }
 
-static mi_status prepare_bytes(const mi_graph *g, const mi_node *n, mi_cu_node *cn) {
+static mi_status prepare_bytes(const mi_graph *g, const mi_node *n, mi__cu_node *cn) {
     const mi_tensor *y = out_t(g, n, 0);
-    cn->kind = MI_CU_K_BYTES;
-    if (!y) return mi_cu_node_error(n, MI_ERR_GRAPH, "has no output");
+    cn->kind = MI__CU_K_BYTES;
+    if (!y) return mi__cu_node_error(n, MI_ERR_GRAPH, "has no output");
     cn->u.bytes.n = y->nbytes;
     if (n->op == MI_OP_SHAPE) {
         const mi_tensor *x = mi__node_in(g, n, 0);
@@ -141,7 +141,7 @@ static mi_status prepare_bytes(const mi_graph *g, const mi_node *n, mi_cu_node *
         s = s < 0 ? 0 : s > r ? r : s;
         e = e < 0 ? 0 : e > r ? r : e;
         if (y->dtype != MI_DTYPE_INT64 || mi_tensor_numel(y) != (e > s ? e - s : 0))
-            return mi_cu_node_error(n, MI_ERR_INTERNAL, "output '%s' is not the shape's int64 values", y->name);
+            return mi__cu_node_error(n, MI_ERR_INTERNAL, "output '%s' is not the shape's int64 values", y->name);
         for (int64_t i = s; i < e; i++) cn->u.bytes.dims[i - s] = x->dims[i];
         cn->u.bytes.data = cn->u.bytes.dims; /* the nodes array never moves once prepared */
         return MI_OK;
@@ -150,143 +150,205 @@ static mi_status prepare_bytes(const mi_graph *g, const mi_node *n, mi_cu_node *
      * moves its graph's values once the weights are uploaded. */
     const void *v = mi__graph_value(g, n->outputs[0]);
     if (!v && y->nbytes)
-        return mi_cu_node_error(n, MI_ERR_UNSUPPORTED, "the constant's value is not known at load time");
+        return mi__cu_node_error(n, MI_ERR_UNSUPPORTED, "the constant's value is not known at load time");
     if (y->nbytes) {
         if (!(cn->u.bytes.own = mi__malloc(y->nbytes)))
-            return mi_cu_node_error(n, MI_ERR_NO_MEMORY, "copying the constant's %zu bytes", y->nbytes);
+            return mi__cu_node_error(n, MI_ERR_NO_MEMORY, "copying the constant's %zu bytes", y->nbytes);
         memcpy(cn->u.bytes.own, v, y->nbytes);
     }
     cn->u.bytes.data = cn->u.bytes.own;
     return MI_OK;
 }
 
-mi_status mi_cu_prepare_node(mi_cu_backend *cb, const mi_backend_options *o, const mi_graph *g,
-                             size_t index, size_t *ws) {
-    const mi_node *n = mi_graph_node(g, index);
-    mi_cu_node *cn = &cb->nodes[index];
+static mi_status prepare_binary(const mi_graph *g, const mi_node *n, mi__cu_node *cn) {
+    const mi_tensor *x = mi__node_in(g, n, 0), *b = mi__node_in(g, n, 1), *y = out_t(g, n, 0);
+    if (!b || !numeric(x->dtype) || b->dtype != x->dtype)
+        return mi__cu_node_error(n, MI_ERR_UNSUPPORTED, "the CUDA backend runs %s on two inputs of one "
+                                 "type: float, double, int32 or int64", mi_op_name(n->op));
+    cn->kind = MI__CU_K_BINARY;
+    cn->u.binary.op = n->op == MI_OP_ADD ? MI__K_OP_ADD : n->op == MI_OP_SUB ? MI__K_OP_SUB
+                    : n->op == MI_OP_MUL ? MI__K_OP_MUL : MI__K_OP_DIV;
+    cn->u.binary.dtype = (int)x->dtype;
+    cn->u.binary.n = mi_tensor_numel(y);
+    mi_k_bcast_init(&cn->u.binary.bc, x->ndim, x->dims, b->ndim, b->dims);
+    return MI_OK;
+}
+
+/* MaxPool, AveragePool: cuDNN's descriptors when it computes ONNX's
+ * result, else our kernel (host_plan.c decides). */
+static mi_status prepare_pool(const mi_graph *g, const mi_node *n, mi__cu_node *cn) {
     mi_status st;
-    mi_cu_node_release(cn);
-    *ws = 0;
+    cn->kind = MI__CU_K_POOL;
+    if ((st = mi__cu_pool_make(g, n, &cn->p.u.pool, &cn->u.pool))) return st;
+    return cn->u.pool.use_cudnn ? mi__cu_dnn_pool_prepare(n, &cn->u.pool, &cn->dnn) : MI_OK;
+}
+
+/* GlobalAveragePool (every spatial axis) and ReduceMean (its axes). */
+static mi_status prepare_reduce(const mi_graph *g, const mi_node *n, mi__cu_node *cn) {
+    const mi_tensor *x = mi__node_in(g, n, 0);
+    int flags[MI_MAX_DIMS] = {0};
+    mi_status st;
+    if ((st = want_float(g, n, 1))) return st;
+    for (int k = 0; k < x->ndim; k++)
+        flags[k] = n->op == MI_OP_GLOBAL_AVERAGE_POOL ? k >= 2 : cn->p.u.reduce.reduce[k];
+    cn->kind = MI__CU_K_REDUCE;
+    mi__cu_reduce_make(x->ndim, x->dims, flags, &cn->u.reduce);
+    return MI_OK;
+}
+
+static mi_status prepare_pad(const mi_graph *g, const mi_node *n, mi__cu_node *cn) {
+    const mi_tensor *x = mi__node_in(g, n, 0), *y = out_t(g, n, 0);
+    if (mi_dtype_size(x->dtype) == 0 || mi_dtype_size(x->dtype) > 8 || !mi__dtype_castable(x->dtype))
+        return mi__cu_node_error(n, MI_ERR_UNSUPPORTED, "dtype %s", mi_dtype_name(x->dtype));
+    cn->kind = MI__CU_K_PAD;
+    mi__cu_pad_make(x, y, &cn->p.u.pad, &cn->u.pad);
+    return MI_OK;
+}
+
+/* BatchNormalization, LRN: cuDNN unless its limits or its descriptors
+ * refuse the node, then our kernel. */
+static mi_status prepare_norm(const mi_graph *g, const mi_node *n, mi__cu_node *cn) {
+    const mi_tensor *x = mi__node_in(g, n, 0);
+    mi_status st;
+    if ((st = want_float(g, n, n->ninputs)) || (st = mi__cu_chan_make(n, x, &cn->u.chan.ch))) return st;
+    cn->kind = n->op == MI_OP_LRN ? MI__CU_K_LRN : MI__CU_K_BATCH_NORM;
+    cn->u.chan.use_cudnn = 1;
+    if (n->op == MI_OP_LRN && !mi__cu_lrn_cudnn_ok(&cn->p.u.lrn)) cn->u.chan.use_cudnn = 0;
+    if (cn->u.chan.use_cudnn) {
+        st = n->op == MI_OP_LRN ? mi__cu_dnn_lrn_prepare(n, &cn->u.chan.ch, &cn->p.u.lrn, &cn->dnn)
+                                : mi__cu_dnn_bn_prepare(n, &cn->u.chan.ch, &cn->dnn);
+        if (st == MI_ERR_UNSUPPORTED) { /* our kernel then */
+            mi_clear_error();
+            cn->u.chan.use_cudnn = 0;
+            st = MI_OK;
+        }
+    }
+    return st;
+}
+
+/* Gemm, MatMul: the cuBLAS call and its workspace. */
+static mi_status prepare_blas(const mi__cu_backend *cb, const mi_graph *g, const mi_node *n, mi__cu_node *cn,
+                              size_t *ws) {
+    mi_status st;
+    if (n->op == MI_OP_GEMM) {
+        cn->kind = MI__CU_K_GEMM;
+        st = mi__cu_gemm_make(g, n, &cn->p.u.gemm, &cn->u.gemm);
+    } else {
+        cn->kind = MI__CU_K_MATMUL;
+        st = mi__cu_matmul_make(g, n, &cn->u.matmul);
+    }
+    if (st || (st = mi__cu_ws_make(n, blas_workspace(cb), 0, 0, &cn->ws))) return st;
+    *ws = cn->ws.request;
+    return MI_OK;
+}
+
+/* Flatten, Reshape, Squeeze, Unsqueeze, Identity, Dropout: the bytes as
+ * they are (a copy unless the plan made the node a view). */
+static mi_status prepare_view_copy(const mi_graph *g, const mi_node *n, mi__cu_node *cn) {
+    const mi_tensor *x = mi__node_in(g, n, 0), *y = out_t(g, n, 0);
+    if (x->nbytes != y->nbytes) return mi__cu_node_error(n, MI_ERR_INTERNAL, "input and output sizes differ");
+    cn->kind = MI__CU_K_VIEW_COPY;
+    return MI_OK;
+}
+
+/* Transpose, Slice: one strided copy. */
+static mi_status prepare_strided(const mi_graph *g, const mi_node *n, mi__cu_node *cn) {
+    const mi_tensor *x = mi__node_in(g, n, 0), *y = out_t(g, n, 0);
+    if (mi_dtype_size(x->dtype) == 0 || mi_dtype_size(x->dtype) > 8)
+        return mi__cu_node_error(n, MI_ERR_UNSUPPORTED, "dtype %s", mi_dtype_name(x->dtype));
+    cn->kind = MI__CU_K_STRIDED;
+    if (n->op == MI_OP_TRANSPOSE) mi__cu_copy_transpose(x, cn->p.u.transpose.perm, &cn->u.copy);
+    else mi__cu_copy_slice(x, y, &cn->p.u.slice, &cn->u.copy);
+    return MI_OK;
+}
+
+static mi_status prepare_gather(const mi_graph *g, const mi_node *n, mi__cu_node *cn) {
+    const mi_tensor *x = mi__node_in(g, n, 0), *idx = mi__node_in(g, n, 1);
+    if (!idx || (idx->dtype != MI_DTYPE_INT32 && idx->dtype != MI_DTYPE_INT64))
+        return mi__cu_node_error(n, MI_ERR_UNSUPPORTED, "indices must be int32 or int64");
+    if (mi_dtype_size(x->dtype) == 0 || mi_dtype_size(x->dtype) > 8)
+        return mi__cu_node_error(n, MI_ERR_UNSUPPORTED, "dtype %s", mi_dtype_name(x->dtype));
+    cn->kind = MI__CU_K_GATHER;
+    mi__cu_gather_make(x, idx, cn->p.u.axis.axis, &cn->u.gather);
+    return MI_OK;
+}
+
+static mi_status prepare_softmax(const mi_graph *g, const mi_node *n, mi__cu_node *cn) {
+    const mi_tensor *x = mi__node_in(g, n, 0);
+    mi_status st;
+    if ((st = want_float(g, n, 1)) ||
+        (st = mi__cu_softmax_make(n, x, cn->p.u.softmax.axis, cn->p.u.softmax.coerce_2d, &cn->u.softmax)))
+        return st;
+    cn->kind = MI__CU_K_SOFTMAX;
+    return mi__cu_dnn_softmax_prepare(n, &cn->u.softmax, &cn->dnn);
+}
+
+static mi_status prepare_cast(const mi_graph *g, const mi_node *n, mi__cu_node *cn) {
+    const mi_tensor *x = mi__node_in(g, n, 0), *y = out_t(g, n, 0);
+    if (!mi__dtype_castable(x->dtype) || !mi__dtype_castable(y->dtype))
+        return mi__cu_node_error(n, MI_ERR_UNSUPPORTED, "cast from %s to %s", mi_dtype_name(x->dtype),
+                                 mi_dtype_name(y->dtype));
+    cn->kind = MI__CU_K_CAST;
+    cn->u.cast.from = (int)x->dtype;
+    cn->u.cast.to = (int)y->dtype;
+    cn->u.cast.n = mi_tensor_numel(x);
+    return MI_OK;
+}
+
+/* What every op shares: the node's previous state released, its
+ * attributes read, input 0 and output 0 present (Constant has no input;
+ * Split may omit outputs). */
+static mi_status prepare_reset(const mi_graph *g, const mi_node *n, mi__cu_node *cn) {
+    mi_status st;
+    mi__cu_node_release(cn);
     if ((st = mi__op_params_get(g, n, &cn->p))) return st;
     const mi_tensor *x = mi__node_in(g, n, 0), *y = out_t(g, n, 0);
     if (n->op != MI_OP_CONSTANT && (!x || (!y && n->op != MI_OP_SPLIT)))
-        return mi_cu_node_error(n, MI_ERR_GRAPH, "needs input 0 and output 0");
+        return mi__cu_node_error(n, MI_ERR_GRAPH, "needs input 0 and output 0");
+    return MI_OK;
+}
+
+mi_status mi__cu_prepare_node(mi__cu_backend *cb, const mi_backend_options *o, const mi_graph *g,
+                              size_t index, size_t *ws) {
+    const mi_node *n = mi_graph_node(g, index);
+    mi__cu_node *cn = &cb->nodes[index];
+    mi_status st;
+    *ws = 0;
+    if ((st = prepare_reset(g, n, cn))) return st;
     switch (n->op) {
     case MI_OP_CONV: return prepare_conv(cb, o, g, n, cn, ws);
     case MI_OP_RELU: case MI_OP_CLIP: case MI_OP_SIGMOID: case MI_OP_HARD_SIGMOID: case MI_OP_HARD_SWISH:
         return prepare_unary(g, n, cn);
-    case MI_OP_ADD: case MI_OP_SUB: case MI_OP_MUL: case MI_OP_DIV: {
-        const mi_tensor *b = mi__node_in(g, n, 1);
-        if (!b || !numeric(x->dtype) || b->dtype != x->dtype)
-            return mi_cu_node_error(n, MI_ERR_UNSUPPORTED, "the CUDA backend runs %s on two inputs of one "
-                                    "type: float, double, int32 or int64", mi_op_name(n->op));
-        cn->kind = MI_CU_K_BINARY;
-        cn->u.binary.op = n->op == MI_OP_ADD ? MI_KOP_ADD : n->op == MI_OP_SUB ? MI_KOP_SUB
-                        : n->op == MI_OP_MUL ? MI_KOP_MUL : MI_KOP_DIV;
-        cn->u.binary.dtype = (int)x->dtype;
-        cn->u.binary.n = mi_tensor_numel(y);
-        mi_k_bcast_init(&cn->u.binary.bc, x->ndim, x->dims, b->ndim, b->dims);
-        return MI_OK;
-    }
-    case MI_OP_MAX_POOL: case MI_OP_AVERAGE_POOL:
-        cn->kind = MI_CU_K_POOL;
-        if ((st = mi_cu_pool_make(g, n, &cn->p.u.pool, &cn->u.pool))) return st;
-        return cn->u.pool.use_cudnn ? mi_cu_dnn_pool_prepare(n, &cn->u.pool, &cn->dnn) : MI_OK;
-    case MI_OP_GLOBAL_AVERAGE_POOL: case MI_OP_REDUCE_MEAN: {
-        int flags[MI_MAX_DIMS] = {0};
-        if ((st = want_float(g, n, 1))) return st;
-        for (int k = 0; k < x->ndim; k++)
-            flags[k] = n->op == MI_OP_GLOBAL_AVERAGE_POOL ? k >= 2 : cn->p.u.reduce.reduce[k];
-        cn->kind = MI_CU_K_REDUCE;
-        mi_cu_reduce_make(x->ndim, x->dims, flags, &cn->u.reduce);
-        return MI_OK;
-    }
-    case MI_OP_PAD:
-        if (mi_dtype_size(x->dtype) == 0 || mi_dtype_size(x->dtype) > 8 || !mi__dtype_castable(x->dtype))
-            return mi_cu_node_error(n, MI_ERR_UNSUPPORTED, "dtype %s", mi_dtype_name(x->dtype));
-        cn->kind = MI_CU_K_PAD;
-        mi_cu_pad_make(x, y, &cn->p.u.pad, &cn->u.pad);
-        return MI_OK;
-    case MI_OP_BATCH_NORM: case MI_OP_LRN:
-        if ((st = want_float(g, n, n->ninputs)) || (st = mi_cu_chan_make(n, x, &cn->u.chan.ch))) return st;
-        cn->kind = n->op == MI_OP_LRN ? MI_CU_K_LRN : MI_CU_K_BATCH_NORM;
-        cn->u.chan.use_cudnn = 1;
-        if (n->op == MI_OP_LRN && !mi_cu_lrn_cudnn_ok(&cn->p.u.lrn)) cn->u.chan.use_cudnn = 0;
-        if (cn->u.chan.use_cudnn) {
-            st = n->op == MI_OP_LRN ? mi_cu_dnn_lrn_prepare(n, &cn->u.chan.ch, &cn->p.u.lrn, &cn->dnn)
-                                    : mi_cu_dnn_bn_prepare(n, &cn->u.chan.ch, &cn->dnn);
-            if (st == MI_ERR_UNSUPPORTED) { /* our kernel then */
-                mi_clear_error();
-                cn->u.chan.use_cudnn = 0;
-                st = MI_OK;
-            }
-        }
-        return st;
-    case MI_OP_GEMM: case MI_OP_MATMUL:
-        if (n->op == MI_OP_GEMM) {
-            cn->kind = MI_CU_K_GEMM;
-            st = mi_cu_gemm_make(g, n, &cn->p.u.gemm, &cn->u.gemm);
-        } else {
-            cn->kind = MI_CU_K_MATMUL;
-            st = mi_cu_matmul_make(g, n, &cn->u.matmul);
-        }
-        if (st || (st = mi_cu_ws_make(n, blas_workspace(cb), 0, 0, &cn->ws))) return st;
-        *ws = cn->ws.request;
-        return MI_OK;
+    case MI_OP_ADD: case MI_OP_SUB: case MI_OP_MUL: case MI_OP_DIV: return prepare_binary(g, n, cn);
+    case MI_OP_MAX_POOL: case MI_OP_AVERAGE_POOL: return prepare_pool(g, n, cn);
+    case MI_OP_GLOBAL_AVERAGE_POOL: case MI_OP_REDUCE_MEAN: return prepare_reduce(g, n, cn);
+    case MI_OP_PAD: return prepare_pad(g, n, cn);
+    case MI_OP_BATCH_NORM: case MI_OP_LRN: return prepare_norm(g, n, cn);
+    case MI_OP_GEMM: case MI_OP_MATMUL: return prepare_blas(cb, g, n, cn, ws);
     case MI_OP_FLATTEN: case MI_OP_RESHAPE: case MI_OP_SQUEEZE: case MI_OP_UNSQUEEZE:
     case MI_OP_IDENTITY: case MI_OP_DROPOUT:
-        if (x->nbytes != y->nbytes) return mi_cu_node_error(n, MI_ERR_INTERNAL, "input and output sizes differ");
-        cn->kind = MI_CU_K_VIEW_COPY;
-        return MI_OK;
-    case MI_OP_TRANSPOSE: case MI_OP_SLICE:
-        if (mi_dtype_size(x->dtype) == 0 || mi_dtype_size(x->dtype) > 8)
-            return mi_cu_node_error(n, MI_ERR_UNSUPPORTED, "dtype %s", mi_dtype_name(x->dtype));
-        cn->kind = MI_CU_K_STRIDED;
-        if (n->op == MI_OP_TRANSPOSE) mi_cu_copy_transpose(x, cn->p.u.transpose.perm, &cn->u.copy);
-        else mi_cu_copy_slice(x, y, &cn->p.u.slice, &cn->u.copy);
-        return MI_OK;
+        return prepare_view_copy(g, n, cn);
+    case MI_OP_TRANSPOSE: case MI_OP_SLICE: return prepare_strided(g, n, cn);
     case MI_OP_CONCAT: return prepare_parts(g, n, cn, 0);
     case MI_OP_SPLIT: return prepare_parts(g, n, cn, 1);
     case MI_OP_CONSTANT: case MI_OP_SHAPE: return prepare_bytes(g, n, cn);
-    case MI_OP_GATHER: {
-        const mi_tensor *idx = mi__node_in(g, n, 1);
-        if (!idx || (idx->dtype != MI_DTYPE_INT32 && idx->dtype != MI_DTYPE_INT64))
-            return mi_cu_node_error(n, MI_ERR_UNSUPPORTED, "indices must be int32 or int64");
-        if (mi_dtype_size(x->dtype) == 0 || mi_dtype_size(x->dtype) > 8)
-            return mi_cu_node_error(n, MI_ERR_UNSUPPORTED, "dtype %s", mi_dtype_name(x->dtype));
-        cn->kind = MI_CU_K_GATHER;
-        mi_cu_gather_make(x, idx, cn->p.u.axis.axis, &cn->u.gather);
-        return MI_OK;
-    }
-    case MI_OP_SOFTMAX:
-        if ((st = want_float(g, n, 1)) ||
-            (st = mi_cu_softmax_make(n, x, cn->p.u.softmax.axis, cn->p.u.softmax.coerce_2d, &cn->u.softmax)))
-            return st;
-        cn->kind = MI_CU_K_SOFTMAX;
-        return mi_cu_dnn_softmax_prepare(n, &cn->u.softmax, &cn->dnn);
-    case MI_OP_CAST:
-        if (!mi__dtype_castable(x->dtype) || !mi__dtype_castable(y->dtype))
-            return mi_cu_node_error(n, MI_ERR_UNSUPPORTED, "cast from %s to %s", mi_dtype_name(x->dtype),
-                                    mi_dtype_name(y->dtype));
-        cn->kind = MI_CU_K_CAST;
-        cn->u.cast.from = (int)x->dtype;
-        cn->u.cast.to = (int)y->dtype;
-        cn->u.cast.n = mi_tensor_numel(x);
-        return MI_OK;
+    case MI_OP_GATHER: return prepare_gather(g, n, cn);
+    case MI_OP_SOFTMAX: return prepare_softmax(g, n, cn);
+    case MI_OP_CAST: return prepare_cast(g, n, cn);
     default:
-        return mi_cu_node_error(n, MI_ERR_UNSUPPORTED, "the CUDA backend has no kernel for %s",
-                                mi_op_name(n->op));
+        return mi__cu_node_error(n, MI_ERR_UNSUPPORTED, "the CUDA backend has no kernel for %s",
+                                 mi_op_name(n->op));
     }
 }
 
 /* ---- run ------------------------------------------------------------------------------------ */
 
 typedef struct call {
-    mi_cu_backend *cb;
-    mi_cu_ctx *cx;
+    mi__cu_backend *cb;
+    mi__cu_ctx *cx;
     const mi_node_args *a;
     const mi_node *n;
-    mi_cu_node *cn;
+    mi__cu_node *cn;
     cudaStream_t s;
 } call;
 
@@ -294,46 +356,46 @@ static void *in(const call *c, int k) { return k < c->n->ninputs ? c->a->in[k] :
 static void *out(const call *c, int k) { return k < c->n->noutputs ? c->a->out[k] : NULL; }
 
 /* A planned copy: cudaMemcpyAsync when it is one block, else our kernel. */
-static mi_status copy_plan(const call *c, const void *src, void *dst, const mi_cu_copy *p) {
+static mi_status copy_plan(const call *c, const void *src, void *dst, const mi__k_copy *p) {
     if (p->count == 0) return MI_OK;
-    if (mi_cu_copy_is_memcpy(p))
-        return mi_cu_rt_copy_async(c->s, (char *)dst + p->dst_off * p->esize,
-                                   (const char *)src + p->src_off * p->esize, (size_t)p->count * (size_t)p->esize,
-                                   c->n);
-    return mi_cu_rt_launch(mi_launch_copy(src, dst, *p, c->s), c->n, "copy");
+    if (mi__cu_copy_is_memcpy(p))
+        return mi__cu_rt_copy_async(c->s, (char *)dst + p->dst_off * p->esize,
+                                    (const char *)src + p->src_off * p->esize,
+                                    (size_t)p->count * (size_t)p->esize, c->n);
+    return mi__cu_rt_launch(mi__k_launch_copy(src, dst, *p, c->s), c->n, "copy");
 }
 
 static mi_status run_conv(const call *c) {
-    mi_cu_node *cn = c->cn;
-    const mi_cu_conv *cv = &cn->u.conv.c;
+    mi__cu_node *cn = c->cn;
+    const mi__cu_conv *cv = &cn->u.conv.c;
     char *base;
-    mi_status st = mi_cu_ws_base(c->n, c->a->workspace, c->a->workspace_size, &cn->ws, &base);
+    mi_status st = mi__cu_ws_base(c->n, c->a->workspace, c->a->workspace_size, &cn->ws, &base);
     if (st) return st;
     void *algo_ws = cn->ws.algo ? base + cn->ws.algo_off : NULL;
     const float *x = in(c, 0), *w = in(c, 1), *bias = in(c, 2);
     float *y = out(c, 0);
     const float *r = cv->has_residual ? c->a->residual : NULL;
     if (!x || !w || !y || (cv->has_residual && !r))
-        return mi_cu_node_error(c->n, MI_ERR_INVALID_ARG, "an input, the output or the residual has no memory");
+        return mi__cu_node_error(c->n, MI_ERR_INVALID_ARG, "an input, the output or the residual has no memory");
     if (cv->prepad) {
         float *xp = (float *)(base + cn->ws.prepad_off);
-        if ((st = mi_cu_rt_launch(mi_launch_pad(x, xp, cv->prepad_k, c->s), c->n, "pre-pad"))) return st;
+        if ((st = mi__cu_rt_launch(mi__k_launch_pad(x, xp, cv->prepad_k, c->s), c->n, "pre-pad"))) return st;
         x = xp;
     }
-    mi_cu_conv_path path = cn->u.conv.choice.path;
-    if (path == MI_CU_CONV_FUSED && atomic_load_explicit(&cn->u.conv.fused_failed, memory_order_relaxed))
-        path = MI_CU_CONV_EPILOGUE;
-    if (path == MI_CU_CONV_FUSED) {
+    mi__cu_conv_path path = cn->u.conv.choice.path;
+    if (path == MI__CU_CONV_FUSED && atomic_load_explicit(&cn->u.conv.fused_failed, memory_order_relaxed))
+        path = MI__CU_CONV_EPILOGUE;
+    if (path == MI__CU_CONV_FUSED) {
         const float *b = bias;
         if (!b) {
             float *zeros = (float *)(base + cn->ws.bias_off);
-            if ((st = mi_cu_rt_memset_async(c->s, zeros, 0, cn->ws.bias, c->n))) return st;
+            if ((st = mi__cu_rt_memset_async(c->s, zeros, 0, cn->ws.bias, c->n))) return st;
             b = zeros;
         }
         /* y = act(conv(x) + z + bias): z is the residual (which may be y
          * itself: cuDNN allows z == y), or y scaled by 0. */
-        st = mi_cu_dnn_conv_run(c->cx->dnn, c->n, cn->dnn, 1, x, w, b, r ? r : y, r ? 1.0f : 0.0f, 0.0f, y,
-                                algo_ws, cn->ws.algo);
+        st = mi__cu_dnn_conv_run(c->cx->dnn, c->n, cn->dnn, 1, x, w, b, r ? r : y, r ? 1.0f : 0.0f, 0.0f, y,
+                                 algo_ws, cn->ws.algo);
         /* Only cuDNN refusing the fused form for this configuration falls
          * back (to the plain forward and our epilogue, the same result);
          * any other error, e.g. in a capture, is the run's. */
@@ -343,142 +405,174 @@ static mi_status run_conv(const call *c) {
                  c->n->name, mi_last_error());
         mi_clear_error();
         atomic_store_explicit(&cn->u.conv.fused_failed, 1, memory_order_relaxed);
-        path = MI_CU_CONV_EPILOGUE;
+        path = MI__CU_CONV_EPILOGUE;
     }
     /* A residual already in y (planned in place) is accumulated by the
      * convolution itself (beta 1); any other is added by the epilogue. */
     int acc = r && (const void *)r == (const void *)y;
-    if ((st = mi_cu_dnn_conv_run(c->cx->dnn, c->n, cn->dnn, 0, x, w, NULL, NULL, 0.0f, acc ? 1.0f : 0.0f, y,
-                                 algo_ws, cn->ws.algo)))
+    if ((st = mi__cu_dnn_conv_run(c->cx->dnn, c->n, cn->dnn, 0, x, w, NULL, NULL, 0.0f, acc ? 1.0f : 0.0f, y,
+                                  algo_ws, cn->ws.algo)))
         return st;
-    if (path == MI_CU_CONV_PLAIN) return MI_OK;
+    if (path == MI__CU_CONV_PLAIN) return MI_OK;
     const float *radd = r && !acc ? r : NULL;
     if (!bias && !radd && cv->act == MI_ACT_NONE) return MI_OK;
-    return mi_cu_rt_launch(mi_launch_epilogue(y, bias, radd, (int64_t)cv->y.dims[0] * cv->out_channels * cv->out_inner,
-                                         cv->out_channels, cv->out_inner, cv->act, cv->act_min, cv->act_max, c->s),
-                           c->n, "conv epilogue");
+    int64_t count = (int64_t)cv->y.dims[0] * cv->out_channels * cv->out_inner;
+    return mi__cu_rt_launch(mi__k_launch_epilogue(y, bias, radd, count, cv->out_channels, cv->out_inner, cv->act,
+                                                  cv->act_min, cv->act_max, c->s),
+                            c->n, "conv epilogue");
 }
 
 static mi_status run_blas(const call *c) {
-    mi_cu_node *cn = c->cn;
+    mi__cu_node *cn = c->cn;
     char *base;
-    mi_status st = mi_cu_ws_base(c->n, c->a->workspace, c->a->workspace_size, &cn->ws, &base);
+    mi_status st = mi__cu_ws_base(c->n, c->a->workspace, c->a->workspace_size, &cn->ws, &base);
     if (st) return st;
     const float *a = in(c, 0), *b = in(c, 1);
     float *y = out(c, 0);
-    if (!a || !b || !y) return mi_cu_node_error(c->n, MI_ERR_INVALID_ARG, "an input or the output has no memory");
-    if ((st = mi_cu_blas_bind(c->cx->blas, c->s, cn->ws.algo ? base + cn->ws.algo_off : NULL, cn->ws.algo, c->n)))
+    if (!a || !b || !y) return mi__cu_node_error(c->n, MI_ERR_INVALID_ARG, "an input or the output has no memory");
+    if ((st = mi__cu_blas_bind(c->cx->blas, c->s, cn->ws.algo ? base + cn->ws.algo_off : NULL, cn->ws.algo, c->n)))
         return st;
-    if (cn->kind == MI_CU_K_MATMUL) return mi_cu_blas_run(c->cx->blas, c->n, &cn->u.matmul, 1.0f, a, b, 0.0f, y);
-    const mi_cu_gemm *gm = &cn->u.gemm;
+    if (cn->kind == MI__CU_K_MATMUL) return mi__cu_blas_run(c->cx->blas, c->n, &cn->u.matmul, 1.0f, a, b, 0.0f, y);
+    const mi__cu_gemm *gm = &cn->u.gemm;
     if (gm->has_c) {
         const void *cm = in(c, 2);
-        if (!cm) return mi_cu_node_error(c->n, MI_ERR_INVALID_ARG, "input C has no memory");
+        if (!cm) return mi__cu_node_error(c->n, MI_ERR_INVALID_ARG, "input C has no memory");
         if ((st = copy_plan(c, cm, y, &gm->c_copy))) return st;
     }
-    if ((st = mi_cu_blas_run(c->cx->blas, c->n, &gm->call, gm->alpha, a, b, gm->beta, y))) return st;
+    if ((st = mi__cu_blas_run(c->cx->blas, c->n, &gm->call, gm->alpha, a, b, gm->beta, y))) return st;
     const mi_fusion *f = &c->n->fused;
     if (f->act == MI_ACT_NONE && f->residual < 0) return MI_OK;
     const float *r = f->residual >= 0 ? c->a->residual : NULL;
-    if (r == y) return mi_cu_node_error(c->n, MI_ERR_UNSUPPORTED, "a Gemm residual planned in place");
-    return mi_cu_rt_launch(mi_launch_epilogue(y, NULL, r, (int64_t)gm->call.m * gm->call.n, 1, 1, (int)f->act,
-                                         f->act_min, f->act_max, c->s),
-                           c->n, "gemm epilogue");
+    if (r == y) return mi__cu_node_error(c->n, MI_ERR_UNSUPPORTED, "a Gemm residual planned in place");
+    return mi__cu_rt_launch(mi__k_launch_epilogue(y, NULL, r, (int64_t)gm->call.m * gm->call.n, 1, 1, (int)f->act,
+                                                  f->act_min, f->act_max, c->s),
+                            c->n, "gemm epilogue");
+}
+
+/* cuDNN does not promise in-place batch norm; the in-place contract holds
+ * with our kernel, whose threads read and write one element. */
+static mi_status run_batch_norm(const call *c) {
+    const mi__cu_node *cn = c->cn;
+    const mi__cu_chan *ch = &cn->u.chan.ch;
+    const float *x = in(c, 0), *sc = in(c, 1), *bi = in(c, 2), *mean = in(c, 3), *var = in(c, 4);
+    float *y = out(c, 0);
+    if (!sc || !bi || !mean || !var) return mi__cu_node_error(c->n, MI_ERR_INVALID_ARG, "a parameter has no memory");
+    if (cn->u.chan.use_cudnn && x != y)
+        return mi__cu_dnn_bn_run(c->cx->dnn, c->n, cn->dnn, x, y, sc, bi, mean, var, cn->p.u.batch_norm.epsilon);
+    return mi__cu_rt_launch(mi__k_launch_batch_norm(x, y, sc, bi, mean, var, cn->p.u.batch_norm.epsilon,
+                                                    ch->n * ch->c * ch->inner, ch->c, ch->inner, c->s),
+                            c->n, "batch norm");
+}
+
+static mi_status run_lrn(const call *c) {
+    const mi__cu_node *cn = c->cn;
+    const mi__cu_chan *ch = &cn->u.chan.ch;
+    const float *x = in(c, 0);
+    float *y = out(c, 0);
+    if (cn->u.chan.use_cudnn) return mi__cu_dnn_lrn_run(c->cx->dnn, c->n, cn->dnn, x, y);
+    const mi__lrn_params *p = &cn->p.u.lrn;
+    return mi__cu_rt_launch(mi__k_launch_lrn(x, y, ch->n * ch->c * ch->inner, ch->c, ch->inner, p->size, p->alpha,
+                                             p->beta, p->bias, c->s),
+                            c->n, "lrn");
+}
+
+static mi_status run_view_copy(const call *c) {
+    const mi_graph *g = c->a->graph;
+    const mi_node *n = c->n;
+    const mi_tensor *xt = mi__node_in(g, n, 0);
+    mi_status st;
+    if ((st = mi__cu_rt_copy_async(c->s, out(c, 0), in(c, 0), xt->nbytes, n))) return st;
+    if (n->op == MI_OP_DROPOUT && out(c, 1)) { /* inference: nothing dropped, the mask is all true */
+        const mi_tensor *mt = out_t(g, n, 1);
+        return mi__cu_rt_launch(mi__k_launch_splat(out(c, 1), 1, (int)mi_dtype_size(mt->dtype), mi_tensor_numel(mt),
+                                                   c->s),
+                                n, "mask");
+    }
+    return MI_OK;
+}
+
+static mi_status run_concat(const call *c) {
+    const mi__cu_node *cn = c->cn;
+    mi_status st;
+    for (int i = 0; i < cn->u.parts.n; i++) {
+        if (!in(c, i)) return mi__cu_node_error(c->n, MI_ERR_INVALID_ARG, "input %d has no memory", i);
+        if ((st = copy_plan(c, in(c, i), out(c, 0), &cn->u.parts.parts[i]))) return st;
+    }
+    return MI_OK;
+}
+
+/* Split's omitted outputs are skipped. */
+static mi_status run_split(const call *c) {
+    const mi__cu_node *cn = c->cn;
+    const void *x = in(c, 0);
+    mi_status st;
+    if (!x) return mi__cu_node_error(c->n, MI_ERR_INVALID_ARG, "input 0 has no memory");
+    for (int i = 0; i < cn->u.parts.n; i++)
+        if (out(c, i) && (st = copy_plan(c, x, out(c, i), &cn->u.parts.parts[i]))) return st;
+    return MI_OK;
 }
 
 static mi_status dispatch(const call *c) {
-    mi_cu_node *cn = c->cn;
+    mi__cu_node *cn = c->cn;
     const mi_node *n = c->n;
-    const mi_graph *g = c->a->graph;
     void *x = in(c, 0), *y = out(c, 0);
-    mi_status st;
-    if (cn->kind != MI_CU_K_BYTES && cn->kind != MI_CU_K_SPLIT && (!x || !y))
-        return mi_cu_node_error(n, MI_ERR_INVALID_ARG, "input 0 or output 0 has no memory");
+    if (cn->kind != MI__CU_K_BYTES && cn->kind != MI__CU_K_SPLIT && (!x || !y))
+        return mi__cu_node_error(n, MI_ERR_INVALID_ARG, "input 0 or output 0 has no memory");
     switch (cn->kind) {
-    case MI_CU_K_CONV: return run_conv(c);
-    case MI_CU_K_GEMM: case MI_CU_K_MATMUL: return run_blas(c);
-    case MI_CU_K_UNARY:
-        return mi_cu_rt_launch(mi_launch_unary(cn->u.unary.op, cn->u.unary.dtype, x, y, cn->u.unary.n, cn->u.unary.a,
-                                          cn->u.unary.b, cn->u.unary.ia, cn->u.unary.ib, c->s), n, "unary");
-    case MI_CU_K_BINARY:
-        if (!in(c, 1)) return mi_cu_node_error(n, MI_ERR_INVALID_ARG, "input 1 has no memory");
-        return mi_cu_rt_launch(mi_launch_binary(cn->u.binary.op, cn->u.binary.dtype, x, in(c, 1), y, cn->u.binary.n,
-                                           cn->u.binary.bc, c->s), n, "binary");
-    case MI_CU_K_POOL:
-        if (cn->u.pool.use_cudnn) return mi_cu_dnn_pool_run(c->cx->dnn, n, cn->dnn, x, y);
-        return mi_cu_rt_launch(mi_launch_pool(x, y, cn->u.pool.k, c->s), n, "pool");
-    case MI_CU_K_REDUCE: return mi_cu_rt_launch(mi_launch_reduce_mean(x, y, cn->u.reduce, c->s), n, "reduce");
-    case MI_CU_K_PAD: return mi_cu_rt_launch(mi_launch_pad(x, y, cn->u.pad, c->s), n, "pad");
-    case MI_CU_K_BATCH_NORM: {
-        const float *sc = in(c, 1), *bi = in(c, 2), *mean = in(c, 3), *var = in(c, 4);
-        const mi_cu_chan *ch = &cn->u.chan.ch;
-        if (!sc || !bi || !mean || !var) return mi_cu_node_error(n, MI_ERR_INVALID_ARG, "a parameter has no memory");
-        /* cuDNN does not promise in-place batch norm; the in-place contract
-         * holds with our kernel, whose threads read and write one element. */
-        if (cn->u.chan.use_cudnn && x != y)
-            return mi_cu_dnn_bn_run(c->cx->dnn, n, cn->dnn, x, y, sc, bi, mean, var, cn->p.u.batch_norm.epsilon);
-        return mi_cu_rt_launch(mi_launch_batch_norm(x, y, sc, bi, mean, var, cn->p.u.batch_norm.epsilon,
-                                               ch->n * ch->c * ch->inner, ch->c, ch->inner, c->s), n, "batch norm");
-    }
-    case MI_CU_K_LRN: {
-        const mi_cu_chan *ch = &cn->u.chan.ch;
-        if (cn->u.chan.use_cudnn) return mi_cu_dnn_lrn_run(c->cx->dnn, n, cn->dnn, x, y);
-        const mi__lrn_params *p = &cn->p.u.lrn;
-        return mi_cu_rt_launch(mi_launch_lrn(x, y, ch->n * ch->c * ch->inner, ch->c, ch->inner, p->size, p->alpha,
-                                        p->beta, p->bias, c->s), n, "lrn");
-    }
-    case MI_CU_K_VIEW_COPY: {
-        const mi_tensor *xt = mi__node_in(g, n, 0);
-        if ((st = mi_cu_rt_copy_async(c->s, y, x, xt->nbytes, n))) return st;
-        if (n->op == MI_OP_DROPOUT && out(c, 1)) { /* inference: nothing dropped, the mask is all true */
-            const mi_tensor *mt = out_t(g, n, 1);
-            return mi_cu_rt_launch(mi_launch_splat(out(c, 1), 1, (int)mi_dtype_size(mt->dtype), mi_tensor_numel(mt), c->s),
-                                   n, "mask");
-        }
-        return MI_OK;
-    }
-    case MI_CU_K_STRIDED: return copy_plan(c, x, y, &cn->u.copy);
-    case MI_CU_K_CONCAT:
-        for (int i = 0; i < cn->u.parts.n; i++) {
-            if (!in(c, i)) return mi_cu_node_error(n, MI_ERR_INVALID_ARG, "input %d has no memory", i);
-            if ((st = copy_plan(c, in(c, i), y, &cn->u.parts.parts[i]))) return st;
-        }
-        return MI_OK;
-    case MI_CU_K_SPLIT:
-        if (!x) return mi_cu_node_error(n, MI_ERR_INVALID_ARG, "input 0 has no memory");
-        for (int i = 0; i < cn->u.parts.n; i++)
-            if (out(c, i) && (st = copy_plan(c, x, out(c, i), &cn->u.parts.parts[i]))) return st;
-        return MI_OK;
-    case MI_CU_K_BYTES:
-        if (!y) return mi_cu_node_error(n, MI_ERR_INVALID_ARG, "output 0 has no memory");
-        return mi_cu_rt_launch(mi_launch_fill(y, cn->u.bytes.data, cn->u.bytes.n, c->s), n, "fill");
-    case MI_CU_K_GATHER:
-        if (!in(c, 1)) return mi_cu_node_error(n, MI_ERR_INVALID_ARG, "indices have no memory");
-        return mi_cu_rt_launch(mi_launch_gather(x, in(c, 1), y, cn->u.gather, c->s), n, "gather");
-    case MI_CU_K_SOFTMAX: return mi_cu_dnn_softmax_run(c->cx->dnn, n, cn->dnn, x, y);
-    case MI_CU_K_CAST:
+    case MI__CU_K_CONV: return run_conv(c);
+    case MI__CU_K_GEMM: case MI__CU_K_MATMUL: return run_blas(c);
+    case MI__CU_K_UNARY:
+        return mi__cu_rt_launch(mi__k_launch_unary(cn->u.unary.op, cn->u.unary.dtype, x, y, cn->u.unary.n,
+                                                   cn->u.unary.a, cn->u.unary.b, cn->u.unary.ia, cn->u.unary.ib,
+                                                   c->s),
+                                n, "unary");
+    case MI__CU_K_BINARY:
+        if (!in(c, 1)) return mi__cu_node_error(n, MI_ERR_INVALID_ARG, "input 1 has no memory");
+        return mi__cu_rt_launch(mi__k_launch_binary(cn->u.binary.op, cn->u.binary.dtype, x, in(c, 1), y,
+                                                    cn->u.binary.n, cn->u.binary.bc, c->s),
+                                n, "binary");
+    case MI__CU_K_POOL:
+        if (cn->u.pool.use_cudnn) return mi__cu_dnn_pool_run(c->cx->dnn, n, cn->dnn, x, y);
+        return mi__cu_rt_launch(mi__k_launch_pool(x, y, cn->u.pool.k, c->s), n, "pool");
+    case MI__CU_K_REDUCE: return mi__cu_rt_launch(mi__k_launch_reduce_mean(x, y, cn->u.reduce, c->s), n, "reduce");
+    case MI__CU_K_PAD: return mi__cu_rt_launch(mi__k_launch_pad(x, y, cn->u.pad, c->s), n, "pad");
+    case MI__CU_K_BATCH_NORM: return run_batch_norm(c);
+    case MI__CU_K_LRN: return run_lrn(c);
+    case MI__CU_K_VIEW_COPY: return run_view_copy(c);
+    case MI__CU_K_STRIDED: return copy_plan(c, x, y, &cn->u.copy);
+    case MI__CU_K_CONCAT: return run_concat(c);
+    case MI__CU_K_SPLIT: return run_split(c);
+    case MI__CU_K_BYTES:
+        if (!y) return mi__cu_node_error(n, MI_ERR_INVALID_ARG, "output 0 has no memory");
+        return mi__cu_rt_launch(mi__k_launch_fill(y, cn->u.bytes.data, cn->u.bytes.n, c->s), n, "fill");
+    case MI__CU_K_GATHER:
+        if (!in(c, 1)) return mi__cu_node_error(n, MI_ERR_INVALID_ARG, "indices have no memory");
+        return mi__cu_rt_launch(mi__k_launch_gather(x, in(c, 1), y, cn->u.gather, c->s), n, "gather");
+    case MI__CU_K_SOFTMAX: return mi__cu_dnn_softmax_run(c->cx->dnn, n, cn->dnn, x, y);
+    case MI__CU_K_CAST:
         if (cn->u.cast.from == cn->u.cast.to)
-            return mi_cu_rt_copy_async(c->s, y, x, mi__node_in(g, n, 0)->nbytes, n);
-        return mi_cu_rt_launch(mi_launch_cast(cn->u.cast.from, cn->u.cast.to, x, y, cn->u.cast.n, c->s), n, "cast");
+            return mi__cu_rt_copy_async(c->s, y, x, mi__node_in(c->a->graph, n, 0)->nbytes, n);
+        return mi__cu_rt_launch(mi__k_launch_cast(cn->u.cast.from, cn->u.cast.to, x, y, cn->u.cast.n, c->s), n,
+                                "cast");
     }
-    return mi_cu_node_error(n, MI_ERR_INTERNAL, "node was not prepared");
+    return mi__cu_node_error(n, MI_ERR_INTERNAL, "node was not prepared");
 }
 
-mi_status mi_cu_run_node(mi_cu_backend *cb, mi_cu_ctx *cx, const mi_node_args *a) {
+mi_status mi__cu_run_node(mi__cu_backend *cb, mi__cu_ctx *cx, const mi_node_args *a) {
     const mi_node *n = a->node;
     mi_status st;
     if (!n || !cb->nodes || a->graph != cb->graph || a->index >= cb->nnodes || !cb->nodes[a->index].kind)
-        return mi_cu_node_error(n, MI_ERR_INTERNAL, "run() for a node prepare() did not see");
+        return mi__cu_node_error(n, MI_ERR_INTERNAL, "run() for a node prepare() did not see");
     pthread_mutex_lock(&cb->lock);
-    st = mi_cu_check_args(&cb->regions, a);
+    st = mi__cu_check_args(&cb->regions, a);
     pthread_mutex_unlock(&cb->lock);
     if (st) return st;
     call c = {cb, cx, a, n, &cb->nodes[a->index], cx->stream};
-    mi_cu_range_push_node(n);
+    mi__cu_range_push_node(n);
     cx->open_ranges++;
     st = dispatch(&c);
-    mi_cu_range_pop();
+    mi__cu_range_pop();
     cx->open_ranges--;
-    if (!st && cb->debug_sync && !cx->capturing) st = mi_cu_rt_stream_sync(c.s, n, "after the node");
+    if (!st && cb->debug_sync && !cx->capturing) st = mi__cu_rt_stream_sync(c.s, n, "after the node");
     return st;
 }

@@ -40,11 +40,11 @@ static float frand(unsigned *s) {
 /* ---- tensors as cuDNN sees them ---------------------------------------------------------- */
 
 Test(cuda_host, nd_packed_strides_and_int_limits) {
-    mi_cu_nd nd;
-    cr_assert_eq(mi_cu_nd_make(NULL, "x", 4, (const int64_t[]){2, 3, 4, 5}, &nd), MI_OK);
+    mi__cu_nd nd;
+    cr_assert_eq(mi__cu_nd_make(NULL, "x", 4, (const int64_t[]){2, 3, 4, 5}, &nd), MI_OK);
     expect_ints(nd.dims, (const int[]){2, 3, 4, 5}, 4, "dims");
     expect_ints(nd.strides, (const int[]){60, 20, 5, 1}, 4, "strides");
-    mi_status st = mi_cu_nd_make(NULL, "big", 4, (const int64_t[]){1 << 16, 1 << 16, 1, 1}, &nd);
+    mi_status st = mi__cu_nd_make(NULL, "big", 4, (const int64_t[]){1 << 16, 1 << 16, 1, 1}, &nd);
     cr_assert_eq(st, MI_ERR_UNSUPPORTED);
     cr_assert(strstr(mi_last_error(), "big"), "%s", mi_last_error());
 }
@@ -64,8 +64,8 @@ Test(cuda_host, conv_grouped_dilated_strided_asymmetric) {
     gb_expect_dims(&b, "y", 4, D(1, 6, 4, 3));
     const mi_node *n = node_of(&b, MI_OP_CONV);
     mi__op_params p = params_of(&b, n);
-    mi_cu_conv c;
-    cr_assert_eq(mi_cu_conv_make(b.g, n, &p.u.conv, &c), MI_OK, "%s", mi_last_error());
+    mi__cu_conv c;
+    cr_assert_eq(mi__cu_conv_make(b.g, n, &p.u.conv, &c), MI_OK, "%s", mi_last_error());
     cr_assert_eq(c.nspatial, 2);
     cr_assert_eq(c.x.nb, 4);
     expect_ints(c.x.dims, (const int[]){1, 4, 9, 9}, 4, "x");
@@ -105,17 +105,17 @@ Test(cuda_host, conv_prepad_puts_the_extra_at_the_begin_side) {
     gb_ok(&b);
     const mi_node *n = node_of(&b, MI_OP_CONV);
     mi__op_params p = params_of(&b, n);
-    mi_cu_conv c;
-    cr_assert_eq(mi_cu_conv_make(b.g, n, &p.u.conv, &c), MI_OK);
+    mi__cu_conv c;
+    cr_assert_eq(mi__cu_conv_make(b.g, n, &p.u.conv, &c), MI_OK);
     cr_assert(c.prepad);
     expect_ints(c.pad, (const int[]){0, 0}, 2, "pad");
     cr_assert_eq(c.prepad_k.begin[2], 1);
     cr_assert_eq(c.prepad_k.begin[3], 1);
     expect_ints(c.xp.dims, (const int[]){1, 1, 7, 7}, 4, "padded x");
     /* The pad plan puts x at rows/cols 1.. and zeros on row/col 0. */
-    cr_assert_eq(mi_cu_pad_src(&c.prepad_k, 0), -1);
-    cr_assert_eq(mi_cu_pad_src(&c.prepad_k, 7 + 1), 0);
-    cr_assert_eq(mi_cu_pad_src(&c.prepad_k, 48), 35);
+    cr_assert_eq(mi__k_pad_src(&c.prepad_k, 0), -1);
+    cr_assert_eq(mi__k_pad_src(&c.prepad_k, 7 + 1), 0);
+    cr_assert_eq(mi__k_pad_src(&c.prepad_k, 48), 35);
     gb_free(&b);
 }
 
@@ -129,8 +129,8 @@ Test(cuda_host, conv_1d_is_2d_with_height_1_and_3d_is_5d) {
     gb_ok(&b);
     const mi_node *n = node_of(&b, MI_OP_CONV);
     mi__op_params p = params_of(&b, n);
-    mi_cu_conv c;
-    cr_assert_eq(mi_cu_conv_make(b.g, n, &p.u.conv, &c), MI_OK);
+    mi__cu_conv c;
+    cr_assert_eq(mi__cu_conv_make(b.g, n, &p.u.conv, &c), MI_OK);
     cr_assert_eq(c.nspatial, 2);
     expect_ints(c.x.dims, (const int[]){2, 2, 1, 10}, 4, "x");
     expect_ints(c.w.dims, (const int[]){3, 2, 1, 3}, 4, "w");
@@ -148,7 +148,7 @@ Test(cuda_host, conv_1d_is_2d_with_height_1_and_3d_is_5d) {
     gb_ok(&b);
     n = node_of(&b, MI_OP_CONV);
     p = params_of(&b, n);
-    cr_assert_eq(mi_cu_conv_make(b.g, n, &p.u.conv, &c), MI_OK);
+    cr_assert_eq(mi__cu_conv_make(b.g, n, &p.u.conv, &c), MI_OK);
     cr_assert_eq(c.nspatial, 3);
     cr_assert_eq(c.y.nb, 5);
     expect_ints(c.y.dims, (const int[]){1, 2, 2, 3, 4}, 5, "y");
@@ -172,15 +172,15 @@ Test(cuda_host, conv_fusions_reach_the_descriptor) {
     gb_output(&b, "y");
     gb_ok(&b);
     cr_assert_eq(mi_graph_node_count(b.g), 2, "both convs fused");
-    mi_cu_conv c;
+    mi__cu_conv c;
     const mi_node *n = mi_graph_node(b.g, 0);
     mi__op_params p = params_of(&b, n);
-    cr_assert_eq(mi_cu_conv_make(b.g, n, &p.u.conv, &c), MI_OK);
+    cr_assert_eq(mi__cu_conv_make(b.g, n, &p.u.conv, &c), MI_OK);
     cr_assert(c.has_residual);
     cr_assert_eq(c.act, MI_ACT_RELU);
     n = mi_graph_node(b.g, 1);
     p = params_of(&b, n);
-    cr_assert_eq(mi_cu_conv_make(b.g, n, &p.u.conv, &c), MI_OK);
+    cr_assert_eq(mi__cu_conv_make(b.g, n, &p.u.conv, &c), MI_OK);
     cr_assert_eq(c.groups, 4, "depthwise");
     cr_assert_eq(c.act, MI_ACT_CLIP);
     cr_assert_float_eq(c.act_max, 6.0f, 0.0f);
@@ -189,8 +189,8 @@ Test(cuda_host, conv_fusions_reach_the_descriptor) {
 
 /* ---- the algorithm choice ----------------------------------------------------------------- */
 
-static mi_cu_conv conv_kind(int bias, int residual, int act) {
-    mi_cu_conv c;
+static mi__cu_conv conv_kind(int bias, int residual, int act) {
+    mi__cu_conv c;
     memset(&c, 0, sizeof c);
     c.has_bias = bias;
     c.has_residual = residual;
@@ -198,97 +198,97 @@ static mi_cu_conv conv_kind(int bias, int residual, int act) {
     return c;
 }
 
-#define PRECOMP MI_CU_ALGO_IMPLICIT_PRECOMP_GEMM
+#define PRECOMP MI__CU_ALGO_IMPLICIT_PRECOMP_GEMM
 
 Test(cuda_host, conv_pick_follows_the_ranking_under_the_budget) {
-    const mi_cu_algo ranked[] = {
-        {6 /* WINOGRAD */, 1, 64 << 20, MI_CU_MATH_FMA},
-        {5 /* FFT_TILING */, 0, 0, MI_CU_MATH_FMA},
-        {2 /* GEMM */, 1, 1 << 20, MI_CU_MATH_TENSOR},
-        {PRECOMP, 1, 4096, MI_CU_MATH_FMA},
-        {0 /* IMPLICIT_GEMM */, 1, 0, MI_CU_MATH_FMA},
+    const mi__cu_algo ranked[] = {
+        {6 /* WINOGRAD */, 1, 64 << 20, MI__CU_MATH_FMA},
+        {5 /* FFT_TILING */, 0, 0, MI__CU_MATH_FMA},
+        {2 /* GEMM */, 1, 1 << 20, MI__CU_MATH_TENSOR},
+        {PRECOMP, 1, 4096, MI__CU_MATH_FMA},
+        {0 /* IMPLICIT_GEMM */, 1, 0, MI__CU_MATH_FMA},
     };
-    mi_cu_conv_choice ch;
-    mi_cu_conv plain = conv_kind(0, 0, MI_ACT_NONE);
+    mi__cu_conv_choice ch;
+    mi__cu_conv plain = conv_kind(0, 0, MI_ACT_NONE);
     /* Big budget: the fastest. */
-    cr_assert_eq(mi_cu_conv_pick(&plain, ranked, 5, 0, (size_t)1 << 30, 0, &ch), 0);
-    cr_assert_eq(ch.path, MI_CU_CONV_PLAIN);
-    cr_assert_eq(ch.math, MI_CU_MATH_FMA);
+    cr_assert_eq(mi__cu_conv_pick(&plain, ranked, 5, 0, (size_t)1 << 30, 0, &ch), 0);
+    cr_assert_eq(ch.path, MI__CU_CONV_PLAIN);
+    cr_assert_eq(ch.math, MI__CU_MATH_FMA);
     /* 2 MiB: Winograd does not fit, FFT_TILING failed, GEMM is a
      * tensor-op entry (TF32 off): PRECOMP. */
-    cr_assert_eq(mi_cu_conv_pick(&plain, ranked, 5, 0, (size_t)2 << 20, 0, &ch), 3);
+    cr_assert_eq(mi__cu_conv_pick(&plain, ranked, 5, 0, (size_t)2 << 20, 0, &ch), 3);
     /* With TF32 the tensor-op GEMM may be taken, with its math type. */
-    cr_assert_eq(mi_cu_conv_pick(&plain, ranked, 5, 0, (size_t)2 << 20, 1, &ch), 2);
-    cr_assert_eq(ch.math, MI_CU_MATH_TENSOR);
+    cr_assert_eq(mi__cu_conv_pick(&plain, ranked, 5, 0, (size_t)2 << 20, 1, &ch), 2);
+    cr_assert_eq(ch.math, MI__CU_MATH_TENSOR);
     /* Budget 0: only the zero-workspace algorithm. */
-    cr_assert_eq(mi_cu_conv_pick(&plain, ranked, 5, 0, 0, 0, &ch), 4);
+    cr_assert_eq(mi__cu_conv_pick(&plain, ranked, 5, 0, 0, 0, &ch), 4);
     /* `from` skips what the caller rejected. */
-    cr_assert_eq(mi_cu_conv_pick(&plain, ranked, 5, 1, (size_t)1 << 30, 0, &ch), 3);
+    cr_assert_eq(mi__cu_conv_pick(&plain, ranked, 5, 1, (size_t)1 << 30, 0, &ch), 3);
     /* Nothing usable. */
-    const mi_cu_algo none[] = {{6, 0, 0, MI_CU_MATH_FMA}, {2, 1, 100, MI_CU_MATH_FMA}};
-    cr_assert_eq(mi_cu_conv_pick(&plain, none, 2, 0, 10, 0, &ch), -1);
+    const mi__cu_algo none[] = {{6, 0, 0, MI__CU_MATH_FMA}, {2, 1, 100, MI__CU_MATH_FMA}};
+    cr_assert_eq(mi__cu_conv_pick(&plain, none, 2, 0, 10, 0, &ch), -1);
 }
 
 Test(cuda_host, conv_pick_paths_for_fusions) {
-    const mi_cu_algo ranked[] = {
-        {6, 1, 1 << 20, MI_CU_MATH_FMA},
-        {PRECOMP, 1, 4096, MI_CU_MATH_FMA},
-        {0, 1, 0, MI_CU_MATH_FMA},
+    const mi__cu_algo ranked[] = {
+        {6, 1, 1 << 20, MI__CU_MATH_FMA},
+        {PRECOMP, 1, 4096, MI__CU_MATH_FMA},
+        {0, 1, 0, MI__CU_MATH_FMA},
     };
-    mi_cu_conv_choice ch;
-    mi_cu_conv relu = conv_kind(1, 1, MI_ACT_RELU);
-    cr_assert_eq(mi_cu_conv_pick(&relu, ranked, 3, 0, (size_t)1 << 30, 0, &ch), 0, "ReLU fuses with any algorithm");
-    cr_assert_eq(ch.path, MI_CU_CONV_FUSED);
+    mi__cu_conv_choice ch;
+    mi__cu_conv relu = conv_kind(1, 1, MI_ACT_RELU);
+    cr_assert_eq(mi__cu_conv_pick(&relu, ranked, 3, 0, (size_t)1 << 30, 0, &ch), 0, "ReLU fuses with any algorithm");
+    cr_assert_eq(ch.path, MI__CU_CONV_FUSED);
     /* Identity activation (bias or residual only): cuDNN's fused call needs
      * IMPLICIT_PRECOMP_GEMM, preferred wherever it ranks. */
-    mi_cu_conv bias_only = conv_kind(1, 0, MI_ACT_NONE);
-    cr_assert_eq(mi_cu_conv_pick(&bias_only, ranked, 3, 0, (size_t)1 << 30, 0, &ch), 1);
-    cr_assert_eq(ch.path, MI_CU_CONV_FUSED);
+    mi__cu_conv bias_only = conv_kind(1, 0, MI_ACT_NONE);
+    cr_assert_eq(mi__cu_conv_pick(&bias_only, ranked, 3, 0, (size_t)1 << 30, 0, &ch), 1);
+    cr_assert_eq(ch.path, MI__CU_CONV_FUSED);
     cr_assert_eq(ch.algo, PRECOMP);
     /* PRECOMP over budget: the fastest that fits, with our epilogue. */
-    cr_assert_eq(mi_cu_conv_pick(&bias_only, ranked, 3, 0, 1000, 0, &ch), 2);
-    cr_assert_eq(ch.path, MI_CU_CONV_EPILOGUE);
-    mi_cu_conv residual_only = conv_kind(0, 1, MI_ACT_NONE);
-    cr_assert_eq(mi_cu_conv_pick(&residual_only, ranked, 3, 0, (size_t)1 << 30, 0, &ch), 1);
-    cr_assert_eq(ch.path, MI_CU_CONV_FUSED);
+    cr_assert_eq(mi__cu_conv_pick(&bias_only, ranked, 3, 0, 1000, 0, &ch), 2);
+    cr_assert_eq(ch.path, MI__CU_CONV_EPILOGUE);
+    mi__cu_conv residual_only = conv_kind(0, 1, MI_ACT_NONE);
+    cr_assert_eq(mi__cu_conv_pick(&residual_only, ranked, 3, 0, (size_t)1 << 30, 0, &ch), 1);
+    cr_assert_eq(ch.path, MI__CU_CONV_FUSED);
     /* Clip (ReLU6) is not a cuDNN activation: always the epilogue. */
-    mi_cu_conv clip = conv_kind(1, 0, MI_ACT_CLIP);
-    cr_assert_eq(mi_cu_conv_pick(&clip, ranked, 3, 0, (size_t)1 << 30, 0, &ch), 0);
-    cr_assert_eq(ch.path, MI_CU_CONV_EPILOGUE);
-    cr_assert_str_eq(mi_cu_algo_name(PRECOMP), "IMPLICIT_PRECOMP_GEMM");
+    mi__cu_conv clip = conv_kind(1, 0, MI_ACT_CLIP);
+    cr_assert_eq(mi__cu_conv_pick(&clip, ranked, 3, 0, (size_t)1 << 30, 0, &ch), 0);
+    cr_assert_eq(ch.path, MI__CU_CONV_EPILOGUE);
+    cr_assert_str_eq(mi__cu_algo_name(PRECOMP), "IMPLICIT_PRECOMP_GEMM");
 }
 
 /* ---- workspaces --------------------------------------------------------------------------- */
 
 Test(cuda_host, workspace_parts_are_aligned_and_checked) {
-    mi_cu_ws w;
-    cr_assert_eq(mi_cu_ws_make(NULL, 1000, 300, 24, &w), MI_OK);
+    mi__cu_ws w;
+    cr_assert_eq(mi__cu_ws_make(NULL, 1000, 300, 24, &w), MI_OK);
     cr_assert_eq(w.algo_off, 0);
     cr_assert_eq(w.prepad_off, 1024);
     cr_assert_eq(w.bias_off, 1536);
-    cr_assert_eq(w.request, 1536 + 24 + MI_CU_WS_ALIGN);
+    cr_assert_eq(w.request, 1536 + 24 + MI__CU_WS_ALIGN);
     /* Any placement of the planned workspace holds the parts aligned. */
     static unsigned char arena[8192];
     for (size_t shift = 0; shift < 300; shift += 37) {
         char *base = NULL;
-        cr_assert_eq(mi_cu_ws_base(NULL, arena + shift, w.request, &w, &base), MI_OK);
-        cr_assert_eq((uintptr_t)base % MI_CU_WS_ALIGN, 0);
+        cr_assert_eq(mi__cu_ws_base(NULL, arena + shift, w.request, &w, &base), MI_OK);
+        cr_assert_eq((uintptr_t)base % MI__CU_WS_ALIGN, 0);
         cr_assert_leq((size_t)(base - (char *)arena) + w.bias_off + w.bias, shift + w.request);
     }
     char *base;
-    cr_assert_eq(mi_cu_ws_base(NULL, arena + 1, w.request - 300, &w, &base), MI_ERR_PLAN_INVALID);
-    cr_assert_eq(mi_cu_ws_base(NULL, NULL, 0, &w, &base), MI_ERR_INVALID_ARG);
-    mi_cu_ws none;
-    cr_assert_eq(mi_cu_ws_make(NULL, 0, 0, 0, &none), MI_OK);
+    cr_assert_eq(mi__cu_ws_base(NULL, arena + 1, w.request - 300, &w, &base), MI_ERR_PLAN_INVALID);
+    cr_assert_eq(mi__cu_ws_base(NULL, NULL, 0, &w, &base), MI_ERR_INVALID_ARG);
+    mi__cu_ws none;
+    cr_assert_eq(mi__cu_ws_make(NULL, 0, 0, 0, &none), MI_OK);
     cr_assert_eq(none.request, 0);
-    cr_assert_eq(mi_cu_ws_base(NULL, NULL, 0, &none, &base), MI_OK);
+    cr_assert_eq(mi__cu_ws_base(NULL, NULL, 0, &none, &base), MI_OK);
     cr_assert_null(base);
-    cr_assert_eq(mi_cu_ws_make(NULL, SIZE_MAX - 10, 0, 0, &w), MI_ERR_OVERFLOW);
+    cr_assert_eq(mi__cu_ws_make(NULL, SIZE_MAX - 10, 0, 0, &w), MI_ERR_OVERFLOW);
 }
 
 /* ---- pooling ---------------------------------------------------------------------------- */
 
-static mi_cu_pool pool_of(const char *op, const int64_t *xdims, int nattrs, const mi_attr *attrs, int64_t *outw) {
+static mi__cu_pool pool_of(const char *op, const int64_t *xdims, int nattrs, const mi_attr *attrs, int64_t *outw) {
     gb b;
     gb_init(&b, 13);
     gb_input(&b, "x", MI_DTYPE_FLOAT, 4, xdims);
@@ -297,8 +297,8 @@ static mi_cu_pool pool_of(const char *op, const int64_t *xdims, int nattrs, cons
     gb_ok(&b);
     const mi_node *n = node_of(&b, mi_op_from_name(op));
     mi__op_params p = params_of(&b, n);
-    mi_cu_pool pool;
-    cr_assert_eq(mi_cu_pool_make(b.g, n, &p.u.pool, &pool), MI_OK, "%s", mi_last_error());
+    mi__cu_pool pool;
+    cr_assert_eq(mi__cu_pool_make(b.g, n, &p.u.pool, &pool), MI_OK, "%s", mi_last_error());
     *outw = gb_tensor(&b, "y")->dims[3];
     gb_free(&b);
     return pool;
@@ -306,7 +306,7 @@ static mi_cu_pool pool_of(const char *op, const int64_t *xdims, int nattrs, cons
 
 Test(cuda_host, pool_takes_cudnn_only_where_it_matches_onnx) {
     int64_t w;
-    mi_cu_pool p = pool_of("MaxPool", D(1, 2, 7, 7), A(AINTS("kernel_shape", 3, 3), AINTS("strides", 2, 2),
+    mi__cu_pool p = pool_of("MaxPool", D(1, 2, 7, 7), A(AINTS("kernel_shape", 3, 3), AINTS("strides", 2, 2),
                                                         AINTS("pads", 1, 1, 1, 1)), &w);
     cr_assert(p.use_cudnn);
     cr_assert_eq(w, 4);
@@ -330,7 +330,7 @@ Test(cuda_host, pool_takes_cudnn_only_where_it_matches_onnx) {
 Test(cuda_host, pool_kernel_math_matches_onnx) {
     float x[16];
     for (int i = 0; i < 16; i++) x[i] = (float)i;
-    mi_cu_poolk k;
+    mi__k_pool k;
     memset(&k, 0, sizeof k);
     k.nsp = 2;
     k.max = 1;
@@ -343,7 +343,7 @@ Test(cuda_host, pool_kernel_math_matches_onnx) {
     }
     k.count = 4;
     const float want_max[4] = {5, 7, 13, 15};
-    for (int o = 0; o < 4; o++) cr_assert_float_eq(mi_cu_pool_at(&k, x, o), want_max[o], 0.0f);
+    for (int o = 0; o < 4; o++) cr_assert_float_eq(mi__k_pool_at(&k, x, o), want_max[o], 0.0f);
     /* 3x3 average, pads 1, stride 1: the corner has 4 inputs of 9 places. */
     k.max = 0;
     for (int i = 0; i < 2; i++) {
@@ -353,10 +353,10 @@ Test(cuda_host, pool_kernel_math_matches_onnx) {
         k.pb[i] = k.pe[i] = 1;
     }
     k.count = 16;
-    cr_assert_float_eq(mi_cu_pool_at(&k, x, 0), (0 + 1 + 4 + 5) / 4.0f, 1e-6f);
+    cr_assert_float_eq(mi__k_pool_at(&k, x, 0), (0 + 1 + 4 + 5) / 4.0f, 1e-6f);
     k.include_pad = 1;
-    cr_assert_float_eq(mi_cu_pool_at(&k, x, 0), (0 + 1 + 4 + 5) / 9.0f, 1e-6f);
-    cr_assert_float_eq(mi_cu_pool_at(&k, x, 5), (0 + 1 + 2 + 4 + 5 + 6 + 8 + 9 + 10) / 9.0f, 1e-6f);
+    cr_assert_float_eq(mi__k_pool_at(&k, x, 0), (0 + 1 + 4 + 5) / 9.0f, 1e-6f);
+    cr_assert_float_eq(mi__k_pool_at(&k, x, 5), (0 + 1 + 2 + 4 + 5 + 6 + 8 + 9 + 10) / 9.0f, 1e-6f);
     /* ceil mode: a last window over the end of the padded input counts
      * only what is inside it, also with count_include_pad. */
     for (int i = 0; i < 2; i++) {
@@ -366,7 +366,7 @@ Test(cuda_host, pool_kernel_math_matches_onnx) {
         k.out[i] = 2;
     }
     k.count = 4;
-    cr_assert_float_eq(mi_cu_pool_at(&k, x, 3), (10 + 11 + 14 + 15) / 4.0f, 1e-6f);
+    cr_assert_float_eq(mi__k_pool_at(&k, x, 3), (10 + 11 + 14 + 15) / 4.0f, 1e-6f);
     /* dilation 2, max */
     k.max = 1;
     for (int i = 0; i < 2; i++) {
@@ -375,19 +375,19 @@ Test(cuda_host, pool_kernel_math_matches_onnx) {
         k.d[i] = 2;
         k.out[i] = 2;
     }
-    cr_assert_float_eq(mi_cu_pool_at(&k, x, 0), 10.0f, 0.0f);
-    cr_assert_float_eq(mi_cu_pool_at(&k, x, 3), 15.0f, 0.0f);
+    cr_assert_float_eq(mi__k_pool_at(&k, x, 0), 10.0f, 0.0f);
+    cr_assert_float_eq(mi__k_pool_at(&k, x, 3), 15.0f, 0.0f);
     /* the N*C planes */
     float two[32];
     for (int i = 0; i < 32; i++) two[i] = (float)i;
-    cr_assert_float_eq(mi_cu_pool_at(&k, two, 4), 26.0f, 0.0f);
+    cr_assert_float_eq(mi__k_pool_at(&k, two, 4), 26.0f, 0.0f);
 }
 
 /* ---- reductions ---------------------------------------------------------------------------- */
 
 static void check_reduce(int ndim, const int64_t *dims, const int *flags) {
-    mi_cu_reduce r;
-    mi_cu_reduce_make(ndim, dims, flags, &r);
+    mi__k_reduce r;
+    mi__cu_reduce_make(ndim, dims, flags, &r);
     int64_t total = 1, nout = 1;
     for (int k = 0; k < ndim; k++) {
         total *= dims[k];
@@ -413,8 +413,8 @@ static void check_reduce(int ndim, const int64_t *dims, const int *flags) {
     }
     for (int64_t o = 0; o < nout; o++) {
         float sum = 0;
-        int64_t base = mi_cu_reduce_base(&r, o);
-        for (int64_t i = 0; i < r.count; i++) sum += x[base + mi_cu_reduce_at(&r, i)];
+        int64_t base = mi__k_reduce_base(&r, o);
+        for (int64_t i = 0; i < r.count; i++) sum += x[base + mi__k_reduce_at(&r, i)];
         cr_assert_float_eq(sum / (float)r.count, want[o] / (float)r.count, 1e-5f, "output %lld", (long long)o);
     }
     free(x);
@@ -422,8 +422,8 @@ static void check_reduce(int ndim, const int64_t *dims, const int *flags) {
 }
 
 Test(cuda_host, reduce_plans_merge_dims_and_sum_the_right_elements) {
-    mi_cu_reduce r;
-    mi_cu_reduce_make(4, D(2, 3, 4, 5), (const int[]){0, 0, 1, 1}, &r);
+    mi__k_reduce r;
+    mi__cu_reduce_make(4, D(2, 3, 4, 5), (const int[]){0, 0, 1, 1}, &r);
     cr_assert_eq(r.nk, 1, "N and C merge");
     cr_assert_eq(r.kdims[0], 6);
     cr_assert_eq(r.kstr[0], 20);
@@ -446,29 +446,29 @@ Test(cuda_host, softmax_and_channel_views) {
     gb_output(&b, "y");
     gb_ok(&b);
     const mi_tensor *x = gb_tensor(&b, "x");
-    mi_cu_softmax s;
-    cr_assert_eq(mi_cu_softmax_make(NULL, x, 1, 0, &s), MI_OK);
+    mi__cu_softmax s;
+    cr_assert_eq(mi__cu_softmax_make(NULL, x, 1, 0, &s), MI_OK);
     cr_assert_eq(s.outer, 2);
     cr_assert_eq(s.len, 3);
     cr_assert_eq(s.inner, 20);
     expect_ints(s.nd.dims, (const int[]){2, 3, 20, 1}, 4, "softmax");
-    cr_assert_eq(mi_cu_softmax_make(NULL, x, 1, 1, &s), MI_OK, "opset < 13: flattened at axis");
+    cr_assert_eq(mi__cu_softmax_make(NULL, x, 1, 1, &s), MI_OK, "opset < 13: flattened at axis");
     cr_assert_eq(s.len, 60);
     cr_assert_eq(s.inner, 1);
-    cr_assert_eq(mi_cu_softmax_make(NULL, x, 3, 0, &s), MI_OK);
+    cr_assert_eq(mi__cu_softmax_make(NULL, x, 3, 0, &s), MI_OK);
     cr_assert_eq(s.outer, 24);
     cr_assert_eq(s.len, 5);
-    mi_cu_chan ch;
-    cr_assert_eq(mi_cu_chan_make(NULL, x, &ch), MI_OK);
+    mi__cu_chan ch;
+    cr_assert_eq(mi__cu_chan_make(NULL, x, &ch), MI_OK);
     expect_ints(ch.x.dims, (const int[]){2, 3, 20, 1}, 4, "bn x");
     expect_ints(ch.param.dims, (const int[]){1, 3, 1, 1}, 4, "bn param");
     mi__lrn_params l = {5, 1e-4f, 0.75f, 1.0f};
-    cr_assert(mi_cu_lrn_cudnn_ok(&l));
+    cr_assert(mi__cu_lrn_cudnn_ok(&l));
     l.size = 17;
-    cr_assert_not(mi_cu_lrn_cudnn_ok(&l));
+    cr_assert_not(mi__cu_lrn_cudnn_ok(&l));
     l.size = 3;
     l.beta = 0.001f;
-    cr_assert_not(mi_cu_lrn_cudnn_ok(&l));
+    cr_assert_not(mi__cu_lrn_cudnn_ok(&l));
     gb_free(&b);
 }
 
@@ -484,7 +484,7 @@ Test(cuda_host, lrn_window_matches_onnx) {
             for (int64_t j = c - (size - 1) / 2; j <= c + size / 2; j++)
                 if (j >= 0 && j < C) sum += x[(n * C + j) * inner + in] * x[(n * C + j) * inner + in];
             float want = x[o] / powf(2.0f + 0.5f / (float)size * sum, 0.75f);
-            cr_assert_float_eq(mi_cu_lrn_at(x, C, inner, o, size, 0.5f, 0.75f, 2.0f), want, 1e-6f);
+            cr_assert_float_eq(mi__k_lrn_at(x, C, inner, o, size, 0.5f, 0.75f, 2.0f), want, 1e-6f);
         }
 }
 
@@ -502,18 +502,18 @@ static void sgemm_cm(int ta, int tb, int m, int n, int k, float alpha, const flo
         }
 }
 
-static void run_blas_plan(const mi_cu_blas *p, float alpha, const float *a, const float *b, float beta, float *y) {
+static void run_blas_plan(const mi__cu_blas *p, float alpha, const float *a, const float *b, float beta, float *y) {
     for (int64_t i = 0; i < (p->batch > 1 ? p->batch : 1); i++) {
         int64_t fo, so;
-        mi_cu_blas_batch_offsets(p, i, &fo, &so);
+        mi__cu_blas_batch_offsets(p, i, &fo, &so);
         sgemm_cm(p->trans_first, p->trans_second, p->m, p->n, p->k, alpha, b + fo, p->ld_first, a + so,
                  p->ld_second, beta, y + i * p->stride_c, p->ldc);
     }
 }
 
-static void run_copy(const mi_cu_copy *c, const float *src, float *dst) {
+static void run_copy(const mi__k_copy *c, const float *src, float *dst) {
     cr_assert_eq(c->esize, 4);
-    for (int64_t i = 0; i < c->count; i++) dst[mi_cu_copy_dst(c, i)] = src[mi_cu_copy_src(c, i)];
+    for (int64_t i = 0; i < c->count; i++) dst[mi__k_copy_dst(c, i)] = src[mi__k_copy_src(c, i)];
 }
 
 Test(cuda_host, gemm_plan_matches_the_row_major_product) {
@@ -531,8 +531,8 @@ Test(cuda_host, gemm_plan_matches_the_row_major_product) {
             gb_ok(&b);
             const mi_node *n = node_of(&b, MI_OP_GEMM);
             mi__op_params p = params_of(&b, n);
-            mi_cu_gemm gm;
-            cr_assert_eq(mi_cu_gemm_make(b.g, n, &p.u.gemm, &gm), MI_OK, "%s", mi_last_error());
+            mi__cu_gemm gm;
+            cr_assert_eq(mi__cu_gemm_make(b.g, n, &p.u.gemm, &gm), MI_OK, "%s", mi_last_error());
             float A_[15], B_[20], C_[4], y[12], want[12];
             unsigned s = 11;
             for (int i = 0; i < 15; i++) A_[i] = frand(&s);
@@ -563,8 +563,8 @@ static void check_matmul(int ra, const int64_t *ad, int rb, const int64_t *bd, i
     gb_output(&b, "y");
     gb_ok(&b);
     const mi_node *n = node_of(&b, MI_OP_MATMUL);
-    mi_cu_blas p;
-    cr_assert_eq(mi_cu_matmul_make(b.g, n, &p), MI_OK, "%s", mi_last_error());
+    mi__cu_blas p;
+    cr_assert_eq(mi__cu_matmul_make(b.g, n, &p), MI_OK, "%s", mi_last_error());
     cr_assert_eq(p.batch > 1 ? p.strided : strided, strided, "strided");
     const mi_tensor *at = gb_tensor(&b, "a"), *bt = gb_tensor(&b, "b"), *yt = gb_tensor(&b, "y");
     int64_t na = mi_tensor_numel(at), nb = mi_tensor_numel(bt), ny = mi_tensor_numel(yt);
@@ -630,8 +630,8 @@ static mi_tensor tensor(int ndim, const int64_t *dims) {
 
 Test(cuda_host, transpose_plan) {
     mi_tensor x = tensor(3, D(2, 3, 4));
-    mi_cu_copy c;
-    mi_cu_copy_transpose(&x, (const int[]){2, 0, 1}, &c);
+    mi__k_copy c;
+    mi__cu_copy_transpose(&x, (const int[]){2, 0, 1}, &c);
     float src[24], dst[24];
     for (int i = 0; i < 24; i++) src[i] = (float)i;
     run_copy(&c, src, dst);
@@ -640,12 +640,12 @@ Test(cuda_host, transpose_plan) {
         for (int i = 0; i < 2; i++)
             for (int j = 0; j < 3; j++) cr_assert_float_eq(dst[k * 6 + i * 3 + j], src[i * 12 + j * 4 + k], 0.0f);
     /* a permutation that keeps the order collapses into one memcpy */
-    mi_cu_copy_transpose(&x, (const int[]){0, 1, 2}, &c);
-    cr_assert(mi_cu_copy_is_memcpy(&c));
+    mi__cu_copy_transpose(&x, (const int[]){0, 1, 2}, &c);
+    cr_assert(mi__cu_copy_is_memcpy(&c));
     /* size-1 axes moved around are a memcpy too */
     mi_tensor x1 = tensor(3, D(1, 6, 1));
-    mi_cu_copy_transpose(&x1, (const int[]){2, 1, 0}, &c);
-    cr_assert(mi_cu_copy_is_memcpy(&c));
+    mi__cu_copy_transpose(&x1, (const int[]){2, 1, 0}, &c);
+    cr_assert(mi__cu_copy_is_memcpy(&c));
 }
 
 Test(cuda_host, slice_plan_with_negative_steps) {
@@ -657,8 +657,8 @@ Test(cuda_host, slice_plan_with_negative_steps) {
     p.step[0] = -2; /* rows 3, 1 */
     p.start[1] = 1;
     p.step[1] = 2;  /* cols 1, 3, 5 */
-    mi_cu_copy c;
-    mi_cu_copy_slice(&x, &y, &p, &c);
+    mi__k_copy c;
+    mi__cu_copy_slice(&x, &y, &p, &c);
     float src[24], dst[6];
     for (int i = 0; i < 24; i++) src[i] = (float)i;
     run_copy(&c, src, dst);
@@ -671,29 +671,29 @@ Test(cuda_host, concat_split_broadcast_plans) {
     float av[6], bv[12], yv[18];
     for (int i = 0; i < 6; i++) av[i] = (float)i;
     for (int i = 0; i < 12; i++) bv[i] = 100.0f + (float)i;
-    mi_cu_copy c;
-    mi_cu_copy_concat(&y, 1, 0, &a, &c);
+    mi__k_copy c;
+    mi__cu_copy_concat(&y, 1, 0, &a, &c);
     run_copy(&c, av, yv);
-    mi_cu_copy_concat(&y, 1, 1, &b, &c);
+    mi__cu_copy_concat(&y, 1, 1, &b, &c);
     run_copy(&c, bv, yv);
     const float want[18] = {0, 1, 2, 100, 101, 102, 103, 104, 105, 3, 4, 5, 106, 107, 108, 109, 110, 111};
     for (int i = 0; i < 18; i++) cr_assert_float_eq(yv[i], want[i], 0.0f, "concat [%d]", i);
     float back[12];
-    mi_cu_copy_split(&y, 1, 1, &b, &c);
+    mi__cu_copy_split(&y, 1, 1, &b, &c);
     run_copy(&c, yv, back);
     for (int i = 0; i < 12; i++) cr_assert_float_eq(back[i], bv[i], 0.0f, "split [%d]", i);
     /* concat along the first axis is one block per input */
     mi_tensor y0 = tensor(3, D(4, 1, 3));
-    mi_cu_copy_concat(&y0, 0, 2, &a, &c);
-    cr_assert(mi_cu_copy_is_memcpy(&c));
+    mi__cu_copy_concat(&y0, 0, 2, &a, &c);
+    cr_assert(mi__cu_copy_is_memcpy(&c));
     cr_assert_eq(c.dst_off, 6);
     /* broadcast of a row and of a scalar */
     mi_tensor row = tensor(1, D(3)), one = tensor(0, NULL);
     float rv[3] = {1, 2, 3}, out[6];
-    mi_cu_copy_broadcast(&row, 2, D(2, 3), &c);
+    mi__cu_copy_broadcast(&row, 2, D(2, 3), &c);
     run_copy(&c, rv, out);
     for (int i = 0; i < 6; i++) cr_assert_float_eq(out[i], rv[i % 3], 0.0f);
-    mi_cu_copy_broadcast(&one, 2, D(2, 3), &c);
+    mi__cu_copy_broadcast(&one, 2, D(2, 3), &c);
     run_copy(&c, (const float[]){7}, out);
     for (int i = 0; i < 6; i++) cr_assert_float_eq(out[i], 7.0f, 0.0f);
 }
@@ -713,9 +713,9 @@ Test(cuda_host, pad_plan_modes) {
     for (int m = 0; m < 3; m++) {
         p.mode = (mi__pad_mode)m;
         p.value = 1.5f;
-        mi_cu_pad pad;
-        mi_cu_pad_make(&x, &y, &p, &pad);
-        for (int o = 0; o < 8; o++) cr_assert_eq(mi_cu_pad_src(&pad, o), want[m][o], "mode %d out %d", m, o);
+        mi__k_pad pad;
+        mi__cu_pad_make(&x, &y, &p, &pad);
+        for (int o = 0; o < 8; o++) cr_assert_eq(mi__k_pad_src(&pad, o), want[m][o], "mode %d out %d", m, o);
         float v;
         memcpy(&v, &pad.value, 4);
         cr_assert_float_eq(v, 1.5f, 0.0f);
@@ -725,17 +725,17 @@ Test(cuda_host, pad_plan_modes) {
     memset(&p, 0, sizeof p);
     p.begin[1] = -1;
     p.end[1] = -1;
-    mi_cu_pad pad;
-    mi_cu_pad_make(&x2, &y2, &p, &pad);
-    cr_assert_eq(mi_cu_pad_src(&pad, 0), 1);
-    cr_assert_eq(mi_cu_pad_src(&pad, 5), 10);
+    mi__k_pad pad;
+    mi__cu_pad_make(&x2, &y2, &p, &pad);
+    cr_assert_eq(mi__k_pad_src(&pad, 0), 1);
+    cr_assert_eq(mi__k_pad_src(&pad, 5), 10);
 }
 
 Test(cuda_host, gather_plan) {
     mi_tensor x = tensor(3, D(2, 5, 3)), idx = tensor(1, D(2));
     idx.dtype = MI_DTYPE_INT64;
-    mi_cu_gather g;
-    mi_cu_gather_make(&x, &idx, 1, &g);
+    mi__k_gather g;
+    mi__cu_gather_make(&x, &idx, 1, &g);
     cr_assert_eq(g.outer, 2);
     cr_assert_eq(g.axis_dim, 5);
     cr_assert_eq(g.inner, 3);
@@ -743,12 +743,12 @@ Test(cuda_host, gather_plan) {
     cr_assert(g.idx64);
     const int64_t idxv[2] = {4, -5};
     for (int64_t o = 0; o < 12; o++) {
-        int64_t i = idxv[mi_cu_gather_which(&g, o)], want_row = i < 0 ? i + 5 : i;
+        int64_t i = idxv[mi__k_gather_which(&g, o)], want_row = i < 0 ? i + 5 : i;
         int64_t want = ((o / 6) * 5 + want_row) * 3 + o % 3;
-        cr_assert_eq(mi_cu_gather_src(&g, o, i), want);
+        cr_assert_eq(mi__k_gather_src(&g, o, i), want);
     }
-    cr_assert_eq(mi_cu_gather_src(&g, 0, 5), -1, "out of range");
-    cr_assert_eq(mi_cu_gather_src(&g, 0, -6), -1, "out of range");
+    cr_assert_eq(mi__k_gather_src(&g, 0, 5), -1, "out of range");
+    cr_assert_eq(mi__k_gather_src(&g, 0, -6), -1, "out of range");
 }
 
 /* ---- the shared per-element functions our kernels use ---------------------------------------- */
@@ -809,30 +809,30 @@ Test(cuda_host, epilogue_and_activation_math) {
 Test(cuda_host, cast_rules_match_the_cpu_backend) {
     unsigned char out[8];
     float f;
-    mi_cu_cast_elem(MI_CU_DT_FLOAT, MI_CU_DT_INT8, &(float){300.0f}, out);
+    mi__k_cast_elem(MI__K_DT_FLOAT, MI__K_DT_INT8, &(float){300.0f}, out);
     cr_assert_eq(*(int8_t *)out, 127, "saturates");
-    mi_cu_cast_elem(MI_CU_DT_FLOAT, MI_CU_DT_INT8, &(float){-1e10f}, out);
+    mi__k_cast_elem(MI__K_DT_FLOAT, MI__K_DT_INT8, &(float){-1e10f}, out);
     cr_assert_eq(*(int8_t *)out, -128);
-    mi_cu_cast_elem(MI_CU_DT_FLOAT, MI_CU_DT_INT32, &(float){NAN}, out);
+    mi__k_cast_elem(MI__K_DT_FLOAT, MI__K_DT_INT32, &(float){NAN}, out);
     cr_assert_eq(*(int32_t *)out, 0, "NaN is 0");
-    mi_cu_cast_elem(MI_CU_DT_DOUBLE, MI_CU_DT_INT64, &(double){-2.9}, out);
+    mi__k_cast_elem(MI__K_DT_DOUBLE, MI__K_DT_INT64, &(double){-2.9}, out);
     cr_assert_eq(*(int64_t *)out, -2, "truncates");
-    mi_cu_cast_elem(MI_CU_DT_INT64, MI_CU_DT_INT8, &(int64_t){300}, out);
+    mi__k_cast_elem(MI__K_DT_INT64, MI__K_DT_INT8, &(int64_t){300}, out);
     cr_assert_eq(*(int8_t *)out, 44, "integers wrap");
-    mi_cu_cast_elem(MI_CU_DT_INT32, MI_CU_DT_BOOL, &(int32_t){-7}, out);
+    mi__k_cast_elem(MI__K_DT_INT32, MI__K_DT_BOOL, &(int32_t){-7}, out);
     cr_assert_eq(out[0], 1);
-    mi_cu_cast_elem(MI_CU_DT_INT64, MI_CU_DT_FLOAT, &(int64_t){-3}, out);
+    mi__k_cast_elem(MI__K_DT_INT64, MI__K_DT_FLOAT, &(int64_t){-3}, out);
     memcpy(&f, out, 4);
     cr_assert_float_eq(f, -3.0f, 0.0f);
-    mi_cu_cast_elem(MI_CU_DT_FLOAT, MI_CU_DT_FLOAT16, &(float){1.0f}, out);
+    mi__k_cast_elem(MI__K_DT_FLOAT, MI__K_DT_FLOAT16, &(float){1.0f}, out);
     cr_assert_eq(*(uint16_t *)out, 0x3c00);
-    mi_cu_cast_elem(MI_CU_DT_FLOAT, MI_CU_DT_FLOAT16, &(float){65520.0f}, out);
+    mi__k_cast_elem(MI__K_DT_FLOAT, MI__K_DT_FLOAT16, &(float){65520.0f}, out);
     cr_assert_eq(*(uint16_t *)out, 0x7c00, "rounds to infinity");
-    mi_cu_cast_elem(MI_CU_DT_FLOAT, MI_CU_DT_FLOAT16, &(float){0.1f}, out);
-    mi_cu_cast_elem(MI_CU_DT_FLOAT16, MI_CU_DT_FLOAT, out, out + 4);
+    mi__k_cast_elem(MI__K_DT_FLOAT, MI__K_DT_FLOAT16, &(float){0.1f}, out);
+    mi__k_cast_elem(MI__K_DT_FLOAT16, MI__K_DT_FLOAT, out, out + 4);
     memcpy(&f, out + 4, 4);
     cr_assert_float_eq(f, 0.0999755859375f, 0.0f);
-    mi_cu_cast_elem(MI_CU_DT_FLOAT16, MI_CU_DT_FLOAT, &(uint16_t){0x0001}, out);
+    mi__k_cast_elem(MI__K_DT_FLOAT16, MI__K_DT_FLOAT, &(uint16_t){0x0001}, out);
     memcpy(&f, out, 4);
     cr_assert_float_eq(f, 5.9604644775390625e-8f, 0.0f, "subnormal");
 }

@@ -2,8 +2,9 @@
  * device pools and the checks run() makes on every pointer (bounds,
  * alignment, the in-place contract), the capture order, the NVTX ranges
  * through NVTX's injection hook (tests/nvtx_recorder.c: no nsys, no GPU),
- * and that libmini_infer_cuda.so loads with every symbol bound to the
- * program and reports a missing GPU clearly. */
+ * and that libmini_infer_cuda.so loads alone (the core hands it a table of
+ * functions, src/runtime/plugin.h), exports only its entry point and
+ * reports a missing GPU clearly. */
 #include <criterion/criterion.h>
 
 #include "graph_build.h"
@@ -19,27 +20,20 @@
 
 /* ---- pools and pointer checks ---------------------------------------------------------------- */
 
-Test(cuda_lib, regions_and_spans) {
-    mi_cu_regions r = {0};
-    cr_assert_eq(mi_cu_regions_add(&r, (void *)0x10000, 4096, "weights pool"), MI_OK);
-    cr_assert_eq(mi_cu_regions_add(&r, (void *)0x20000, 256, "activations arena"), MI_OK);
-    const mi_cu_region *g = mi_cu_regions_find(&r, (void *)0x200ff);
+Test(cuda_lib, regions) {
+    mi__cu_regions r = {0};
+    cr_assert_eq(mi__cu_regions_add(&r, (void *)0x10000, 4096, "weights pool"), MI_OK);
+    cr_assert_eq(mi__cu_regions_add(&r, (void *)0x20000, 256, "activations arena"), MI_OK);
+    const mi__cu_region *g = mi__cu_regions_find(&r, (void *)0x200ff);
     cr_assert_not_null(g);
     cr_assert_str_eq(g->what, "activations arena");
-    cr_assert_null(mi_cu_regions_find(&r, (void *)0x20100), "one past the end");
+    cr_assert_null(mi__cu_regions_find(&r, (void *)0x20100), "one past the end");
     size_t size = 0;
-    cr_assert(mi_cu_regions_remove(&r, (void *)0x10000, &size));
+    cr_assert(mi__cu_regions_remove(&r, (void *)0x10000, &size));
     cr_assert_eq(size, 4096);
-    cr_assert_not(mi_cu_regions_remove(&r, (void *)0x10000, NULL));
-    cr_assert_null(mi_cu_regions_find(&r, (void *)0x10010));
-    mi_cu_regions_free(&r);
-    void *p;
-    char buf[64];
-    cr_assert_eq(mi_cu_span(NULL, "part", buf, 64, 16, 48, &p), MI_OK);
-    cr_assert_eq(p, buf + 16);
-    cr_assert_eq(mi_cu_span(NULL, "part", buf, 64, 16, 49, &p), MI_ERR_INTERNAL);
-    cr_assert_eq(mi_cu_span(NULL, "part", buf, 64, SIZE_MAX, 2, &p), MI_ERR_INTERNAL, "overflow");
-    cr_assert_null(p);
+    cr_assert_not(mi__cu_regions_remove(&r, (void *)0x10000, NULL));
+    cr_assert_null(mi__cu_regions_find(&r, (void *)0x10010));
+    mi__cu_regions_free(&r);
 }
 
 Test(cuda_lib, run_arguments_are_checked_against_pools_and_the_inplace_contract) {
@@ -51,32 +45,32 @@ Test(cuda_lib, run_arguments_are_checked_against_pools_and_the_inplace_contract)
     gb_node(&b, "MatMul", "mm", "t,w", "y", NOATTR);
     gb_output(&b, "y");
     gb_ok(&b);
-    mi_cu_regions r = {0};
+    mi__cu_regions r = {0};
     static _Alignas(256) unsigned char arena[256];
-    cr_assert_eq(mi_cu_regions_add(&r, arena, sizeof arena, "activations arena"), MI_OK);
+    cr_assert_eq(mi__cu_regions_add(&r, arena, sizeof arena, "activations arena"), MI_OK);
     void *ins[2], *outs[1];
     mi_node_args a = {b.g, 0, mi_graph_node(b.g, 0), ins, outs, NULL, NULL, 0};
     ins[0] = arena;
     outs[0] = arena;
-    cr_assert_eq(mi_cu_check_args(&r, &a), MI_OK, "Relu in place: %s", mi_last_error());
+    cr_assert_eq(mi__cu_check_args(&r, &a), MI_OK, "Relu in place: %s", mi_last_error());
     outs[0] = arena + 8;
-    cr_assert_eq(mi_cu_check_args(&r, &a), MI_ERR_PLAN_INVALID, "partial overlap");
+    cr_assert_eq(mi__cu_check_args(&r, &a), MI_ERR_PLAN_INVALID, "partial overlap");
     outs[0] = arena + 244;
-    cr_assert_eq(mi_cu_check_args(&r, &a), MI_ERR_INTERNAL, "past the end");
+    cr_assert_eq(mi__cu_check_args(&r, &a), MI_ERR_INTERNAL, "past the end");
     cr_assert(strstr(mi_last_error(), "activations arena"), "%s", mi_last_error());
     outs[0] = arena + 18;
-    cr_assert_eq(mi_cu_check_args(&r, &a), MI_ERR_UNSUPPORTED, "misaligned");
+    cr_assert_eq(mi__cu_check_args(&r, &a), MI_ERR_UNSUPPORTED, "misaligned");
     cr_assert(strstr(mi_last_error(), "'t'"), "%s", mi_last_error());
     outs[0] = (void *)(uintptr_t)0x1000; /* the caller's memory: not ours to check */
-    cr_assert_eq(mi_cu_check_args(&r, &a), MI_OK);
+    cr_assert_eq(mi__cu_check_args(&r, &a), MI_OK);
     /* MatMul may not run in place */
     mi_node_args m = {b.g, 1, mi_graph_node(b.g, 1), ins, outs, NULL, NULL, 0};
     ins[0] = arena;
     ins[1] = arena + 16;
     outs[0] = arena;
-    cr_assert_eq(mi_cu_check_args(&r, &m), MI_ERR_PLAN_INVALID);
+    cr_assert_eq(mi__cu_check_args(&r, &m), MI_ERR_PLAN_INVALID);
     cr_assert(strstr(mi_last_error(), "MatMul"), "%s", mi_last_error());
-    mi_cu_regions_free(&r);
+    mi__cu_regions_free(&r);
     gb_free(&b);
 }
 
@@ -85,11 +79,11 @@ Test(cuda_lib, run_arguments_are_checked_against_pools_and_the_inplace_contract)
 Test(cuda_lib, capture_order_skips_elided_nodes) {
     size_t order[5];
     const unsigned char elided[5] = {0, 1, 0, 1, 0};
-    cr_assert_eq(mi_cu_capture_order(5, elided, order), 3);
+    cr_assert_eq(mi__cu_capture_order(5, elided, order), 3);
     cr_assert_eq(order[0], 0);
     cr_assert_eq(order[1], 2);
     cr_assert_eq(order[2], 4);
-    cr_assert_eq(mi_cu_capture_order(5, NULL, order), 5);
+    cr_assert_eq(mi__cu_capture_order(5, NULL, order), 5);
 }
 
 Test(cuda_lib, capture_order_follows_the_plan) {
@@ -109,7 +103,7 @@ Test(cuda_lib, capture_order_follows_the_plan) {
     size_t nn = mi_graph_node_count(b.g), order[8];
     unsigned char elided[8];
     for (size_t k = 0; k < nn; k++) elided[k] = (unsigned char)mi_memory_plan_node_elided(plan, k);
-    size_t count = mi_cu_capture_order(nn, elided, order);
+    size_t count = mi__cu_capture_order(nn, elided, order);
     cr_assert_eq(count, 2, "the Reshape is a view");
     cr_assert_eq(mi_graph_node(b.g, order[0])->op, MI_OP_SIGMOID);
     cr_assert_eq(mi_graph_node(b.g, order[1])->op, MI_OP_RELU);
@@ -135,9 +129,9 @@ Test(cuda_lib, nvtx_ranges_through_the_injection_hook) {
     gb_ok(&b);
     const unsigned char elided[3] = {0, 1, 0};
     size_t nodes = 0;
-    cr_assert_eq(mi_cu_range_dry_run(b.g, elided, MI_CU_RUN_EAGER, &nodes), MI_OK);
+    cr_assert_eq(mi__cu_range_dry_run(b.g, elided, MI__CU_RUN_EAGER, &nodes), MI_OK);
     cr_assert_eq(nodes, 2);
-    cr_assert_eq(mi_cu_range_dry_run(b.g, elided, MI_CU_RUN_REPLAY, &nodes), MI_OK);
+    cr_assert_eq(mi__cu_range_dry_run(b.g, elided, MI__CU_RUN_REPLAY, &nodes), MI_OK);
     cr_assert_eq(nodes, 0, "a replay has no node ranges");
     void *h = dlopen(MI_NVTX_RECORDER, RTLD_NOW | RTLD_NOLOAD);
     cr_assert_not_null(h, "NVTX did not load the injection library: %s", dlerror());
@@ -156,9 +150,9 @@ Test(cuda_lib, nvtx_ranges_through_the_injection_hook) {
     cr_assert_eq(depth(&deepest), 0, "balanced");
     cr_assert_eq(deepest, 2, "node ranges nest inside the run range");
     char name[32];
-    mi_cu_range_node_name(mi_graph_node(b.g, 0), name, sizeof name);
+    mi__cu_range_node_name(mi_graph_node(b.g, 0), name, sizeof name);
     cr_assert_str_eq(name, "Sigmoid:s1");
-    mi_cu_range_run_name(b.g, MI_CU_RUN_CAPTURE, name, sizeof name);
+    mi__cu_range_run_name(b.g, MI__CU_RUN_CAPTURE, name, sizeof name);
     cr_assert_str_eq(name, "mi:capture");
     gb_free(&b);
 }
@@ -173,7 +167,7 @@ Test(cuda_lib, backend_library_loads_alone_and_reports_the_device) {
     const uint32_t *abi = dlsym(h, MI__PLUGIN_ABI_SYMBOL);
     cr_assert_not_null(abi);
     cr_assert_eq(*abi, MI__PLUGIN_ABI);
-    cr_assert_null(dlsym(h, "mi_cu_conv_pick"), "only the entry point is exported");
+    cr_assert_null(dlsym(h, "mi__cu_conv_pick"), "only the entry point is exported");
     cr_assert_null(dlsym(h, "mi__malloc"), "its forwarders stay inside it");
     cr_assert_eq(setenv("MI_CUDA_BACKEND", MI_CUDA_LIBRARY, 1), 0);
     mi_backend *b = NULL;
