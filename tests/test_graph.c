@@ -6,6 +6,7 @@
 #include "common/alloc_hook.h"
 
 #include <math.h>
+#include <stdio.h>
 
 Test(graph, enum_helpers) {
     cr_assert_eq(mi_dtype_size(MI_DTYPE_FLOAT), 4);
@@ -122,6 +123,47 @@ Test(graph, bad_builder_calls) {
     cr_assert_eq(gb_node_st(&b, "Relu", "r2", "x", "y", NOATTR), MI_ERR_GRAPH);
     cr_assert(strstr(mi_last_error(), "'y'") && strstr(mi_last_error(), "r2"), "%s", mi_last_error());
     gb_ok(&b);
+    gb_free(&b);
+}
+
+/* Repeated output or attribute names among many (past the pairwise check
+ * of a few): the error names the first one that repeats an earlier one,
+ * and an allocation failure there comes back. */
+Test(graph, repeats_among_many_names) {
+    gb b;
+    gb_init(&b, 13);
+    gb_input(&b, "x", MI_DTYPE_FLOAT, 1, D(4));
+    enum { N = 40 };
+    char names[N][16];
+    const char *outs[N];
+    mi_attr attrs[N];
+    for (int i = 0; i < N; i++) {
+        snprintf(names[i], sizeof names[i], "o%d", i);
+        outs[i] = names[i];
+        attrs[i] = (mi_attr){.name = names[i], .type = MI_ATTR_INT, .i = i, .tensor = -1};
+    }
+    const char *in[1] = {"x"};
+    /* o30 repeats o10, o20 repeats o5: o20 is the first repeat. */
+    snprintf(names[30], sizeof names[30], "o10");
+    snprintf(names[20], sizeof names[20], "o5");
+    cr_assert_eq(mi_graph_add_node(b.g, "Split", "s", 1, in, N, outs, 0, NULL), MI_ERR_GRAPH);
+    cr_assert(strstr(mi_last_error(), "'o5' is defined more than once"), "%s", mi_last_error());
+    cr_assert_eq(mi_graph_add_node(b.g, "Relu", "r", 1, in, 1, outs, N, attrs), MI_ERR_GRAPH);
+    cr_assert(strstr(mi_last_error(), "attribute 'o5' given twice"), "%s", mi_last_error());
+    /* An empty name before the first repeat is reported first, as it comes first. */
+    outs[3] = "";
+    cr_assert_eq(mi_graph_add_node(b.g, "Split", "s", 1, in, N, outs, 0, NULL), MI_ERR_UNSUPPORTED);
+    cr_assert(strstr(mi_last_error(), "output 3 has no name"), "%s", mi_last_error());
+    outs[3] = names[3];
+    int64_t before = mi__alloc_outstanding();
+    mi__alloc_fail_at(1);
+    cr_assert_eq(mi_graph_add_node(b.g, "Split", "s", 1, in, N, outs, 0, NULL), MI_ERR_NO_MEMORY);
+    mi__alloc_fail_at(0);
+    cr_assert_eq(mi__alloc_outstanding(), before);
+    snprintf(names[30], sizeof names[30], "o30");
+    snprintf(names[20], sizeof names[20], "o20");
+    cr_assert_eq(mi_graph_add_node(b.g, "Relu", "r", 1, in, 1, outs, N, attrs), MI_OK, "%s", mi_last_error());
+    cr_assert_eq(mi_node_attr_int(mi_graph_node(b.g, 0), "o39", -1), 39);
     gb_free(&b);
 }
 

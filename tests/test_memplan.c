@@ -1,9 +1,11 @@
 /* Graph -> memory plan: lifetimes, pools, in-place, views, copy-free
  * concat, workspaces, and failure paths, on small graphs built in C. */
 #include "common/alloc_hook.h"
+#include "graph/graph_internal.h"
 #include "mini_infer/memplan.h"
 
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 static mi_graph *new_graph(void) {
@@ -272,6 +274,101 @@ Test(memplan, weights_pool_and_disabled_planner) {
     mi_graph_destroy(g);
 }
 
+/* Weights that share a data pointer (aliases a loader or folding makes)
+ * share the region of the first earlier one at least as large. The graph
+ * borrows the bytes (the loader's way), so sizes can differ. */
+static const float shared_bytes[64];
+
+static mi_graph *shared_weights(void) {
+    static const struct { int at, n; } w[] = {{0, 16}, {0, 32}, {0, 16}, {0, 64}, {0, 32}, {16, 16}, {16, 8}, {0, 8}};
+    mi_graph *g = new_graph();
+    input(g, "x", 2, (int64_t[]){1, 4});
+    char name[16], out[16];
+    for (int i = 0; i < 8; i++) {
+        snprintf(name, sizeof name, "w%d", i);
+        cr_assert_eq(mi__graph_add_tensor_ref(g, name, MI_DTYPE_FLOAT, 1, (int64_t[]){w[i].n}, MI_ROLE_WEIGHT,
+                                              shared_bytes + w[i].at, NULL),
+                     MI_OK, "%s", mi_last_error());
+    }
+    for (int i = 0; i < 8; i++) {
+        snprintf(name, sizeof name, "w%d", i);
+        snprintf(out, sizeof out, "y%d", i);
+        node(g, "Relu", out, name, NULL, out, 0, NULL);
+    }
+    node(g, "Relu", "yx", "x", NULL, "yx", 0, NULL);
+    finalize(g);
+    return g;
+}
+
+Test(memplan, shared_weights_share_the_first_large_enough_region) {
+    mi_graph *g = shared_weights();
+    mi_memory_plan *p = plan(g, 1, NULL);
+    static const struct { const char *name; const char *alias; size_t offset; } want[] = {
+        {"w0", NULL, 0}, {"w1", NULL, 256}, {"w2", "w0", 0}, {"w3", NULL, 512},
+        {"w4", "w1", 256}, {"w5", NULL, 768}, {"w6", "w5", 768}, {"w7", "w0", 0},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        const mi_tensor_place *pt = place(g, p, want[i].name);
+        cr_assert_eq(pt->pool, MI_POOL_WEIGHTS);
+        cr_assert_eq(pt->offset, want[i].offset, "%s at %zu", want[i].name, pt->offset);
+        cr_assert_eq(pt->alias_of, want[i].alias ? mi_graph_find_tensor(g, want[i].alias) : -1, "%s", want[i].name);
+    }
+    cr_assert_eq(mi_memory_plan_pool_size(p, MI_POOL_WEIGHTS), 1024);
+    /* The same rule, by the definition: the first earlier weight with the
+     * same pointer and at least as many bytes. */
+    for (size_t t = 0; t < mi_graph_tensor_count(g); t++) {
+        const mi_tensor *x = mi_graph_tensor(g, t);
+        if (x->role != MI_ROLE_WEIGHT) continue;
+        int dup = -1;
+        for (size_t u = 0; u < t && dup < 0; u++) {
+            const mi_tensor *y = mi_graph_tensor(g, u);
+            if (y->role == MI_ROLE_WEIGHT && y->data == x->data && y->nbytes >= x->nbytes) dup = (int)u;
+        }
+        cr_assert_eq(mi_memory_plan_tensor(p, t)->alias_of, dup, "%s", x->name);
+    }
+    mi_memory_plan_destroy(p);
+    mi_graph_destroy(g);
+}
+
+/* A concat of many producers is elided in one pass over its inputs; one
+ * that lists an input twice is a copy. */
+Test(memplan, wide_concat_and_a_repeated_input) {
+    enum { N = 2000 };
+    mi_graph *g = new_graph();
+    input(g, "x", 2, (int64_t[]){1, 4});
+    static char names[N][16];
+    const char *ins[N];
+    for (int i = 0; i < N; i++) {
+        snprintf(names[i], sizeof names[i], "r%d", i);
+        node(g, i % 2 ? "Sigmoid" : "Relu", names[i], "x", NULL, names[i], 0, NULL);
+        ins[i] = names[i];
+    }
+    mi_attr axis = {.name = "axis", .type = MI_ATTR_INT, .i = 1, .tensor = -1};
+    node(g, "Relu", "q0", "x", NULL, "q0", 0, NULL);
+    node(g, "Relu", "q1", "x", NULL, "q1", 0, NULL);
+    const char *c = "c", *d = "d", *rep[3] = {"q0", "q1", "q0"};
+    cr_assert_eq(mi_graph_add_node(g, "Concat", "cat", N, ins, 1, &c, 1, &axis), MI_OK, "%s", mi_last_error());
+    cr_assert_eq(mi_graph_add_node(g, "Concat", "rep", 3, rep, 1, &d, 1, &axis), MI_OK, "%s", mi_last_error());
+    node(g, "Sigmoid", "s", "c", NULL, "y", 0, NULL);
+    node(g, "Sigmoid", "s2", "d", NULL, "z", 0, NULL);
+    output(g, "y");
+    output(g, "z");
+    finalize(g);
+    mi_memory_plan *p = plan(g, 1, NULL);
+    size_t cat = 0, rep_at = 0;
+    for (size_t k = 0; k < mi_graph_node_count(g); k++) {
+        if (strcmp(mi_graph_node(g, k)->name, "cat") == 0) cat = k;
+        if (strcmp(mi_graph_node(g, k)->name, "rep") == 0) rep_at = k;
+    }
+    cr_assert_eq(mi_memory_plan_node_elided(p, rep_at), 0, "q0 twice: a copy");
+    cr_assert_eq(mi_memory_plan_node_elided(p, cat), 1);
+    const mi_tensor_place *pc = place(g, p, "c");
+    for (int i = 0; i < N; i += 499)
+        cr_assert_eq(place(g, p, names[i])->offset, pc->offset + (size_t)i * 16, "%s", names[i]);
+    mi_memory_plan_destroy(p);
+    mi_graph_destroy(g);
+}
+
 /* Relu a -> Conv(a) + a -> Relu: fusion makes a both the conv's input and
  * its residual, so the conv's output may not take a's bytes. A residual
  * that only the Add reads (Conv(b) + a) may. */
@@ -341,8 +438,7 @@ Test(memplan, verbose_names_the_decisions) {
     mi_graph_destroy(g);
 }
 
-Test(memplan, allocation_failures_are_clean) {
-    mi_graph *g = chain();
+static void allocation_failures(mi_graph *g) {
     mi_planner *pl;
     cr_assert_eq(mi_planner_create(&pl), MI_OK);
     int64_t before = mi__alloc_outstanding();
@@ -363,6 +459,11 @@ Test(memplan, allocation_failures_are_clean) {
     }
     mi_planner_destroy(pl);
     mi_graph_destroy(g);
+}
+
+Test(memplan, allocation_failures_are_clean) {
+    allocation_failures(chain());
+    allocation_failures(shared_weights());
 }
 
 Test(memplan, null_arguments) {

@@ -402,6 +402,48 @@ mi_status mi_graph_add_tensor(mi_graph *g, const char *name, mi_dtype dtype, int
 
 /* ---- nodes ---------------------------------------------------------------- */
 
+static const char *string_at(const void *list, int i) { return ((const char *const *)list)[i]; }
+static const char *attr_name_at(const void *list, int i) { return ((const mi_attr *)list)[i].name; }
+
+typedef struct named {
+    const char *name;
+    int i;
+} named;
+
+static int cmp_named(const void *x, const void *y) {
+    const named *a = x, *b = y;
+    int c = strcmp(a->name, b->name);
+    return c ? c : (a->i > b->i) - (a->i < b->i);
+}
+
+/* The first i whose name (NULL names aside) is one of names 0 .. i-1's, in
+ * *again; n when none. Pairwise for a few, sorted for many, so that a node
+ * of thousands of outputs or attributes costs n log n, not n^2. */
+static mi_status first_repeat(const void *list, int n, const char *(*name_at)(const void *, int), int *again) {
+    *again = n;
+    if (n <= 16) {
+        for (int k = 1; k < n && *again == n; k++) {
+            const char *s = name_at(list, k);
+            for (int j = 0; j < k && s && *again == n; j++) {
+                const char *t = name_at(list, j);
+                if (t && strcmp(t, s) == 0) *again = k;
+            }
+        }
+        return MI_OK;
+    }
+    named *v = mi__malloc((size_t)n * sizeof *v);
+    if (!v) return mi__error(MI_ERR_NO_MEMORY, "checking %d names for repeats", n);
+    size_t m = 0;
+    for (int i = 0; i < n; i++)
+        if (name_at(list, i)) v[m++] = (named){name_at(list, i), i};
+    qsort(v, m, sizeof *v, cmp_named);
+    /* In a run of one name, sorted by position, all but the first repeat it. */
+    for (size_t i = 1; i < m; i++)
+        if (v[i].i < *again && strcmp(v[i - 1].name, v[i].name) == 0) *again = v[i].i;
+    mi__free(v);
+    return MI_OK;
+}
+
 static mi_status copy_attr(mi_graph *g, const mi_attr *src, mi_attr *dst, const char *node) {
     memset(dst, 0, sizeof *dst);
     dst->tensor = -1;
@@ -465,14 +507,14 @@ mi_status mi__graph_add_node_op(mi_graph *g, mi_op op, const char *name, int nin
         return mi__error(MI_ERR_INVALID_ARG, "node '%s': bad input/output/attribute lists", name);
     if (g->nnodes >= (size_t)INT32_MAX) return mi__error(MI_ERR_OVERFLOW, "too many nodes");
     /* Validate outputs before touching the graph. */
+    int again;
+    if ((st = first_repeat(outputs, noutputs, string_at, &again)) != MI_OK) return st;
     for (int k = 0; k < noutputs; k++) {
         if (!outputs[k] || !outputs[k][0])
             return mi__error(MI_ERR_UNSUPPORTED, "node '%s' (%s): output %d has no name", name,
                              mi_op_name(op), k);
         int idx = mi__graph_lookup(g, outputs[k]);
-        int dup = idx >= 0 && g->ti[idx].def != MI__DEF_NONE;
-        for (int j = 0; j < k && !dup; j++) dup = strcmp(outputs[j], outputs[k]) == 0;
-        if (dup)
+        if ((idx >= 0 && g->ti[idx].def != MI__DEF_NONE) || k == again)
             return mi__error(MI_ERR_GRAPH,
                              "tensor '%s' is defined more than once (again as an output of "
                              "node '%s')", outputs[k], name);
@@ -491,13 +533,11 @@ mi_status mi__graph_add_node_op(mi_graph *g, mi_op op, const char *name, int nin
         st = mi__error(MI_ERR_NO_MEMORY, "adding node '%s'", name);
         goto fail;
     }
+    if ((st = first_repeat(attrs, nattrs, attr_name_at, &again)) != MI_OK) goto fail;
     for (int k = 0; k < nattrs; k++) {
-        for (int j = 0; j < k; j++) {
-            if (attrs[j].name && attrs[k].name && strcmp(attrs[j].name, attrs[k].name) == 0) {
-                st = mi__error(MI_ERR_GRAPH, "node '%s': attribute '%s' given twice", name,
-                               attrs[k].name);
-                goto fail;
-            }
+        if (k == again) {
+            st = mi__error(MI_ERR_GRAPH, "node '%s': attribute '%s' given twice", name, attrs[k].name);
+            goto fail;
         }
         st = copy_attr(g, &attrs[k], &n.attrs[k], name);
         n.nattrs = k + 1; /* the failed one is cleared too */

@@ -1,14 +1,16 @@
-/* Lifetime analysis and the graph-level planner: graph -> planner problem
- * -> three pools.
- *
- * Tensors that share memory are grouped with a weighted union-find: each
- * tensor knows its byte offset relative to its group (views and in-place
- * results at 0 from their source, concat inputs at their slice). A group in
- * the arena becomes one planner buffer whose lifetime covers all its
- * members; groups rooted at a graph input or a weight stay in that pool. */
+/* The graph-level planner: the planner object, and graph -> planner
+ * problem -> three pools, in phases (mi_planner_plan at the end): the
+ * lifetimes and groups (lifetimes.c), the fixed pools (weights,
+ * inputs/outputs), the arena's groups as planner buffers with their sizes,
+ * the workspaces, the solve, the offsets back to each tensor, and the
+ * bound without in-place for the report. A group in the arena becomes one
+ * planner buffer whose lifetime covers all its members; groups rooted at a
+ * graph input or a weight stay in that pool. */
 #include "common/internal.h"
+#include "memplan/lifetimes.h"
 #include "mini_infer/memplan.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 struct mi_planner {
@@ -94,262 +96,6 @@ mi_status mi_planner_set_search_threads(mi_planner *pl, int threads) {
     return mi_planner_set_options(pl, &o);
 }
 
-#define VLOG(pl, ...) mi__logf((pl)->o.solve.verbose ? (pl)->o.solve.log : NULL, (pl)->o.solve.log_user, __VA_ARGS__)
-
-/* ---- lifetimes and groups ---------------------------------------------------- */
-
-typedef struct analysis {
-    const mi_graph *g;
-    size_t nt, nn;
-    int64_t *first, *last; /* per tensor; -1 when never live in the run */
-    int *parent;           /* union-find */
-    int64_t *delta;        /* byte offset relative to parent */
-    unsigned char *elided; /* per node */
-} analysis;
-
-static void analysis_free(analysis *a) {
-    mi__free(a->first);
-    mi__free(a->last);
-    mi__free(a->parent);
-    mi__free(a->delta);
-    mi__free(a->elided);
-    memset(a, 0, sizeof *a);
-}
-
-/* Root of t, with t's offset from the root in *off (path compression). */
-static int find(analysis *a, int t, int64_t *off) {
-    int64_t sum = 0;
-    int r = t;
-    while (a->parent[r] != r) {
-        sum += a->delta[r];
-        r = a->parent[r];
-    }
-    /* Compress: point every node on the path straight at r. */
-    int64_t rem = sum;
-    while (a->parent[t] != t) {
-        int next = a->parent[t];
-        int64_t d = a->delta[t];
-        a->parent[t] = r;
-        a->delta[t] = rem;
-        rem -= d;
-        t = next;
-    }
-    if (off) *off = sum;
-    return r;
-}
-
-static int is_fixed_role(mi_role r) { return r != MI_ROLE_ACTIVATION; }
-
-/* Whether node n reads tensor t (inputs and a fused residual). */
-static void for_each_use(const mi_node *n, void (*fn)(void *, int), void *ctx) {
-    for (int k = 0; k < n->ninputs; k++)
-        if (n->inputs[k] >= 0) fn(ctx, n->inputs[k]);
-    if (n->fused.residual >= 0) fn(ctx, n->fused.residual);
-}
-
-typedef struct use_ctx {
-    analysis *a;
-    int64_t step;
-} use_ctx;
-
-static void note_use(void *ctx, int t) {
-    use_ctx *u = ctx;
-    if (u->a->last[t] < u->step) u->a->last[t] = u->step;
-}
-
-/* Group facts computed on demand: every member's role is an activation and
- * no member is read after step k. */
-typedef struct group_info {
-    int fixed;        /* contains an input, output or weight */
-    int64_t last_use; /* max last step of members */
-    int64_t lo, hi;   /* byte extent relative to the root */
-    int has_concat;   /* contains a tensor merged as a concat slice */
-} group_info;
-
-static group_info group_of(analysis *a, int root, const unsigned char *concat_member) {
-    group_info gi = {0, -1, INT64_MAX, INT64_MIN, 0};
-    for (size_t t = 0; t < a->nt; t++) {
-        int64_t off;
-        if (find(a, (int)t, &off) != root) continue;
-        const mi_tensor *x = mi_graph_tensor(a->g, t);
-        if (is_fixed_role(x->role)) gi.fixed = 1;
-        if (a->last[t] > gi.last_use) gi.last_use = a->last[t];
-        if (off < gi.lo) gi.lo = off;
-        if (off + (int64_t)x->nbytes > gi.hi) gi.hi = off + (int64_t)x->nbytes;
-        if (concat_member[t]) gi.has_concat = 1;
-    }
-    return gi;
-}
-
-static void unite(analysis *a, int t, int onto, int64_t offset) {
-    int64_t ot, oo;
-    int rt = find(a, t, &ot), ro = find(a, onto, &oo);
-    /* pos(t) = pos(onto) + offset  =>  pos(rt) = pos(ro) + oo + offset - ot */
-    a->parent[rt] = ro;
-    a->delta[rt] = oo + offset - ot;
-}
-
-static int same_shape(const mi_tensor *x, const mi_tensor *y) {
-    if (x->dtype != y->dtype || x->ndim != y->ndim || x->nbytes != y->nbytes) return 0;
-    return memcmp(x->dims, y->dims, (size_t)x->ndim * sizeof x->dims[0]) == 0;
-}
-
-static int is_view_op(mi_op op) {
-    return op == MI_OP_RESHAPE || op == MI_OP_FLATTEN || op == MI_OP_SQUEEZE ||
-           op == MI_OP_UNSQUEEZE || op == MI_OP_IDENTITY || op == MI_OP_DROPOUT;
-}
-
-static int is_inplace_op(mi_op op) {
-    switch (op) {
-    case MI_OP_RELU: case MI_OP_CLIP: case MI_OP_SIGMOID: case MI_OP_HARD_SIGMOID:
-    case MI_OP_HARD_SWISH: case MI_OP_BATCH_NORM: case MI_OP_ADD: case MI_OP_SUB:
-    case MI_OP_MUL: case MI_OP_DIV:
-        return 1;
-    default:
-        return 0;
-    }
-}
-
-/* Tries to write node k's output into its input t, which must die here. */
-static int try_inplace(analysis *a, const mi_planner *pl, size_t k, int in, int out,
-                       const unsigned char *concat_member) {
-    const mi_graph *g = a->g;
-    const mi_tensor *x = mi_graph_tensor(g, (size_t)in), *y = mi_graph_tensor(g, (size_t)out);
-    if (x->role != MI_ROLE_ACTIVATION || y->role != MI_ROLE_ACTIVATION || !same_shape(x, y))
-        return 0;
-    int64_t off;
-    int root = find(a, in, &off);
-    group_info gi = group_of(a, root, concat_member);
-    if (gi.fixed || gi.last_use > (int64_t)k || gi.has_concat) return 0;
-    unite(a, out, in, 0);
-    VLOG(pl, "in-place: node %zu (%s) writes '%s' over '%s'", k, mi_graph_node(g, k)->name, y->name,
-         x->name);
-    return 1;
-}
-
-/* Concat along an axis with nothing but size-1 dims before it: each input
- * is one contiguous slice of the output, so its producer can write there. */
-static void try_concat(analysis *a, const mi_planner *pl, size_t k, unsigned char *concat_member) {
-    const mi_graph *g = a->g;
-    const mi_node *n = mi_graph_node(g, k);
-    const mi_tensor *y = mi_graph_tensor(g, (size_t)n->outputs[0]);
-    if (y->role != MI_ROLE_ACTIVATION) return;
-    int64_t axis = mi_node_attr_int(n, "axis", 0);
-    if (axis < 0) axis += y->ndim;
-    if (axis < 0 || axis >= y->ndim) return;
-    for (int64_t d = 0; d < axis; d++)
-        if (y->dims[d] != 1) return;
-    for (int i = 0; i < n->ninputs; i++) {
-        int t = n->inputs[i];
-        if (t < 0) return;
-        const mi_tensor *x = mi_graph_tensor(g, (size_t)t);
-        if (x->role != MI_ROLE_ACTIVATION || x->producer < 0) return;
-        for (int j = 0; j < i; j++)
-            if (n->inputs[j] == t) return;
-        int64_t off;
-        int root = find(a, t, &off);
-        if (find(a, n->outputs[0], NULL) == root) return;
-        group_info gi = group_of(a, root, concat_member);
-        /* The whole group must be t's bytes (t and its in-place chain). */
-        if (gi.fixed || gi.has_concat || gi.lo != off || gi.hi != off + (int64_t)x->nbytes) return;
-    }
-    size_t at = 0;
-    for (int i = 0; i < n->ninputs; i++) {
-        int t = n->inputs[i];
-        unite(a, t, n->outputs[0], (int64_t)at);
-        concat_member[t] = 1;
-        at += mi_graph_tensor(g, (size_t)t)->nbytes;
-    }
-    concat_member[n->outputs[0]] = 1;
-    a->elided[k] = 1;
-    VLOG(pl, "concat in place: node %zu (%s): %d producers write into '%s'", k, n->name, n->ninputs,
-         y->name);
-}
-
-static mi_status analyse(analysis *a, const mi_planner *pl, const mi_graph *g, int inplace) {
-    memset(a, 0, sizeof *a);
-    a->g = g;
-    a->nt = mi_graph_tensor_count(g);
-    a->nn = mi_graph_node_count(g);
-    size_t nt = a->nt ? a->nt : 1;
-    a->first = mi__malloc(nt * sizeof *a->first);
-    a->last = mi__malloc(nt * sizeof *a->last);
-    a->parent = mi__malloc(nt * sizeof *a->parent);
-    a->delta = mi__calloc(nt, sizeof *a->delta);
-    a->elided = mi__calloc(a->nn ? a->nn : 1, 1);
-    unsigned char *concat_member = mi__calloc(nt, 1);
-    if (!a->first || !a->last || !a->parent || !a->delta || !a->elided || !concat_member) {
-        mi__free(concat_member);
-        analysis_free(a);
-        return mi__error(MI_ERR_NO_MEMORY, "lifetimes of %zu tensors", a->nt);
-    }
-    int64_t end = a->nn ? (int64_t)a->nn - 1 : 0;
-    for (size_t t = 0; t < a->nt; t++) {
-        const mi_tensor *x = mi_graph_tensor(g, t);
-        a->parent[t] = (int)t;
-        switch (x->role) {
-        case MI_ROLE_INPUT: a->first[t] = 0; a->last[t] = end; break;
-        case MI_ROLE_OUTPUT: a->first[t] = x->producer >= 0 ? x->producer : 0; a->last[t] = end; break;
-        case MI_ROLE_WEIGHT: a->first[t] = -1; a->last[t] = -1; break;
-        default: a->first[t] = x->producer >= 0 ? x->producer : 0; a->last[t] = a->first[t];
-        }
-    }
-    for (size_t k = 0; k < a->nn; k++) {
-        use_ctx u = {a, (int64_t)k};
-        const mi_node *n = mi_graph_node(g, k);
-        for_each_use(n, note_use, &u);
-    }
-    for (size_t t = 0; t < a->nt; t++)
-        if (mi_graph_tensor(g, t)->role == MI_ROLE_WEIGHT) a->first[t] = a->last[t] = -1;
-    if (!inplace) goto done;
-    for (size_t k = 0; k < a->nn; k++) {
-        const mi_node *n = mi_graph_node(g, k);
-        if (n->noutputs < 1 || n->outputs[0] < 0) continue;
-        int out = n->outputs[0];
-        const mi_tensor *y = mi_graph_tensor(g, (size_t)out);
-        if (is_view_op(n->op) && n->ninputs >= 1 && n->inputs[0] >= 0) {
-            const mi_tensor *x = mi_graph_tensor(g, (size_t)n->inputs[0]);
-            /* A view reads its source as it is: the output must be an
-             * activation (graph outputs have their own region) of the same
-             * bytes, and the source may be anything, even a weight. */
-            if (y->role == MI_ROLE_ACTIVATION && x->nbytes == y->nbytes && x->dtype == y->dtype &&
-                (n->noutputs == 1 || n->op == MI_OP_DROPOUT)) {
-                int extra = 0;
-                for (int o = 1; o < n->noutputs; o++) extra |= n->outputs[o] >= 0;
-                if (!extra) {
-                    unite(a, out, n->inputs[0], 0);
-                    a->elided[k] = 1;
-                    VLOG(pl, "view: node %zu (%s): '%s' is '%s'", k, n->name, y->name, x->name);
-                }
-            }
-            continue;
-        }
-        if (n->op == MI_OP_CONCAT) {
-            try_concat(a, pl, k, concat_member);
-            continue;
-        }
-        if (n->op == MI_OP_CONV && n->fused.residual >= 0) {
-            /* conv(x) + x: the conv reads x (or a view of it) for the whole
-             * step, so its output may not overwrite the residual then. */
-            int root = find(a, n->fused.residual, NULL), shared = 0;
-            for (int i = 0; i < n->ninputs; i++)
-                shared |= n->inputs[i] >= 0 && find(a, n->inputs[i], NULL) == root;
-            if (!shared) try_inplace(a, pl, k, n->fused.residual, out, concat_member);
-            continue;
-        }
-        if (!is_inplace_op(n->op)) continue;
-        int nin = (n->op == MI_OP_ADD || n->op == MI_OP_SUB || n->op == MI_OP_MUL || n->op == MI_OP_DIV) ? 2 : 1;
-        for (int i = 0; i < nin && i < n->ninputs; i++) {
-            if (n->inputs[i] < 0) continue;
-            if (nin == 2 && n->inputs[0] == n->inputs[1]) break; /* x op x: the input is read twice */
-            if (try_inplace(a, pl, k, n->inputs[i], out, concat_member)) break;
-        }
-    }
-done:
-    mi__free(concat_member);
-    return MI_OK;
-}
-
 /* ---- the plan ---------------------------------------------------------------- */
 
 void mi_memory_plan_destroy(mi_memory_plan *p) {
@@ -363,29 +109,93 @@ void mi_memory_plan_destroy(mi_memory_plan *p) {
     mi__free(p);
 }
 
-/* Lays out the tensors of a fixed pool (weights, io) one after another;
- * weights that share bytes (aliases) share a region. */
-static mi_status lay_out_fixed(mi_memory_plan *p, const mi_graph *g, analysis *a, mi_pool_kind kind) {
-    size_t at = 0;
-    for (size_t t = 0; t < a->nt; t++) {
+/* What the phases of mi_planner_plan share. */
+typedef struct build {
+    const mi_planner *pl;
+    const mi_graph *g;
+    const size_t *workspace;
+    mi_memory_plan *p;
+    mi__lifetimes a;
+    int *bufof;  /* per group root in the arena: its buffer, else -1 */
+    int64_t *lo; /* per buffer: its group's lowest member offset */
+    size_t ntensor_buffers;
+} build;
+
+/* ---- weights and inputs/outputs ------------------------------------------------ */
+
+typedef struct weight_ref {
+    const void *data;
+    size_t nbytes;
+    int t;
+} weight_ref;
+
+static int cmp_weight_ref(const void *x, const void *y) {
+    const weight_ref *a = x, *b = y;
+    uintptr_t p = (uintptr_t)a->data, q = (uintptr_t)b->data;
+    if (p != q) return p < q ? -1 : 1;
+    return (a->t > b->t) - (a->t < b->t);
+}
+
+/* dup[t] for every weight t with data: the first earlier weight (by index)
+ * with the same data pointer and at least as many bytes, whose region t
+ * shares; -1 when none. Sorted by pointer then index, each run of one
+ * pointer keeps the running maximum of sizes, which never decreases, so
+ * the first earlier weight large enough is where that maximum first
+ * reaches t's size: a binary search. */
+static mi_status weight_dups(const mi_graph *g, size_t nt, int *dup) {
+    size_t m = 0;
+    for (size_t t = 0; t < nt; t++) {
         const mi_tensor *x = mi_graph_tensor(g, t);
+        dup[t] = -1;
+        m += x->role == MI_ROLE_WEIGHT && x->data;
+    }
+    if (!m) return MI_OK;
+    weight_ref *w = mi__malloc(m * sizeof *w);
+    size_t *run_max = mi__malloc(m * sizeof *run_max);
+    if (!w || !run_max) {
+        mi__free(w);
+        mi__free(run_max);
+        return mi__error(MI_ERR_NO_MEMORY, "weights pool: sharing of %zu weights", m);
+    }
+    m = 0;
+    for (size_t t = 0; t < nt; t++) {
+        const mi_tensor *x = mi_graph_tensor(g, t);
+        if (x->role == MI_ROLE_WEIGHT && x->data) w[m++] = (weight_ref){x->data, x->nbytes, (int)t};
+    }
+    qsort(w, m, sizeof *w, cmp_weight_ref);
+    for (size_t s = 0, e; s < m; s = e) {
+        for (e = s; e < m && w[e].data == w[s].data; e++) {
+            size_t lo = s, hi = e; /* first i in [s, e) with run_max[i] >= w[e].nbytes, else e */
+            while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (run_max[mid] >= w[e].nbytes) hi = mid;
+                else lo = mid + 1;
+            }
+            if (lo < e) dup[w[e].t] = w[lo].t;
+            run_max[e] = e > s && run_max[e - 1] > w[e].nbytes ? run_max[e - 1] : w[e].nbytes;
+        }
+    }
+    mi__free(w);
+    mi__free(run_max);
+    return MI_OK;
+}
+
+/* Lays out the tensors of a fixed pool (weights, io) one after another;
+ * weights that share bytes (aliases) share a region. dup: weight_dups,
+ * for the weights pool. */
+static mi_status lay_out_fixed(build *b, mi_pool_kind kind, const int *dup) {
+    mi_memory_plan *p = b->p;
+    size_t at = 0;
+    for (size_t t = 0; t < b->a.nt; t++) {
+        const mi_tensor *x = mi_graph_tensor(b->g, t);
         int want = kind == MI_POOL_WEIGHTS ? x->role == MI_ROLE_WEIGHT
                                            : (x->role == MI_ROLE_INPUT || x->role == MI_ROLE_OUTPUT);
-        if (!want || find(a, (int)t, NULL) != (int)t) continue;
-        if (kind == MI_POOL_WEIGHTS && x->data) {
-            int dup = -1;
-            for (size_t u = 0; u < t && dup < 0; u++) {
-                const mi_tensor *y = mi_graph_tensor(g, u);
-                if (y->role == MI_ROLE_WEIGHT && y->data == x->data && y->nbytes >= x->nbytes &&
-                    p->place[u].pool == MI_POOL_WEIGHTS)
-                    dup = (int)u;
-            }
-            if (dup >= 0) {
-                p->place[t].pool = MI_POOL_WEIGHTS;
-                p->place[t].offset = p->place[dup].offset;
-                p->place[t].alias_of = dup;
-                continue;
-            }
+        if (!want || mi__lifetimes_find(&b->a, (int)t, NULL) != (int)t) continue;
+        if (kind == MI_POOL_WEIGHTS && x->data && dup[t] >= 0) {
+            p->place[t].pool = MI_POOL_WEIGHTS;
+            p->place[t].offset = p->place[dup[t]].offset;
+            p->place[t].alias_of = dup[t];
+            continue;
         }
         size_t sz;
         if (!mi__align_up(x->nbytes, p->alignment, &sz) || !mi__add_size(at, sz, &sz))
@@ -399,113 +209,104 @@ static mi_status lay_out_fixed(mi_memory_plan *p, const mi_graph *g, analysis *a
     return MI_OK;
 }
 
-mi_status mi_planner_plan(const mi_planner *pl, const mi_graph *g, const size_t *workspace,
-                          mi_memory_plan **out) {
-    mi_status st;
-    *out = NULL;
-    if (!pl || !g) return mi__error(MI_ERR_INVALID_ARG, "mi_planner_plan: planner or graph is NULL");
-    analysis a, a0;
-    memset(&a0, 0, sizeof a0);
-    int *bufof = NULL;
-    int64_t *lo = NULL; /* per buffer: its group's lowest member offset */
-    mi_memory_plan *p = mi__calloc(1, sizeof *p);
-    if (!p) return mi__error(MI_ERR_NO_MEMORY, "creating a memory plan");
-    if ((st = analyse(&a, pl, g, pl->o.solve.enabled && pl->o.inplace))) {
-        mi__free(p);
-        return st;
-    }
-    p->alignment = pl->o.alignment;
-    p->ntensors = a.nt;
-    p->nnodes = a.nn;
-    size_t nt = a.nt ? a.nt : 1, nn = a.nn ? a.nn : 1;
-    p->place = mi__calloc(nt, sizeof *p->place);
-    p->ws_offset = mi__calloc(nn, sizeof *p->ws_offset);
-    p->ws_size = mi__calloc(nn, sizeof *p->ws_size);
-    p->elided = mi__calloc(nn, 1);
-    p->buffers = mi__calloc(nt + nn, sizeof *p->buffers);
-    p->offsets = mi__calloc(nt + nn, sizeof *p->offsets);
-    bufof = mi__malloc(nt * sizeof *bufof);
-    lo = mi__malloc((nt + nn) * sizeof *lo);
-    if (!lo || !p->place || !p->ws_offset || !p->ws_size || !p->elided || !p->buffers || !p->offsets || !bufof) {
-        st = mi__error(MI_ERR_NO_MEMORY, "memory plan of %zu tensors", a.nt);
-        goto fail;
-    }
-    memcpy(p->elided, a.elided, a.nn);
-    for (size_t t = 0; t < a.nt; t++) {
-        p->place[t].buffer = -1;
-        p->place[t].alias_of = -1;
-        p->place[t].size = mi_graph_tensor(g, t)->nbytes;
-        p->place[t].first = a.first[t];
-        p->place[t].last = a.last[t];
-    }
-    if ((st = lay_out_fixed(p, g, &a, MI_POOL_WEIGHTS)) || (st = lay_out_fixed(p, g, &a, MI_POOL_IO)))
-        goto fail;
+/* The weights pool, then the inputs/outputs pool. A weight is never a
+ * view of another tensor, so it is its group's root and every weight
+ * before it has its place already when the weights pool reaches it. */
+static mi_status fixed_pools(build *b) {
+    int *dup = mi__malloc((b->a.nt ? b->a.nt : 1) * sizeof *dup);
+    if (!dup) return mi__error(MI_ERR_NO_MEMORY, "weights pool of %zu tensors", b->a.nt);
+    mi_status st = weight_dups(b->g, b->a.nt, dup);
+    if (!st) st = lay_out_fixed(b, MI_POOL_WEIGHTS, dup);
+    mi__free(dup);
+    return st ? st : lay_out_fixed(b, MI_POOL_IO, NULL);
+}
 
-    /* Arena groups -> buffers, with their lifetimes and byte extents. */
+/* ---- the arena ---------------------------------------------------------------- */
+
+/* Each group rooted at an activation becomes one buffer, live from its
+ * first member's first step to its last member's last; the naive arena
+ * sums every activation. */
+static mi_status arena_groups(build *b) {
+    mi_memory_plan *p = b->p;
+    mi__lifetimes *a = &b->a;
     size_t nb = 0, naive = 0;
-    for (size_t t = 0; t < a.nt; t++) bufof[t] = -1;
-    for (size_t t = 0; t < a.nt; t++) {
-        const mi_tensor *x = mi_graph_tensor(g, t);
+    for (size_t t = 0; t < a->nt; t++) b->bufof[t] = -1;
+    for (size_t t = 0; t < a->nt; t++) {
+        const mi_tensor *x = mi_graph_tensor(b->g, t);
         if (x->role != MI_ROLE_ACTIVATION) continue;
         size_t al;
-        if (!mi__align_up(x->nbytes, p->alignment, &al) || !mi__add_size(naive, al, &naive)) {
-            st = mi__error(MI_ERR_OVERFLOW, "arena: tensor '%s' brings the naive size past SIZE_MAX", x->name);
-            goto fail;
-        }
+        if (!mi__align_up(x->nbytes, p->alignment, &al) || !mi__add_size(naive, al, &naive))
+            return mi__error(MI_ERR_OVERFLOW, "arena: tensor '%s' brings the naive size past SIZE_MAX", x->name);
         int64_t off;
-        int r = find(&a, (int)t, &off);
-        if (is_fixed_role(mi_graph_tensor(g, (size_t)r)->role)) continue;
-        if (bufof[r] < 0) {
-            bufof[r] = (int)nb;
-            p->buffers[nb] = (mi_buffer){0, a.first[t], a.last[t]};
-            lo[nb] = off;
+        int r = mi__lifetimes_find(a, (int)t, &off);
+        if (mi_graph_tensor(b->g, (size_t)r)->role != MI_ROLE_ACTIVATION) continue; /* a view of an input or weight */
+        if (b->bufof[r] < 0) {
+            b->bufof[r] = (int)nb;
+            p->buffers[nb] = (mi_buffer){0, a->first[t], a->last[t]};
+            b->lo[nb] = off;
             nb++;
         }
-        mi_buffer *b = &p->buffers[bufof[r]];
-        if (a.first[t] < b->first) b->first = a.first[t];
-        if (a.last[t] > b->last) b->last = a.last[t];
-        if (off < lo[bufof[r]]) lo[bufof[r]] = off;
+        mi_buffer *buf = &p->buffers[b->bufof[r]];
+        if (a->first[t] < buf->first) buf->first = a->first[t];
+        if (a->last[t] > buf->last) buf->last = a->last[t];
+        if (off < b->lo[b->bufof[r]]) b->lo[b->bufof[r]] = off;
     }
-    /* Sizes once every member's low end is known. */
-    for (size_t t = 0; t < a.nt; t++) {
+    p->nbuffers = b->ntensor_buffers = nb;
+    p->naive = naive;
+    return MI_OK;
+}
+
+/* Once every member's low end is known: each buffer's size, and each
+ * member's offset in its buffer. */
+static void buffer_sizes(build *b) {
+    mi_memory_plan *p = b->p;
+    for (size_t t = 0; t < b->a.nt; t++) {
         int64_t off;
-        int r = find(&a, (int)t, &off);
-        if (bufof[r] < 0 || mi_graph_tensor(g, t)->role != MI_ROLE_ACTIVATION) continue;
-        mi_buffer *b = &p->buffers[bufof[r]];
-        size_t end = (size_t)(off - lo[bufof[r]]) + mi_graph_tensor(g, t)->nbytes;
-        if (end > b->size) b->size = end;
+        int r = mi__lifetimes_find(&b->a, (int)t, &off);
+        const mi_tensor *x = mi_graph_tensor(b->g, t);
+        if (b->bufof[r] < 0 || x->role != MI_ROLE_ACTIVATION) continue;
+        mi_buffer *buf = &p->buffers[b->bufof[r]];
+        size_t rel = (size_t)(off - b->lo[b->bufof[r]]);
+        if (rel + x->nbytes > buf->size) buf->size = rel + x->nbytes;
+        p->place[t].buffer = b->bufof[r];
+        p->place[t].offset = rel;
+        if (r != (int)t) p->place[t].alias_of = r;
     }
-    size_t ntensor_buffers = nb;
-    for (size_t k = 0; k < a.nn; k++) {
-        size_t w = workspace ? workspace[k] : 0;
+}
+
+/* Each node's workspace: a buffer live at its own step, after the groups. */
+static mi_status workspaces(build *b) {
+    mi_memory_plan *p = b->p;
+    size_t nb = p->nbuffers;
+    for (size_t k = 0; k < b->a.nn; k++) {
+        size_t w = b->workspace ? b->workspace[k] : 0;
         p->ws_size[k] = w;
         if (!w) continue;
         size_t al;
-        if (!mi__align_up(w, p->alignment, &al) || !mi__add_size(naive, al, &naive)) {
-            st = mi__error(MI_ERR_OVERFLOW, "node '%s': workspace of %zu bytes overflows the arena",
-                           mi_graph_node(g, k)->name, w);
-            goto fail;
-        }
+        if (!mi__align_up(w, p->alignment, &al) || !mi__add_size(p->naive, al, &p->naive))
+            return mi__error(MI_ERR_OVERFLOW, "node '%s': workspace of %zu bytes overflows the arena",
+                             mi_graph_node(b->g, k)->name, w);
         p->buffers[nb++] = (mi_buffer){w, (int64_t)k, (int64_t)k};
     }
     p->nbuffers = nb;
-    p->naive = naive;
-    /* Member offsets relative to their buffer, before lo is overwritten. */
-    for (size_t t = 0; t < a.nt; t++) {
-        int64_t off;
-        int r = find(&a, (int)t, &off);
-        if (bufof[r] < 0 || mi_graph_tensor(g, t)->role != MI_ROLE_ACTIVATION) continue;
-        p->place[t].buffer = bufof[r];
-        p->place[t].offset = (size_t)(off - lo[bufof[r]]);
-        if (r != (int)t) p->place[t].alias_of = r;
-    }
+    return MI_OK;
+}
 
-    mi_problem prob = {p->buffers, nb, p->alignment};
-    if ((st = mi_solve(&prob, &pl->o.solve, p->offsets, &p->result))) goto fail;
+static mi_status solve(build *b) {
+    mi_memory_plan *p = b->p;
+    mi_problem prob = {p->buffers, p->nbuffers, p->alignment};
+    mi_status st = mi_solve(&prob, &b->pl->o.solve, p->offsets, &p->result);
+    if (st) return st;
     p->pool[MI_POOL_ARENA] = p->result.pool_size;
     p->lower = p->result.lower_bound;
+    return MI_OK;
+}
 
-    for (size_t t = 0; t < a.nt; t++) {
+/* Buffer offsets back to the tensors and workspaces; a view of an input,
+ * output or weight lives in that tensor's pool. */
+static void place_tensors(build *b) {
+    mi_memory_plan *p = b->p;
+    for (size_t t = 0; t < b->a.nt; t++) {
         mi_tensor_place *pt = &p->place[t];
         if (pt->buffer >= 0) {
             pt->pool = MI_POOL_ARENA;
@@ -513,50 +314,110 @@ mi_status mi_planner_plan(const mi_planner *pl, const mi_graph *g, const size_t 
             continue;
         }
         int64_t off;
-        int r = find(&a, (int)t, &off);
-        if (r != (int)t) { /* a view of an input, output or weight */
+        int r = mi__lifetimes_find(&b->a, (int)t, &off);
+        if (r != (int)t) {
             pt->pool = p->place[r].pool;
             pt->offset = p->place[r].offset + (size_t)off;
             pt->alias_of = r;
         }
     }
-    for (size_t k = 0; k < a.nn; k++)
-        if (p->ws_size[k]) p->ws_offset[k] = p->offsets[ntensor_buffers++];
+    size_t w = b->ntensor_buffers;
+    for (size_t k = 0; k < b->a.nn; k++)
+        if (p->ws_size[k]) p->ws_offset[k] = p->offsets[w++];
+}
 
-    /* The bound without in-place, for the report. */
-    if (pl->o.solve.enabled && pl->o.inplace) {
-        if ((st = analyse(&a0, pl, g, 0))) goto fail;
-        mi_buffer *b0 = mi__malloc((nt + nn) * sizeof *b0);
-        if (!b0) {
-            st = mi__error(MI_ERR_NO_MEMORY, "bound without in-place");
-            goto fail;
-        }
-        size_t m = 0;
-        for (size_t t = 0; t < a0.nt; t++)
-            if (mi_graph_tensor(g, t)->role == MI_ROLE_ACTIVATION)
-                b0[m++] = (mi_buffer){mi_graph_tensor(g, t)->nbytes, a0.first[t], a0.last[t]};
-        for (size_t k = 0; k < a0.nn; k++)
-            if (p->ws_size[k]) b0[m++] = (mi_buffer){p->ws_size[k], (int64_t)k, (int64_t)k};
-        mi_problem q = {b0, m, p->alignment};
-        st = mi_lower_bound(&q, &p->lower_no_inplace);
-        mi__free(b0);
-        if (st) goto fail;
-    } else {
+/* The lower bound without in-place, views or concat, for the report. */
+static mi_status bound_without_inplace(build *b) {
+    mi_memory_plan *p = b->p;
+    const mi_plan_options *o = &b->pl->o;
+    if (!o->solve.enabled || !o->inplace) {
         p->lower_no_inplace = p->lower;
+        return MI_OK;
     }
-    analysis_free(&a);
-    analysis_free(&a0);
-    mi__free(bufof);
-    mi__free(lo);
-    *out = p;
-    return MI_OK;
-fail:
-    analysis_free(&a);
-    analysis_free(&a0);
-    mi__free(bufof);
-    mi__free(lo);
-    mi_memory_plan_destroy(p);
+    mi__lifetimes a0;
+    mi_status st = mi__lifetimes_analyse(&a0, b->g, 0, NULL, NULL);
+    if (st) return st;
+    mi_buffer *b0 = mi__malloc(((a0.nt ? a0.nt : 1) + (a0.nn ? a0.nn : 1)) * sizeof *b0);
+    if (!b0) {
+        mi__lifetimes_free(&a0);
+        return mi__error(MI_ERR_NO_MEMORY, "bound without in-place");
+    }
+    size_t m = 0;
+    for (size_t t = 0; t < a0.nt; t++)
+        if (mi_graph_tensor(b->g, t)->role == MI_ROLE_ACTIVATION)
+            b0[m++] = (mi_buffer){mi_graph_tensor(b->g, t)->nbytes, a0.first[t], a0.last[t]};
+    for (size_t k = 0; k < a0.nn; k++)
+        if (p->ws_size[k]) b0[m++] = (mi_buffer){p->ws_size[k], (int64_t)k, (int64_t)k};
+    mi_problem q = {b0, m, p->alignment};
+    st = mi_lower_bound(&q, &p->lower_no_inplace);
+    mi__free(b0);
+    mi__lifetimes_free(&a0);
     return st;
+}
+
+/* ---- planning ----------------------------------------------------------------- */
+
+/* The plan's arrays, every tensor unplaced (but its size and steps). */
+static mi_status plan_alloc(build *b) {
+    const mi__lifetimes *a = &b->a;
+    mi_memory_plan *p = mi__calloc(1, sizeof *p);
+    if (!p) return mi__error(MI_ERR_NO_MEMORY, "creating a memory plan");
+    b->p = p;
+    p->alignment = b->pl->o.alignment;
+    p->ntensors = a->nt;
+    p->nnodes = a->nn;
+    size_t nt = a->nt ? a->nt : 1, nn = a->nn ? a->nn : 1;
+    p->place = mi__calloc(nt, sizeof *p->place);
+    p->ws_offset = mi__calloc(nn, sizeof *p->ws_offset);
+    p->ws_size = mi__calloc(nn, sizeof *p->ws_size);
+    p->elided = mi__calloc(nn, 1);
+    p->buffers = mi__calloc(nt + nn, sizeof *p->buffers);
+    p->offsets = mi__calloc(nt + nn, sizeof *p->offsets);
+    b->bufof = mi__malloc(nt * sizeof *b->bufof);
+    b->lo = mi__malloc((nt + nn) * sizeof *b->lo);
+    if (!b->lo || !p->place || !p->ws_offset || !p->ws_size || !p->elided || !p->buffers || !p->offsets ||
+        !b->bufof)
+        return mi__error(MI_ERR_NO_MEMORY, "memory plan of %zu tensors", a->nt);
+    memcpy(p->elided, a->elided, a->nn);
+    for (size_t t = 0; t < a->nt; t++) {
+        p->place[t].buffer = -1;
+        p->place[t].alias_of = -1;
+        p->place[t].size = mi_graph_tensor(b->g, t)->nbytes;
+        p->place[t].first = a->first[t];
+        p->place[t].last = a->last[t];
+    }
+    return MI_OK;
+}
+
+mi_status mi_planner_plan(const mi_planner *pl, const mi_graph *g, const size_t *workspace,
+                          mi_memory_plan **out) {
+    *out = NULL;
+    if (!pl || !g) return mi__error(MI_ERR_INVALID_ARG, "mi_planner_plan: planner or graph is NULL");
+    build b;
+    memset(&b, 0, sizeof b);
+    b.pl = pl;
+    b.g = g;
+    b.workspace = workspace;
+    const mi_solve_options *so = &pl->o.solve;
+    mi_status st = mi__lifetimes_analyse(&b.a, g, so->enabled && pl->o.inplace, so->verbose ? so->log : NULL,
+                                         so->log_user);
+    if (st) return st;
+    if ((st = plan_alloc(&b)) || (st = fixed_pools(&b)) || (st = arena_groups(&b))) goto done;
+    buffer_sizes(&b);
+    if ((st = workspaces(&b)) || (st = solve(&b))) goto done;
+    place_tensors(&b);
+    mi__lifetimes_free(&b.a); /* the bound analyses again: one analysis in memory at a time */
+    st = bound_without_inplace(&b);
+done:
+    mi__lifetimes_free(&b.a);
+    mi__free(b.bufof);
+    mi__free(b.lo);
+    if (st) {
+        mi_memory_plan_destroy(b.p);
+        return st;
+    }
+    *out = b.p;
+    return MI_OK;
 }
 
 size_t mi_memory_plan_pool_size(const mi_memory_plan *p, mi_pool_kind k) {
