@@ -375,3 +375,36 @@ Test(runtime, allocation_failures_are_clean_on_a_device) {
     allocation_failures(&dev);
     mi_backend_close(host);
 }
+
+/* Concat(a, Identity(a)): both inputs are a's bytes, so their producers
+ * cannot each write a slice of the output; the concat must run (it once
+ * was elided, leaving the second half unwritten). */
+Test(runtime, concat_of_a_tensor_and_its_view_is_copied) {
+    mi_graph *g;
+    cr_assert_eq(mi_graph_create(&g), MI_OK);
+    cr_assert_eq(mi_graph_add_tensor(g, "x", MI_DTYPE_FLOAT, 2, (int64_t[]){1, N}, MI_ROLE_INPUT, NULL, NULL), MI_OK);
+    const char *s1[] = {"x"}, *o1[] = {"a"}, *s2[] = {"a"}, *o2[] = {"v"}, *s3[] = {"a", "v"}, *o3[] = {"c"},
+               *s4[] = {"c"}, *o4[] = {"y"};
+    mi_attr axis = {.name = "axis", .type = MI_ATTR_INT, .i = 1};
+    cr_assert_eq(mi_graph_add_node(g, "Sigmoid", "sig", 1, s1, 1, o1, 0, NULL), MI_OK);
+    cr_assert_eq(mi_graph_add_node(g, "Identity", "view", 1, s2, 1, o2, 0, NULL), MI_OK);
+    cr_assert_eq(mi_graph_add_node(g, "Concat", "cat", 2, s3, 1, o3, 1, &axis), MI_OK);
+    cr_assert_eq(mi_graph_add_node(g, "Relu", "out", 1, s4, 1, o4, 0, NULL), MI_OK);
+    cr_assert_eq(mi_graph_add_tensor(g, "y", MI_DTYPE_FLOAT, 0, NULL, MI_ROLE_OUTPUT, NULL, NULL), MI_OK);
+    cr_assert_eq(mi_graph_finalize(g, NULL), MI_OK, "%s", mi_last_error());
+    mi_model *m;
+    mi_context *c;
+    cr_assert_eq(mi_model_create(g, NULL, &m), MI_OK, "%s", mi_last_error());
+    cr_assert_eq(mi_context_create(m, NULL, 0, &c), MI_OK);
+    cr_assert_eq(mi_context_set_poison(c, 1), MI_OK);
+    cr_assert_not(mi_memory_plan_node_elided(mi_model_plan(m), 2), "the concat runs");
+    float x[N], y[2 * N];
+    for (int i = 0; i < N; i++) x[i] = (float)i - N / 2;
+    const void *in[] = {x};
+    void *out[] = {y};
+    cr_assert_eq(mi_context_run(c, in, out), MI_OK, "%s", mi_last_error());
+    for (int i = 0; i < 2 * N; i++)
+        cr_assert_float_eq(y[i], sigm(x[i % N]), 1e-6, "y[%d] = %g, expected %g", i, y[i], sigm(x[i % N]));
+    mi_context_destroy(c);
+    mi_model_destroy(m);
+}

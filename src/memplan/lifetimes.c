@@ -165,11 +165,13 @@ static void try_concat(ctx *c, size_t k) {
         if (t < 0) return;
         const mi_tensor *x = mi_graph_tensor(g, (size_t)t);
         if (x->role != MI_ROLE_ACTIVATION || x->producer < 0) return;
-        if (a->group[t].concat_seen == (int)k + 1) return; /* given twice */
-        a->group[t].concat_seen = (int)k + 1;
         int64_t off;
         int root = mi__lifetimes_find(a, t, &off);
         if (yroot == root) return;
+        /* Two inputs of one group (the same tensor twice, or a tensor and
+         * a view of it) are the same bytes: they cannot both be slices. */
+        if (a->group[root].concat_seen == (int)k + 1) return;
+        a->group[root].concat_seen = (int)k + 1;
         const mi__group *gi = &a->group[root];
         /* The whole group must be t's bytes (t and its in-place chain). */
         if (gi->fixed || gi->has_concat || gi->lo != off || gi->hi != off + (int64_t)x->nbytes) return;

@@ -20,8 +20,8 @@ typedef struct mi__group {
     int64_t lo, hi;    /* byte extent of the members, relative to the root */
     unsigned char fixed;      /* a member is an input, output or weight */
     unsigned char has_concat; /* a member was merged as a concat slice, or is a concat's output */
-    int concat_seen;          /* per tensor, not per group: the node (+1) whose concat
-                               * inputs last listed it, to catch an input given twice */
+    int concat_seen;          /* the node (+1) whose concat inputs last counted this group,
+                               * to catch two inputs that are the same bytes */
 } mi__group;
 
 typedef struct mi__lifetimes {
