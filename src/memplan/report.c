@@ -116,49 +116,74 @@ static void mib(char *buf, size_t len, size_t bytes) {
     snprintf(buf, len, "%.2f MiB", (double)bytes / 1048576.0);
 }
 
-mi_status mi_report_svg(const mi_graph *g, const mi_memory_plan *plan, const mi_report_info *info,
-                        FILE *f) {
-    if (!g || !plan || !f) return mi__error(MI_ERR_INVALID_ARG, "report: NULL argument");
-    const double W = 1200, H = 640, left = 90, right = 170, top = 50, bottom = 60;
-    const double pw = W - left - right, ph = H - top - bottom;
-    size_t nn = mi_graph_node_count(g), nt = mi_graph_tensor_count(g);
-    size_t arena = mi_memory_plan_pool_size(plan, MI_POOL_ARENA);
-    size_t bound = mi_memory_plan_lower_bound(plan), naive = mi_memory_plan_naive_size(plan);
-    size_t ymax = arena > bound ? arena : bound;
-    if (!ymax) ymax = 1;
-    double steps = nn ? (double)nn : 1.0;
-    double sx = pw / steps, sy = ph / ((double)ymax * 1.05);
+/* The picture's geometry: the plot area and the scales from steps and
+ * bytes to it. */
+typedef struct svg_frame {
+    double W, H, left, top, pw, ph; /* the picture and the plot area inside it */
+    double sx, sy;                  /* units per step, per byte */
+    size_t nn, arena, bound, naive, ymax;
+} svg_frame;
+
+static void frame_init(const mi_graph *g, const mi_memory_plan *plan, svg_frame *fr) {
+    const double right = 170, bottom = 60;
+    fr->W = 1200;
+    fr->H = 640;
+    fr->left = 90;
+    fr->top = 50;
+    fr->pw = fr->W - fr->left - right;
+    fr->ph = fr->H - fr->top - bottom;
+    fr->nn = mi_graph_node_count(g);
+    fr->arena = mi_memory_plan_pool_size(plan, MI_POOL_ARENA);
+    fr->bound = mi_memory_plan_lower_bound(plan);
+    fr->naive = mi_memory_plan_naive_size(plan);
+    fr->ymax = fr->arena > fr->bound ? fr->arena : fr->bound;
+    if (!fr->ymax) fr->ymax = 1;
+    double steps = fr->nn ? (double)fr->nn : 1.0;
+    fr->sx = fr->pw / steps;
+    fr->sy = fr->ph / ((double)fr->ymax * 1.05);
+}
+
+static void svg_title(const mi_graph *g, const mi_memory_plan *plan, const mi_report_info *info,
+                      const svg_frame *fr, FILE *f) {
     char b1[32], b2[32], b3[32];
-    mib(b1, sizeof b1, arena);
-    mib(b2, sizeof b2, bound);
-    mib(b3, sizeof b3, naive);
+    mib(b1, sizeof b1, fr->arena);
+    mib(b2, sizeof b2, fr->bound);
+    mib(b3, sizeof b3, fr->naive);
     fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %.0f %.0f\" width=\"100%%\" "
-               "font-family=\"sans-serif\" font-size=\"12\">\n", W, H);
-    fprintf(f, "<rect width=\"%.0f\" height=\"%.0f\" fill=\"white\"/>\n", W, H);
-    fprintf(f, "<text x=\"%.0f\" y=\"24\" font-size=\"16\" font-weight=\"bold\">", left);
+               "font-family=\"sans-serif\" font-size=\"12\">\n", fr->W, fr->H);
+    fprintf(f, "<rect width=\"%.0f\" height=\"%.0f\" fill=\"white\"/>\n", fr->W, fr->H);
+    fprintf(f, "<text x=\"%.0f\" y=\"24\" font-size=\"16\" font-weight=\"bold\">", fr->left);
     svg_text_escaped(f, info && info->model ? info->model : mi_graph_name(g));
     fprintf(f, ": activations arena %s (lower bound %s, naive %s, %s)</text>\n", b1, b2, b3,
             mi_strategy_name(mi_memory_plan_result(plan)->strategy));
-    /* Axes and ticks. */
+}
+
+static void svg_axes(const svg_frame *fr, FILE *f) {
+    double left = fr->left, top = fr->top, pw = fr->pw, ph = fr->ph;
     fprintf(f, "<g stroke=\"#333\"><line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>"
                "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/></g>\n",
             left, top + ph, left + pw, top + ph, left, top, left, top + ph);
     for (int i = 0; i <= 5; i++) {
-        double v = (double)ymax * 1.05 * i / 5.0, y = top + ph - v * sy;
+        double v = (double)fr->ymax * 1.05 * i / 5.0, y = top + ph - v * fr->sy;
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.1f MiB</text>\n", left - 6, y + 4,
                 v / 1048576.0);
     }
+    size_t nn = fr->nn;
     size_t tick = nn > 10 ? (size_t)pow(10, floor(log10((double)nn / 2))) : 1;
     if (nn / tick > 12) tick *= 5;
     for (size_t s = 0; s <= nn; s += tick)
-        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%zu</text>\n", left + (double)s * sx,
+        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%zu</text>\n", left + (double)s * fr->sx,
                 top + ph + 16, s);
     fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">step (node in execution order)</text>\n",
-            left + pw / 2, H - 18);
+            left + pw / 2, fr->H - 18);
     fprintf(f, "<text transform=\"translate(18 %.1f) rotate(-90)\" text-anchor=\"middle\">"
                "offset in the arena</text>\n", top + ph / 2);
-    /* One rectangle per arena tensor, then workspaces. */
-    for (size_t t = 0; t < nt; t++) {
+}
+
+/* One rectangle per arena tensor, coloured by the op that made it. */
+static void svg_tensors(const mi_graph *g, const mi_memory_plan *plan, const svg_frame *fr, FILE *f) {
+    double left = fr->left, top = fr->top, ph = fr->ph, sx = fr->sx, sy = fr->sy;
+    for (size_t t = 0; t < mi_graph_tensor_count(g); t++) {
         const mi_tensor_place *p = mi_memory_plan_tensor(plan, t);
         const mi_tensor *x = mi_graph_tensor(g, t);
         if (p->pool != MI_POOL_ARENA || !p->size) continue;
@@ -176,41 +201,68 @@ mi_status mi_report_svg(const mi_graph *g, const mi_memory_plan *plan, const mi_
                 (long long)p->first, (long long)p->last, op == MI_OP_COUNT ? "" : ", made by ",
                 op == MI_OP_COUNT ? "" : mi_op_name(op));
     }
-    for (size_t k = 0; k < nn; k++) {
+}
+
+static void svg_workspaces(const mi_graph *g, const mi_memory_plan *plan, const svg_frame *fr, FILE *f) {
+    for (size_t k = 0; k < fr->nn; k++) {
         size_t ws = mi_memory_plan_workspace_size(plan, k);
         if (!ws) continue;
         size_t off = mi_memory_plan_workspace_offset(plan, k);
-        double x0 = left + (double)k * sx, y1 = top + ph - (double)off * sy, y0 = top + ph - (double)(off + ws) * sy;
+        double x0 = fr->left + (double)k * fr->sx, y1 = fr->top + fr->ph - (double)off * fr->sy,
+               y0 = fr->top + fr->ph - (double)(off + ws) * fr->sy;
         fprintf(f, "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"#bbb\" "
                    "stroke=\"#555\" stroke-width=\"0.3\" stroke-dasharray=\"2 1\"><title>workspace of ",
-                x0, y0, sx, y1 - y0 > 0.3 ? y1 - y0 : 0.3);
+                x0, y0, fr->sx, y1 - y0 > 0.3 ? y1 - y0 : 0.3);
         svg_text_escaped(f, mi_graph_node(g, k)->name);
         fprintf(f, ", %zu bytes at %zu, step %zu</title></rect>\n", ws, off, k);
     }
-    /* Pool size and lower bound. */
-    double ya = top + ph - (double)arena * sy, yb = top + ph - (double)bound * sy;
+}
+
+/* The pool size and the lower bound, as lines across the plot. */
+static void svg_pool_and_bound(const svg_frame *fr, FILE *f) {
+    char b1[32], b2[32];
+    mib(b1, sizeof b1, fr->arena);
+    mib(b2, sizeof b2, fr->bound);
+    double left = fr->left, pw = fr->pw;
+    double ya = fr->top + fr->ph - (double)fr->arena * fr->sy, yb = fr->top + fr->ph - (double)fr->bound * fr->sy;
     fprintf(f, "<line x1=\"%.1f\" y1=\"%.2f\" x2=\"%.1f\" y2=\"%.2f\" stroke=\"#d00\" stroke-width=\"1.5\"/>\n"
                "<text x=\"%.1f\" y=\"%.2f\" fill=\"#d00\">pool %s</text>\n",
             left, ya, left + pw, ya, left + pw + 6, ya + 4, b1);
     fprintf(f, "<line x1=\"%.1f\" y1=\"%.2f\" x2=\"%.1f\" y2=\"%.2f\" stroke=\"#080\" stroke-width=\"1.2\" "
                "stroke-dasharray=\"6 3\"/>\n<text x=\"%.1f\" y=\"%.2f\" fill=\"#080\">lower bound %s</text>\n",
             left, yb, left + pw, yb, left + pw + 6, yb + (fabs(ya - yb) < 14 ? 16 : 4), b2);
-    /* Legend. */
+}
+
+static void svg_legend(const svg_frame *fr, FILE *f) {
     static const struct { mi_op op; const char *label; } legend[] = {
         {MI_OP_CONV, "Conv"}, {MI_OP_RELU, "activation"}, {MI_OP_ADD, "elementwise"},
         {MI_OP_MAX_POOL, "pooling"}, {MI_OP_GEMM, "Gemm / MatMul"}, {MI_OP_CONCAT, "Concat / Split / Slice"},
         {MI_OP_BATCH_NORM, "norm / softmax"}, {MI_OP_RESHAPE, "reshape / transpose"}, {MI_OP_COUNT, "other"},
     };
+    double x = fr->left + fr->pw;
     for (size_t i = 0; i < sizeof legend / sizeof legend[0]; i++) {
-        double y = top + 70 + 18 * (double)i;
+        double y = fr->top + 70 + 18 * (double)i;
         fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"12\" height=\"12\" fill=\"%s\"/>"
                    "<text x=\"%.1f\" y=\"%.1f\">%s</text>\n",
-                left + pw + 6, y, legend[i].op == MI_OP_COUNT ? "#9c755f" : op_color(legend[i].op),
-                left + pw + 22, y + 10, legend[i].label);
+                x + 6, y, legend[i].op == MI_OP_COUNT ? "#9c755f" : op_color(legend[i].op), x + 22, y + 10,
+                legend[i].label);
     }
     fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"12\" height=\"12\" fill=\"#bbb\" stroke=\"#555\" "
                "stroke-dasharray=\"2 1\"/><text x=\"%.1f\" y=\"%.1f\">workspace</text>\n",
-            left + pw + 6, top + 70 + 18 * 9.0, left + pw + 22, top + 80 + 18 * 9.0);
+            x + 6, fr->top + 70 + 18 * 9.0, x + 22, fr->top + 80 + 18 * 9.0);
+}
+
+mi_status mi_report_svg(const mi_graph *g, const mi_memory_plan *plan, const mi_report_info *info,
+                        FILE *f) {
+    if (!g || !plan || !f) return mi__error(MI_ERR_INVALID_ARG, "report: NULL argument");
+    svg_frame fr;
+    frame_init(g, plan, &fr);
+    svg_title(g, plan, info, &fr, f);
+    svg_axes(&fr, f);
+    svg_tensors(g, plan, &fr, f);
+    svg_workspaces(g, plan, &fr, f);
+    svg_pool_and_bound(&fr, f);
+    svg_legend(&fr, f);
     fprintf(f, "</svg>\n");
     return ferror(f) ? mi__error(MI_ERR_IO, "report: write error") : MI_OK;
 }
