@@ -334,130 +334,140 @@ static mi_status axis_param(const mi_graph *g, const mi_node *n, int64_t dflt, i
     return mi__norm_axis(n, "axis", a ? a->i : dflt, x->ndim, inclusive, axis);
 }
 
+static mi_status conv_params(const mi_graph *g, const mi_node *n, mi__conv_params *c) {
+    mi_status st = window(g, n, 1, &c->nspatial, c->kernel, c->stride, c->dilation, c->pad_begin, c->pad_end);
+    if (st != MI_OK) return st;
+    c->group = mi_node_attr_int(n, "group", 1);
+    if (c->group < 1 || c->group > MI__ATTR_MAX)
+        return mi__node_error(MI_ERR_SHAPE, n, "group %lld, expected >= 1", (long long)c->group);
+    return MI_OK;
+}
+
+static mi_status pool_params(const mi_graph *g, const mi_node *n, mi__pool_params *p) {
+    mi_status st = window(g, n, 0, &p->nspatial, p->kernel, p->stride, p->dilation, p->pad_begin, p->pad_end);
+    if (st != MI_OK) return st;
+    p->ceil_mode = mi_node_attr_int(n, "ceil_mode", 0) != 0;
+    p->count_include_pad = mi_node_attr_int(n, "count_include_pad", 0) != 0;
+    if (attr_str_is(n, "auto_pad", "SAME_UPPER", "") || attr_str_is(n, "auto_pad", "SAME_LOWER", ""))
+        p->ceil_mode = 0; /* the padding already gives ceil(in / stride) */
+    return MI_OK;
+}
+
+/* GlobalAveragePool: a window as large as the input's spatial dims. */
+static mi_status global_pool_params(const mi_node *n, const mi_tensor *x, mi__pool_params *p) {
+    if (!x || x->ndim < 3 || x->ndim > 2 + MI_MAX_SPATIAL)
+        return mi__node_error(MI_ERR_SHAPE, n, "input has rank %d, expected 3 to 5", x ? x->ndim : -1);
+    p->nspatial = x->ndim - 2;
+    for (int i = 0; i < p->nspatial; i++) {
+        p->kernel[i] = x->dims[2 + i];
+        p->stride[i] = p->dilation[i] = 1;
+    }
+    return MI_OK;
+}
+
+static mi_status slice_params(const mi_graph *g, const mi_node *n, const mi_tensor *x, mi__slice_params *p) {
+    int64_t b[MI_MAX_DIMS], e[MI_MAX_DIMS];
+    mi_status st = slice_resolve(g, n, b, e, p->step);
+    if (st != MI_OK) return st;
+    p->ndim = x->ndim;
+    memcpy(p->start, b, sizeof b);
+    return MI_OK;
+}
+
+static mi_status lrn_params(const mi_node *n, mi__lrn_params *l) {
+    l->size = mi_node_attr_int(n, "size", 0);
+    if (l->size < 1 || l->size > MI__ATTR_MAX)
+        return mi__node_error(MI_ERR_GRAPH, n, "attribute 'size' is required and must be >= 1");
+    l->alpha = mi_node_attr_float(n, "alpha", 1e-4f);
+    l->beta = mi_node_attr_float(n, "beta", 0.75f);
+    l->bias = mi_node_attr_float(n, "bias", 1.0f);
+    return MI_OK;
+}
+
+/* perm, or the dims reversed when absent; it must be a permutation. */
+static mi_status transpose_params(const mi_node *n, const mi_tensor *x, int *ndim, int *perm_out) {
+    int64_t perm[MI_MAX_DIMS];
+    int found, seen[MI_MAX_DIMS] = {0};
+    if (!x) return mi__node_error(MI_ERR_GRAPH, n, "input is missing");
+    mi_status st = attr_ints(n, "perm", x->ndim, MI_MAX_DIMS, perm, NULL, &found);
+    if (st != MI_OK) return st;
+    *ndim = x->ndim;
+    for (int i = 0; i < x->ndim; i++) {
+        int64_t p = found ? perm[i] : x->ndim - 1 - i;
+        if (p < 0 || p >= x->ndim || seen[p]++)
+            return mi__node_error(MI_ERR_SHAPE, n, "perm is not a permutation of 0..%d", x->ndim - 1);
+        perm_out[i] = (int)p;
+    }
+    return MI_OK;
+}
+
+/* Bounds as attributes before opset 11, as optional constant inputs since;
+ * an absent bound is infinite. */
+static mi_status clip_params(const mi_graph *g, const mi_node *n, float *min, float *max) {
+    mi_status st;
+    *min = -INFINITY;
+    *max = INFINITY;
+    if (g->opset < 11) {
+        *min = mi_node_attr_float(n, "min", -FLT_MAX);
+        *max = mi_node_attr_float(n, "max", FLT_MAX);
+        if (*min == -FLT_MAX) *min = -INFINITY;
+        if (*max == FLT_MAX) *max = INFINITY;
+        return MI_OK;
+    }
+    if (mi__node_in(g, n, 1) && (st = mi__const_float(g, n, 1, min)) != MI_OK) return st;
+    if (mi__node_in(g, n, 2) && (st = mi__const_float(g, n, 2, max)) != MI_OK) return st;
+    return MI_OK;
+}
+
+static mi_status cast_params(const mi_node *n, mi_dtype *to) {
+    const mi_attr *a = mi_node_attr(n, "to");
+    if (!a || a->type != MI_ATTR_INT) return mi__node_error(MI_ERR_GRAPH, n, "attribute 'to' is required");
+    *to = mi__dtype_from_int(a->i);
+    if (*to == MI_DTYPE_UNDEFINED)
+        return mi__node_error(MI_ERR_UNSUPPORTED, n, "cast to ONNX data type %lld is not supported", (long long)a->i);
+    return MI_OK;
+}
+
 mi_status mi__op_params_get(const mi_graph *g, const mi_node *n, mi__op_params *out) {
-    mi_status st = MI_OK;
     memset(out, 0, sizeof *out);
     out->op = n->op;
     const mi_tensor *x = mi__node_in(g, n, 0);
     switch (n->op) {
-    case MI_OP_CONV: {
-        mi__conv_params *c = &out->u.conv;
-        if ((st = window(g, n, 1, &c->nspatial, c->kernel, c->stride, c->dilation, c->pad_begin,
-                         c->pad_end)) != MI_OK)
-            return st;
-        c->group = mi_node_attr_int(n, "group", 1);
-        if (c->group < 1 || c->group > MI__ATTR_MAX)
-            return mi__node_error(MI_ERR_SHAPE, n, "group %lld, expected >= 1", (long long)c->group);
-        break;
-    }
-    case MI_OP_MAX_POOL: case MI_OP_AVERAGE_POOL: {
-        mi__pool_params *p = &out->u.pool;
-        if ((st = window(g, n, 0, &p->nspatial, p->kernel, p->stride, p->dilation, p->pad_begin,
-                         p->pad_end)) != MI_OK)
-            return st;
-        p->ceil_mode = mi_node_attr_int(n, "ceil_mode", 0) != 0;
-        p->count_include_pad = mi_node_attr_int(n, "count_include_pad", 0) != 0;
-        if (attr_str_is(n, "auto_pad", "SAME_UPPER", "") || attr_str_is(n, "auto_pad", "SAME_LOWER", ""))
-            p->ceil_mode = 0; /* the padding already gives ceil(in / stride) */
-        break;
-    }
-    case MI_OP_GLOBAL_AVERAGE_POOL: {
-        mi__pool_params *p = &out->u.pool;
-        if (!x || x->ndim < 3 || x->ndim > 2 + MI_MAX_SPATIAL)
-            return mi__node_error(MI_ERR_SHAPE, n, "input has rank %d, expected 3 to 5", x ? x->ndim : -1);
-        p->nspatial = x->ndim - 2;
-        for (int i = 0; i < p->nspatial; i++) {
-            p->kernel[i] = x->dims[2 + i];
-            p->stride[i] = p->dilation[i] = 1;
-        }
-        break;
-    }
+    case MI_OP_CONV: return conv_params(g, n, &out->u.conv);
+    case MI_OP_MAX_POOL: case MI_OP_AVERAGE_POOL: return pool_params(g, n, &out->u.pool);
+    case MI_OP_GLOBAL_AVERAGE_POOL: return global_pool_params(n, x, &out->u.pool);
     case MI_OP_GEMM:
         out->u.gemm.alpha = mi_node_attr_float(n, "alpha", 1.0f);
         out->u.gemm.beta = mi_node_attr_float(n, "beta", 1.0f);
         out->u.gemm.trans_a = mi_node_attr_int(n, "transA", 0) != 0;
         out->u.gemm.trans_b = mi_node_attr_int(n, "transB", 0) != 0;
-        break;
+        return MI_OK;
     case MI_OP_PAD: return pad_params(g, n, &out->u.pad);
-    case MI_OP_SLICE: {
-        int64_t b[MI_MAX_DIMS], e[MI_MAX_DIMS];
-        if ((st = slice_resolve(g, n, b, e, out->u.slice.step)) != MI_OK) return st;
-        out->u.slice.ndim = x->ndim;
-        memcpy(out->u.slice.start, b, sizeof b);
-        break;
-    }
+    case MI_OP_SLICE: return slice_params(g, n, x, &out->u.slice);
     case MI_OP_REDUCE_MEAN: return reduce_params(g, n, &out->u.reduce);
-    case MI_OP_LRN: {
-        mi__lrn_params *l = &out->u.lrn;
-        l->size = mi_node_attr_int(n, "size", 0);
-        if (l->size < 1 || l->size > MI__ATTR_MAX)
-            return mi__node_error(MI_ERR_GRAPH, n, "attribute 'size' is required and must be >= 1");
-        l->alpha = mi_node_attr_float(n, "alpha", 1e-4f);
-        l->beta = mi_node_attr_float(n, "beta", 0.75f);
-        l->bias = mi_node_attr_float(n, "bias", 1.0f);
-        break;
-    }
-    case MI_OP_TRANSPOSE: {
-        int64_t perm[MI_MAX_DIMS];
-        int found, seen[MI_MAX_DIMS] = {0};
-        if (!x) return mi__node_error(MI_ERR_GRAPH, n, "input is missing");
-        if ((st = attr_ints(n, "perm", x->ndim, MI_MAX_DIMS, perm, NULL, &found)) != MI_OK)
-            return st;
-        out->u.transpose.ndim = x->ndim;
-        for (int i = 0; i < x->ndim; i++) {
-            int64_t p = found ? perm[i] : x->ndim - 1 - i;
-            if (p < 0 || p >= x->ndim || seen[p]++)
-                return mi__node_error(MI_ERR_SHAPE, n, "perm is not a permutation of 0..%d", x->ndim - 1);
-            out->u.transpose.perm[i] = (int)p;
-        }
-        break;
-    }
+    case MI_OP_LRN: return lrn_params(n, &out->u.lrn);
+    case MI_OP_TRANSPOSE: return transpose_params(n, x, &out->u.transpose.ndim, out->u.transpose.perm);
     case MI_OP_CONCAT: return axis_param(g, n, 0, 1, 0, &out->u.axis.axis);
     case MI_OP_SPLIT: case MI_OP_GATHER: return axis_param(g, n, 0, 0, 0, &out->u.axis.axis);
     case MI_OP_FLATTEN: return axis_param(g, n, 1, 0, 1, &out->u.axis.axis);
     case MI_OP_SOFTMAX:
         out->u.softmax.coerce_2d = g->opset < 13;
         return axis_param(g, n, g->opset < 13 ? 1 : -1, 0, 0, &out->u.softmax.axis);
-    case MI_OP_CLIP:
-        out->u.clip.min = -INFINITY;
-        out->u.clip.max = INFINITY;
-        if (g->opset < 11) {
-            out->u.clip.min = mi_node_attr_float(n, "min", -FLT_MAX);
-            out->u.clip.max = mi_node_attr_float(n, "max", FLT_MAX);
-            if (out->u.clip.min == -FLT_MAX) out->u.clip.min = -INFINITY;
-            if (out->u.clip.max == FLT_MAX) out->u.clip.max = INFINITY;
-        } else {
-            if (mi__node_in(g, n, 1) && (st = mi__const_float(g, n, 1, &out->u.clip.min)) != MI_OK)
-                return st;
-            if (mi__node_in(g, n, 2) && (st = mi__const_float(g, n, 2, &out->u.clip.max)) != MI_OK)
-                return st;
-        }
-        break;
+    case MI_OP_CLIP: return clip_params(g, n, &out->u.clip.min, &out->u.clip.max);
     case MI_OP_HARD_SIGMOID:
         out->u.hard_sigmoid.alpha = mi_node_attr_float(n, "alpha", 0.2f);
         out->u.hard_sigmoid.beta = mi_node_attr_float(n, "beta", 0.5f);
-        break;
+        return MI_OK;
     case MI_OP_HARD_SWISH: /* x * HardSigmoid(x) with fixed alpha 1/6 */
         out->u.hard_sigmoid.alpha = 1.0f / 6.0f;
         out->u.hard_sigmoid.beta = 0.5f;
-        break;
+        return MI_OK;
     case MI_OP_BATCH_NORM:
         out->u.batch_norm.epsilon = mi_node_attr_float(n, "epsilon", 1e-5f);
-        break;
-    case MI_OP_CAST: {
-        const mi_attr *a = mi_node_attr(n, "to");
-        if (!a || a->type != MI_ATTR_INT)
-            return mi__node_error(MI_ERR_GRAPH, n, "attribute 'to' is required");
-        out->u.cast.to = a->i >= 0 && a->i <= 64 ? mi__dtype_from_int(a->i)
-                                                 : MI_DTYPE_UNDEFINED;
-        if (out->u.cast.to == MI_DTYPE_UNDEFINED)
-            return mi__node_error(MI_ERR_UNSUPPORTED, n, "cast to ONNX data type %lld is not supported",
-                            (long long)a->i);
-        break;
+        return MI_OK;
+    case MI_OP_CAST: return cast_params(n, &out->u.cast.to);
+    default: return MI_OK;
     }
-    default: break;
-    }
-    return st;
 }
 
 mi_status mi__node_check_overlap(const mi_graph *g, const mi_node *n, void *const *in, void *const *out) {
