@@ -38,10 +38,15 @@ const char *mi_csv_id_text(const mi_csv *csv, size_t i) {
     return i < csv->count ? csv->text + csv->text_at[i] : NULL;
 }
 
+/* Narrows [*s, *end) to its text without spaces and tabs around it. */
+static void trim(const char **s, const char **end) {
+    while (*s < *end && (**s == ' ' || **s == '\t')) (*s)++;
+    while (*end > *s && ((*end)[-1] == ' ' || (*end)[-1] == '\t')) (*end)--;
+}
+
 /* A field: optional spaces, an optional '-', digits, optional spaces. */
 static int parse_i64(const char *s, const char *end, int64_t *out) {
-    while (s < end && (*s == ' ' || *s == '\t')) s++;
-    while (end > s && (end[-1] == ' ' || end[-1] == '\t')) end--;
+    trim(&s, &end);
     int neg = 0;
     if (s < end && (*s == '-' || *s == '+')) neg = *s++ == '-';
     if (s == end) return 0;
@@ -57,18 +62,25 @@ static int parse_i64(const char *s, const char *end, int64_t *out) {
     return 1;
 }
 
-static mi_status line_error(const mi_csv *c, size_t line, const char *what) {
-    return mi__error(MI_ERR_PARSE, "%s:%zu: %s", c->name, line, what);
+/* A parse under way: the line it is at, and the room of the arrays that
+ * grow with each buffer (c->cap is that of c->buffers). */
+typedef struct parser {
+    mi_csv *c;
+    size_t line;
+    size_t ntext; /* bytes of c->text in use */
+    size_t cap_text, cap_at, cap_ids, cap_lines;
+} parser;
+
+static mi_status line_error(const parser *ps, const char *what) {
+    return mi__error(MI_ERR_PARSE, "%s:%zu: %s", ps->c->name, ps->line, what);
 }
 
 /* MiniMalloc's CSV has named its columns both ways over its versions. */
 static int header_is(const char *s, const char *end, const char *const want[4]) {
     for (int f = 0; f < 4; f++) {
         const char *comma = memchr(s, ',', (size_t)(end - s));
-        const char *fe = comma ? comma : end;
-        while (s < fe && (*s == ' ' || *s == '\t')) s++;
-        const char *te = fe;
-        while (te > s && (te[-1] == ' ' || te[-1] == '\t')) te--;
+        const char *te = comma ? comma : end;
+        trim(&s, &te);
         if ((size_t)(te - s) != strlen(want[f]) || memcmp(s, want[f], (size_t)(te - s)) != 0) return 0;
         if (f < 3 && !comma) return 0;
         s = comma ? comma + 1 : end;
@@ -112,10 +124,112 @@ static mi_status check_duplicates(const mi_csv *c) {
     return st;
 }
 
+/* Where field k (0 .. 3) that starts at f ends: at the next comma, the
+ * last one at the end of the line. */
+static mi_status field_end(const parser *ps, const char *f, const char *le, int k,
+                           const char **fe) {
+    const char *comma = memchr(f, ',', (size_t)(le - f));
+    if (k < 3 && !comma)
+        return line_error(ps, "expected 4 comma-separated fields: id,lower,upper,size");
+    if (k == 3 && comma) return line_error(ps, "more than 4 fields");
+    *fe = k < 3 ? comma : le;
+    return MI_OK;
+}
+
+/* The id: any text but empty (an integer, or a name), kept as written
+ * for the buffer about to be added; *id is INT64_MIN for a name. */
+static mi_status parse_id(parser *ps, const char *a, const char *z, int64_t *id) {
+    mi_csv *c = ps->c;
+    mi_status st;
+    trim(&a, &z);
+    if (a == z) return line_error(ps, "field 'id' is empty");
+    size_t n = (size_t)(z - a);
+    if ((st = mi__grow((void **)&c->text, &ps->cap_text, ps->ntext + n + 1, 1)) ||
+        (st = mi__grow((void **)&c->text_at, &ps->cap_at, c->count + 1, sizeof *c->text_at)))
+        return st;
+    memcpy(c->text + ps->ntext, a, n);
+    c->text[ps->ntext + n] = '\0';
+    c->text_at[c->count] = ps->ntext;
+    ps->ntext += n + 1;
+    if (!parse_i64(a, z, id)) *id = INT64_MIN;
+    return MI_OK;
+}
+
+/* The four fields of the data line [f, le), in order, so that the first
+ * wrong one is the one named. */
+static mi_status parse_fields(parser *ps, const char *f, const char *le, int64_t v[4]) {
+    static const char *const names[] = {"id", "lower", "upper", "size"};
+    for (int k = 0; k < 4; k++) {
+        const char *fe = le; /* field_end sets it when it succeeds, which gcc cannot see */
+        mi_status st = field_end(ps, f, le, k, &fe);
+        if (st) return st;
+        if (k == 0) {
+            if ((st = parse_id(ps, f, fe, &v[0]))) return st;
+        } else if (!parse_i64(f, fe, &v[k])) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "field '%s' is not an integer that fits in 64 bits",
+                     names[k]);
+            return line_error(ps, msg);
+        }
+        f = fe + 1;
+    }
+    return MI_OK;
+}
+
+/* A data line [q, le) becomes the next buffer. */
+static mi_status parse_buffer(parser *ps, const char *q, const char *le) {
+    mi_csv *c = ps->c;
+    int64_t v[4];
+    mi_status st = parse_fields(ps, q, le, v);
+    if (st) return st;
+    if (v[2] <= v[1])
+        return line_error(ps, "upper must be greater than lower (lifetimes are [lower, upper))");
+    if (v[3] < 0) return line_error(ps, "size must not be negative");
+    if ((st = mi__grow((void **)&c->buffers, &c->cap, c->count + 1, sizeof *c->buffers)) ||
+        (st = mi__grow((void **)&c->ids, &ps->cap_ids, c->count + 1, sizeof *c->ids)) ||
+        (st = mi__grow((void **)&c->lines, &ps->cap_lines, c->count + 1, sizeof *c->lines)))
+        return st;
+    c->buffers[c->count] = (mi_buffer){(size_t)v[3], v[1], v[2] - 1};
+    c->ids[c->count] = v[0];
+    c->lines[c->count] = ps->line;
+    c->count++;
+    return MI_OK;
+}
+
+/* Line by line: blank lines are skipped, the first other one is the
+ * header, the rest are buffers. */
+static mi_status parse_lines(parser *ps, const char *text, size_t len) {
+    const char *p = text, *end = text + len;
+    int have_header = 0;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *le = nl ? nl : end;
+        const char *next = nl ? nl + 1 : end;
+        ps->line++;
+        if (le > p && le[-1] == '\r') le--;
+        const char *q = p;
+        while (q < le && (*q == ' ' || *q == '\t')) q++;
+        p = next;
+        if (q == le) continue; /* blank line */
+        if (memchr(q, '\0', (size_t)(le - q))) return line_error(ps, "NUL byte in the text");
+        mi_status st = MI_OK;
+        if (have_header)
+            st = parse_buffer(ps, q, le);
+        else if (!(have_header = header_ok(q, le)))
+            st = line_error(ps, "expected the header `id,lower,upper,size` (or `buffer,start,end,size`)");
+        if (st) return st;
+    }
+    if (!have_header)
+        return mi__error(MI_ERR_PARSE, "%s:1: empty file; expected the header `id,lower,upper,size`",
+                         ps->c->name);
+    return MI_OK;
+}
+
 mi_status mi_csv_parse(const char *text, size_t len, const char *name, mi_csv **out) {
     mi_status st = MI_OK;
     *out = NULL;
     mi_csv *c = mi__calloc(1, sizeof *c);
+    parser ps = {.c = c};
     if (!c || !(c->name = mi__strdup(name ? name : "<csv>"))) {
         st = mi__error(MI_ERR_NO_MEMORY, "reading a CSV problem");
         goto fail;
@@ -124,98 +238,7 @@ mi_status mi_csv_parse(const char *text, size_t len, const char *name, mi_csv **
         st = mi__error(MI_ERR_INVALID_ARG, "%s: no text", c->name);
         goto fail;
     }
-    const char *p = text, *end = text + len;
-    size_t line = 0, cap_ids = 0, cap_lines = 0, cap_at = 0, cap_text = 0, ntext = 0;
-    int have_header = 0;
-    while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        const char *le = nl ? nl : end;
-        const char *next = nl ? nl + 1 : end;
-        line++;
-        if (le > p && le[-1] == '\r') le--;
-        const char *q = p;
-        while (q < le && (*q == ' ' || *q == '\t')) q++;
-        p = next;
-        if (q == le) continue; /* blank line */
-        if (memchr(q, '\0', (size_t)(le - q))) {
-            st = line_error(c, line, "NUL byte in the text");
-            goto fail;
-        }
-        if (!have_header) {
-            if (!header_ok(q, le)) {
-                st = line_error(c, line, "expected the header `id,lower,upper,size` (or `buffer,start,end,size`)");
-                goto fail;
-            }
-            have_header = 1;
-            continue;
-        }
-        int64_t v[4];
-        const char *f = q;
-        for (int k = 0; k < 4; k++) {
-            const char *comma = k < 3 ? memchr(f, ',', (size_t)(le - f)) : NULL;
-            if (k < 3 && !comma) {
-                st = line_error(c, line, "expected 4 comma-separated fields: id,lower,upper,size");
-                goto fail;
-            }
-            const char *fe = k < 3 ? comma : le;
-            if (k == 3 && memchr(f, ',', (size_t)(le - f))) {
-                st = line_error(c, line, "more than 4 fields");
-                goto fail;
-            }
-            if (k == 0) {
-                /* The id: any text but empty (an integer, or a name). */
-                const char *a = f, *z = fe;
-                while (a < z && (*a == ' ' || *a == '\t')) a++;
-                while (z > a && (z[-1] == ' ' || z[-1] == '\t')) z--;
-                if (a == z) {
-                    st = line_error(c, line, "field 'id' is empty");
-                    goto fail;
-                }
-                size_t n = (size_t)(z - a);
-                if ((st = mi__grow((void **)&c->text, &cap_text, ntext + n + 1, 1)) ||
-                    (st = mi__grow((void **)&c->text_at, &cap_at, c->count + 1, sizeof *c->text_at)))
-                    goto fail;
-                memcpy(c->text + ntext, a, n);
-                c->text[ntext + n] = '\0';
-                c->text_at[c->count] = ntext;
-                ntext += n + 1;
-                if (!parse_i64(a, z, &v[0])) v[0] = INT64_MIN;
-                f = fe + 1;
-                continue;
-            }
-            if (!parse_i64(f, fe, &v[k])) {
-                static const char *const names[] = {"id", "lower", "upper", "size"};
-                char msg[160];
-                snprintf(msg, sizeof msg, "field '%s' is not an integer that fits in 64 bits",
-                         names[k]);
-                st = line_error(c, line, msg);
-                goto fail;
-            }
-            f = fe + 1;
-        }
-        if (v[2] <= v[1]) {
-            st = line_error(c, line, "upper must be greater than lower (lifetimes are [lower, upper))");
-            goto fail;
-        }
-        if (v[3] < 0) {
-            st = line_error(c, line, "size must not be negative");
-            goto fail;
-        }
-        if ((st = mi__grow((void **)&c->buffers, &c->cap, c->count + 1, sizeof *c->buffers)) ||
-            (st = mi__grow((void **)&c->ids, &cap_ids, c->count + 1, sizeof *c->ids)) ||
-            (st = mi__grow((void **)&c->lines, &cap_lines, c->count + 1, sizeof *c->lines)))
-            goto fail;
-        c->buffers[c->count] = (mi_buffer){(size_t)v[3], v[1], v[2] - 1};
-        c->ids[c->count] = v[0];
-        c->lines[c->count] = line;
-        c->count++;
-    }
-    if (!have_header) {
-        st = mi__error(MI_ERR_PARSE, "%s:1: empty file; expected the header `id,lower,upper,size`",
-                       c->name);
-        goto fail;
-    }
-    if ((st = check_duplicates(c))) goto fail;
+    if ((st = parse_lines(&ps, text, len)) || (st = check_duplicates(c))) goto fail;
     *out = c;
     return MI_OK;
 fail:

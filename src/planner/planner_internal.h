@@ -30,11 +30,6 @@ typedef struct mi__prob {
 mi_status mi__prob_init(mi__prob *p, const mi_problem *src, const mi_solve_options *opt);
 void mi__prob_free(mi__prob *p);
 
-/* Whether buffers i and j are live at a common step. */
-static inline int mi__prob_conflict(const mi__prob *p, size_t i, size_t j) {
-    return p->first[i] <= p->last[j] && p->first[j] <= p->last[i];
-}
-
 /* Each strategy: offsets has p->n entries; *pool receives the pool size. */
 mi_status mi__plan_naive(const mi__prob *p, size_t *offsets, size_t *pool);
 mi_status mi__plan_coloring(const mi__prob *p, size_t *offsets, size_t *pool);
@@ -95,7 +90,5 @@ void mi__spans_sort(mi__span *s, size_t k);
 /* Chooses an offset for size bytes among k spans sorted by offset: the
  * lowest gap that fits, or the smallest gap that fits (else the top). */
 size_t mi__spans_fit(const mi__span *s, size_t k, size_t size, mi__fit fit);
-/* The lowest fit among k unsorted spans (reorders them). */
-size_t mi__spans_lowest_fit(mi__span *s, size_t k, size_t size);
 
 #endif

@@ -133,31 +133,3 @@ size_t mi__spans_fit(const mi__span *s, size_t k, size_t size, mi__fit fit) {
     }
     return best != SIZE_MAX ? best : x;
 }
-
-/* Lowest fit without sorting everything: small buffers, which come last in
- * largest-first order and meet the most placed neighbours, usually fit in
- * a low gap, so a heap that yields spans in offset order stops early. */
-static void sift_down(mi__span *h, size_t k, size_t i) {
-    mi__span v = h[i];
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= k) break;
-        if (c + 1 < k && h[c + 1].off < h[c].off) c++;
-        if (v.off <= h[c].off) break;
-        h[i] = h[c];
-        i = c;
-    }
-    h[i] = v;
-}
-
-size_t mi__spans_lowest_fit(mi__span *s, size_t k, size_t size) {
-    for (size_t i = k / 2; i-- > 0;) sift_down(s, k, i);
-    size_t x = 0;
-    while (k) {
-        if (s[0].off >= x && s[0].off - x >= size) return x;
-        if (s[0].end > x) x = s[0].end;
-        s[0] = s[--k];
-        sift_down(s, k, 0);
-    }
-    return x;
-}

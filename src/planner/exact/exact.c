@@ -42,18 +42,13 @@
  * capacities to ask, with which preorders and limits (minimising from a
  * part's floor up to its incumbent, restarts). */
 #include "exact_internal.h"
-#include "exact_sat.h"
 
-#include <assert.h>
 #include <string.h>
 
 #define NONE UINT32_MAX
 /* Most ordering entries over all frames (8 Mi entries, 64 MiB); past it a
  * search gives up as on a node limit. */
 #define ARENA_MAX ((size_t)1 << 23)
-/* The clock is read every CHECK_NODES nodes or CHECK_WORK entries scanned. */
-#define CHECK_NODES 1024
-#define CHECK_WORK ((uint64_t)1 << 18)
 /* Most words of explanation sets over all frames (32 MiB). */
 #define EX_MAX_WORDS ((uint64_t)1 << 22)
 
@@ -73,7 +68,7 @@ struct mi__xframe {
     uint32_t cur;       /* SEARCH: buffer placed now, or NONE */
     uint32_t ncand;     /* SEARCH: candidates, at base + k */
     uint32_t canon_pre; /* SEARCH: candidates come after (canon_off, canon_pre) */
-    uint32_t hatless;   /* SEARCH: cur overlaps no unplaced buffer (see try_next) */
+    uint32_t hatless;   /* SEARCH: cur overlaps no unplaced buffer (see child_ordering) */
     size_t canon_off;
     size_t min_height;  /* SEARCH: lowest end any unplaced buffer can reach */
     size_t base;
@@ -88,7 +83,7 @@ struct mi__xtrail_rec {
     size_t old;
 };
 
-enum { EV_GO, EV_SOLVED, EV_FAILED };
+enum { EV_GO, EV_SOLVED, EV_FAILED, EV_ABORTED };
 enum { TRY_PUSHED, TRY_SOLVED, TRY_EXHAUSTED, TRY_ABORTED };
 
 /* Static preorders: keys compared in turn, each descending, then index.
@@ -111,172 +106,6 @@ static const uint8_t heuristics[][3] = {
 #define NHEUR ((int)MI__ARRAY_LEN(heuristics))
 _Static_assert(MI__ARRAY_LEN(heuristics) == MI__XNHEUR, "exact_internal.h counts the preorders");
 
-
-/* ---- setup ------------------------------------------------------------------ */
-
-void mi__xsolver_free(solver *s) {
-    if (s->xsat)
-        for (uint32_t q = 0; q < s->nparts; q++) mi__xsat_free(s->xsat[q]);
-    mi__free(s->xsat);
-    mi__free(s->size);
-    mi__free(s->sec0);
-    mi__free(s->sec1);
-    mi__free(s->area);
-    mi__free(s->width);
-    mi__free(s->key_t);
-    mi__free(s->min_off);
-    mi__free(s->sol);
-    mi__free(s->cuts0);
-    mi__free(s->cuts);
-    mi__free(s->acc);
-    mi__free(s->stamp);
-    mi__free(s->arena);
-    mi__free(s->frames);
-    mi__free(s->trail);
-    mi__free(s->tt);
-    mi__free(s->lev);
-    mi__free(s->sky);
-    mi__free(s->fex);
-    mi__free(s->fail_set);
-    mi__free(s->cand_set);
-    mi__free(s->tt_set);
-    mi__free(s->order);
-    mi__free(s->part_at);
-    mi__free(s->part_s1);
-    mi__free(s->part_lo);
-    mi__free(s->part_hi);
-}
-
-/* Sections are the steps where a buffer ends and some buffer started since
- * the previous section: exactly the maximal sets of buffers live together.
- * Two buffers conflict iff they share a section, and the sections of a
- * buffer are a contiguous range. */
-mi_status mi__xsolver_init(solver *s, const mi__prob *p) {
-    mi_status st = MI_OK;
-    size_t n = p->n, an = n ? n : 1, ns = (size_t)p->nsteps + 1;
-    memset(s, 0, sizeof *s);
-    s->p = p;
-    s->check_nodes = CHECK_NODES;
-    s->check_work = CHECK_WORK;
-    uint8_t *ev = mi__calloc(ns, 1);
-    uint32_t *before = mi__malloc(ns * sizeof *before);
-    s->size = mi__malloc(an * sizeof *s->size);
-    s->sec0 = mi__malloc(an * sizeof *s->sec0);
-    s->sec1 = mi__malloc(an * sizeof *s->sec1);
-    s->area = mi__malloc(an * sizeof *s->area);
-    s->width = mi__malloc(an * sizeof *s->width);
-    s->key_t = mi__malloc(an * sizeof *s->key_t);
-    s->min_off = mi__calloc(an, sizeof *s->min_off);
-    s->sol = mi__calloc(an, sizeof *s->sol);
-    s->order = mi__malloc(an * sizeof *s->order);
-    s->part_at = mi__malloc((an + 1) * sizeof *s->part_at);
-    s->part_s1 = mi__malloc(an * sizeof *s->part_s1);
-    s->part_lo = mi__malloc(an * sizeof *s->part_lo);
-    s->part_hi = mi__malloc(an * sizeof *s->part_hi);
-    s->tt_size = (size_t)1 << 10;
-    while (s->tt_size < ((size_t)1 << MI__XTT_BITS) && s->tt_size < 256 * an) s->tt_size *= 2;
-    s->tt = mi__calloc(s->tt_size, sizeof *s->tt);
-    if (!ev || !before || !s->size || !s->sec0 || !s->sec1 || !s->area || !s->width || !s->key_t ||
-        !s->min_off || !s->sol || !s->order || !s->part_at || !s->part_s1 || !s->part_lo ||
-        !s->part_hi || !s->tt) {
-        st = mi__error(MI_ERR_NO_MEMORY, "exact: %zu buffers", n);
-        goto done;
-    }
-    for (size_t i = 0; i < n; i++) {
-        s->size[i] = p->size[i] / p->align;
-        if (!s->size[i]) continue;
-        s->nlive++;
-        ev[p->first[i]] |= 1;
-        ev[p->last[i]] |= 2;
-        /* Lifetimes as given, not compressed: the preorders rank by how
-         * long a buffer lives (with compressed steps 4 of the 11 MiniMalloc
-         * benchmarks found no plan within their capacity in 10 s). */
-        uint64_t w = (uint64_t)p->src[i].last - (uint64_t)p->src[i].first;
-        s->width[i] = w < SIZE_MAX ? (size_t)w + 1 : SIZE_MAX;
-        if (!mi__mul_size(s->size[i], s->width[i], &s->area[i])) s->area[i] = SIZE_MAX;
-    }
-    /* before[t]: the number of sections at steps < t. */
-    uint32_t nsec = 0;
-    int started = 0;
-    for (uint32_t t = 0; t < p->nsteps; t++) {
-        before[t] = nsec;
-        if (ev[t] & 1) started = 1;
-        if ((ev[t] & 2) && started) {
-            nsec++;
-            started = 0;
-        }
-    }
-    before[p->nsteps] = nsec;
-    s->nsec = nsec;
-    size_t as = (size_t)nsec + 1;
-    s->cuts0 = mi__calloc(as, sizeof *s->cuts0);
-    s->cuts = mi__calloc(as, sizeof *s->cuts);
-    s->acc = mi__calloc(as, sizeof *s->acc);
-    s->stamp = mi__calloc(as, sizeof *s->stamp);
-    s->lev = mi__calloc(as, sizeof *s->lev);
-    s->sky = mi__calloc(as, sizeof *s->sky);
-    s->exw = nsec / 64 + 1;
-    /* Failed states keep their explanation exactly while it is small (up
-     * to 256 sections), else as a range of sections. */
-    if (s->exw <= MI__XTT_SET_WORDS) s->tt_set = mi__calloc(s->tt_size * s->exw, sizeof *s->tt_set);
-    s->fail_set = mi__calloc(s->exw, sizeof *s->fail_set);
-    s->cand_set = mi__calloc(s->exw, sizeof *s->cand_set);
-    if (!s->cuts0 || !s->cuts || !s->acc || !s->stamp || !s->lev || !s->sky || !s->fail_set ||
-        !s->cand_set || (s->exw <= MI__XTT_SET_WORDS && !s->tt_set)) {
-        st = mi__error(MI_ERR_NO_MEMORY, "exact: %u sections", nsec);
-        goto done;
-    }
-    for (size_t i = 0; i < n; i++) {
-        s->sec0[i] = s->sec1[i] = 0;
-        if (!s->size[i]) continue;
-        /* A buffer's last step closes a section if none closed since it
-         * started, so the range is never empty. */
-        s->sec0[i] = before[p->first[i]];
-        s->sec1[i] = before[p->last[i] + 1] - 1;
-        assert(s->sec0[i] <= s->sec1[i] && s->sec1[i] < nsec);
-    }
-    /* Difference arrays: cuts0[c] counts buffers with sec0 <= c < sec1,
-     * acc[c] the units live in section c (no sum exceeds naive). */
-    for (size_t i = 0; i < n; i++) {
-        if (!s->size[i]) continue;
-        s->cuts0[s->sec0[i]]++;
-        s->cuts0[s->sec1[i]]--;
-        s->acc[s->sec0[i]] += s->size[i];
-        s->acc[s->sec1[i] + 1] -= s->size[i];
-    }
-    for (uint32_t c = 1; c < nsec; c++) {
-        s->cuts0[c] += s->cuts0[c - 1];
-        s->acc[c] += s->acc[c - 1];
-    }
-    /* Buffers by first section (a counting sort, stable), then cut into
-     * parts at the boundaries no buffer crosses; each part's floor is its
-     * largest section total. */
-    uint32_t *cnt = before; /* reused: nsec + 1 <= nsteps + 1 entries */
-    memset(cnt, 0, ((size_t)nsec + 1) * sizeof *cnt);
-    for (size_t i = 0; i < n; i++)
-        if (s->size[i]) cnt[s->sec0[i] + 1]++;
-    for (uint32_t c = 0; c < nsec; c++) cnt[c + 1] += cnt[c];
-    for (size_t i = 0; i < n; i++)
-        if (s->size[i]) s->order[cnt[s->sec0[i]]++] = (uint32_t)i;
-    uint32_t q = 0;
-    s->part_at[0] = 0;
-    for (uint32_t k = 0; k < s->nlive; k++) {
-        uint32_t b = s->order[k];
-        if (k > 0 && s->sec0[b] > s->part_s1[q]) s->part_at[++q] = k;
-        if (k == s->part_at[q] || s->sec1[b] > s->part_s1[q]) s->part_s1[q] = s->sec1[b];
-    }
-    s->nparts = s->nlive ? q + 1 : 0;
-    s->part_at[s->nparts] = s->nlive;
-    for (q = 0; q < s->nparts; q++) {
-        s->part_lo[q] = 0;
-        for (uint32_t c = s->sec0[s->order[s->part_at[q]]]; c <= s->part_s1[q]; c++)
-            if (s->acc[c] > s->part_lo[q]) s->part_lo[q] = s->acc[c];
-    }
-done:
-    mi__free(ev);
-    mi__free(before);
-    return st;
-}
 
 /* ---- small helpers ------------------------------------------------------------ */
 
@@ -325,8 +154,8 @@ static int poll_clock(solver *s) {
     if (s->work_budget && s->work >= s->work_budget) s->stop = 1;
     if (s->cancel && atomic_load_explicit(s->cancel, memory_order_relaxed)) s->stop = 1;
     if (!s->stop && s->deadline > 0 && (s->nodes >= s->check_nodes || s->work >= s->check_work)) {
-        s->check_nodes = s->nodes + CHECK_NODES;
-        s->check_work = s->work + CHECK_WORK;
+        s->check_nodes = s->nodes + MI__XCHECK_NODES;
+        s->check_work = s->work + MI__XCHECK_WORK;
         if (mi__now() > s->deadline) s->stop = 1;
     }
     return s->stop;
@@ -714,160 +543,237 @@ static mi_status next_part(solver *s, int *pushed, int *full, int *dead) {
     return MI_OK;
 }
 
+/* A move being tried: a candidate of the SEARCH frame fi placed at its
+ * lowest offset, and the child state that follows from it. */
+typedef struct move {
+    size_t fi;
+    uint32_t buf;
+    uint32_t pre;       /* its rank; 0 with no slack, where ranks order no candidates */
+    size_t off, end;    /* where it rests, and its end */
+    size_t canon_off;   /* the child's canonical position, with pre */
+    entry *child;       /* the child's ordering (nchild entries), then ncut cuts */
+    size_t nchild, ncut;
+    size_t min_height;  /* lowest end any of the child's buffers can reach */
+    int hatless;
+} move;
+
+/* Room for the child of a frame over k buffers: its ordering and the
+ * buffers the move raises, with their sort's scratch (3k entries), then
+ * the span boundaries it may fall apart at; and k trail records. *full:
+ * the arena is at its limit. */
+static mi_status reserve_child(solver *s, size_t k, size_t span, int *full) {
+    mi_status st = arena_reserve(s, 3 * k + span, full);
+    if (st || *full) return st;
+    void *t = s->trail;
+    st = mi__grow(&t, &s->trail_cap, s->ntrail + k, sizeof *s->trail);
+    s->trail = t;
+    return st;
+}
+
+static inline void place(solver *s, frame *parent, const move *mv) {
+    parent->cur = mv->buf;
+    parent->trail_mark = s->ntrail;
+    s->sol[mv->buf] = mv->off;
+    /* No slack: the buffer rests on a flat skyline (see candidates). */
+    for (uint32_t c = s->sec0[mv->buf]; s->full && c <= s->sec1[mv->buf]; c++) s->sky[c] = mv->end;
+}
+
+/* The child's ordering, at the top of the arena: the parent's less the
+ * placed buffer, where the buffers overlapping it that rested below its
+ * end are raised to it (undone by the trail). */
+static inline void child_ordering(solver *s, const frame *parent, move *mv) {
+    size_t k = parent->k, nkept = 0, nraised = 0, end = mv->end;
+    const entry *ord = s->arena + parent->base;
+    entry *child = s->arena + s->top, *raised = child + (k - 1);
+    uint32_t placed = mv->buf, first_sec = s->sec0[placed], last_sec = s->sec1[placed];
+    int overlapped = 0;
+    for (size_t i = 0; i < k; i++) {
+        uint32_t u = ord[i].b;
+        if (u == placed) continue;
+        int over = s->sec0[u] <= last_sec && first_sec <= s->sec1[u];
+        overlapped |= over;
+        if (over && s->min_off[u] < end) {
+            s->trail[s->ntrail++] = (trail_rec){u, s->min_off[u]};
+            s->min_off[u] = end;
+            raised[nraised++] = ord[i];
+        } else {
+            child[nkept++] = ord[i];
+        }
+    }
+    s->work += k;
+    /* Hatless (MiniMalloc's later versions): with no unplaced buffer
+     * overlapping it, the buffer rests at its lowest offset in every
+     * canonical completion, before every candidate after it, and affects
+     * no other buffer; if placing it fails, the node fails. (No slack:
+     * such a buffer is the only candidate anyway.) */
+    mv->hatless = !overlapped && !s->full;
+    /* The raised buffers all have lowest offset end: order them by rank
+     * and merge them in from the back. */
+    sort_entries(s, raised, nraised, raised + nraised, less_pre);
+    for (size_t w = nkept + nraised, i = nkept, j = nraised; j > 0;) {
+        if (i > 0 && less_off(s, raised[j - 1], child[i - 1])) child[--w] = child[--i];
+        else child[--w] = raised[--j];
+    }
+    mv->child = child;
+    mv->nchild = k - 1;
+}
+
+/* The boundaries inside the placed buffer that no unplaced buffer crosses
+ * any more, after the child's ordering (in .b): there the child falls
+ * apart. */
+static inline void child_cuts(solver *s, move *mv) {
+    entry *cut = mv->child + mv->nchild;
+    mv->ncut = 0;
+    for (uint32_t c = s->sec0[mv->buf]; c < s->sec1[mv->buf]; c++)
+        if (--s->cuts[c] == 0) cut[mv->ncut++].b = c;
+}
+
+/* The sections the bound checks after the move. No slack, the releases
+ * are the lowest offsets alone, and only those of the raised buffers
+ * changed (removing the placed one only helps), so only the sections they
+ * span can fail. */
+static inline void sections_to_check(const solver *s, const frame *parent, uint32_t *clo,
+                                     uint32_t *chi) {
+    uint32_t lo = 0, hi = UINT32_MAX;
+    if (s->full) {
+        lo = UINT32_MAX, hi = 0;
+        for (size_t i = parent->trail_mark; i < s->ntrail; i++) {
+            uint32_t u = s->trail[i].b;
+            if (s->sec0[u] < lo) lo = s->sec0[u];
+            if (s->sec1[u] > hi) hi = s->sec1[u];
+        }
+    }
+    *clo = lo;
+    *chi = hi;
+}
+
+/* Why the bound failed over the child's ordering, into s->fail_set: only
+ * the buffers it had counted (the highest releases) made it fail. */
+static void explain_bound_failure(solver *s, const move *mv) {
+    mi__xset_clear(s, s->fail_set);
+    mi__xexplain_section(s, mv->child + s->fail_from, mv->nchild - s->fail_from, s->fail_sec,
+                         s->fail_set);
+}
+
+/* The child's key: the parent's, less the placed buffer, with the raised
+ * buffers' terms moved to their new lowest offset. */
+static inline void child_key(solver *s, const frame *parent, const move *mv, uint64_t key[2]) {
+    key[0] = parent->key[0];
+    key[1] = parent->key[1];
+    key_add(key, mv->buf, mv->off, -1);
+    for (size_t i = parent->trail_mark; i < s->ntrail; i++) {
+        key_add(key, s->trail[i].b, s->trail[i].old, -1);
+        key_add(key, s->trail[i].b, mv->end, 1);
+    }
+    s->work += 1 + (s->ntrail - parent->trail_mark);
+}
+
+/* After an undone move whose child failed: true when the parent fails
+ * for the same reason (mi__xchild_failed). A hatless buffer failing
+ * leaves its siblings nothing to try. */
+static inline int move_failed(solver *s, const move *mv) {
+    frame *parent = &s->frames[mv->fi];
+    if (mv->hatless) parent->next = parent->ncand;
+    return mi__xchild_failed(s, mv->fi, mv->buf);
+}
+
+/* Pushes the child of the move over the child's ordering: an AND frame
+ * when it fell apart (its buffers then by first section), else a SEARCH
+ * frame with its candidates. */
+static mi_status push_child(solver *s, const move *mv, const uint64_t key[2]) {
+    size_t base = s->top;
+    frame *sub_frame;
+    mi_status st = push_frame(s, &sub_frame);
+    if (st) return st;
+    frame *parent = &s->frames[mv->fi];
+    parent->hatless = (uint32_t)mv->hatless;
+    sub_frame->base = base;
+    sub_frame->k = (uint32_t)mv->nchild;
+    sub_frame->key[0] = key[0];
+    sub_frame->key[1] = key[1];
+    sub_frame->ctx[0] = parent->ctx[0];
+    sub_frame->ctx[1] = parent->ctx[1];
+    sub_frame->canon_off = mv->canon_off;
+    sub_frame->canon_pre = mv->pre;
+    entry *after = mv->child + mv->nchild;
+    if (mv->ncut) {
+        sort_entries(s, mv->child, mv->nchild, after + mv->ncut, less_sec);
+        sub_frame->kind = FR_AND;
+        sub_frame->ncut = (uint32_t)mv->ncut;
+        s->top = base + mv->nchild + mv->ncut;
+    } else {
+        sub_frame->kind = FR_SEARCH;
+        sub_frame->min_height = mv->min_height;
+        sub_frame->ncand = (uint32_t)candidates(s, mv->child, mv->nchild, mv->off, mv->pre,
+                                        mv->min_height, after);
+        if (s->explain) mi__xset_copy(s, mi__xframe_set(s, mv->fi + 1), s->cand_set);
+        s->top = base + mv->nchild + sub_frame->ncand;
+    }
+    return MI_OK;
+}
+
 /* Places the next candidate of the SEARCH frame on top and pushes what
  * follows, or reports that the frame is exhausted or its context solved. */
 static mi_status try_next(solver *s, int *what) {
     mi_status st;
     size_t fi = s->nframes - 1;
     for (;;) {
-        frame *f = &s->frames[fi];
-        if (f->next >= f->ncand) {
+        frame *parent = &s->frames[fi];
+        if (parent->next >= parent->ncand) {
             if (s->explain) mi__xset_copy(s, s->fail_set, mi__xframe_set(s, fi));
             *what = TRY_EXHAUSTED;
             return MI_OK;
         }
-        entry e = s->arena[f->base + f->k + f->next++];
-        uint32_t b = e.b;
-        size_t o = s->min_off[b], h = o + s->size[b];
+        entry cand = s->arena[parent->base + parent->k + parent->next++];
+        move mv = {.fi = fi, .buf = cand.b, .pre = s->full ? 0 : cand.pre};
+        mv.off = s->min_off[mv.buf];
+        mv.end = mv.off + s->size[mv.buf];
+        mv.canon_off = s->full ? 0 : mv.off;
         s->nodes++;
         if (out_of_limits(s)) {
             *what = TRY_ABORTED;
             return MI_OK;
         }
-        size_t k = f->k, span = s->sec1[b] - s->sec0[b];
-        int full;
-        if ((st = arena_reserve(s, 3 * k + span, &full))) return st;
-        if (full) {
+        int arena_full;
+        if ((st = reserve_child(s, parent->k, s->sec1[mv.buf] - s->sec0[mv.buf], &arena_full)))
+            return st;
+        if (arena_full) {
             *what = TRY_ABORTED;
             return MI_OK;
         }
-        void *t = s->trail;
-        st = mi__grow(&t, &s->trail_cap, s->ntrail + k, sizeof *s->trail);
-        s->trail = t;
-        if (st) return st;
-        f->cur = b;
-        f->trail_mark = s->ntrail;
-        s->sol[b] = o;
-        /* No slack: b rests on a flat skyline (see candidates). */
-        for (uint32_t c = s->sec0[b]; s->full && c <= s->sec1[b]; c++) s->sky[c] = h;
-        const entry *ord = s->arena + f->base;
-        entry *child = s->arena + s->top, *chg = child + (k - 1);
-        size_t nu = 0, nc = 0;
-        uint32_t s0 = s->sec0[b], s1 = s->sec1[b];
-        int hat = 0;
-        for (size_t i = 0; i < k; i++) {
-            uint32_t u = ord[i].b;
-            if (u == b) continue;
-            int over = s->sec0[u] <= s1 && s0 <= s->sec1[u];
-            hat |= over;
-            if (over && s->min_off[u] < h) {
-                s->trail[s->ntrail++] = (trail_rec){u, s->min_off[u]};
-                s->min_off[u] = h;
-                chg[nc++] = ord[i];
-            } else {
-                child[nu++] = ord[i];
-            }
-        }
-        s->work += k;
-        /* Hatless (MiniMalloc's later versions): with no unplaced buffer
-         * overlapping it, b rests at its lowest offset in every canonical
-         * completion, before every candidate after it, and affects no
-         * other buffer; if placing it fails, the node fails. (No slack:
-         * such a b is the only candidate anyway.) */
-        int hatless = !hat && !s->full;
-        /* The raised buffers all have lowest offset h: order them by rank
-         * and merge them in from the back. */
-        sort_entries(s, chg, nc, chg + nc, less_pre);
-        for (size_t w = nu + nc, i = nu, j = nc; j > 0;) {
-            if (i > 0 && less_off(s, chg[j - 1], child[i - 1])) child[--w] = child[--i];
-            else child[--w] = chg[--j];
-        }
-        size_t kc = k - 1, ncut = 0;
-        entry *cut = child + kc;
-        for (uint32_t c = s0; c < s1; c++)
-            if (--s->cuts[c] == 0) cut[ncut++].b = c;
-        size_t mh;
-        size_t co = s->full ? 0 : o; /* canonical position */
-        if (s->full) e.pre = 0;
-        /* No slack, the releases are the lowest offsets alone, and only
-         * those of the raised buffers changed (removing b only helps), so
-         * only the sections they span can fail. */
-        uint32_t clo = 0, chi = UINT32_MAX;
-        if (s->full) {
-            clo = UINT32_MAX, chi = 0;
-            for (size_t i = f->trail_mark; i < s->ntrail; i++) {
-                uint32_t u = s->trail[i].b;
-                if (s->sec0[u] < clo) clo = s->sec0[u];
-                if (s->sec1[u] > chi) chi = s->sec1[u];
-            }
-        }
-        if (!bound_ok(s, child, kc, co, e.pre, clo, chi, &mh)) {
-            if (s->explain && !s->stop) {
-                /* Only the buffers the bound had counted (the highest
-                 * releases) made it fail. */
-                mi__xset_clear(s, s->fail_set);
-                mi__xexplain_section(s, child + s->fail_from, kc - s->fail_from, s->fail_sec,
-                                     s->fail_set);
-            }
-            undo(s, f);
+        place(s, parent, &mv);
+        child_ordering(s, parent, &mv);
+        child_cuts(s, &mv);
+        uint32_t clo, chi;
+        sections_to_check(s, parent, &clo, &chi);
+        if (!bound_ok(s, mv.child, mv.nchild, mv.canon_off, mv.pre, clo, chi, &mv.min_height)) {
+            if (s->explain && !s->stop) explain_bound_failure(s, &mv);
+            undo(s, parent);
             if (s->stop) {
                 *what = TRY_ABORTED; /* the clock, not the bound, cut it short */
                 return MI_OK;
             }
-            if (hatless) f->next = f->ncand;
-            if (mi__xchild_failed(s, fi, b)) {
+            if (move_failed(s, &mv)) {
                 *what = TRY_EXHAUSTED;
                 return MI_OK;
             }
             continue;
         }
-        if (kc == 0) {
+        if (mv.nchild == 0) {
             *what = TRY_SOLVED;
             return MI_OK;
         }
-        /* The child's key: the frame's, less b, with the raised buffers'
-         * terms moved to their new lowest offset h. */
-        uint64_t key[2] = {f->key[0], f->key[1]};
-        key_add(key, b, o, -1);
-        for (size_t i = f->trail_mark; i < s->ntrail; i++) {
-            key_add(key, s->trail[i].b, s->trail[i].old, -1);
-            key_add(key, s->trail[i].b, h, 1);
-        }
-        s->work += 1 + (s->ntrail - f->trail_mark);
-        if (mi__xtt_failed(s, key, co, e.pre)) {
-            undo(s, f);
-            if (hatless) f->next = f->ncand;
-            if (mi__xchild_failed(s, fi, b)) {
+        uint64_t key[2];
+        child_key(s, parent, &mv, key);
+        if (mi__xtt_failed(s, key, mv.canon_off, mv.pre)) {
+            undo(s, parent);
+            if (move_failed(s, &mv)) {
                 *what = TRY_EXHAUSTED;
                 return MI_OK;
             }
             continue;
         }
-        size_t base = s->top;
-        frame *g;
-        if ((st = push_frame(s, &g))) return st;
-        f = &s->frames[fi];
-        f->hatless = (uint32_t)hatless;
-        g->base = base;
-        g->k = (uint32_t)kc;
-        g->key[0] = key[0];
-        g->key[1] = key[1];
-        g->ctx[0] = f->ctx[0];
-        g->ctx[1] = f->ctx[1];
-        g->canon_off = co;
-        g->canon_pre = e.pre;
-        if (ncut) {
-            sort_entries(s, child, kc, cut + ncut, less_sec);
-            g->kind = FR_AND;
-            g->ncut = (uint32_t)ncut;
-            s->top = base + kc + ncut;
-        } else {
-            g->kind = FR_SEARCH;
-            g->min_height = mh;
-            g->ncand = (uint32_t)candidates(s, child, kc, o, e.pre, mh, child + kc);
-            if (s->explain) mi__xset_copy(s, mi__xframe_set(s, fi + 1), s->cand_set);
-            s->top = base + kc + g->ncand;
-        }
+        if ((st = push_child(s, &mv, key))) return st;
         *what = TRY_PUSHED;
         return MI_OK;
     }
@@ -892,21 +798,17 @@ int mi__xpart_full(solver *s, uint32_t q, size_t cap) {
     return full;
 }
 
-/* Is there a plan of part q within cap units? On OUT_FOUND s->sol holds
- * one for the part's buffers. */
-mi_status mi__xdecide(solver *s, uint32_t q, size_t cap, int full_part, int heur,
-                      uint64_t limit, outcome *out) {
-    mi_status st;
-    int full = 0;
+/* Sets up an attempt at part q within cap: the preorder and its seed, the
+ * node limit, and the failed-state table, which with no slack keeps what
+ * it learnt about the same part and cap. */
+static void start_attempt(solver *s, uint32_t q, size_t cap, int full_part, int heur,
+                          uint64_t limit) {
     s->cap = cap;
     s->heur = heuristics[heur];
     s->rseed = mix64(limit * 31 + (uint64_t)heur + 0x9E3779B97F4A7C15ULL * s->runs +
                      0xD1B54A32D192ED03ULL * s->salt);
     s->attempt_end = limit && s->nodes <= UINT64_MAX - limit ? s->nodes + limit : UINT64_MAX;
     s->nframes = s->top = s->ntrail = 0;
-    *out = OUT_ABORTED;
-    /* The root: an AND of one part, which the search may cut further. */
-    size_t m = s->part_at[q + 1] - s->part_at[q];
     s->full = full_part;
     /* Explanations cost exw words per frame: past EX_MAX_WORDS for the
      * deepest search the no-slack search runs without backjumping. */
@@ -917,7 +819,14 @@ mi_status mi__xdecide(solver *s, uint32_t q, size_t cap, int full_part, int heur
     }
     s->tt_q = q;
     s->tt_cap = cap;
-    if ((st = arena_reserve(s, m, &full)) || full) return st;
+}
+
+/* The root: an AND of part q's buffers, all unplaced at 0, which the
+ * search may cut further. *full: the arena is at its limit. */
+static mi_status push_root(solver *s, uint32_t q, int *full) {
+    size_t m = s->part_at[q + 1] - s->part_at[q];
+    mi_status st = arena_reserve(s, m, full);
+    if (st || *full) return st;
     for (size_t i = 0; i < m; i++) {
         uint32_t b = s->order[s->part_at[q] + i];
         s->arena[i] = (entry){b, 0};
@@ -932,58 +841,85 @@ mi_status mi__xdecide(solver *s, uint32_t q, size_t cap, int full_part, int heur
     root->kind = FR_AND;
     root->k = (uint32_t)m;
     s->top = m;
-    int ev = EV_GO;
-    for (;;) {
-        if (s->nframes == 0) {
-            *out = ev == EV_SOLVED ? OUT_FOUND : OUT_INFEASIBLE;
-            return MI_OK;
-        }
-        frame *f = &s->frames[s->nframes - 1];
-        if (f->kind == FR_AND) {
-            if (ev == EV_FAILED) {
-                if (s->nframes > 1) mi__xtt_store(s, f->key, f->canon_off, f->canon_pre);
-                pop_frame(s);
-                continue;
-            }
-            int pushed, dead = 0;
-            if ((st = next_part(s, &pushed, &full, &dead))) return st;
-            if (full) return MI_OK;
-            if (dead) {
-                ev = EV_FAILED;
-            } else if (pushed) {
-                ev = EV_GO;
-            } else {
-                pop_frame(s);
-                ev = EV_SOLVED;
-            }
-            continue;
-        }
-        if (ev == EV_SOLVED) {
-            undo(s, f);
-            pop_frame(s);
-            continue;
-        }
-        if (ev == EV_FAILED) {
-            uint32_t b = f->cur;
-            undo(s, f);
-            if (f->hatless) f->next = f->ncand;
-            if (b != NONE && mi__xchild_failed(s, s->nframes - 1, b)) {
-                mi__xtt_store(s, f->key, f->canon_off, f->canon_pre);
-                pop_frame(s);
-                continue;
-            }
-        }
-        int what;
-        if ((st = try_next(s, &what))) return st;
-        switch (what) {
-        case TRY_PUSHED: ev = EV_GO; break;
-        case TRY_SOLVED: ev = EV_SOLVED; break;
-        case TRY_EXHAUSTED:
+    return MI_OK;
+}
+
+/* The AND frame on top, after event *ev from its last part: a failed part
+ * fails it (remembered as a failed state, but for the root), else the
+ * next part starts; with none left, it is solved. */
+static mi_status step_and(solver *s, int *ev) {
+    frame *f = &s->frames[s->nframes - 1];
+    if (*ev == EV_FAILED) {
+        if (s->nframes > 1) mi__xtt_store(s, f->key, f->canon_off, f->canon_pre);
+        pop_frame(s);
+        return MI_OK;
+    }
+    int pushed, full = 0, dead = 0;
+    mi_status st = next_part(s, &pushed, &full, &dead);
+    if (st) return st;
+    if (full) {
+        *ev = EV_ABORTED;
+    } else if (dead) {
+        *ev = EV_FAILED;
+    } else if (pushed) {
+        *ev = EV_GO;
+    } else {
+        pop_frame(s);
+        *ev = EV_SOLVED;
+    }
+    return MI_OK;
+}
+
+/* The SEARCH frame on top, after event *ev from its child: a solved child
+ * solves it; after a failed one, or when it is new, its next candidate. */
+static mi_status step_search(solver *s, int *ev) {
+    frame *f = &s->frames[s->nframes - 1];
+    if (*ev == EV_SOLVED) {
+        undo(s, f);
+        pop_frame(s);
+        return MI_OK;
+    }
+    if (*ev == EV_FAILED) {
+        uint32_t b = f->cur;
+        undo(s, f);
+        if (f->hatless) f->next = f->ncand;
+        if (b != NONE && mi__xchild_failed(s, s->nframes - 1, b)) {
             mi__xtt_store(s, f->key, f->canon_off, f->canon_pre);
             pop_frame(s);
-            ev = EV_FAILED;
-            break;
-        default: return MI_OK; /* aborted */
+            return MI_OK;
         }
     }
+    int what;
+    mi_status st = try_next(s, &what);
+    if (st) return st;
+    switch (what) {
+    case TRY_PUSHED: *ev = EV_GO; break;
+    case TRY_SOLVED: *ev = EV_SOLVED; break;
+    case TRY_EXHAUSTED:
+        mi__xtt_store(s, f->key, f->canon_off, f->canon_pre);
+        pop_frame(s);
+        *ev = EV_FAILED;
+        break;
+    default: *ev = EV_ABORTED; break;
+    }
+    return MI_OK;
+}
+
+/* Is there a plan of part q within cap units? On OUT_FOUND s->sol holds
+ * one for the part's buffers. */
+mi_status mi__xdecide(solver *s, uint32_t q, size_t cap, int full_part, int heur,
+                      uint64_t limit, outcome *out) {
+    mi_status st;
+    int full = 0;
+    start_attempt(s, q, cap, full_part, heur, limit);
+    *out = OUT_ABORTED;
+    if ((st = push_root(s, q, &full)) || full) return st;
+    int ev = EV_GO;
+    while (s->nframes > 0) {
+        int is_and = s->frames[s->nframes - 1].kind == FR_AND;
+        if ((st = is_and ? step_and(s, &ev) : step_search(s, &ev))) return st;
+        if (ev == EV_ABORTED) return MI_OK;
+    }
+    *out = ev == EV_SOLVED ? OUT_FOUND : OUT_INFEASIBLE;
+    return MI_OK;
 }

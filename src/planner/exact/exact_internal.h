@@ -1,8 +1,10 @@
-/* The exact search's internals, shared by exact.c (the decision search:
- * is there a plan of one part within cap?), exact_drive.c (what it is
- * asked, under which limits and preorders: capacity and minimise modes,
- * restarts) and exact_explain.c (the failed states it remembers and why
- * they failed). Nothing outside these three files includes it. */
+/* The exact search's internals, shared by exact_setup.c (the tables of
+ * a problem: sections, parts), exact.c (the decision search: is there a
+ * plan of one part within cap?), exact_drive.c (what it is asked, under
+ * which limits and preorders: capacity and minimise modes, restarts),
+ * exact_explain.c (the failed states it remembers and why they failed)
+ * and exact_sat.c (the same decision with no slack, as satisfiability).
+ * Nothing outside these files includes it. */
 #ifndef MI_EXACT_INTERNAL_H
 #define MI_EXACT_INTERNAL_H
 
@@ -117,6 +119,12 @@ struct mi__xsolver {
     mi__xsat **xsat;
 };
 
+/* The clock is read every MI__XCHECK_NODES nodes or MI__XCHECK_WORK
+ * entries scanned. */
+#define MI__XCHECK_NODES 1024
+#define MI__XCHECK_WORK ((uint64_t)1 << 18)
+
+/* exact_setup.c */
 mi_status mi__xsolver_init(solver *s, const mi__prob *p);
 void mi__xsolver_free(solver *s);
 /* True when every section of part q holds exactly cap units (no slack). */

@@ -273,6 +273,78 @@ void mi__xsat_free(mi__xsat *x) {
     mi__free(x);
 }
 
+/* One variable per pair of buffers live at a common section. Buffers are
+ * by first section, so those after i that start before i ends are a run. */
+static mi_status pair_variables(enc *e) {
+    mi__xsat *x = e->x;
+    uint32_t m = x->m;
+    size_t nv = 0;
+    for (uint32_t i = 0; i < m; i++) {
+        /* sec1 is not monotone: search from i */
+        uint32_t lo = i, hi = m;
+        while (hi - lo > 1) {
+            uint32_t mid = lo + (hi - lo) / 2;
+            if (sec0_of(e, mid) <= sec1_of(e, i)) lo = mid;
+            else hi = mid;
+        }
+        x->reach[i] = lo;
+        x->base[i] = (uint32_t)nv;
+        nv += lo - i;
+        if (nv >= (size_t)INT32_MAX / 2) {
+            x->unusable = 1;
+            return MI_OK;
+        }
+    }
+    uint32_t v0;
+    mi_status st = mi__sat_new_vars(x->sat, (uint32_t)nv, 1, &v0);
+    if (st) return st;
+    /* The mirror image of a plan with no slack is one too: the first pair
+     * may as well have its first buffer below. */
+    if (m > 1 && x->reach[0] > 0) return clause3(e, below(x, 0, 1), 0, 0);
+    return MI_OK;
+}
+
+/* No cycle among three buffers live at a common section: each triple
+ * once, at the first section of its last buffer (by first section). act
+ * (m + 1 entries) is scratch. */
+static mi_status no_cycles(enc *e, uint32_t *act) {
+    mi_status st;
+    mi__xsat *x = e->x;
+    uint32_t na = 0;
+    for (uint32_t c = 0; c < x->m && !x->unusable; c++) {
+        uint32_t k = 0;
+        for (uint32_t a = 0; a < na; a++)
+            if (sec1_of(e, act[a]) >= sec0_of(e, c)) act[k++] = act[a];
+        na = k;
+        for (uint32_t a = 0; a < na && !x->unusable; a++)
+            for (uint32_t b = a + 1; b < na; b++) {
+                int32_t ab = below(x, act[a], act[b]), bc = below(x, act[b], c),
+                        ac = below(x, act[a], c);
+                if ((st = clause3(e, -ab, -bc, ac)) || (st = clause3(e, ab, bc, -ac))) return st;
+            }
+        act[na++] = c;
+    }
+    return MI_OK;
+}
+
+/* Balances, boundary by boundary: act (m + 1 entries) holds the buffers
+ * live at c or starting at c + 1. */
+static mi_status balances(enc *e, uint32_t *act) {
+    mi_status st;
+    mi__xsat *x = e->x;
+    uint32_t na = 0;
+    uint32_t c0 = sec0_of(e, 0), c1 = e->s->part_s1[x->q], next = 0;
+    for (uint32_t c = c0; c < c1 && !x->unusable; c++) {
+        uint32_t k = 0;
+        for (uint32_t a = 0; a < na; a++)
+            if (sec1_of(e, act[a]) >= c) act[k++] = act[a];
+        na = k;
+        while (next < x->m && sec0_of(e, next) <= c + 1) act[na++] = next++;
+        if ((st = balance(e, c, act, na))) return st;
+    }
+    return MI_OK;
+}
+
 static mi_status build(const solver *s, mi__xsat *x) {
     mi_status st;
     uint32_t m = x->m;
@@ -292,59 +364,9 @@ static mi_status build(const solver *s, mi__xsat *x) {
     if ((st = mi__sat_create(&x->sat))) goto done;
     /* in a portfolio each search has its own (search 0 none) */
     if (s->salt) mi__sat_set_seed(x->sat, 0x5A7ULL + s->salt);
-    /* Pairs: buffers are by first section, so those after i that start
-     * before i ends are a run. */
-    size_t nv = 0;
-    for (uint32_t i = 0, r = 0; i < m; i++) {
-        if (r < i) r = i;
-        /* sec1 is not monotone: search from i */
-        uint32_t lo = i, hi = m;
-        while (hi - lo > 1) {
-            uint32_t mid = lo + (hi - lo) / 2;
-            if (sec0_of(&e, mid) <= sec1_of(&e, i)) lo = mid;
-            else hi = mid;
-        }
-        x->reach[i] = lo;
-        x->base[i] = (uint32_t)nv;
-        nv += lo - i;
-        if (nv >= (size_t)INT32_MAX / 2) {
-            x->unusable = 1;
-            goto done;
-        }
-    }
-    uint32_t v0;
-    if ((st = mi__sat_new_vars(x->sat, (uint32_t)nv, 1, &v0))) goto done;
-    /* The mirror image of a plan with no slack is one too: the first pair
-     * may as well have its first buffer below. */
-    if (m > 1 && x->reach[0] > 0 && (st = clause3(&e, below(x, 0, 1), 0, 0))) goto done;
-    /* No cycle among three buffers live at a common section: each triple
-     * once, at the first section of its last buffer (by first section). */
-    uint32_t na = 0;
-    for (uint32_t c = 0; c < m && !x->unusable; c++) {
-        uint32_t k = 0;
-        for (uint32_t a = 0; a < na; a++)
-            if (sec1_of(&e, act[a]) >= sec0_of(&e, c)) act[k++] = act[a];
-        na = k;
-        for (uint32_t a = 0; a < na && !x->unusable; a++)
-            for (uint32_t b = a + 1; b < na; b++) {
-                int32_t ab = below(x, act[a], act[b]), bc = below(x, act[b], c),
-                        ac = below(x, act[a], c);
-                if ((st = clause3(&e, -ab, -bc, ac)) || (st = clause3(&e, ab, bc, -ac))) goto done;
-            }
-        act[na++] = c;
-    }
-    /* Balances, boundary by boundary: act holds the buffers live at c or
-     * starting at c + 1. */
-    na = 0;
-    uint32_t c0 = sec0_of(&e, 0), c1 = s->part_s1[x->q], next = 0;
-    for (uint32_t c = c0; c < c1 && !x->unusable; c++) {
-        uint32_t k = 0;
-        for (uint32_t a = 0; a < na; a++)
-            if (sec1_of(&e, act[a]) >= c) act[k++] = act[a];
-        na = k;
-        while (next < m && sec0_of(&e, next) <= c + 1) act[na++] = next++;
-        if ((st = balance(&e, c, act, na))) goto done;
-    }
+    if ((st = pair_variables(&e)) || x->unusable) goto done;
+    if ((st = no_cycles(&e, act))) goto done;
+    st = balances(&e, act);
 done:
     mi__free(act);
     enc_free(&e);
@@ -362,9 +384,44 @@ int mi__xsat_usable(const solver *s, uint32_t q) {
     return !s->xsat || !s->xsat[q] || !s->xsat[q]->unusable;
 }
 
-mi_status mi__xsat_decide(solver *s, uint32_t q, size_t cap, uint64_t nodes, outcome *out) {
+/* Encodes part q at cap into *out; one too large to encode keeps only
+ * that verdict. */
+static mi_status encode(solver *s, uint32_t q, size_t cap, mi__xsat **out) {
     mi_status st;
-    *out = OUT_ABORTED;
+    mi__xsat *x = mi__calloc(1, sizeof *x);
+    *out = NULL;
+    if (!x) return mi__error(MI_ERR_NO_MEMORY, "exact: encoding");
+    x->q = q;
+    x->cap = cap;
+    x->buf = s->order + s->part_at[q];
+    x->m = s->part_at[q + 1] - s->part_at[q];
+    if ((st = build(s, x))) {
+        mi__xsat_free(x);
+        return st;
+    }
+    const mi__prob *p = s->p;
+    if (x->unusable) {
+        mi__sat_destroy(x->sat);
+        x->sat = NULL;
+        if (p->verbose)
+            mi__logf(p->log, p->log_user,
+                     "exact: a part of %u buffers is too large to encode; skyline search only",
+                     x->m);
+    } else if (p->verbose && s->salt == 0) {
+        mi__logf(p->log, p->log_user,
+                 "exact: a part of %u buffers with no slack encoded: %u variables, %zu literals",
+                 x->m, mi__sat_nvars(x->sat), x->lits);
+    }
+    *out = x;
+    return MI_OK;
+}
+
+/* Part q's encoding at cap: the one kept from an earlier call at the same
+ * cap (with what the SAT search learnt), else a new one. *out is NULL
+ * when encoding used up the limits. */
+static mi_status part_encoding(solver *s, uint32_t q, size_t cap, mi__xsat **out) {
+    mi_status st;
+    *out = NULL;
     if (!s->xsat && !(s->xsat = mi__calloc(s->nparts, sizeof *s->xsat)))
         return mi__error(MI_ERR_NO_MEMORY, "exact: %u parts", s->nparts);
     mi__xsat *x = s->xsat[q];
@@ -372,55 +429,39 @@ mi_status mi__xsat_decide(solver *s, uint32_t q, size_t cap, uint64_t nodes, out
         mi__xsat_free(x);
         x = s->xsat[q] = NULL;
     }
-    if (!x) {
-        if (!(x = mi__calloc(1, sizeof *x))) return mi__error(MI_ERR_NO_MEMORY, "exact: encoding");
-        x->q = q;
-        x->cap = cap;
-        x->buf = s->order + s->part_at[q];
-        x->m = s->part_at[q + 1] - s->part_at[q];
-        if ((st = build(s, x))) {
-            mi__xsat_free(x);
-            return st;
-        }
-        const mi__prob *p = s->p;
-        if (x->unusable) {
-            /* keep only the verdict */
-            mi__sat_destroy(x->sat);
-            x->sat = NULL;
-            if (p->verbose)
-                mi__logf(p->log, p->log_user,
-                         "exact: a part of %u buffers is too large to encode; skyline search only",
-                         x->m);
-        } else if (p->verbose && s->salt == 0) {
-            mi__logf(p->log, p->log_user,
-                     "exact: a part of %u buffers with no slack encoded: %u variables, %zu literals",
-                     x->m, mi__sat_nvars(x->sat), x->lits);
-        }
-        s->xsat[q] = x;
-        /* the encoding is work too, and it cannot be interrupted */
-        s->work += x->lits;
-        if (sat_stop(s) || (s->work_budget && s->work >= s->work_budget)) s->stop = 1;
-        if (s->stop) return MI_OK;
+    if (x) {
+        *out = x;
+        return MI_OK;
     }
-    if (x->unusable) return MI_OK;
-    /* the allowance, within what the budgets have left */
+    if ((st = encode(s, q, cap, &x))) return st;
+    s->xsat[q] = x;
+    /* the encoding is work too, and it cannot be interrupted */
+    s->work += x->lits;
+    if (sat_stop(s) || (s->work_budget && s->work >= s->work_budget)) s->stop = 1;
+    if (!s->stop) *out = x;
+    return MI_OK;
+}
+
+/* The SAT search's allowance: about `nodes` nodes, within what the budgets
+ * have left; 0 when they cannot pay for one conflict. */
+static uint64_t allowance(const solver *s, uint64_t nodes) {
     uint64_t allow = nodes ? nodes : 1, left = UINT64_MAX;
     if (s->node_budget) left = s->node_budget > s->nodes ? s->node_budget - s->nodes : 0;
     if (s->work_budget) {
         uint64_t w = s->work_budget > s->work ? s->work_budget - s->work : 0;
         if (w < left) left = w;
     }
-    if (left < MI__XSAT_COST) {
-        /* the budgets cannot pay for one conflict: they are spent */
-        s->stop = 1;
-        return MI_OK;
-    }
-    if (allow > left) allow = left;
+    if (left < MI__XSAT_COST) return 0;
+    return allow > left ? left : allow;
+}
+
+/* Runs the SAT search within the allowance and charges what it used, as
+ * nodes and as work. */
+static mi_status run_sat(solver *s, mi__xsat *x, uint64_t allow, mi__sat_result *r) {
     uint64_t conflicts = allow / MI__XSAT_COST ? allow / MI__XSAT_COST : 1;
     uint64_t ticks = allow > UINT64_MAX / MI__XSAT_TICKS ? UINT64_MAX : allow * MI__XSAT_TICKS;
     uint64_t before = mi__sat_conflicts(x->sat), t0 = mi__sat_ticks(x->sat);
-    mi__sat_result r;
-    st = mi__sat_solve_limited(x->sat, conflicts, ticks, sat_stop, s, &r);
+    mi_status st = mi__sat_solve_limited(x->sat, conflicts, ticks, sat_stop, s, r);
     uint64_t used = (mi__sat_conflicts(x->sat) - before) * MI__XSAT_COST;
     uint64_t by_ticks = (mi__sat_ticks(x->sat) - t0 + MI__XSAT_TICKS - 1) / MI__XSAT_TICKS;
     if (by_ticks > used) used = by_ticks;
@@ -433,22 +474,41 @@ mi_status mi__xsat_decide(solver *s, uint32_t q, size_t cap, uint64_t nodes, out
     if (s->node_budget && s->nodes >= s->node_budget) s->stop = 1;
     if (s->work_budget && s->work >= s->work_budget) s->stop = 1;
     if (sat_stop(s)) s->stop = 1;
-    if (st) return st;
+    return st;
+}
+
+/* The plan of a satisfying assignment: a buffer's offset is the sizes
+ * below it at its first section. */
+static void read_plan(solver *s, const mi__xsat *x) {
+    for (uint32_t b = 0; b < x->m; b++) {
+        size_t off = 0;
+        uint32_t c = s->sec0[x->buf[b]];
+        for (uint32_t a = 0; a < x->m && s->sec0[x->buf[a]] <= c; a++) {
+            if (a == b || s->sec1[x->buf[a]] < c) continue;
+            int32_t l = below(x, a, b);
+            int val = mi__sat_value(x->sat, (uint32_t)(l > 0 ? l : -l) - 1);
+            if (l > 0 ? val : !val) off += s->size[x->buf[a]];
+        }
+        s->sol[x->buf[b]] = off;
+    }
+}
+
+mi_status mi__xsat_decide(solver *s, uint32_t q, size_t cap, uint64_t nodes, outcome *out) {
+    mi_status st;
+    mi__xsat *x;
+    *out = OUT_ABORTED;
+    if ((st = part_encoding(s, q, cap, &x)) || !x || x->unusable) return st;
+    uint64_t allow = allowance(s, nodes);
+    if (!allow) {
+        s->stop = 1; /* the budgets cannot pay for one conflict: they are spent */
+        return MI_OK;
+    }
+    mi__sat_result r;
+    if ((st = run_sat(s, x, allow, &r))) return st;
     if (r == MI__SAT_UNSAT) {
         *out = OUT_INFEASIBLE;
     } else if (r == MI__SAT_SAT) {
-        /* a buffer's offset: the sizes below it at its first section */
-        for (uint32_t b = 0; b < x->m; b++) {
-            size_t off = 0;
-            uint32_t c = s->sec0[x->buf[b]];
-            for (uint32_t a = 0; a < x->m && s->sec0[x->buf[a]] <= c; a++) {
-                if (a == b || s->sec1[x->buf[a]] < c) continue;
-                int32_t l = below(x, a, b);
-                int val = mi__sat_value(x->sat, (uint32_t)(l > 0 ? l : -l) - 1);
-                if (l > 0 ? val : !val) off += s->size[x->buf[a]];
-            }
-            s->sol[x->buf[b]] = off;
-        }
+        read_plan(s, x);
         *out = OUT_FOUND;
     }
     return MI_OK;
