@@ -379,8 +379,9 @@ int main(int argc, char **argv) {
             double rss = 0;
             int rc;
             if (onnx) {
-                char path[64];
-                snprintf(path, sizeof path, "/tmp/bench_graph_scale_%d.onnx", (int)getpid());
+                char path[4096];
+                const char *tmp = getenv("TMPDIR");
+                snprintf(path, sizeof path, "%s/bench_graph_scale_%d.onnx", tmp && *tmp ? tmp : "/tmp", (int)getpid());
                 if (write_onnx(path, k == G_COUNT ? G_RELU : G_MATMUL, n)) return 1;
                 rc = fork_case(-1, n, path, timeout, &r, &rss);
                 unlink(path);
