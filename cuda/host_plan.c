@@ -6,12 +6,13 @@
 #include <stdio.h>
 #include <string.h>
 
-_Static_assert(MI__K_DT_FLOAT == MI_DTYPE_FLOAT && MI__K_DT_UINT8 == MI_DTYPE_UINT8 &&
-                   MI__K_DT_INT8 == MI_DTYPE_INT8 && MI__K_DT_UINT16 == MI_DTYPE_UINT16 &&
-                   MI__K_DT_INT16 == MI_DTYPE_INT16 && MI__K_DT_INT32 == MI_DTYPE_INT32 &&
-                   MI__K_DT_INT64 == MI_DTYPE_INT64 && MI__K_DT_BOOL == MI_DTYPE_BOOL &&
-                   MI__K_DT_FLOAT16 == MI_DTYPE_FLOAT16 && MI__K_DT_DOUBLE == MI_DTYPE_DOUBLE,
-               "index_math.h dtype codes follow mi_dtype");
+_Static_assert(MI_K_DT_FLOAT == MI_DTYPE_FLOAT && MI_K_DT_UINT8 == MI_DTYPE_UINT8 &&
+                   MI_K_DT_INT8 == MI_DTYPE_INT8 && MI_K_DT_UINT16 == MI_DTYPE_UINT16 &&
+                   MI_K_DT_INT16 == MI_DTYPE_INT16 && MI_K_DT_INT32 == MI_DTYPE_INT32 &&
+                   MI_K_DT_INT64 == MI_DTYPE_INT64 && MI_K_DT_BOOL == MI_DTYPE_BOOL &&
+                   MI_K_DT_FLOAT16 == MI_DTYPE_FLOAT16 && MI_K_DT_DOUBLE == MI_DTYPE_DOUBLE &&
+                   MI_K_DT_BFLOAT16 == MI_DTYPE_BFLOAT16,
+               "kernels/cast.h dtype codes follow mi_dtype");
 _Static_assert(MI_K_ACT_RELU == MI_ACT_RELU && MI_K_ACT_CLIP == MI_ACT_CLIP, "activation codes");
 _Static_assert(MI_K_MAX_DIMS == MI_MAX_DIMS, "rank limit");
 _Static_assert(MI__K_PAD_CONSTANT == MI_PAD_CONSTANT && MI__K_PAD_REFLECT == MI_PAD_REFLECT &&
@@ -530,7 +531,7 @@ void mi__cu_pad_make(const mi_tensor *x, const mi_tensor *y, const mi__pad_param
         pad->begin[k] = p->begin[k];
     }
     unsigned char bytes[8] = {0};
-    mi__k_store_f((int)x->dtype, bytes, p->value);
+    mi_k_store_f((int)x->dtype, bytes, p->value);
     memcpy(&pad->value, bytes, sizeof bytes);
 }
 

@@ -12,23 +12,12 @@
 #ifndef MI_CUDA_INDEX_MATH_H
 #define MI_CUDA_INDEX_MATH_H
 
-#include "kernels/elementwise.h"
+#include "kernels/cast.h"
 
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
 
-/* Element types, numbered as mi_dtype (graph.h); host_plan.c checks. */
-#define MI__K_DT_FLOAT 1
-#define MI__K_DT_UINT8 2
-#define MI__K_DT_INT8 3
-#define MI__K_DT_UINT16 4
-#define MI__K_DT_INT16 5
-#define MI__K_DT_INT32 6
-#define MI__K_DT_INT64 7
-#define MI__K_DT_BOOL 9
-#define MI__K_DT_FLOAT16 10
-#define MI__K_DT_DOUBLE 11
 
 /* ---- strided copies: Transpose, Slice, Concat, Split, broadcasts ----------- */
 
@@ -212,77 +201,6 @@ MI_HD static inline float mi__k_lrn_at(const float *x, int64_t c_dim, int64_t in
         sum += v * v;
     }
     return x[o] / powf(bias + alpha / (float)size * sum, beta);
-}
-
-/* ---- Cast ---------------------------------------------------------------------------- */
-
-
-MI_HD static inline int mi__k_dt_is_float(int t) {
-    return t == MI__K_DT_FLOAT || t == MI__K_DT_DOUBLE || t == MI__K_DT_FLOAT16;
-}
-
-MI_HD static inline double mi__k_load_f(int t, const void *p) {
-    if (t == MI__K_DT_FLOAT) { float v; memcpy(&v, p, 4); return v; }
-    if (t == MI__K_DT_DOUBLE) { double v; memcpy(&v, p, 8); return v; }
-    uint16_t h;
-    memcpy(&h, p, 2);
-    return mi_k_f16_to_f32(h);
-}
-
-MI_HD static inline int64_t mi__k_load_i(int t, const void *p) {
-    switch (t) {
-    case MI__K_DT_UINT8: case MI__K_DT_BOOL: return *(const uint8_t *)p;
-    case MI__K_DT_INT8: return *(const int8_t *)p;
-    case MI__K_DT_UINT16: { uint16_t v; memcpy(&v, p, 2); return v; }
-    case MI__K_DT_INT16: { int16_t v; memcpy(&v, p, 2); return v; }
-    case MI__K_DT_INT32: { int32_t v; memcpy(&v, p, 4); return v; }
-    default: { int64_t v; memcpy(&v, p, 8); return v; }
-    }
-}
-
-/* A real into an integer range: NaN is 0, out of range saturates. */
-MI_HD static inline int64_t mi__k_sat_i(double v, int64_t lo, int64_t hi) {
-    if (v != v) return 0;
-    if (v <= (double)lo) return lo;
-    if (v >= (double)hi) return hi;
-    return (int64_t)v;
-}
-
-/* An integer stored wraps, as a C conversion to the narrower type does. */
-MI_HD static inline void mi__k_store_i(int t, void *p, int64_t v) {
-    switch (t) {
-    case MI__K_DT_BOOL: *(uint8_t *)p = v != 0; break;
-    case MI__K_DT_UINT8: *(uint8_t *)p = (uint8_t)v; break;
-    case MI__K_DT_INT8: *(int8_t *)p = (int8_t)(uint8_t)v; break;
-    case MI__K_DT_UINT16: { uint16_t x = (uint16_t)v; memcpy(p, &x, 2); break; }
-    case MI__K_DT_INT16: { int16_t x = (int16_t)(uint16_t)v; memcpy(p, &x, 2); break; }
-    case MI__K_DT_INT32: { int32_t x = (int32_t)(uint32_t)v; memcpy(p, &x, 4); break; }
-    default: memcpy(p, &v, 8); break;
-    }
-}
-
-MI_HD static inline void mi__k_store_f(int t, void *p, double v) {
-    switch (t) {
-    case MI__K_DT_FLOAT: { float x = (float)v; memcpy(p, &x, 4); break; }
-    case MI__K_DT_DOUBLE: memcpy(p, &v, 8); break;
-    case MI__K_DT_FLOAT16: { uint16_t x = mi_k_f32_to_f16((float)v); memcpy(p, &x, 2); break; }
-    case MI__K_DT_BOOL: *(uint8_t *)p = v != 0.0; break;
-    case MI__K_DT_UINT8: *(uint8_t *)p = (uint8_t)mi__k_sat_i(v, 0, UINT8_MAX); break;
-    case MI__K_DT_INT8: *(int8_t *)p = (int8_t)mi__k_sat_i(v, INT8_MIN, INT8_MAX); break;
-    case MI__K_DT_UINT16: { uint16_t x = (uint16_t)mi__k_sat_i(v, 0, UINT16_MAX); memcpy(p, &x, 2); break; }
-    case MI__K_DT_INT16: { int16_t x = (int16_t)mi__k_sat_i(v, INT16_MIN, INT16_MAX); memcpy(p, &x, 2); break; }
-    case MI__K_DT_INT32: { int32_t x = (int32_t)mi__k_sat_i(v, INT32_MIN, INT32_MAX); memcpy(p, &x, 4); break; }
-    default: { int64_t x = mi__k_sat_i(v, INT64_MIN, INT64_MAX); memcpy(p, &x, 8); break; }
-    }
-}
-
-/* One element from type `from` at s to type `to` at d, as the CPU backend
- * casts: reals through double (saturating into integers), integers
- * through int64 (wrapping into narrower integers). */
-MI_HD static inline void mi__k_cast_elem(int from, int to, const void *s, void *d) {
-    if (mi__k_dt_is_float(from)) mi__k_store_f(to, d, mi__k_load_f(from, s));
-    else if (mi__k_dt_is_float(to)) mi__k_store_f(to, d, (double)mi__k_load_i(from, s));
-    else mi__k_store_i(to, d, mi__k_load_i(from, s));
 }
 
 #endif

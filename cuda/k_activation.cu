@@ -45,14 +45,14 @@ __global__ void epilogue(float *y, const float *bias, const float *residual, int
 extern "C" cudaError_t mi__k_launch_unary(int op, int dtype, const void *x, void *y, int64_t n, double a,
                                           double b, int64_t ia, int64_t ib, cudaStream_t s) {
     switch (dtype) {
-    case MI__K_DT_FLOAT:
+    case MI_K_DT_FLOAT:
         MI__K_LAUNCH(unary_f32, n, s, op, (const float *)x, (float *)y, n, (float)a, (float)b);
-    case MI__K_DT_DOUBLE:
+    case MI_K_DT_DOUBLE:
         MI__K_LAUNCH(unary_num<double>, n, s, op, (const double *)x, (double *)y, n, a, b);
-    case MI__K_DT_INT32:
+    case MI_K_DT_INT32:
         MI__K_LAUNCH(unary_num<int32_t>, n, s, op, (const int32_t *)x, (int32_t *)y, n, (int32_t)ia,
                      (int32_t)ib);
-    case MI__K_DT_INT64:
+    case MI_K_DT_INT64:
         MI__K_LAUNCH(unary_num<int64_t>, n, s, op, (const int64_t *)x, (int64_t *)y, n, ia, ib);
     default: return cudaErrorInvalidValue;
     }

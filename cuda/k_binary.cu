@@ -54,13 +54,13 @@ __global__ void binary(int op, const T *a, const T *b, T *y, int64_t n, mi_k_bca
 extern "C" cudaError_t mi__k_launch_binary(int op, int dtype, const void *a, const void *b, void *y,
                                            int64_t n, mi_k_bcast bc, cudaStream_t s) {
     switch (dtype) {
-    case MI__K_DT_FLOAT:
+    case MI_K_DT_FLOAT:
         MI__K_LAUNCH(binary<float>, n, s, op, (const float *)a, (const float *)b, (float *)y, n, bc);
-    case MI__K_DT_DOUBLE:
+    case MI_K_DT_DOUBLE:
         MI__K_LAUNCH(binary<double>, n, s, op, (const double *)a, (const double *)b, (double *)y, n, bc);
-    case MI__K_DT_INT32:
+    case MI_K_DT_INT32:
         MI__K_LAUNCH(binary<int32_t>, n, s, op, (const int32_t *)a, (const int32_t *)b, (int32_t *)y, n, bc);
-    case MI__K_DT_INT64:
+    case MI_K_DT_INT64:
         MI__K_LAUNCH(binary<int64_t>, n, s, op, (const int64_t *)a, (const int64_t *)b, (int64_t *)y, n, bc);
     default: return cudaErrorInvalidValue;
     }

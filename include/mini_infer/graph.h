@@ -31,6 +31,7 @@ typedef enum mi_dtype {
     MI_DTYPE_BOOL = 9,
     MI_DTYPE_FLOAT16 = 10,
     MI_DTYPE_DOUBLE = 11,
+    MI_DTYPE_BFLOAT16 = 16,
 } mi_dtype;
 
 /* Bytes per element; 0 for a type mini-infer does not store. */
@@ -158,10 +159,35 @@ typedef struct mi_graph mi_graph;
 
 /* ---- loading ------------------------------------------------------------- */
 
+/* X(enum, name): the precisions a model's float tensors can run in. */
+#define MI_PRECISION_LIST(X)            \
+    X(MI_PRECISION_FP32, "fp32")        \
+    X(MI_PRECISION_FP16, "fp16")        \
+    X(MI_PRECISION_BF16, "bf16")
+
+typedef enum mi_precision {
+#define MI__PRECISION_ENUM(e, name) e,
+    MI_PRECISION_LIST(MI__PRECISION_ENUM)
+#undef MI__PRECISION_ENUM
+    MI_PRECISION_COUNT
+} mi_precision;
+
+const char *mi_precision_name(mi_precision p);
+/* Parses "fp32", "fp16" or "bf16"; the error message lists the valid names. */
+mi_status mi_precision_parse(const char *name, mi_precision *out);
+
 typedef struct mi_load_options {
     int64_t batch; /* > 0: override the first dim of every graph input; 0: keep */
     int fold_constants; /* default 1 */
     int fuse;           /* Conv+Relu, Conv+Add+Relu, Conv+Clip rewrite; default 1 */
+    /* fp32 (default): every tensor as the model declares it. fp16, bf16:
+     * BatchNormalization is folded into the Conv before it (in fp32), then
+     * every float weight is converted and every float activation planned
+     * at 2 bytes; graph inputs and outputs keep their declared dtype, with
+     * a Cast at each edge. Kernels accumulate in fp32. A weight fp16
+     * cannot hold (|w| > 65504) is refused, naming it. A model exported in
+     * fp16 runs in fp16 with any setting. */
+    mi_precision precision;
 } mi_load_options;
 
 void mi_load_options_init(mi_load_options *o);

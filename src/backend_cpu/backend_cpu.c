@@ -23,6 +23,12 @@ _Static_assert(MI_K_ACT_NONE == (int)MI_ACT_NONE && MI_K_ACT_RELU == (int)MI_ACT
                    MI_K_ACT_CLIP == (int)MI_ACT_CLIP,
                "kernels/elementwise.h activation codes must match mi_act");
 _Static_assert(MI_K_MAX_DIMS == MI_MAX_DIMS, "kernels/elementwise.h rank limit must match graph.h");
+_Static_assert(MI_K_DT_FLOAT == MI_DTYPE_FLOAT && MI_K_DT_UINT8 == MI_DTYPE_UINT8 && MI_K_DT_INT8 == MI_DTYPE_INT8 &&
+                   MI_K_DT_UINT16 == MI_DTYPE_UINT16 && MI_K_DT_INT16 == MI_DTYPE_INT16 &&
+                   MI_K_DT_INT32 == MI_DTYPE_INT32 && MI_K_DT_INT64 == MI_DTYPE_INT64 && MI_K_DT_BOOL == MI_DTYPE_BOOL &&
+                   MI_K_DT_FLOAT16 == MI_DTYPE_FLOAT16 && MI_K_DT_DOUBLE == MI_DTYPE_DOUBLE &&
+                   MI_K_DT_BFLOAT16 == MI_DTYPE_BFLOAT16,
+               "kernels/cast.h dtype codes must match graph.h");
 
 /* ---- errors ---------------------------------------------------------------------- */
 

@@ -11,7 +11,7 @@
 #define MI_BACKEND_CPU_INTERNAL_H
 
 #include "graph/graph_internal.h"
-#include "kernels/elementwise.h"
+#include "kernels/cast.h"
 #include "mini_infer/backend.h"
 #include "graph/op_params.h"
 

@@ -151,64 +151,6 @@ mi_status mi__cpu_slice(mi__cpu_call *c) {
 /* ---- values of any dtype ------------------------------------------------------------------ */
 
 
-static int is_float_type(mi_dtype t) {
-    return t == MI_DTYPE_FLOAT || t == MI_DTYPE_DOUBLE || t == MI_DTYPE_FLOAT16;
-}
-
-static double load_f(mi_dtype t, const void *p) {
-    switch (t) {
-    case MI_DTYPE_FLOAT: { float v; memcpy(&v, p, 4); return v; }
-    case MI_DTYPE_DOUBLE: { double v; memcpy(&v, p, 8); return v; }
-    default: { uint16_t v; memcpy(&v, p, 2); return mi_k_f16_to_f32(v); }
-    }
-}
-
-static int64_t load_i(mi_dtype t, const void *p) {
-    switch (t) {
-    case MI_DTYPE_UINT8: case MI_DTYPE_BOOL: return *(const uint8_t *)p;
-    case MI_DTYPE_INT8: return *(const int8_t *)p;
-    case MI_DTYPE_UINT16: { uint16_t v; memcpy(&v, p, 2); return v; }
-    case MI_DTYPE_INT16: { int16_t v; memcpy(&v, p, 2); return v; }
-    case MI_DTYPE_INT32: { int32_t v; memcpy(&v, p, 4); return v; }
-    default: { int64_t v; memcpy(&v, p, 8); return v; }
-    }
-}
-
-/* A double into an integer type: NaN is 0, out of range saturates. */
-static int64_t sat_i(double v, int64_t lo, int64_t hi) {
-    if (v != v) return 0;
-    if (v <= (double)lo) return lo;
-    if (v >= (double)hi) return hi;
-    return (int64_t)v;
-}
-
-static void store_i(mi_dtype t, void *p, int64_t v) {
-    switch (t) {
-    case MI_DTYPE_BOOL: *(uint8_t *)p = v != 0; break;
-    case MI_DTYPE_UINT8: *(uint8_t *)p = (uint8_t)v; break;
-    case MI_DTYPE_INT8: *(int8_t *)p = (int8_t)(uint8_t)v; break;
-    case MI_DTYPE_UINT16: { uint16_t x = (uint16_t)v; memcpy(p, &x, 2); break; }
-    case MI_DTYPE_INT16: { int16_t x = (int16_t)(uint16_t)v; memcpy(p, &x, 2); break; }
-    case MI_DTYPE_INT32: { int32_t x = (int32_t)(uint32_t)v; memcpy(p, &x, 4); break; }
-    default: memcpy(p, &v, 8); break;
-    }
-}
-
-static void store_f(mi_dtype t, void *p, double v) {
-    switch (t) {
-    case MI_DTYPE_FLOAT: { float x = (float)v; memcpy(p, &x, 4); break; }
-    case MI_DTYPE_DOUBLE: memcpy(p, &v, 8); break;
-    case MI_DTYPE_FLOAT16: { uint16_t x = mi_k_f32_to_f16((float)v); memcpy(p, &x, 2); break; }
-    case MI_DTYPE_BOOL: *(uint8_t *)p = v != 0.0; break;
-    case MI_DTYPE_UINT8: *(uint8_t *)p = (uint8_t)sat_i(v, 0, UINT8_MAX); break;
-    case MI_DTYPE_INT8: *(int8_t *)p = (int8_t)sat_i(v, INT8_MIN, INT8_MAX); break;
-    case MI_DTYPE_UINT16: { uint16_t x = (uint16_t)sat_i(v, 0, UINT16_MAX); memcpy(p, &x, 2); break; }
-    case MI_DTYPE_INT16: { int16_t x = (int16_t)sat_i(v, INT16_MIN, INT16_MAX); memcpy(p, &x, 2); break; }
-    case MI_DTYPE_INT32: { int32_t x = (int32_t)sat_i(v, INT32_MIN, INT32_MAX); memcpy(p, &x, 4); break; }
-    default: { int64_t x = sat_i(v, INT64_MIN, INT64_MAX); memcpy(p, &x, 8); break; }
-    }
-}
-
 /* ---- Pad ------------------------------------------------------------------------------------ */
 
 /* Source index along one axis for output index o, or -1 for the constant. */
@@ -232,7 +174,7 @@ mi_status mi__cpu_pad(mi__cpu_call *c) {
     unsigned char value[8] = {0};
     if (!mi__dtype_castable(xt->dtype))
         return mi__cpu_err(c, MI_ERR_UNSUPPORTED, "dtype %s is not supported", mi_dtype_name(xt->dtype));
-    store_f(xt->dtype, value, p->value);
+    mi_k_store_f((int)xt->dtype, value, p->value);
     const char *x = c->in[0];
     char *y = c->out[0];
     int nd = yt->ndim;
@@ -330,9 +272,7 @@ mi_status mi__cpu_cast(mi__cpu_call *c) {
     for (int64_t i = 0; i < n; i++) {
         const void *s = x + (size_t)i * fs;
         void *d = y + (size_t)i * ts;
-        if (is_float_type(from)) store_f(to, d, load_f(from, s));
-        else if (is_float_type(to)) store_f(to, d, (double)load_i(from, s));
-        else store_i(to, d, load_i(from, s));
+        mi_k_cast_elem((int)from, (int)to, s, d);
     }
     return MI_OK;
 }

@@ -28,6 +28,11 @@ void cli_plan_options(const cli_cmd *cmd, const cli_args *a, mi_plan_options *o)
     }
 }
 
+void cli_precision(const cli_cmd *cmd, const cli_args *a, mi_load_options *o) {
+    const char *v = cli_get(cmd, a, "--precision");
+    if (v && mi_precision_parse(v, &o->precision)) cli_fail(cmd, "--precision: %s", mi_last_error());
+}
+
 void cli_model_open(const cli_cmd *cmd, const cli_args *a, const char *path, cli_model *m) {
     memset(m, 0, sizeof *m);
     const char *v;
@@ -36,6 +41,7 @@ void cli_model_open(const cli_cmd *cmd, const cli_args *a, const char *path, cli
     mi_load_options_init(&lo);
     if ((v = cli_get(cmd, a, "--batch"))) lo.batch = cli_int(cmd, "--batch", v, 1, 1 << 20);
     if (cli_get(cmd, a, "--no-fuse")) lo.fuse = 0;
+    cli_precision(cmd, a, &lo);
     mi_plan_options po;
     cli_plan_options(cmd, a, &po);
     if ((st = mi_planner_create(&m->planner)) || (st = mi_planner_set_options(m->planner, &po)))

@@ -12,6 +12,7 @@ static const cli_opt plan_opts[] = {
     {"--batch", "N", "override the batch size (dim 0 of every input)"},
     {"--no-inplace", NULL, "no in-place ops, views or copy-free concat"},
     {"--no-fuse", NULL, "do not fuse Conv+Relu, Conv+Add+Relu, Conv+Clip"},
+    {"--precision", "NAME", "fp32 (default: as the model declares), fp16 or bf16 for every float tensor"},
     {"--disable", NULL, "planner disabled: every tensor its own region (naive)"},
     {"--device", "NAME", "plan the workspaces this backend asks for: none (default) or cpu"},
     {"--time-limit", "SECONDS", "time limit of the exact search (default 2)"},

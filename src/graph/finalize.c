@@ -283,6 +283,13 @@ static mi_status infer_and_fold(mi_graph *g, const mi_load_options *o) {
 
 static mi_status fuse(mi_graph *g, const mi_load_options *o) { return o->fuse ? mi__fuse(g) : MI_OK; }
 
+/* In half precision only: fp32 plans stay as the model has them. */
+static mi_status fold_batch_norm(mi_graph *g, const mi_load_options *o) {
+    return o->precision != MI_PRECISION_FP32 ? mi__fold_batch_norm(g) : MI_OK;
+}
+
+static mi_status precision(mi_graph *g, const mi_load_options *o) { return mi__convert_precision(g, o->precision); }
+
 typedef mi_status (*graph_pass)(mi_graph *g, const mi_load_options *o);
 
 static const graph_pass passes[] = {
@@ -291,7 +298,9 @@ static const graph_pass passes[] = {
     check_outputs,       /* every graph output computed by a node */
     mi__resolve_inputs,  /* batch override, dynamic dims */
     infer_and_fold,      /* shapes, then constants folded into weights */
+    fold_batch_norm,     /* half precision: BatchNormalization into the Conv before it, in fp32 */
     fuse,                /* Conv + activation / residual */
+    precision,           /* half precision: float tensors to float16/bfloat16, Casts at the edges */
     compact,             /* drop what nothing refers to any more */
     settle,              /* roles, producers and byte sizes, final */
 };
@@ -306,6 +315,8 @@ mi_status mi_graph_finalize(mi_graph *g, const mi_load_options *opt_in) {
     if (opt.batch < 0)
         return mi__error(MI_ERR_INVALID_ARG, "batch %lld: expected > 0 (or 0 to keep)",
                          (long long)opt.batch);
+    if ((int)opt.precision < 0 || opt.precision >= MI_PRECISION_COUNT)
+        return mi__error(MI_ERR_INVALID_ARG, "precision %d: expected fp32, fp16 or bf16", (int)opt.precision);
     if (g->opset < MI__OPSET_MIN || g->opset > MI__OPSET_MAX)
         return mi__error(MI_ERR_UNSUPPORTED, "opset %lld of domain ai.onnx is not supported "
                          "(supported: %d to %d)", (long long)g->opset, MI__OPSET_MIN,

@@ -10,12 +10,6 @@
 
 #include <string.h>
 
-/* The single consumer of tensor t, or -1 (several, none, or an output). */
-static int sole_consumer(const mi_graph *g, const int *ncons, const int *cons, int t) {
-    if (ncons[t] != 1 || g->ti[t].declared_output) return -1;
-    return cons[t];
-}
-
 static int same_shape(const mi_tensor *a, const mi_tensor *b) {
     if (a->ndim != b->ndim || a->dtype != b->dtype) return 0;
     for (int i = 0; i < a->ndim; i++)
@@ -45,29 +39,19 @@ static int activation(const mi_graph *g, int j, mi_fusion *f) {
 }
 
 mi_status mi__fuse(mi_graph *g) {
-    mi_status st = MI_OK;
-    size_t nt = g->ntensors, nn = g->nnodes;
-    int *ncons = mi__calloc(nt ? nt : 1, sizeof(int));
-    int *cons = mi__calloc(nt ? nt : 1, sizeof(int));
+    size_t nn = g->nnodes;
+    mi__uses u;
+    mi_status st = mi__graph_uses(g, &u);
+    if (st != MI_OK) return st;
     unsigned char *dead = mi__calloc(nn ? nn : 1, 1);
-    if (!ncons || !cons || !dead) {
-        st = mi__error(MI_ERR_NO_MEMORY, "fusing %zu nodes", nn);
-        goto done;
-    }
-    for (size_t i = 0; i < nt; i++) g->tensors[i].producer = -1;
-    for (size_t i = 0; i < nn; i++) {
-        const mi_node *n = &g->nodes[i];
-        for (int k = 0; k < n->noutputs; k++) g->tensors[n->outputs[k]].producer = (int)i;
-        for (int k = 0; k < n->ninputs; k++)
-            if (n->inputs[k] >= 0) {
-                ncons[n->inputs[k]]++;
-                cons[n->inputs[k]] = (int)i;
-            }
+    if (!dead) {
+        mi__uses_free(&u);
+        return mi__error(MI_ERR_NO_MEMORY, "fusing %zu nodes", nn);
     }
     for (size_t i = 0; i < nn; i++) {
         mi_node *n = &g->nodes[i];
         if (n->op != MI_OP_CONV || n->noutputs != 1) continue;
-        int t = n->outputs[0], j = sole_consumer(g, ncons, cons, t);
+        int t = n->outputs[0], j = mi__sole_reader(g, &u, t);
         if (j < 0 || dead[j]) continue;
         const mi_node *m = &g->nodes[j];
         mi_fusion f = {MI_ACT_NONE, 0.0f, 0.0f, -1};
@@ -80,7 +64,7 @@ mi_status mi__fuse(mi_graph *g) {
                 !same_shape(&g->tensors[r], &g->tensors[t]))
                 continue;
             f.residual = r;
-            k = sole_consumer(g, ncons, cons, m->outputs[0]);
+            k = mi__sole_reader(g, &u, m->outputs[0]);
             if (k >= 0 && activation(g, k, &f)) last = k;
             else k = -1;
         } else if (!activation(g, j, &f)) {
@@ -92,28 +76,8 @@ mi_status mi__fuse(mi_graph *g) {
         dead[j] = 1;
         if (k >= 0) dead[k] = 1;
     }
-    size_t w = 0;
-    for (size_t i = 0; i < nn; i++) {
-        if (!dead[i]) {
-            g->nodes[w++] = g->nodes[i];
-            continue;
-        }
-        mi_node *n = &g->nodes[i];
-        mi__free(n->name);
-        mi__free(n->inputs);
-        mi__free(n->outputs);
-        for (int a = 0; a < n->nattrs; a++) {
-            mi__free(n->attrs[a].name);
-            mi__free(n->attrs[a].s);
-            mi__free(n->attrs[a].ints);
-            mi__free(n->attrs[a].floats);
-        }
-        mi__free(n->attrs);
-    }
-    g->nnodes = w;
-done:
-    mi__free(ncons);
-    mi__free(cons);
+    mi__graph_drop_nodes(g, dead);
+    mi__uses_free(&u);
     mi__free(dead);
-    return st;
+    return MI_OK;
 }

@@ -17,7 +17,7 @@ size_t mi_dtype_size(mi_dtype t) {
     switch (t) {
     case MI_DTYPE_FLOAT: case MI_DTYPE_INT32: return 4;
     case MI_DTYPE_UINT8: case MI_DTYPE_INT8: case MI_DTYPE_BOOL: return 1;
-    case MI_DTYPE_UINT16: case MI_DTYPE_INT16: case MI_DTYPE_FLOAT16: return 2;
+    case MI_DTYPE_UINT16: case MI_DTYPE_INT16: case MI_DTYPE_FLOAT16: case MI_DTYPE_BFLOAT16: return 2;
     case MI_DTYPE_INT64: case MI_DTYPE_DOUBLE: return 8;
     default: return 0;
     }
@@ -35,6 +35,7 @@ const char *mi_dtype_name(mi_dtype t) {
     case MI_DTYPE_BOOL: return "bool";
     case MI_DTYPE_FLOAT16: return "float16";
     case MI_DTYPE_DOUBLE: return "double";
+    case MI_DTYPE_BFLOAT16: return "bfloat16";
     default: return "undefined";
     }
 }
@@ -95,6 +96,27 @@ void mi_load_options_init(mi_load_options *o) {
     o->batch = 0;
     o->fold_constants = 1;
     o->fuse = 1;
+    o->precision = MI_PRECISION_FP32;
+}
+
+static const char *const precision_names[] = {
+#define MI__PRECISION_NAME(e, name) name,
+    MI_PRECISION_LIST(MI__PRECISION_NAME)
+#undef MI__PRECISION_NAME
+};
+
+const char *mi_precision_name(mi_precision p) {
+    return (int)p >= 0 && p < MI_PRECISION_COUNT ? precision_names[p] : "unknown";
+}
+
+mi_status mi_precision_parse(const char *name, mi_precision *out) {
+    for (int p = 0; p < MI_PRECISION_COUNT; p++)
+        if (name && strcmp(name, precision_names[p]) == 0) {
+            *out = (mi_precision)p;
+            return MI_OK;
+        }
+    return mi__error(MI_ERR_INVALID_ARG, "unknown precision '%s': expected one of fp32, fp16, bf16",
+                     name ? name : "(null)");
 }
 
 /* ---- sizes ---------------------------------------------------------------- */
@@ -177,6 +199,55 @@ int mi__graph_lookup(const mi_graph *g, const char *name) {
 }
 
 int mi_graph_find_tensor(const mi_graph *g, const char *name) { return mi__graph_lookup(g, name); }
+
+/* ---- what the passes share ---------------------------------------------------- */
+
+mi_status mi__graph_uses(mi_graph *g, mi__uses *u) {
+    size_t nt = g->ntensors ? g->ntensors : 1;
+    u->count = mi__calloc(nt, sizeof(int));
+    u->reader = mi__calloc(nt, sizeof(int));
+    if (!u->count || !u->reader) {
+        mi__uses_free(u);
+        return mi__error(MI_ERR_NO_MEMORY, "readers of %zu tensors", g->ntensors);
+    }
+    for (size_t i = 0; i < g->ntensors; i++) g->tensors[i].producer = -1;
+    for (size_t i = 0; i < g->nnodes; i++) {
+        const mi_node *n = &g->nodes[i];
+        for (int k = 0; k < n->noutputs; k++) g->tensors[n->outputs[k]].producer = (int)i;
+        for (int k = 0; k <= n->ninputs; k++) {
+            int t = k < n->ninputs ? n->inputs[k] : n->fused.residual;
+            if (t < 0) continue;
+            u->count[t]++;
+            u->reader[t] = (int)i;
+        }
+    }
+    return MI_OK;
+}
+
+void mi__uses_free(mi__uses *u) {
+    mi__free(u->count);
+    mi__free(u->reader);
+    u->count = u->reader = NULL;
+}
+
+int mi__sole_reader(const mi_graph *g, const mi__uses *u, int t) {
+    if (u->count[t] != 1 || g->ti[t].declared_output) return -1;
+    return u->reader[t];
+}
+
+void mi__graph_drop_nodes(mi_graph *g, const unsigned char *dead) {
+    size_t w = 0;
+    for (size_t i = 0; i < g->nnodes; i++) {
+        if (dead[i]) mi__node_release(&g->nodes[i]);
+        else g->nodes[w++] = g->nodes[i];
+    }
+    g->nnodes = w;
+}
+
+void mi__graph_unique_name(const mi_graph *g, const char *base, const char *suffix, char *buf, size_t len) {
+    snprintf(buf, len, "%s%s", base, suffix);
+    for (int c = 1; mi__graph_lookup(g, buf) >= 0 && c < 1000000; c++) snprintf(buf, len, "%s%s#%d", base, suffix, c);
+}
 
 /* ---- what a loader attaches ------------------------------------------------ */
 

@@ -73,10 +73,17 @@ int64_t mi__numel(int ndim, const int64_t *dims);
  * and that every dim is >= min_dim; errors name the tensor. */
 mi_status mi__check_dims(const char *tensor, mi_dtype dtype, int ndim, const int64_t *dims,
                          int64_t min_dim);
+/* float, float16 or bfloat16: the types float ops run in (computing in
+ * fp32 whatever they store). */
+static inline int mi__dtype_is_float(mi_dtype t) {
+    return t == MI_DTYPE_FLOAT || t == MI_DTYPE_FLOAT16 || t == MI_DTYPE_BFLOAT16;
+}
+/* float16 or bfloat16. */
+static inline int mi__dtype_is_half(mi_dtype t) { return t == MI_DTYPE_FLOAT16 || t == MI_DTYPE_BFLOAT16; }
 /* The dtypes Cast converts between (both backends, same set). */
 static inline int mi__dtype_castable(mi_dtype t) {
     switch (t) {
-    case MI_DTYPE_FLOAT: case MI_DTYPE_DOUBLE: case MI_DTYPE_FLOAT16: case MI_DTYPE_BOOL:
+    case MI_DTYPE_FLOAT: case MI_DTYPE_DOUBLE: case MI_DTYPE_FLOAT16: case MI_DTYPE_BFLOAT16: case MI_DTYPE_BOOL:
     case MI_DTYPE_UINT8: case MI_DTYPE_INT8: case MI_DTYPE_UINT16: case MI_DTYPE_INT16:
     case MI_DTYPE_INT32: case MI_DTYPE_INT64:
         return 1;

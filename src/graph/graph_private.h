@@ -75,6 +75,22 @@ void mi__tensor_release(mi_tensor *t, mi__tinfo *ti);
  * moved first). */
 void mi__graph_owner_release(mi_graph *g);
 
+/* Per tensor: how many node inputs (and fused residuals) read it, and the
+ * last node that does; producers are set on the way. */
+typedef struct mi__uses {
+    int *count;
+    int *reader;
+} mi__uses;
+mi_status mi__graph_uses(mi_graph *g, mi__uses *u);
+void mi__uses_free(mi__uses *u);
+/* The single node reading t, or -1 (several, none, or a graph output). */
+int mi__sole_reader(const mi_graph *g, const mi__uses *u, int t);
+/* Removes the nodes i with dead[i] (releasing what they own), keeping the
+ * order of the rest. */
+void mi__graph_drop_nodes(mi_graph *g, const unsigned char *dead);
+/* A tensor name not yet in the graph: base + suffix, or with "#N" after. */
+void mi__graph_unique_name(const mi_graph *g, const char *base, const char *suffix, char *buf, size_t len);
+
 /* Value of a constant tensor known at load time, or NULL. */
 static inline const void *mi__tensor_value(const mi_graph *g, int t) {
     return t >= 0 && (size_t)t < g->ntensors ? g->ti[t].cval : NULL;
@@ -92,6 +108,12 @@ mi_status mi__infer_node(mi_graph *g, size_t i);
 mi_status mi__fold_node(mi_graph *g, size_t i, int *done);
 /* fuse.c: Conv+Relu, Conv+Clip, Conv+Add(+Relu/Clip) into one node. */
 mi_status mi__fuse(mi_graph *g);
+/* fold_bn.c: a BatchNormalization after a Conv (its only reader) into the
+ * Conv's weight and bias, in fp32. */
+mi_status mi__fold_batch_norm(mi_graph *g);
+/* precision.c: float tensors to float16 or bfloat16, Casts at the edges
+ * (mi_load_options.precision). */
+mi_status mi__convert_precision(mi_graph *g, mi_precision precision);
 
 /* ---- op_params.c, for shape inference ---------------------------------------- */
 

@@ -7,6 +7,7 @@
  * model cannot overflow. */
 #include "graph/graph_private.h"
 #include "graph/op_params.h"
+#include "kernels/cast.h"
 
 #include <float.h>
 #include <math.h>
@@ -96,6 +97,7 @@ mi_status mi__const_float(const mi_graph *g, const mi_node *n, int k, float *out
                         t->name, (long long)mi_tensor_numel(t));
     switch (t->dtype) {
     case MI_DTYPE_FLOAT: *out = *(const float *)v; break;
+    case MI_DTYPE_FLOAT16: case MI_DTYPE_BFLOAT16: *out = (float)mi_k_load_f((int)t->dtype, v); break;
     case MI_DTYPE_DOUBLE: *out = (float)*(const double *)v; break;
     case MI_DTYPE_INT64: *out = (float)*(const int64_t *)v; break;
     case MI_DTYPE_INT32: *out = (float)*(const int32_t *)v; break;

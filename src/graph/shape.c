@@ -28,10 +28,9 @@ enum { ANY, FLOAT_ONLY, NUMERIC, INDEX };
 
 static int dtype_in(mi_dtype t, int cls) {
     switch (cls) {
-    case FLOAT_ONLY: return t == MI_DTYPE_FLOAT;
+    case FLOAT_ONLY: return mi__dtype_is_float(t);
     case NUMERIC:
-        return t == MI_DTYPE_FLOAT || t == MI_DTYPE_INT32 || t == MI_DTYPE_INT64 ||
-               t == MI_DTYPE_DOUBLE;
+        return mi__dtype_is_float(t) || t == MI_DTYPE_INT32 || t == MI_DTYPE_INT64 || t == MI_DTYPE_DOUBLE;
     case INDEX: return t == MI_DTYPE_INT32 || t == MI_DTYPE_INT64;
     default: return mi_dtype_size(t) != 0;
     }
@@ -39,8 +38,8 @@ static int dtype_in(mi_dtype t, int cls) {
 
 static const char *class_name(int cls) {
     switch (cls) {
-    case FLOAT_ONLY: return "float";
-    case NUMERIC: return "float, double, int32 or int64";
+    case FLOAT_ONLY: return "float, float16 or bfloat16";
+    case NUMERIC: return "float, float16, bfloat16, double, int32 or int64";
     case INDEX: return "int32 or int64";
     default: return "any stored type";
     }

@@ -214,8 +214,10 @@ MI_HD static inline int64_t mi_k_strided_offset(int ndim, const int64_t *dims,
     return off;
 }
 
-/* IEEE half <-> float, round to nearest even, for Cast: no library's
- * half type, so the CPU and the device convert the same way. */
+/* IEEE half <-> float, round to nearest even (overflow to infinity, NaN
+ * kept quiet), written by hand: no compiler's half type can be relied on
+ * (clang 14 rejects _Float16 on x86, gcc 12 has no __bf16), and the CPU
+ * and the device must convert the same way. */
 MI_HD static inline uint16_t mi_k_f32_to_f16(float f) {
     uint32_t x;
     memcpy(&x, &f, 4);
@@ -255,6 +257,24 @@ MI_HD static inline float mi_k_f16_to_f32(uint16_t h) {
     } else {
         x = sign | ((exp + 127 - 15) << 23) | (mant << 13);
     }
+    float f;
+    memcpy(&f, &x, 4);
+    return f;
+}
+
+/* bfloat16 (float's top 16 bits) <-> float, round to nearest even; a NaN
+ * stays a NaN (quiet), a finite value past bfloat16's largest becomes
+ * infinity. */
+MI_HD static inline uint16_t mi_k_f32_to_bf16(float f) {
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    if ((x & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((x >> 16) | 0x40u);
+    x += 0x7fffu + ((x >> 16) & 1u);
+    return (uint16_t)(x >> 16);
+}
+
+MI_HD static inline float mi_k_bf16_to_f32(uint16_t h) {
+    uint32_t x = (uint32_t)h << 16;
     float f;
     memcpy(&f, &x, 4);
     return f;

@@ -22,7 +22,7 @@ import sys
 LAYERS = {
     "common": set(),
     "planner": {"common"},
-    "graph": {"common"},
+    "graph": {"common", "kernels"},  # kernels/: header-only element rules (half conversions)
     "kernels": set(),
     "onnx": {"common", "graph"},
     "memplan": {"common", "graph", "planner"},
