@@ -8,6 +8,11 @@ given, the same model planned with --no-fuse --no-inplace --strategy naive:
 the graph as exported with no reuse at all, the baseline the original design's
 claims compare with. Columns: naive arenas, the planned arena, the lower bound
 with and without in-place, the saving (1 - planned / naive) beside the claim.
+
+A plan named MODEL-fp16.json or MODEL-bf16.json (`plan --precision fp16`) is
+a row of that precision; its saving is against the fp32 baseline of MODEL
+(the row of MODEL.json, given before it), so it shows what half precision
+adds to planning.
 """
 import json
 import os
@@ -25,6 +30,7 @@ def main(paths):
         print(__doc__, file=sys.stderr)
         return 2
     rows = []
+    fp32_base = {}
     for arg in paths:
         p, _, unfused = arg.partition(":")
         with open(p) as f:
@@ -37,9 +43,18 @@ def main(paths):
             base = u["naive_arena"]
             bound0 = u["lower_bound"]
         name = os.path.splitext(os.path.basename(p))[0]
-        claim = CLAIMS.get(name)
+        precision = "fp32"
+        for half in ("fp16", "bf16"):
+            if name.endswith("-" + half):
+                name, precision = name[: -len(half) - 1], half
+        if precision == "fp32":
+            fp32_base[name] = base
+        else:
+            base = fp32_base.get(name, base)
+        claim = CLAIMS.get(name) if precision == "fp32" else None
         rows.append([
             name,
+            precision,
             str(j["batch"]),
             mib(base),
             mib(j["naive_arena"]),
@@ -53,8 +68,8 @@ def main(paths):
             mib(j["pools"]["weights"]),
             mib(j["pools"]["io"]),
         ])
-    head = ["model", "batch", "naive arena (as exported)", "naive arena (fused)", "planned arena",
-            "lower bound", "bound (no fusion, no in-place)", "saving vs as exported", "original claim",
+    head = ["model", "precision", "batch", "naive arena (fp32, as exported)", "naive arena (fused)", "planned arena",
+            "lower bound", "bound (no fusion, no in-place)", "saving vs fp32 as exported", "original claim",
             "planned/bound", "strategy", "weights", "inputs/outputs"]
     print("| " + " | ".join(head) + " |")
     print("|" + "|".join("---" for _ in head) + "|")

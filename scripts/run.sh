@@ -22,10 +22,20 @@ for m in lenet5 mobilenet_v2 resnet50; do
   build/mini-infer plan "$model" --json >"build/plans/$m.json"
   build/mini-infer plan "$model" --json --no-fuse --no-inplace --strategy naive >"build/plans/$m-unfused.json"
   build/mini-infer plan "$model" --svg "build/plans/$m.svg" >/dev/null
+  for p in fp16 bf16; do
+    build/mini-infer plan "$model" --json --precision $p >"build/plans/$m-$p.json"
+    build/mini-infer plan "$model" --json --precision $p --no-fuse --no-inplace --strategy naive >"build/plans/$m-$p-unfused.json"
+  done
   build/mini-infer run "$model" --input "$data/input_0.pb" --check "$data/output_0.pb"
   echo
 done
-echo "== memory at batch 1, fp32 (activations arena; SVG pictures in build/plans/)"
+echo "== memory at batch 1, fp32 and half precision (activations arena; SVG pictures in build/plans/)"
 python3 scripts/memory_table.py build/plans/lenet5.json:build/plans/lenet5-unfused.json \
   build/plans/mobilenet_v2.json:build/plans/mobilenet_v2-unfused.json \
-  build/plans/resnet50.json:build/plans/resnet50-unfused.json
+  build/plans/resnet50.json:build/plans/resnet50-unfused.json \
+  build/plans/lenet5-fp16.json:build/plans/lenet5-fp16-unfused.json \
+  build/plans/lenet5-bf16.json:build/plans/lenet5-bf16-unfused.json \
+  build/plans/mobilenet_v2-fp16.json:build/plans/mobilenet_v2-fp16-unfused.json \
+  build/plans/mobilenet_v2-bf16.json:build/plans/mobilenet_v2-bf16-unfused.json \
+  build/plans/resnet50-fp16.json:build/plans/resnet50-fp16-unfused.json \
+  build/plans/resnet50-bf16.json:build/plans/resnet50-bf16-unfused.json
