@@ -311,10 +311,13 @@ static mi_status cpu_prepare(mi_backend *b, const mi_graph *g, size_t index, siz
     if ((st = mi__op_params_get(g, n, &p)) != MI_OK) return st;
     if ((st = mi__cpu_check_node(g, n, &p)) != MI_OK) return st;
     switch (n->op) {
-    case MI_OP_CONV: return mi__cpu_conv_workspace(state(b), g, n, &p, workspace);
-    case MI_OP_GEMM: case MI_OP_MATMUL: return mi__cpu_linalg_workspace(state(b), g, n, &p, workspace);
-    default: return MI_OK;
+    case MI_OP_CONV: st = mi__cpu_conv_workspace(state(b), g, n, &p, workspace); break;
+    case MI_OP_GEMM: case MI_OP_MATMUL: st = mi__cpu_linalg_workspace(state(b), g, n, &p, workspace); break;
+    default: break;
     }
+    /* The kernel's own workspace depends on dims only: the same in half. */
+    if (st == MI_OK && mi__cpu_half_widened(g, n)) st = mi__cpu_half_workspace(g, n, *workspace, workspace);
+    return st;
 }
 
 static mi_status dispatch(mi__cpu_call *c) {
@@ -350,6 +353,9 @@ static mi_status dispatch(mi__cpu_call *c) {
 
 /* ---- checks ------------------------------------------------------------------------ */
 
+/* Ops that compute on floats only: float, or float16 / bfloat16 computed
+ * in fp32 (half.c widens the ones whose kernels are fp32 only; the
+ * activations and BatchNormalization have half loops of their own). */
 static int float_only(mi_op op) {
     switch (op) {
     case MI_OP_CONV: case MI_OP_MAX_POOL: case MI_OP_AVERAGE_POOL: case MI_OP_GLOBAL_AVERAGE_POOL:
@@ -362,7 +368,24 @@ static int float_only(mi_op op) {
 }
 
 static int numeric(mi_dtype t) {
-    return t == MI_DTYPE_FLOAT || t == MI_DTYPE_DOUBLE || t == MI_DTYPE_INT32 || t == MI_DTYPE_INT64;
+    return mi__dtype_is_float(t) || t == MI_DTYPE_DOUBLE || t == MI_DTYPE_INT32 || t == MI_DTYPE_INT64;
+}
+
+/* BatchNormalization's half loop (reduce.c) reads each parameter in its
+ * own float dtype, and the input and output in one half dtype: any other
+ * mix with a half in it (half parameters of a float input) has no kernel. */
+static mi_status check_batch_norm_dtypes(const mi_graph *g, const mi_node *n) {
+    const mi_tensor *x = mi__node_in(g, n, 0), *y = mi_graph_tensor(g, (size_t)n->outputs[0]);
+    const mi_tensor *half = NULL;
+    for (int k = n->ninputs - 1; k >= 0; k--) {
+        const mi_tensor *t = mi__node_in(g, n, k);
+        if (t && mi__dtype_is_half(t->dtype)) half = t;
+    }
+    if (!half || (mi__dtype_is_half(x->dtype) && y->dtype == x->dtype)) return MI_OK;
+    return mi__cpu_node_err(n, MI_ERR_UNSUPPORTED, "'%s' is %s, but the input '%s' is %s and the output "
+                            "%s; the CPU backend runs half parameters only with an input and output of "
+                            "one half dtype", half->name, mi_dtype_name(half->dtype), x->name,
+                            mi_dtype_name(x->dtype), mi_dtype_name(y->dtype));
 }
 
 mi_status mi__cpu_check_node(const mi_graph *g, const mi_node *n, const mi__op_params *p) {
@@ -372,18 +395,26 @@ mi_status mi__cpu_check_node(const mi_graph *g, const mi_node *n, const mi__op_p
     if (float_only(n->op)) {
         for (int k = 0; k < n->ninputs; k++) {
             const mi_tensor *t = mi__node_in(g, n, k);
-            if (t && t->dtype != MI_DTYPE_FLOAT)
+            if (t && !mi__dtype_is_float(t->dtype))
                 return mi__cpu_node_err(n, MI_ERR_UNSUPPORTED, "input %d '%s' has dtype %s; the CPU "
-                                        "backend runs %s on float only", k, t->name,
+                                        "backend runs %s on float, float16 and bfloat16 only", k, t->name,
                                         mi_dtype_name(t->dtype), mi_op_name(n->op));
         }
-        return MI_OK;
+        for (int k = 0; k < n->noutputs; k++) {
+            const mi_tensor *t = n->outputs[k] >= 0 ? mi_graph_tensor(g, (size_t)n->outputs[k]) : NULL;
+            /* BatchNormalization's and MaxPool's optional outputs are refused elsewhere. */
+            if (k == 0 && t && !mi__dtype_is_float(t->dtype))
+                return mi__cpu_node_err(n, MI_ERR_UNSUPPORTED, "output '%s' has dtype %s; the CPU "
+                                        "backend runs %s on float, float16 and bfloat16 only", t->name,
+                                        mi_dtype_name(t->dtype), mi_op_name(n->op));
+        }
+        return n->op == MI_OP_BATCH_NORM ? check_batch_norm_dtypes(g, n) : MI_OK;
     }
     switch (n->op) {
     case MI_OP_RELU: case MI_OP_CLIP: case MI_OP_ADD: case MI_OP_SUB: case MI_OP_MUL: case MI_OP_DIV:
         if (!numeric(x->dtype))
             return mi__cpu_node_err(n, MI_ERR_UNSUPPORTED, "input '%s' has dtype %s; the CPU backend "
-                                    "runs %s on float, double, int32 and int64", x->name,
+                                    "runs %s on float, float16, bfloat16, double, int32 and int64", x->name,
                                     mi_dtype_name(x->dtype), mi_op_name(n->op));
         return MI_OK;
     case MI_OP_DROPOUT: {
@@ -467,6 +498,7 @@ static mi_status cpu_run(mi_backend *b, void *ctx, const mi_node_args *args) {
     if ((st = mi__node_check_overlap(c.g, c.n, c.in, c.out)) != MI_OK) return st;
     if ((st = mi__op_params_get(c.g, c.n, &c.p)) != MI_OK) return st;
     if (c.n->op == MI_OP_DROPOUT && (st = mi__cpu_check_node(c.g, c.n, &c.p)) != MI_OK) return st;
+    if (mi__cpu_half_widened(c.g, c.n)) return mi__cpu_half_run(&c, dispatch);
     return dispatch(&c);
 }
 

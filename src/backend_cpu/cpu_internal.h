@@ -1,7 +1,8 @@
 /* The CPU reference backend's private interface: the thread pool, the
  * GEMM core and one entry point per op family (conv.c; gemm.c, also Gemm
  * and MatMul; reduce.c; eltwise.c; layout.c), dispatched from
- * backend_cpu.c.
+ * backend_cpu.c; half.c runs float16 / bfloat16 nodes around the fp32
+ * kernels.
  *
  * Every kernel gets an mi__cpu_call: the node, its parsed parameters and
  * the pointers of this run. Kernels validate what they need and report
@@ -151,13 +152,21 @@ typedef struct mi__cpu_call {
     void *residual;
     void *ws;
     size_t ws_size;
+    /* The tensors the kernel sees, one per input / output (NULL: the
+     * graph's own). A node stored in half runs its fp32 kernel on fp32
+     * copies (half.c); these views of its tensors say float, same dims. */
+    const mi_tensor *const *in_view;
+    const mi_tensor *const *out_view;
 } mi__cpu_call;
 
-/* Input / output tensor k of the node (NULL when omitted). */
+/* Input / output tensor k of the node (NULL when omitted). Kernels read
+ * dtypes and byte sizes only through these, never from the graph. */
 static inline const mi_tensor *mi__cpu_in_t(const mi__cpu_call *c, int k) {
+    if (c->in_view) return k < c->n->ninputs ? c->in_view[k] : NULL;
     return mi__node_in(c->g, c->n, k);
 }
 static inline const mi_tensor *mi__cpu_out_t(const mi__cpu_call *c, int k) {
+    if (c->out_view) return k < c->n->noutputs ? c->out_view[k] : NULL;
     return k < c->n->noutputs && c->n->outputs[k] >= 0 ? mi_graph_tensor(c->g, (size_t)c->n->outputs[k]) : NULL;
 }
 
@@ -196,5 +205,94 @@ mi_status mi__cpu_constant(mi__cpu_call *c);
 /* Checks, before planning, what shape inference lets through but the
  * kernels cannot run: dtypes, Dropout in training mode. */
 mi_status mi__cpu_check_node(const mi_graph *g, const mi_node *n, const mi__op_params *p);
+
+/* ---- half precision (half.c) ------------------------------------------------------ */
+
+/* float16 and bfloat16 run in fp32 and round once on store. Elementwise
+ * ops, BatchNormalization and the ops that move bytes handle them in
+ * their own loops (no workspace); the others (Conv, Gemm, MatMul, the
+ * pools, LRN, Softmax, ReduceMean) are "widened": their half inputs,
+ * residual and outputs get fp32 copies in the node's workspace, around
+ * the unchanged fp32 kernel. */
+
+/* Whether node n is widened: an op with an fp32-only kernel that reads or
+ * writes a half tensor. */
+int mi__cpu_half_widened(const mi_graph *g, const mi_node *n);
+/* The workspace of a widened node: its fp32 copies plus the fp32 kernel's
+ * own workspace (kernel_ws bytes). */
+mi_status mi__cpu_half_workspace(const mi_graph *g, const mi_node *n, size_t kernel_ws, size_t *ws);
+/* Runs a widened node: half inputs to fp32, kernel(c') on fp32 views and
+ * copies, fp32 outputs rounded to half. */
+mi_status mi__cpu_half_run(mi__cpu_call *c, mi_status (*kernel)(mi__cpu_call *c));
+
+/* n elements of half type dt (MI_DTYPE_FLOAT16 / BFLOAT16) to fp32 and
+ * back (round to nearest even), on the pool for large n. */
+void mi__cpu_half_to_f32(mi__cpu *cpu, mi_dtype dt, const void *src, float *dst, int64_t n);
+void mi__cpu_f32_to_half(mi__cpu *cpu, mi_dtype dt, const float *src, void *dst, int64_t n);
+
+/* float16 <-> float, bit for bit kernels/elementwise.h's mi_k_f16_to_f32
+ * and mi_k_f32_to_f16 (round to nearest even, subnormals, infinity, NaN
+ * to sign | 0x7e00), but without branches, so the loops below vectorize:
+ * with the shared rule's branches they stayed scalar and MobileNet-V2 ran
+ * 4x slower in float16 than in bfloat16. Subnormals go through one float
+ * add or subtract of a power of two that rounds them exactly (F. Giesen's
+ * method). tests/test_cpu_half compares both with the shared rule over
+ * every half, every tie and a sweep of floats (all 2^32 were compared
+ * once). */
+static inline float mi__cpu_f16_to_f32(uint16_t h) {
+    const uint32_t exp_mask = 0x7c00u << 13;
+    uint32_t bits = (uint32_t)(h & 0x7fffu) << 13, exp = bits & exp_mask, sub_bits;
+    bits += (uint32_t)(127 - 15) << 23;
+    /* Subnormal or zero: 2^-14 * 0.mant, computed as (1.mant * 2^-14) - 2^-14. */
+    sub_bits = bits + (1u << 23);
+    float sub, magic = 0x1p-14f;
+    memcpy(&sub, &sub_bits, 4);
+    sub -= magic;
+    memcpy(&sub_bits, &sub, 4);
+    bits = exp == exp_mask ? bits + ((uint32_t)(128 - 16) << 23) : exp == 0 ? sub_bits : bits;
+    bits |= (uint32_t)(h & 0x8000u) << 16;
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+static inline uint16_t mi__cpu_f32_to_f16(float f) {
+    uint32_t bits;
+    memcpy(&bits, &f, 4);
+    const uint32_t sign = bits & 0x80000000u;
+    bits ^= sign;
+    /* Past float16's range (65536 and up, with the rounding): infinity; NaN: quiet. */
+    uint32_t special = 0x7c00u | (uint32_t)(bits > 0x7f800000u) << 9;
+    /* Below 2^-14, a subnormal or zero: adding 0.5 leaves the 10 mantissa
+     * bits at the bottom, rounded to nearest even by the float add. */
+    float small, magic = 0.5f;
+    memcpy(&small, &bits, 4);
+    small += magic;
+    uint32_t sub;
+    memcpy(&sub, &small, 4);
+    sub -= 0x3f000000u;
+    /* Normal: rebias the exponent, add half an ulp less one (plus one when
+     * the kept mantissa is odd: ties to even), drop 13 bits. */
+    uint32_t normal = (bits + ((uint32_t)(15 - 127) << 23) + 0xfffu + ((bits >> 13) & 1u)) >> 13;
+    /* Selected with masks, not branches, so the loops vectorize. */
+    uint32_t is_special = 0u - (uint32_t)(bits >= ((uint32_t)(127 + 16) << 23));
+    uint32_t is_sub = 0u - (uint32_t)(bits < (113u << 23));
+    uint32_t h = (special & is_special) | (sub & is_sub) | (normal & ~(is_special | is_sub));
+    return (uint16_t)(h | (sign >> 16));
+}
+
+/* The same on one thread, for short rows inside a kernel's task. */
+static inline void mi__cpu_half_row_to_f32(mi_dtype dt, const uint16_t *src, float *dst, int64_t n) {
+    if (dt == MI_DTYPE_BFLOAT16)
+        for (int64_t i = 0; i < n; i++) dst[i] = mi_k_bf16_to_f32(src[i]);
+    else
+        for (int64_t i = 0; i < n; i++) dst[i] = mi__cpu_f16_to_f32(src[i]);
+}
+static inline void mi__cpu_f32_row_to_half(mi_dtype dt, const float *src, uint16_t *dst, int64_t n) {
+    if (dt == MI_DTYPE_BFLOAT16)
+        for (int64_t i = 0; i < n; i++) dst[i] = mi_k_f32_to_bf16(src[i]);
+    else
+        for (int64_t i = 0; i < n; i++) dst[i] = mi__cpu_f32_to_f16(src[i]);
+}
 
 #endif

@@ -1,18 +1,24 @@
 /* Elementwise ops: Relu, Clip, Sigmoid, HardSigmoid, HardSwish (unary) and
- * Add, Sub, Mul, Div with numpy broadcasting (binary), on float and, where
- * ONNX allows it, double, int32 and int64.
+ * Add, Sub, Mul, Div with numpy broadcasting (binary), on float, float16,
+ * bfloat16 and, where ONNX allows it, double, int32 and int64.
  *
  * The per-element math is kernels/elementwise.h's, shared with CUDA. Each
  * output element is computed from the inputs at the same index (or a
  * broadcast one) and written once, so out may be input 0 or, for the
  * binary ops, the same-shaped input 1 (the in-place contract): no
- * pointer here is restrict. Large tensors are split over the pool. */
+ * pointer here is restrict. Large tensors are split over the pool.
+ *
+ * Halves run the float loops over short chunks widened on the stack
+ * (MI__ELT_HALF_CHUNK elements), each chunk read whole before it is
+ * written back rounded: the fp32 result of the half inputs, rounded
+ * once, in place or not. */
 #include "cpu_internal.h"
 
 #include <float.h>
 #include <string.h>
 
 #define MI__ELT_GRAIN ((int64_t)1 << 15)
+#define MI__ELT_HALF_CHUNK 512
 
 /* ---- unary -------------------------------------------------------------------------- */
 
@@ -45,27 +51,40 @@ static int64_t clamp_bound(float v, int64_t lo, int64_t hi) {
         }                                                                             \
     } while (0)
 
+/* The float loops; x and y may be the same memory. */
+static inline void unary_float(const unary_job *j, const float *x, float *y, int64_t cnt) {
+    const float a = j->a, b = j->b;
+    switch (j->op) {
+    case MI_OP_RELU: for (int64_t i = 0; i < cnt; i++) y[i] = mi_k_relu(x[i]); break;
+    case MI_OP_CLIP: for (int64_t i = 0; i < cnt; i++) y[i] = mi_k_clip(x[i], a, b); break;
+    case MI_OP_SIGMOID: for (int64_t i = 0; i < cnt; i++) y[i] = mi_k_sigmoid(x[i]); break;
+    case MI_OP_HARD_SIGMOID:
+        for (int64_t i = 0; i < cnt; i++) y[i] = mi_k_hard_sigmoid(x[i], a, b);
+        break;
+    case MI_OP_HARD_SWISH: for (int64_t i = 0; i < cnt; i++) y[i] = mi_k_hard_swish(x[i]); break;
+    default: break;
+    }
+}
+
+static void unary_half(const unary_job *j, int64_t i0, int64_t cnt) {
+    const uint16_t *x = (const uint16_t *)j->x + i0;
+    uint16_t *y = (uint16_t *)j->y + i0;
+    float buf[MI__ELT_HALF_CHUNK];
+    for (int64_t c0 = 0; c0 < cnt; c0 += MI__ELT_HALF_CHUNK) {
+        int64_t len = cnt - c0 < MI__ELT_HALF_CHUNK ? cnt - c0 : MI__ELT_HALF_CHUNK;
+        mi__cpu_half_row_to_f32(j->dt, x + c0, buf, len);
+        unary_float(j, buf, buf, len);
+        mi__cpu_f32_row_to_half(j->dt, buf, y + c0, len);
+    }
+}
+
 static void unary_task(void *arg, int64_t task, int thread) {
     (void)thread;
     const unary_job *j = arg;
     int64_t i0 = task * MI__ELT_GRAIN, cnt = j->n - i0 < MI__ELT_GRAIN ? j->n - i0 : MI__ELT_GRAIN;
     switch (j->dt) {
-    case MI_DTYPE_FLOAT: {
-        const float *x = (const float *)j->x + i0;
-        float *y = (float *)j->y + i0;
-        const float a = j->a, b = j->b;
-        switch (j->op) {
-        case MI_OP_RELU: for (int64_t i = 0; i < cnt; i++) y[i] = mi_k_relu(x[i]); break;
-        case MI_OP_CLIP: for (int64_t i = 0; i < cnt; i++) y[i] = mi_k_clip(x[i], a, b); break;
-        case MI_OP_SIGMOID: for (int64_t i = 0; i < cnt; i++) y[i] = mi_k_sigmoid(x[i]); break;
-        case MI_OP_HARD_SIGMOID:
-            for (int64_t i = 0; i < cnt; i++) y[i] = mi_k_hard_sigmoid(x[i], a, b);
-            break;
-        case MI_OP_HARD_SWISH: for (int64_t i = 0; i < cnt; i++) y[i] = mi_k_hard_swish(x[i]); break;
-        default: break;
-        }
-        break;
-    }
+    case MI_DTYPE_FLOAT: unary_float(j, (const float *)j->x + i0, (float *)j->y + i0, cnt); break;
+    case MI_DTYPE_FLOAT16: case MI_DTYPE_BFLOAT16: unary_half(j, i0, cnt); break;
     case MI_DTYPE_DOUBLE: {
         const double *x = (const double *)j->x + i0;
         double *y = (double *)j->y + i0;
@@ -86,7 +105,7 @@ static void unary_task(void *arg, int64_t task, int thread) {
 mi_status mi__cpu_unary(mi__cpu_call *c) {
     const mi_tensor *xt = mi__cpu_in_t(c, 0);
     unary_job j = {c->n->op, xt->dtype, c->in[0], c->out[0], mi_tensor_numel(xt), 0.0f, 0.0f};
-    int is_float = xt->dtype == MI_DTYPE_FLOAT;
+    int is_float = mi__dtype_is_float(xt->dtype);
     int numeric = is_float || xt->dtype == MI_DTYPE_DOUBLE || xt->dtype == MI_DTYPE_INT32 ||
                   xt->dtype == MI_DTYPE_INT64;
     int ok = c->n->op == MI_OP_RELU || c->n->op == MI_OP_CLIP ? numeric : is_float;
@@ -161,6 +180,25 @@ MI__BIN_ROW(int64_t, mi_k_div_i64)
         }                                                                             \
     } while (0)
 
+/* One row of halves: chunks of a (or its broadcast element), b and y
+ * widened on the stack, the float row, rounded back. */
+static void binary_half_row(const binary_job *j, const uint16_t *a, int64_t sa, const uint16_t *b,
+                            int64_t sb, uint16_t *y) {
+    float fa[MI__ELT_HALF_CHUNK], fb[MI__ELT_HALF_CHUNK], fy[MI__ELT_HALF_CHUNK];
+    for (int64_t c0 = 0; c0 < j->inner; c0 += MI__ELT_HALF_CHUNK) {
+        int64_t len = j->inner - c0 < MI__ELT_HALF_CHUNK ? j->inner - c0 : MI__ELT_HALF_CHUNK;
+        mi__cpu_half_row_to_f32(j->dt, a + c0 * sa, fa, sa ? len : 1);
+        mi__cpu_half_row_to_f32(j->dt, b + c0 * sb, fb, sb ? len : 1);
+        switch (j->op) {
+        case MI_OP_ADD: mi_k_add_row(fa, sa, fb, sb, fy, len); break;
+        case MI_OP_SUB: mi_k_sub_row(fa, sa, fb, sb, fy, len); break;
+        case MI_OP_MUL: mi_k_mul_row(fa, sa, fb, sb, fy, len); break;
+        default: mi_k_div_row(fa, sa, fb, sb, fy, len); break;
+        }
+        mi__cpu_f32_row_to_half(j->dt, fy, y + c0, len);
+    }
+}
+
 static void binary_task(void *arg, int64_t task, int thread) {
     (void)thread;
     const binary_job *j = arg;
@@ -173,6 +211,10 @@ static void binary_task(void *arg, int64_t task, int thread) {
         int64_t ao = mi_k_bcast_offset(&j->bc, 0, yo), bo = mi_k_bcast_offset(&j->bc, 1, yo);
         switch (j->dt) {
         case MI_DTYPE_FLOAT: MI__BIN_DISPATCH(float, mi_k_add, mi_k_sub, mi_k_mul, mi_k_div); break;
+        case MI_DTYPE_FLOAT16: case MI_DTYPE_BFLOAT16:
+            binary_half_row(j, (const uint16_t *)j->a + ao, sa, (const uint16_t *)j->b + bo, sb,
+                            (uint16_t *)j->y + yo);
+            break;
         case MI_DTYPE_DOUBLE:
             MI__BIN_DISPATCH(double, mi_k_add_f64, mi_k_sub_f64, mi_k_mul_f64, mi_k_div_f64);
             break;
@@ -190,9 +232,9 @@ static void binary_task(void *arg, int64_t task, int thread) {
 mi_status mi__cpu_binary(mi__cpu_call *c) {
     const mi_tensor *at = mi__cpu_in_t(c, 0), *bt = mi__cpu_in_t(c, 1), *yt = mi__cpu_out_t(c, 0);
     mi_dtype dt = at->dtype;
-    if (dt != MI_DTYPE_FLOAT && dt != MI_DTYPE_DOUBLE && dt != MI_DTYPE_INT32 && dt != MI_DTYPE_INT64)
-        return mi__cpu_err(c, MI_ERR_UNSUPPORTED, "dtype %s is not supported (float, double, int32, "
-                           "int64)", mi_dtype_name(dt));
+    if (!mi__dtype_is_float(dt) && dt != MI_DTYPE_DOUBLE && dt != MI_DTYPE_INT32 && dt != MI_DTYPE_INT64)
+        return mi__cpu_err(c, MI_ERR_UNSUPPORTED, "dtype %s is not supported (float, float16, bfloat16, "
+                           "double, int32, int64)", mi_dtype_name(dt));
     if (bt->dtype != dt || yt->dtype != dt)
         return mi__cpu_err(c, MI_ERR_GRAPH, "inputs and output must share one dtype");
     binary_job j;

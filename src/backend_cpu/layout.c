@@ -1,4 +1,5 @@
-/* Ops that move bytes without arithmetic, for every stored dtype: the view
+/* Ops that move bytes without arithmetic, for every stored dtype (float16
+ * and bfloat16 elements are moved as they are, 2 bytes each): the view
  * ops as copies (Reshape, Flatten, Squeeze, Unsqueeze, Identity, Dropout),
  * Transpose, Concat, Split, Slice (negative steps too), Pad (constant,
  * reflect, edge, negative pads crop), Gather, Cast, and Shape and Constant
@@ -266,6 +267,16 @@ mi_status mi__cpu_cast(mi__cpu_call *c) {
         if (c->out[0] != c->in[0]) memmove(c->out[0], c->in[0], yt->nbytes);
         return MI_OK;
     }
+    /* The Casts at a half graph's edges: the same bits as the element rule
+     * ((float)(double)f is f), converted on the pool, vectorized. */
+    if (from == MI_DTYPE_FLOAT && mi__dtype_is_half(to)) {
+        mi__cpu_f32_to_half(c->cpu, to, c->in[0], c->out[0], n);
+        return MI_OK;
+    }
+    if (mi__dtype_is_half(from) && to == MI_DTYPE_FLOAT) {
+        mi__cpu_half_to_f32(c->cpu, from, c->in[0], c->out[0], n);
+        return MI_OK;
+    }
     size_t fs = mi_dtype_size(from), ts = mi_dtype_size(to);
     const char *x = c->in[0];
     char *y = c->out[0];
@@ -295,6 +306,34 @@ mi_status mi__cpu_shape(mi__cpu_call *c) {
     return MI_OK;
 }
 
+/* A float value (value_float, value_floats, or a tensor of another real
+ * dtype) for a half output, as half precision converted it: converted
+ * element by element. Returns 0 when the value is not such a case. */
+static int constant_to_half(const mi__cpu_call *c, const mi_attr *a, const mi_tensor *yt) {
+    int from = MI_K_DT_FLOAT;
+    const void *src = NULL;
+    int64_t n = 0;
+    if (!mi__dtype_is_half(yt->dtype)) return 0;
+    if (a->type == MI_ATTR_FLOAT) {
+        src = &a->f;
+        n = 1;
+    } else if (a->type == MI_ATTR_FLOATS) {
+        src = a->floats;
+        n = (int64_t)a->count;
+    } else if (a->type == MI_ATTR_TENSOR && a->tensor >= 0 && (size_t)a->tensor < mi_graph_tensor_count(c->g)) {
+        const mi_tensor *t = mi_graph_tensor(c->g, (size_t)a->tensor);
+        if (t->dtype == yt->dtype || !mi__dtype_castable(t->dtype) || t->dtype == MI_DTYPE_BOOL) return 0;
+        from = (int)t->dtype;
+        src = t->data;
+        n = mi_tensor_numel(t);
+    }
+    if (!src || n != mi_tensor_numel(yt)) return 0;
+    size_t fs = (size_t)mi_k_dt_size(from);
+    for (int64_t k = 0; k < n; k++)
+        mi_k_cast_elem(from, (int)yt->dtype, (const char *)src + (size_t)k * fs, (char *)c->out[0] + 2 * k);
+    return 1;
+}
+
 mi_status mi__cpu_constant(mi__cpu_call *c) {
     const mi_tensor *yt = mi__cpu_out_t(c, 0);
     if (c->n->nattrs != 1) return mi__cpu_err(c, MI_ERR_GRAPH, "expected exactly one value attribute");
@@ -303,6 +342,7 @@ mi_status mi__cpu_constant(mi__cpu_call *c) {
     size_t bytes = 0;
     float f;
     int64_t i;
+    if (constant_to_half(c, a, yt)) return MI_OK;
     if (a->type == MI_ATTR_TENSOR && a->tensor >= 0 && (size_t)a->tensor < mi_graph_tensor_count(c->g)) {
         const mi_tensor *t = mi_graph_tensor(c->g, (size_t)a->tensor);
         src = t->data;

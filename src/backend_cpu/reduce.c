@@ -14,7 +14,10 @@
  *
  * BatchNormalization may run in place on its input (the contract): each
  * element is read and written at the same index. The others never share
- * memory with their input. */
+ * memory with their input.
+ *
+ * float16 / bfloat16: BatchNormalization has a loop of its own (below);
+ * the others run on fp32 copies of their half tensors (half.c). */
 #include "cpu_internal.h"
 
 #include <math.h>
@@ -163,15 +166,88 @@ static void bn_task(void *arg, int64_t task, int thread) {
     for (int64_t i = 0; i < j->inner; i++) y[i] = mi_k_batch_norm(x[i], mean, invstd, gamma, beta);
 }
 
+/* Halves: x and y of dtype dt, the four parameters each of its own float
+ * dtype (ONNX lets them differ from x's), read as fp32. Each chunk of a
+ * plane is widened, normalised with the float rule and rounded back. */
+typedef struct bn_half_job {
+    mi_dtype dt, pdt[4]; /* scale, bias, mean, var */
+    const void *x, *param[4];
+    void *y;
+    float eps;
+    int64_t channels, inner;
+} bn_half_job;
+
+#define MI__BN_HALF_CHUNK 512
+
+static void bn_half_task(void *arg, int64_t task, int thread) {
+    (void)thread;
+    const bn_half_job *j = arg;
+    int64_t ch = task % j->channels;
+    float v[4];
+    for (int k = 0; k < 4; k++)
+        v[k] = (float)mi_k_load_f((int)j->pdt[k], (const char *)j->param[k] + (size_t)ch * mi_dtype_size(j->pdt[k]));
+    const float gamma = v[0], beta = v[1], mean = v[2], invstd = mi_k_bn_invstd(v[3], j->eps);
+    const uint16_t *x = (const uint16_t *)j->x + task * j->inner;
+    uint16_t *y = (uint16_t *)j->y + task * j->inner;
+    float buf[MI__BN_HALF_CHUNK];
+    for (int64_t c0 = 0; c0 < j->inner; c0 += MI__BN_HALF_CHUNK) {
+        int64_t len = j->inner - c0 < MI__BN_HALF_CHUNK ? j->inner - c0 : MI__BN_HALF_CHUNK;
+        mi__cpu_half_row_to_f32(j->dt, x + c0, buf, len);
+        for (int64_t i = 0; i < len; i++) buf[i] = mi_k_batch_norm(buf[i], mean, invstd, gamma, beta);
+        mi__cpu_f32_row_to_half(j->dt, buf, y + c0, len);
+    }
+}
+
+static mi_status batch_norm_half(mi__cpu_call *c) {
+    const mi_tensor *xt = mi__cpu_in_t(c, 0);
+    bn_half_job j;
+    memset(&j, 0, sizeof j);
+    j.dt = xt->dtype;
+    for (int k = 0; k < 4; k++) {
+        const mi_tensor *pt = mi__cpu_in_t(c, k + 1);
+        if (!pt) return mi__cpu_err(c, MI_ERR_GRAPH, "parameter %d is missing", k + 1);
+        if (!mi__dtype_is_float(pt->dtype))
+            return mi__cpu_err(c, MI_ERR_UNSUPPORTED, "parameter '%s' has dtype %s (float, float16, "
+                               "bfloat16)", pt->name, mi_dtype_name(pt->dtype));
+        j.pdt[k] = pt->dtype;
+        j.param[k] = c->in[k + 1];
+    }
+    j.x = c->in[0];
+    j.y = c->out[0];
+    j.eps = c->p.u.batch_norm.epsilon;
+    j.channels = xt->dims[1];
+    j.inner = 1;
+    for (int i = 2; i < xt->ndim; i++) j.inner *= xt->dims[i];
+    mi__cpu_parallel(c->cpu, xt->dims[0] * xt->dims[1], mi_tensor_numel(xt), bn_half_task, &j);
+    return MI_OK;
+}
+
+/* Whether x or any parameter is half: the half loop then reads each by
+ * its own dtype. */
+static int bn_has_half(const mi__cpu_call *c) {
+    for (int k = 0; k < 5; k++) {
+        const mi_tensor *t = mi__cpu_in_t(c, k);
+        if (t && mi__dtype_is_half(t->dtype)) return 1;
+    }
+    return 0;
+}
+
 mi_status mi__cpu_batch_norm(mi__cpu_call *c) {
     const mi_tensor *xt = mi__cpu_in_t(c, 0);
-    if (xt->dtype != MI_DTYPE_FLOAT)
-        return mi__cpu_err(c, MI_ERR_UNSUPPORTED, "dtype %s is not supported (float)",
-                           mi_dtype_name(xt->dtype));
     if (c->n->noutputs > 1)
         for (int k = 1; k < c->n->noutputs; k++)
             if (c->out[k])
                 return mi__cpu_err(c, MI_ERR_UNSUPPORTED, "training mode outputs are not supported");
+    if (bn_has_half(c)) {
+        if (!mi__dtype_is_half(xt->dtype) || mi__cpu_out_t(c, 0)->dtype != xt->dtype)
+            return mi__cpu_err(c, MI_ERR_UNSUPPORTED, "input '%s' of dtype %s with half parameters: "
+                               "the CPU backend runs half parameters with a half input of the output's dtype",
+                               xt->name, mi_dtype_name(xt->dtype));
+        return batch_norm_half(c);
+    }
+    if (xt->dtype != MI_DTYPE_FLOAT)
+        return mi__cpu_err(c, MI_ERR_UNSUPPORTED, "dtype %s is not supported (float)",
+                           mi_dtype_name(xt->dtype));
     bn_job j = {c->in[0], c->in[1], c->in[2], c->in[3], c->in[4], c->out[0],
                 c->p.u.batch_norm.epsilon, xt->dims[1], 1};
     for (int i = 2; i < xt->ndim; i++) j.inner *= xt->dims[i];
