@@ -76,26 +76,19 @@ static mi_status fold_one(mi_graph *g, size_t conv, size_t bn, int *folded) {
 
 mi_status mi__fold_batch_norm(mi_graph *g) {
     size_t nn = g->nnodes;
-    mi__uses u;
-    mi_status st = mi__graph_uses(g, &u);
+    mi__rewrite rw;
+    mi_status st = mi__rewrite_begin(g, &rw, "folding BatchNormalization");
     if (st != MI_OK) return st;
-    unsigned char *dead = mi__calloc(nn ? nn : 1, 1);
-    if (!dead) {
-        mi__uses_free(&u);
-        return mi__error(MI_ERR_NO_MEMORY, "folding the BatchNormalizations of %zu nodes", nn);
-    }
     for (size_t i = 0; i < nn && st == MI_OK; i++) {
         const mi_node *c = &g->nodes[i];
         if (c->op != MI_OP_CONV || c->noutputs != 1 || c->ninputs < 2) continue;
-        int j = mi__sole_reader(g, &u, c->outputs[0]);
+        int j = mi__sole_reader(g, &rw.uses, c->outputs[0]);
         if (j < 0 || g->nodes[j].op != MI_OP_BATCH_NORM || g->nodes[j].ninputs != 5 ||
             g->nodes[j].inputs[0] != c->outputs[0])
             continue;
         int folded;
-        if ((st = fold_one(g, i, (size_t)j, &folded)) == MI_OK && folded) dead[j] = 1;
+        if ((st = fold_one(g, i, (size_t)j, &folded)) == MI_OK && folded) rw.dead[j] = 1;
     }
-    if (st == MI_OK) mi__graph_drop_nodes(g, dead);
-    mi__uses_free(&u);
-    mi__free(dead);
+    mi__rewrite_end(g, &rw, st == MI_OK);
     return st;
 }

@@ -40,18 +40,15 @@ static int activation(const mi_graph *g, int j, mi_fusion *f) {
 
 mi_status mi__fuse(mi_graph *g) {
     size_t nn = g->nnodes;
-    mi__uses u;
-    mi_status st = mi__graph_uses(g, &u);
+    mi__rewrite rw;
+    mi_status st = mi__rewrite_begin(g, &rw, "fusion");
     if (st != MI_OK) return st;
-    unsigned char *dead = mi__calloc(nn ? nn : 1, 1);
-    if (!dead) {
-        mi__uses_free(&u);
-        return mi__error(MI_ERR_NO_MEMORY, "fusing %zu nodes", nn);
-    }
+    const mi__uses *u = &rw.uses;
+    unsigned char *dead = rw.dead;
     for (size_t i = 0; i < nn; i++) {
         mi_node *n = &g->nodes[i];
         if (n->op != MI_OP_CONV || n->noutputs != 1) continue;
-        int t = n->outputs[0], j = mi__sole_reader(g, &u, t);
+        int t = n->outputs[0], j = mi__sole_reader(g, u, t);
         if (j < 0 || dead[j]) continue;
         const mi_node *m = &g->nodes[j];
         mi_fusion f = {MI_ACT_NONE, 0.0f, 0.0f, -1};
@@ -64,7 +61,7 @@ mi_status mi__fuse(mi_graph *g) {
                 !same_shape(&g->tensors[r], &g->tensors[t]))
                 continue;
             f.residual = r;
-            k = mi__sole_reader(g, &u, m->outputs[0]);
+            k = mi__sole_reader(g, u, m->outputs[0]);
             if (k >= 0 && activation(g, k, &f)) last = k;
             else k = -1;
         } else if (!activation(g, j, &f)) {
@@ -76,8 +73,6 @@ mi_status mi__fuse(mi_graph *g) {
         dead[j] = 1;
         if (k >= 0) dead[k] = 1;
     }
-    mi__graph_drop_nodes(g, dead);
-    mi__uses_free(&u);
-    mi__free(dead);
+    mi__rewrite_end(g, &rw, 1);
     return MI_OK;
 }

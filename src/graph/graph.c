@@ -244,6 +244,24 @@ void mi__graph_drop_nodes(mi_graph *g, const unsigned char *dead) {
     g->nnodes = w;
 }
 
+mi_status mi__rewrite_begin(mi_graph *g, mi__rewrite *r, const char *pass) {
+    r->dead = NULL;
+    mi_status st = mi__graph_uses(g, &r->uses);
+    if (st != MI_OK) return st;
+    if (!(r->dead = mi__calloc(g->nnodes ? g->nnodes : 1, 1))) {
+        mi__uses_free(&r->uses);
+        return mi__error(MI_ERR_NO_MEMORY, "%s: marks for %zu nodes", pass, g->nnodes);
+    }
+    return MI_OK;
+}
+
+void mi__rewrite_end(mi_graph *g, mi__rewrite *r, int commit) {
+    if (commit) mi__graph_drop_nodes(g, r->dead);
+    mi__uses_free(&r->uses);
+    mi__free(r->dead);
+    r->dead = NULL;
+}
+
 void mi__graph_unique_name(const mi_graph *g, const char *base, const char *suffix, char *buf, size_t len) {
     snprintf(buf, len, "%s%s", base, suffix);
     for (int c = 1; mi__graph_lookup(g, buf) >= 0 && c < 1000000; c++) snprintf(buf, len, "%s%s#%d", base, suffix, c);

@@ -88,6 +88,15 @@ int mi__sole_reader(const mi_graph *g, const mi__uses *u, int t);
 /* Removes the nodes i with dead[i] (releasing what they own), keeping the
  * order of the rest. */
 void mi__graph_drop_nodes(mi_graph *g, const unsigned char *dead);
+/* What a rewrite of nodes into others needs: the readers of each tensor,
+ * and a mark per node that goes. begin names the pass in its error; end
+ * drops the marked nodes when commit, and frees. */
+typedef struct mi__rewrite {
+    mi__uses uses;
+    unsigned char *dead;
+} mi__rewrite;
+mi_status mi__rewrite_begin(mi_graph *g, mi__rewrite *r, const char *pass);
+void mi__rewrite_end(mi_graph *g, mi__rewrite *r, int commit);
 /* A tensor name not yet in the graph: base + suffix, or with "#N" after. */
 void mi__graph_unique_name(const mi_graph *g, const char *base, const char *suffix, char *buf, size_t len);
 
