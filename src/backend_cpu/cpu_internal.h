@@ -230,69 +230,18 @@ mi_status mi__cpu_half_run(mi__cpu_call *c, mi_status (*kernel)(mi__cpu_call *c)
 void mi__cpu_half_to_f32(mi__cpu *cpu, mi_dtype dt, const void *src, float *dst, int64_t n);
 void mi__cpu_f32_to_half(mi__cpu *cpu, mi_dtype dt, const float *src, void *dst, int64_t n);
 
-/* float16 <-> float, bit for bit kernels/elementwise.h's mi_k_f16_to_f32
- * and mi_k_f32_to_f16 (round to nearest even, subnormals, infinity, NaN
- * to sign | 0x7e00), but without branches, so the loops below vectorize:
- * with the shared rule's branches they stayed scalar and MobileNet-V2 ran
- * 4x slower in float16 than in bfloat16. Subnormals go through one float
- * add or subtract of a power of two that rounds them exactly (F. Giesen's
- * method). tests/test_cpu_half compares both with the shared rule over
- * every half, every tie and a sweep of floats (all 2^32 were compared
- * once). */
-static inline float mi__cpu_f16_to_f32(uint16_t h) {
-    const uint32_t exp_mask = 0x7c00u << 13;
-    uint32_t bits = (uint32_t)(h & 0x7fffu) << 13, exp = bits & exp_mask, sub_bits;
-    bits += (uint32_t)(127 - 15) << 23;
-    /* Subnormal or zero: 2^-14 * 0.mant, computed as (1.mant * 2^-14) - 2^-14. */
-    sub_bits = bits + (1u << 23);
-    float sub, magic = 0x1p-14f;
-    memcpy(&sub, &sub_bits, 4);
-    sub -= magic;
-    memcpy(&sub_bits, &sub, 4);
-    bits = exp == exp_mask ? bits + ((uint32_t)(128 - 16) << 23) : exp == 0 ? sub_bits : bits;
-    bits |= (uint32_t)(h & 0x8000u) << 16;
-    float f;
-    memcpy(&f, &bits, 4);
-    return f;
-}
-
-static inline uint16_t mi__cpu_f32_to_f16(float f) {
-    uint32_t bits;
-    memcpy(&bits, &f, 4);
-    const uint32_t sign = bits & 0x80000000u;
-    bits ^= sign;
-    /* Past float16's range (65536 and up, with the rounding): infinity; NaN: quiet. */
-    uint32_t special = 0x7c00u | (uint32_t)(bits > 0x7f800000u) << 9;
-    /* Below 2^-14, a subnormal or zero: adding 0.5 leaves the 10 mantissa
-     * bits at the bottom, rounded to nearest even by the float add. */
-    float small, magic = 0.5f;
-    memcpy(&small, &bits, 4);
-    small += magic;
-    uint32_t sub;
-    memcpy(&sub, &small, 4);
-    sub -= 0x3f000000u;
-    /* Normal: rebias the exponent, add half an ulp less one (plus one when
-     * the kept mantissa is odd: ties to even), drop 13 bits. */
-    uint32_t normal = (bits + ((uint32_t)(15 - 127) << 23) + 0xfffu + ((bits >> 13) & 1u)) >> 13;
-    /* Selected with masks, not branches, so the loops vectorize. */
-    uint32_t is_special = 0u - (uint32_t)(bits >= ((uint32_t)(127 + 16) << 23));
-    uint32_t is_sub = 0u - (uint32_t)(bits < (113u << 23));
-    uint32_t h = (special & is_special) | (sub & is_sub) | (normal & ~(is_special | is_sub));
-    return (uint16_t)(h | (sign >> 16));
-}
-
 /* The same on one thread, for short rows inside a kernel's task. */
 static inline void mi__cpu_half_row_to_f32(mi_dtype dt, const uint16_t *src, float *dst, int64_t n) {
     if (dt == MI_DTYPE_BFLOAT16)
         for (int64_t i = 0; i < n; i++) dst[i] = mi_k_bf16_to_f32(src[i]);
     else
-        for (int64_t i = 0; i < n; i++) dst[i] = mi__cpu_f16_to_f32(src[i]);
+        for (int64_t i = 0; i < n; i++) dst[i] = mi_k_f16_to_f32(src[i]);
 }
 static inline void mi__cpu_f32_row_to_half(mi_dtype dt, const float *src, uint16_t *dst, int64_t n) {
     if (dt == MI_DTYPE_BFLOAT16)
         for (int64_t i = 0; i < n; i++) dst[i] = mi_k_f32_to_bf16(src[i]);
     else
-        for (int64_t i = 0; i < n; i++) dst[i] = mi__cpu_f32_to_f16(src[i]);
+        for (int64_t i = 0; i < n; i++) dst[i] = mi_k_f32_to_f16(src[i]);
 }
 
 #endif
