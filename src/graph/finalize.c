@@ -158,9 +158,7 @@ static mi_status topo_sort(mi_graph *g, const mi_load_options *o) {
     }
     for (size_t i = 0; i < nn; i++) sorted[i] = g->nodes[order[i]];
     if (nn) memcpy(g->nodes, sorted, nn * sizeof(mi_node));
-    for (size_t i = 0; i < nn; i++)
-        for (int k = 0; k < g->nodes[i].noutputs; k++)
-            g->tensors[g->nodes[i].outputs[k]].producer = (int)i;
+    mi__graph_set_producers(g);
 done:
     mi__free(indeg);
     mi__free(start);
@@ -240,10 +238,7 @@ static mi_status compact(mi_graph *g, const mi_load_options *o) {
 /* Roles, producers and byte sizes, once the node list is final. */
 static mi_status settle(mi_graph *g, const mi_load_options *o) {
     mi_status st;
-    for (size_t i = 0; i < g->ntensors; i++) g->tensors[i].producer = -1;
-    for (size_t i = 0; i < g->nnodes; i++)
-        for (int k = 0; k < g->nodes[i].noutputs; k++)
-            g->tensors[g->nodes[i].outputs[k]].producer = (int)i;
+    mi__graph_set_producers(g);
     for (size_t i = 0; i < g->ntensors; i++) {
         mi_tensor *t = &g->tensors[i];
         if (g->ti[i].declared_output) t->role = MI_ROLE_OUTPUT;

@@ -202,6 +202,12 @@ int mi_graph_find_tensor(const mi_graph *g, const char *name) { return mi__graph
 
 /* ---- what the passes share ---------------------------------------------------- */
 
+void mi__graph_set_producers(mi_graph *g) {
+    for (size_t i = 0; i < g->ntensors; i++) g->tensors[i].producer = -1;
+    for (size_t i = 0; i < g->nnodes; i++)
+        for (int k = 0; k < g->nodes[i].noutputs; k++) g->tensors[g->nodes[i].outputs[k]].producer = (int)i;
+}
+
 mi_status mi__graph_uses(mi_graph *g, mi__uses *u) {
     size_t nt = g->ntensors ? g->ntensors : 1;
     u->count = mi__calloc(nt, sizeof(int));
@@ -210,10 +216,9 @@ mi_status mi__graph_uses(mi_graph *g, mi__uses *u) {
         mi__uses_free(u);
         return mi__error(MI_ERR_NO_MEMORY, "readers of %zu tensors", g->ntensors);
     }
-    for (size_t i = 0; i < g->ntensors; i++) g->tensors[i].producer = -1;
+    mi__graph_set_producers(g);
     for (size_t i = 0; i < g->nnodes; i++) {
         const mi_node *n = &g->nodes[i];
-        for (int k = 0; k < n->noutputs; k++) g->tensors[n->outputs[k]].producer = (int)i;
         for (int k = 0; k <= n->ninputs; k++) {
             int t = k < n->ninputs ? n->inputs[k] : n->fused.residual;
             if (t < 0) continue;

@@ -75,6 +75,9 @@ void mi__tensor_release(mi_tensor *t, mi__tinfo *ti);
  * moved first). */
 void mi__graph_owner_release(mi_graph *g);
 
+/* Every tensor's producer from the node list as it is now (-1: none);
+ * a pass that reorders or drops nodes calls it after. */
+void mi__graph_set_producers(mi_graph *g);
 /* Per tensor: how many node inputs (and fused residuals) read it, and the
  * last node that does; producers are set on the way. */
 typedef struct mi__uses {

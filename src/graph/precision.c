@@ -132,8 +132,7 @@ static mi_status order(mi_graph *g, size_t n0, const int *after) {
     }
     memcpy(g->nodes, sorted, nn * sizeof *sorted);
     mi__free(sorted);
-    for (size_t i = 0; i < nn; i++)
-        for (int k = 0; k < g->nodes[i].noutputs; k++) g->tensors[g->nodes[i].outputs[k]].producer = (int)i;
+    mi__graph_set_producers(g);
     return MI_OK;
 }
 
@@ -154,9 +153,7 @@ mi_status mi__convert_precision(mi_graph *g, mi_precision precision) {
         return mi__error(MI_ERR_INVALID_ARG, "precision %d: expected fp32, fp16 or bf16", (int)precision);
     mi_dtype t = precision == MI_PRECISION_FP16 ? MI_DTYPE_FLOAT16 : MI_DTYPE_BFLOAT16;
     /* Earlier passes dropped nodes: producers by index, afresh. */
-    for (size_t i = 0; i < g->ntensors; i++) g->tensors[i].producer = -1;
-    for (size_t i = 0; i < g->nnodes; i++)
-        for (int k = 0; k < g->nodes[i].noutputs; k++) g->tensors[g->nodes[i].outputs[k]].producer = (int)i;
+    mi__graph_set_producers(g);
     mi_status st = convert_constants(g, t);
     if (st != MI_OK) return st;
     convert_activations(g, t);
