@@ -70,17 +70,14 @@ static double median_of_sorted(const double *t, int n) {
     return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
 }
 
-static void print_cuda_device(const cli_cmd *cmd, mi_backend *b) {
-    mi_cuda_device_info d;
-    mi_status st = mi_cuda_device_info_get(b, &d);
-    if (st) cli_fail_status(cmd, st);
+static void print_cuda_device(const mi_cuda_device_info *d) {
     char total[32];
-    printf("device     cuda:%d %s (sm_%d%d, %s, PCI %s), driver %d.%d, runtime %d.%d, cuDNN %zu.%zu.%zu, "
+    printf("device     cuda:%d %s (sm_%d%d, %s, PCI %s), driver %d->%d, runtime %d->%d, cuDNN %zu.%zu.%zu, "
            "cuBLAS %d; TF32 %s, CUDA Graph %s\n",
-           d.index, d.name, d.cc_major, d.cc_minor, cli_bytes(d.total_bytes, total, sizeof total), d.pci_bus_id,
-           d.driver_version / 1000, d.driver_version % 1000 / 10, d.runtime_version / 1000,
-           d.runtime_version % 1000 / 10, d.cudnn_version / 10000, d.cudnn_version / 100 % 100,
-           d.cudnn_version % 100, d.cublas_version, d.tf32 ? "on" : "off", d.cuda_graph ? "on" : "off");
+           d->index, d->name, d->cc_major, d->cc_minor, cli_bytes(d->total_bytes, total, sizeof total), d->pci_bus_id,
+           d->driver_version / 1000, d->driver_version % 1000 / 10, d->runtime_version / 1000,
+           d->runtime_version % 1000 / 10, d->cudnn_version / 10000, d->cudnn_version / 100 % 100,
+           d->cudnn_version % 100, d->cublas_version, d->tf32 ? "on" : "off", d->cuda_graph ? "on" : "off");
 }
 
 static void print_cuda_memory(const cli_cmd *cmd, mi_backend *b) {
@@ -371,7 +368,7 @@ static int run_run(const cli_cmd *cmd, int argc, char **argv) {
      * device information also times with CUDA events. */
     mi_cuda_device_info dinfo;
     int cuda = mi_cuda_device_info_get(backend, &dinfo) == MI_OK;
-    if (cuda) print_cuda_device(cmd, backend);
+    if (cuda) print_cuda_device(&dinfo);
     else mi_clear_error();
 
     run_io io;
