@@ -52,11 +52,12 @@ typedef enum mi__cu_kind {
     MI__CU_K_CONV = 1, MI__CU_K_POOL, MI__CU_K_REDUCE, MI__CU_K_UNARY, MI__CU_K_BINARY, MI__CU_K_PAD,
     MI__CU_K_BATCH_NORM, MI__CU_K_GEMM, MI__CU_K_MATMUL, MI__CU_K_VIEW_COPY, MI__CU_K_STRIDED,
     MI__CU_K_CONCAT, MI__CU_K_SPLIT, MI__CU_K_BYTES, MI__CU_K_GATHER, MI__CU_K_SOFTMAX, MI__CU_K_CAST,
-    MI__CU_K_LRN,
+    MI__CU_K_LRN, MI__CU_K_RELAYOUT,
 } mi__cu_kind;
 
 typedef struct mi__cu_node {
     mi__cu_kind kind;
+    int dtype;                  /* the float dtype our kernels run in (input 0's) */
     mi__op_params p;
     mi__cu_ws ws;
     mi__cu_dnn *dnn;
@@ -66,6 +67,7 @@ typedef struct mi__cu_node {
         mi__k_reduce reduce;
         struct { int op, dtype; double a, b; int64_t ia, ib; int64_t n; } unary;
         struct { int op, dtype; int64_t n; mi_k_bcast bc; } binary;
+        mi__k_copy relayout;
         mi__k_pad pad;
         struct { mi__cu_chan ch; int use_cudnn; } chan; /* BatchNormalization, LRN */
         mi__cu_gemm gemm;
@@ -187,22 +189,22 @@ mi_status mi__cu_dnn_conv_prepare(cudnnHandle_t h, const mi_node *n, const mi__c
  * a residual already in y). MI_ERR_UNSUPPORTED when cuDNN refuses the
  * fused form at run time (the caller falls back to the epilogue). */
 mi_status mi__cu_dnn_conv_run(cudnnHandle_t h, const mi_node *n, const mi__cu_dnn *d, int fused,
-                              const float *x, const float *w, const float *bias, const float *z,
-                              float z_scale, float beta, float *y, void *ws, size_t ws_size);
+                              const void *x, const void *w, const void *bias, const void *z,
+                              float z_scale, float beta, void *y, void *ws, size_t ws_size);
 mi_status mi__cu_dnn_pool_prepare(const mi_node *n, const mi__cu_pool *p, mi__cu_dnn **out);
-mi_status mi__cu_dnn_pool_run(cudnnHandle_t h, const mi_node *n, const mi__cu_dnn *d, const float *x,
-                              float *y);
+mi_status mi__cu_dnn_pool_run(cudnnHandle_t h, const mi_node *n, const mi__cu_dnn *d, const void *x,
+                              void *y);
 mi_status mi__cu_dnn_softmax_prepare(const mi_node *n, const mi__cu_softmax *s, mi__cu_dnn **out);
 mi_status mi__cu_dnn_softmax_run(cudnnHandle_t h, const mi_node *n, const mi__cu_dnn *d,
-                                 const float *x, float *y);
+                                 const void *x, void *y);
 mi_status mi__cu_dnn_bn_prepare(const mi_node *n, const mi__cu_chan *ch, mi__cu_dnn **out);
 mi_status mi__cu_dnn_bn_run(cudnnHandle_t h, const mi_node *n, const mi__cu_dnn *d, const float *x,
                             float *y, const float *scale, const float *bias, const float *mean,
                             const float *var, double epsilon);
 mi_status mi__cu_dnn_lrn_prepare(const mi_node *n, const mi__cu_chan *ch, const mi__lrn_params *p,
                                  mi__cu_dnn **out);
-mi_status mi__cu_dnn_lrn_run(cudnnHandle_t h, const mi_node *n, const mi__cu_dnn *d, const float *x,
-                             float *y);
+mi_status mi__cu_dnn_lrn_run(cudnnHandle_t h, const mi_node *n, const mi__cu_dnn *d, const void *x,
+                             void *y);
 
 /* ---- lib_cublas.c -------------------------------------------------------------------- */
 
@@ -214,7 +216,7 @@ mi_status mi__cu_blas_bind(cublasHandle_t h, cudaStream_t s, void *ws, size_t ws
 /* Y = alpha op(A) op(B) + beta Y as planned in b (one call, a strided
  * batch, or one call per broadcast batch). */
 mi_status mi__cu_blas_run(cublasHandle_t h, const mi_node *n, const mi__cu_blas *b, float alpha,
-                          const float *a, const float *bm, float beta, float *y);
+                          const void *a, const void *bm, float beta, void *y);
 int mi__cu_blas_version(void);
 
 /* ---- lib_nvml.c --------------------------------------------------------------------- */

@@ -67,6 +67,56 @@ mi_status mi__cu_nd_make(const mi_node *n, const char *what, int nb, const int64
 
 static int fits_int(int64_t v) { return v >= INT_MIN && v <= INT_MAX; }
 
+void mi__cu_nd_set(mi__cu_nd *nd, mi_dtype dtype, int nhwc) {
+    nd->dtype = (int)dtype;
+    nd->nhwc = nhwc && nd->nb == 4;
+    if (!nd->nhwc) return;
+    int c = nd->dims[1], h = nd->dims[2], w = nd->dims[3];
+    nd->strides[1] = 1;
+    nd->strides[3] = c;
+    nd->strides[2] = w * c;
+    nd->strides[0] = h * w * c;
+}
+
+int mi__cu_node_nhwc(const mi_graph *g, const mi_node *n) {
+    const mi_tensor *y = n->noutputs > 0 && n->outputs[0] >= 0 ? mi_graph_tensor(g, (size_t)n->outputs[0]) : NULL;
+    return y && y->ndim == 4 && y->layout == MI_LAYOUT_NHWC;
+}
+
+/* The ops with an NHWC path here, and which of their tensors follow it. */
+static int nhwc_op(mi_op op) {
+    switch (op) {
+    case MI_OP_CONV: case MI_OP_MAX_POOL: case MI_OP_AVERAGE_POOL: case MI_OP_GLOBAL_AVERAGE_POOL:
+    case MI_OP_RELU: case MI_OP_CLIP: case MI_OP_SIGMOID: case MI_OP_HARD_SIGMOID: case MI_OP_HARD_SWISH:
+    case MI_OP_CAST: case MI_OP_ADD: case MI_OP_SUB: case MI_OP_MUL: case MI_OP_DIV: case MI_OP_CONCAT:
+    case MI_OP_RELAYOUT:
+        return 1;
+    default: return 0;
+    }
+}
+
+static int stored_nhwc(const mi_tensor *t) {
+    return t && t->layout == MI_LAYOUT_NHWC && !mi_tensor_layout_neutral(t);
+}
+
+mi_status mi__cu_check_layouts(const mi_graph *g, const mi_node *n) {
+    int node_nhwc = mi__cu_node_nhwc(g, n);
+    for (int k = -1; k < n->ninputs + n->noutputs; k++) {
+        int t = k < 0 ? n->fused.residual : k < n->ninputs ? n->inputs[k] : n->outputs[k - n->ninputs];
+        if (t < 0) continue;
+        const mi_tensor *x = mi_graph_tensor(g, (size_t)t);
+        if (!stored_nhwc(x)) continue;
+        if (!nhwc_op(n->op))
+            return mi__cu_node_error(n, MI_ERR_UNSUPPORTED, "'%s' is stored NHWC; the CUDA backend runs %s "
+                                     "in NCHW only", x->name, mi_op_name(n->op));
+        /* Conv's weight follows the node; its bias is rank 1. */
+        if (!node_nhwc && n->op != MI_OP_RELAYOUT)
+            return mi__cu_node_error(n, MI_ERR_UNSUPPORTED, "'%s' is stored NHWC but the node's output is NCHW",
+                                     x->name);
+    }
+    return MI_OK;
+}
+
 /* ---- convolution ------------------------------------------------------------------ */
 
 mi_status mi__cu_conv_make(const mi_graph *g, const mi_node *n, const mi__conv_params *p,
@@ -76,11 +126,16 @@ mi_status mi__cu_conv_make(const mi_graph *g, const mi_node *n, const mi__conv_p
     const mi_tensor *y = n->noutputs > 0 && n->outputs[0] >= 0 ? mi_graph_tensor(g, (size_t)n->outputs[0]) : NULL;
     memset(c, 0, sizeof *c);
     if (!x || !w || !y) return mi__cu_node_error(n, MI_ERR_GRAPH, "needs X, W and an output");
-    if (x->dtype != MI_DTYPE_FLOAT || w->dtype != MI_DTYPE_FLOAT || (b && b->dtype != MI_DTYPE_FLOAT))
-        return mi__cu_node_error(n, MI_ERR_UNSUPPORTED, "the CUDA backend runs Conv on float only");
+    if (!mi__cu_float_type(x->dtype) || w->dtype != x->dtype || (b && b->dtype != x->dtype) ||
+        y->dtype != x->dtype)
+        return mi__cu_node_error(n, MI_ERR_UNSUPPORTED, "the CUDA backend runs Conv on float, float16 or "
+                                 "bfloat16 inputs, weight, bias and output of one dtype (X is %s, W %s, Y %s)",
+                                 mi_dtype_name(x->dtype), mi_dtype_name(w->dtype), mi_dtype_name(y->dtype));
     int nsp = p->nspatial;
     if (nsp < 1 || nsp > 3 || x->ndim != nsp + 2)
         return mi__cu_node_error(n, MI_ERR_UNSUPPORTED, "%d spatial dims; 1 to 3 supported", nsp);
+    c->dtype = x->dtype;
+    c->nhwc = mi__cu_node_nhwc(g, n);
     int shift = nsp == 1 ? 1 : 0, csp = nsp == 3 ? 3 : 2, nb = csp + 2;
     int64_t xd[5], wd[5], yd[5], xpd[5];
     for (int k = 0; k < 2; k++) {
@@ -96,7 +151,7 @@ mi_status mi__cu_conv_make(const mi_graph *g, const mi_node *n, const mi__conv_p
     memset(&c->prepad_k, 0, sizeof c->prepad_k);
     c->prepad_k.ndim = nb;
     c->prepad_k.mode = MI__K_PAD_CONSTANT;
-    c->prepad_k.esize = 4;
+    c->prepad_k.esize = (int)mi_dtype_size(x->dtype);
     for (int i = 0; i < nsp; i++) {
         int j = i + shift;
         int64_t pb = p->pad_begin[i], pe = p->pad_end[i], sym = pb < pe ? pb : pe;
@@ -114,9 +169,15 @@ mi_status mi__cu_conv_make(const mi_graph *g, const mi_node *n, const mi__conv_p
         if (!mi__add_i64(xd[2 + j], pb - sym + pe - sym, &xpd[2 + j]))
             return mi__cu_node_error(n, MI_ERR_OVERFLOW, "padded input axis %d overflows", i);
     }
+    /* The pre-pad runs in the storage order: channels last moves C inside. */
+    static const int nhwc_order[4] = {0, 2, 3, 1};
+    int64_t begin[5];
+    memcpy(begin, c->prepad_k.begin, sizeof begin);
     for (int k = 0; k < nb; k++) {
-        c->prepad_k.idims[k] = xd[k];
-        c->prepad_k.odims[k] = xpd[k];
+        int from = c->nhwc ? nhwc_order[k] : k;
+        c->prepad_k.idims[k] = xd[from];
+        c->prepad_k.odims[k] = xpd[from];
+        c->prepad_k.begin[k] = begin[from];
     }
     c->prepad_k.count = product(0, nb, xpd);
     c->nspatial = csp;
@@ -128,13 +189,21 @@ mi_status mi__cu_conv_make(const mi_graph *g, const mi_node *n, const mi__conv_p
         (st = mi__cu_nd_make(n, "weight", nb, wd, &c->w)) || (st = mi__cu_nd_make(n, "output", nb, yd, &c->y)) ||
         (st = mi__cu_nd_make(n, "bias", nb, bd, &c->bias)))
         return st;
+    mi__cu_nd_set(&c->x, x->dtype, c->nhwc);
+    mi__cu_nd_set(&c->xp, x->dtype, c->nhwc);
+    mi__cu_nd_set(&c->w, x->dtype, c->nhwc);
+    mi__cu_nd_set(&c->y, x->dtype, c->nhwc);
+    mi__cu_nd_set(&c->bias, x->dtype, 0);
     c->has_bias = b != NULL;
     c->has_residual = n->fused.residual >= 0;
     c->act = (int)n->fused.act;
     c->act_min = n->fused.act_min;
     c->act_max = n->fused.act_max;
     c->out_channels = y->dims[1];
-    c->out_inner = product(2, y->ndim, y->dims);
+    c->out_count = mi_tensor_numel(y);
+    /* The epilogue's channel of element i is (i / inner) % C: channels
+     * last is inner 1. */
+    c->out_inner = c->nhwc ? 1 : product(2, y->ndim, y->dims);
     return MI_OK;
 }
 
@@ -146,13 +215,13 @@ const char *mi__cu_algo_name(int algo) {
 }
 
 int mi__cu_conv_pick(const mi__cu_conv *c, const mi__cu_algo *ranked, int count, int from,
-                     size_t budget, int tf32, mi__cu_conv_choice *out) {
+                     size_t budget, int tensor_ok, mi__cu_conv_choice *out) {
     int plain = c->act == MI_ACT_NONE && !c->has_bias && !c->has_residual;
     int identity = c->act == MI_ACT_NONE && !plain; /* fused only with PRECOMP_GEMM */
     int first = -1;
     for (int i = from < 0 ? 0 : from; i < count; i++) {
         const mi__cu_algo *a = &ranked[i];
-        if (!a->ok || a->memory > budget || (!tf32 && a->math == MI__CU_MATH_TENSOR)) continue;
+        if (!a->ok || a->memory > budget || (!tensor_ok && a->math == MI__CU_MATH_TENSOR)) continue;
         if (identity && a->algo != MI__CU_ALGO_IMPLICIT_PRECOMP_GEMM) {
             if (first < 0) first = i;
             continue;
@@ -161,14 +230,14 @@ int mi__cu_conv_pick(const mi__cu_conv *c, const mi__cu_algo *ranked, int count,
                   : (c->act == MI_ACT_RELU || identity) ? MI__CU_CONV_FUSED : MI__CU_CONV_EPILOGUE;
         out->index = i;
         out->algo = a->algo;
-        out->math = tf32 ? a->math : MI__CU_MATH_FMA;
+        out->math = tensor_ok ? a->math : MI__CU_MATH_FMA;
         return i;
     }
     if (first < 0) return -1;
     out->path = MI__CU_CONV_EPILOGUE;
     out->index = first;
     out->algo = ranked[first].algo;
-    out->math = tf32 ? ranked[first].math : MI__CU_MATH_FMA;
+    out->math = tensor_ok ? ranked[first].math : MI__CU_MATH_FMA;
     return first;
 }
 
@@ -216,12 +285,16 @@ mi_status mi__cu_pool_make(const mi_graph *g, const mi_node *n, const mi__pool_p
     const mi_tensor *y = n->noutputs > 0 && n->outputs[0] >= 0 ? mi_graph_tensor(g, (size_t)n->outputs[0]) : NULL;
     memset(out, 0, sizeof *out);
     if (!x || !y) return mi__cu_node_error(n, MI_ERR_GRAPH, "needs an input and an output");
-    if (x->dtype != MI_DTYPE_FLOAT)
-        return mi__cu_node_error(n, MI_ERR_UNSUPPORTED, "the CUDA backend pools float only");
+    if (!mi__cu_float_type(x->dtype) || y->dtype != x->dtype)
+        return mi__cu_node_error(n, MI_ERR_UNSUPPORTED, "the CUDA backend pools float, float16 and bfloat16 "
+                                 "only (input %s, output %s)", mi_dtype_name(x->dtype), mi_dtype_name(y->dtype));
     int nsp = p->nspatial;
     if (nsp < 1 || nsp > 3 || x->ndim != nsp + 2)
         return mi__cu_node_error(n, MI_ERR_UNSUPPORTED, "%d spatial dims; 1 to 3 supported", nsp);
+    out->dtype = x->dtype;
     mi__k_pool *k = &out->k;
+    k->channels_last = mi__cu_node_nhwc(g, n);
+    k->channels = x->dims[1];
     k->nsp = nsp;
     k->max = n->op == MI_OP_MAX_POOL;
     k->include_pad = p->count_include_pad;
@@ -261,6 +334,8 @@ mi_status mi__cu_pool_make(const mi_graph *g, const mi_node *n, const mi__pool_p
         mi_clear_error(); /* too large for cuDNN: our kernel takes int64 */
         return MI_OK;
     }
+    mi__cu_nd_set(&out->x, x->dtype, k->channels_last);
+    mi__cu_nd_set(&out->y, x->dtype, k->channels_last);
     out->nspatial = csp;
     out->use_cudnn = 1;
     return MI_OK;
@@ -293,6 +368,14 @@ void mi__cu_reduce_make(int ndim, const int64_t *dims, const int *reduce, mi__k_
         else r->nout *= dims[k];
         last = red;
     }
+}
+
+void mi__cu_reduce_tensor(const mi_tensor *x, const int *reduce, mi__k_reduce *r) {
+    int64_t sd[MI_MAX_DIMS];
+    int flags[MI_MAX_DIMS] = {0};
+    int nd = mi_tensor_storage_dims(x, sd);
+    for (int k = 0; k < nd; k++) flags[mi_tensor_storage_axis(x, k)] = reduce[k];
+    mi__cu_reduce_make(nd, sd, flags, r);
 }
 
 mi_status mi__cu_softmax_make(const mi_node *n, const mi_tensor *x, int64_t axis, int coerce_2d,
@@ -342,8 +425,11 @@ mi_status mi__cu_gemm_make(const mi_graph *g, const mi_node *n, const mi__gemm_p
     memset(gm, 0, sizeof *gm);
     if (!a || !b || !y || a->ndim != 2 || b->ndim != 2)
         return mi__cu_node_error(n, MI_ERR_GRAPH, "needs 2-D A and B and an output");
-    if (a->dtype != MI_DTYPE_FLOAT || b->dtype != MI_DTYPE_FLOAT || (c && c->dtype != MI_DTYPE_FLOAT))
-        return mi__cu_node_error(n, MI_ERR_UNSUPPORTED, "the CUDA backend runs Gemm on float only");
+    if (!mi__cu_float_type(a->dtype) || b->dtype != a->dtype || (c && c->dtype != a->dtype) || y->dtype != a->dtype)
+        return mi__cu_node_error(n, MI_ERR_UNSUPPORTED, "the CUDA backend runs Gemm on float, float16 or "
+                                 "bfloat16 A, B, C and Y of one dtype");
+    gm->dtype = a->dtype;
+    gm->call.dtype = a->dtype;
     int64_t m = a->dims[p->trans_a], k = a->dims[!p->trans_a], nn = b->dims[!p->trans_b];
     if (!ints_ok(m, nn, k))
         return mi__cu_node_error(n, MI_ERR_UNSUPPORTED, "M %lld, N %lld, K %lld exceed cuBLAS's int range",
@@ -370,8 +456,11 @@ mi_status mi__cu_matmul_make(const mi_graph *g, const mi_node *n, mi__cu_blas *c
     memset(cl, 0, sizeof *cl);
     if (!a || !b || a->ndim < 1 || b->ndim < 1)
         return mi__cu_node_error(n, MI_ERR_GRAPH, "needs two inputs of rank >= 1");
-    if (a->dtype != MI_DTYPE_FLOAT || b->dtype != MI_DTYPE_FLOAT)
-        return mi__cu_node_error(n, MI_ERR_UNSUPPORTED, "the CUDA backend runs MatMul on float only");
+    const mi_tensor *y = n->noutputs > 0 && n->outputs[0] >= 0 ? mi_graph_tensor(g, (size_t)n->outputs[0]) : NULL;
+    if (!mi__cu_float_type(a->dtype) || b->dtype != a->dtype || !y || y->dtype != a->dtype)
+        return mi__cu_node_error(n, MI_ERR_UNSUPPORTED, "the CUDA backend runs MatMul on float, float16 or "
+                                 "bfloat16 inputs and output of one dtype");
+    cl->dtype = a->dtype;
     int64_t m = a->ndim == 1 ? 1 : a->dims[a->ndim - 2], k = a->dims[a->ndim - 1];
     int64_t nn = b->ndim == 1 ? 1 : b->dims[b->ndim - 1];
     int ra = a->ndim > 2 ? a->ndim - 2 : 0, rb = b->ndim > 2 ? b->ndim - 2 : 0;
@@ -517,6 +606,53 @@ void mi__cu_copy_broadcast(const mi_tensor *src, int ndim, const int64_t *dims, 
     }
     packed_strides(ndim, dims, c->dstr);
     copy_simplify(c);
+}
+
+/* t with its dims in storage order, as a packed NCHW tensor (`as`: the
+ * layout to read a layout-neutral t in). */
+static mi_tensor storage_view(const mi_tensor *t, mi_layout as) {
+    mi_tensor v = *t;
+    int64_t sd[MI_MAX_DIMS];
+    if (mi_tensor_layout_neutral(t)) v.layout = as;
+    mi_tensor_storage_dims(&v, sd);
+    memcpy(v.dims, sd, sizeof sd);
+    v.layout = MI_LAYOUT_NCHW;
+    return v;
+}
+
+void mi__cu_copy_relayout(const mi_tensor *x, const mi_tensor *y, mi__k_copy *c) {
+    int perm[MI_MAX_DIMS];
+    mi__relayout_perm(x, y, perm);
+    mi_tensor xv = storage_view(x, x->layout);
+    mi__cu_copy_transpose(&xv, perm, c);
+}
+
+void mi__cu_copy_part(const mi_tensor *whole, int axis, int64_t at, const mi_tensor *part, int split,
+                      mi__k_copy *c) {
+    mi_tensor wv = storage_view(whole, whole->layout), pv = storage_view(part, whole->layout);
+    int sa = mi_tensor_storage_axis(whole, axis);
+    if (split) mi__cu_copy_split(&wv, sa, at, &pv, c);
+    else mi__cu_copy_concat(&wv, sa, at, &pv, c);
+}
+
+/* An operand's dims padded to rank nd, in the storage order of layout `as`. */
+static void operand_dims(const mi_tensor *t, int nd, mi_layout as, int64_t *out) {
+    mi_tensor v = *t;
+    v.ndim = nd;
+    for (int k = 0; k < nd; k++) v.dims[k] = k < nd - t->ndim ? 1 : t->dims[k - (nd - t->ndim)];
+    v.layout = as;
+    mi_tensor_storage_dims(&v, out);
+}
+
+void mi__cu_bcast_make(const mi_tensor *a, const mi_tensor *b, const mi_tensor *y, mi_k_bcast *bc) {
+    if (y->layout != MI_LAYOUT_NHWC || y->ndim != 4) {
+        mi_k_bcast_init(bc, a->ndim, a->dims, b->ndim, b->dims);
+        return;
+    }
+    int64_t ad[4], bd[4];
+    operand_dims(a, 4, MI_LAYOUT_NHWC, ad);
+    operand_dims(b, 4, MI_LAYOUT_NHWC, bd);
+    mi_k_bcast_init(bc, 4, ad, 4, bd);
 }
 
 void mi__cu_pad_make(const mi_tensor *x, const mi_tensor *y, const mi__pad_params *p, mi__k_pad *pad) {

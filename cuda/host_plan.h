@@ -9,7 +9,11 @@
  * all of it on a machine without a GPU; the wrappers (lib_*.c) only
  * translate these structs into library calls.
  *
- * Tensors are NCHW (NCDHW), packed. cuDNN takes int dims: every helper
+ * Tensors are packed NCHW (NCDHW), or NHWC where the layout pass chose
+ * channels last (mi_tensor.layout): cuDNN then gets the dims in NCHW
+ * order with NHWC strides, our kernels the storage order. Float tensors
+ * are float, float16 or bfloat16; half ones compute in fp32 (cuDNN's
+ * compute type, cuBLAS's CUBLAS_COMPUTE_32F, our kernels' loads). cuDNN takes int dims: every helper
  * here that feeds cuDNN checks that dims and element counts fit an int
  * and reports MI_ERR_UNSUPPORTED naming the node when they do not. */
 #ifndef MI_CUDA_HOST_PLAN_H
@@ -36,14 +40,30 @@ mi_status mi__cu_node_error(const mi_node *n, mi_status st, const char *fmt, ...
 
 typedef struct mi__cu_nd {
     int nb;                  /* 4 or 5 */
-    int dims[MI_MAX_DIMS];
-    int strides[MI_MAX_DIMS]; /* packed */
+    int dims[MI_MAX_DIMS];   /* NCHW order */
+    int strides[MI_MAX_DIMS]; /* packed: NCHW, or NHWC when nhwc */
+    int nhwc;
+    int dtype;               /* mi_dtype: float, float16 or bfloat16 */
 } mi__cu_nd;
 
-/* dims (nb of them) into an mi__cu_nd; MI_ERR_UNSUPPORTED naming the node
- * and `what` when a dim or the element count exceeds INT32_MAX. */
+/* dims (nb of them) into a packed NCHW float mi__cu_nd; MI_ERR_UNSUPPORTED
+ * naming the node and `what` when a dim or the element count exceeds
+ * INT32_MAX. */
 mi_status mi__cu_nd_make(const mi_node *n, const char *what, int nb, const int64_t *dims,
                          mi__cu_nd *out);
+/* The same descriptor for a tensor of this dtype, stored NHWC when nhwc
+ * (rank 4 only; NCHW otherwise). */
+void mi__cu_nd_set(mi__cu_nd *nd, mi_dtype dtype, int nhwc);
+
+/* float, float16 or bfloat16: the dtypes our float kernels, cuDNN and
+ * cuBLAS run (half ones computing in fp32). */
+static inline int mi__cu_float_type(mi_dtype t) { return mi__dtype_is_float(t); }
+/* Whether node n runs channels last: its output 0 is stored NHWC. */
+int mi__cu_node_nhwc(const mi_graph *g, const mi_node *n);
+/* Every NHWC tensor of node n lies as an op the CUDA backend runs NHWC
+ * expects it (the layout pass's contract): MI_ERR_UNSUPPORTED naming the
+ * node and tensor otherwise. */
+mi_status mi__cu_check_layouts(const mi_graph *g, const mi_node *n);
 
 /* ---- convolution ------------------------------------------------------------------ */
 
@@ -55,6 +75,8 @@ typedef enum mi__cu_conv_path {
 
 typedef struct mi__cu_conv {
     int nspatial;            /* as cuDNN sees it: 2 or 3 (1-D is 2-D with H = 1) */
+    mi_dtype dtype;          /* of x, w, b, y and the residual: float, float16, bfloat16 */
+    int nhwc;                /* x, y, the residual stored NHWC; w [K, R, S, C/g] */
     mi__cu_nd x, xp, w, y, bias;
     int pad[3], stride[3], dilation[3];
     int groups;
@@ -65,7 +87,8 @@ typedef struct mi__cu_conv {
     int has_bias, has_residual;
     int act;                 /* MI_ACT_* */
     float act_min, act_max;
-    int64_t out_channels, out_inner; /* y as [N, K, inner] for the epilogue */
+    int64_t out_channels, out_inner; /* y as [N, K, inner] for the epilogue (NHWC: inner 1) */
+    int64_t out_count;
 } mi__cu_conv;
 
 mi_status mi__cu_conv_make(const mi_graph *g, const mi_node *n, const mi__conv_params *p,
@@ -94,12 +117,17 @@ typedef struct mi__cu_conv_choice {
 } mi__cu_conv_choice;
 
 /* The fastest usable entry of ranked[from..count): ok, within the budget,
- * no tensor-op math unless tf32, and, where the node needs the fused
+ * no tensor-op math unless tensor_ok (TF32 allowed, or half precision), and, where the node needs the fused
  * identity form (bias or residual, no activation), IMPLICIT_PRECOMP_GEMM
  * when one fits (else the fastest with our epilogue). ReLU fuses with any
  * algorithm; Clip always takes the epilogue. Returns the index, or -1. */
 int mi__cu_conv_pick(const mi__cu_conv *c, const mi__cu_algo *ranked, int count, int from,
-                     size_t budget, int tf32, mi__cu_conv_choice *out);
+                     size_t budget, int tensor_ok, mi__cu_conv_choice *out);
+/* Whether a conv may use tensor-op math: half precision always, fp32
+ * only with TF32 allowed. */
+static inline int mi__cu_conv_tensor_ok(const mi__cu_conv *c, int tf32) {
+    return tf32 || c->dtype != MI_DTYPE_FLOAT;
+}
 
 /* ---- a node's workspace --------------------------------------------------------- */
 
@@ -121,6 +149,7 @@ mi_status mi__cu_ws_base(const mi_node *n, void *ws, size_t size, const mi__cu_w
 
 typedef struct mi__cu_pool {
     int use_cudnn;           /* else our kernel (k) */
+    mi_dtype dtype;
     int nspatial;            /* cuDNN: 2 or 3 */
     mi__cu_nd x, y;
     int window[3], pad[3], stride[3];
@@ -138,6 +167,8 @@ mi_status mi__cu_pool_make(const mi_graph *g, const mi_node *n, const mi__pool_p
 /* ReduceMean over the flagged axes of dims (adjacent axes of the same kind
  * merged; size-1 axes dropped). */
 void mi__cu_reduce_make(int ndim, const int64_t *dims, const int *reduce, mi__k_reduce *r);
+/* The same over tensor x's storage order, for its flagged (logical) axes. */
+void mi__cu_reduce_tensor(const mi_tensor *x, const int *reduce, mi__k_reduce *r);
 
 /* Softmax as cuDNN's channel mode over a [outer, len, inner, 1] tensor. */
 typedef struct mi__cu_softmax {
@@ -170,11 +201,13 @@ typedef struct mi__cu_blas {
     int strided;                   /* batch > 1: one strided-batched call */
     int64_t stride_first, stride_second, stride_c; /* elements */
     mi_k_bcast bc;                 /* batch > 1, not strided: per-batch offsets */
+    mi_dtype dtype;                /* of A, B and Y: float (Sgemm), float16 / bfloat16 (GemmEx, fp32 compute) */
     int64_t mat_first, mat_second; /* elements per matrix, for bc offsets */
 } mi__cu_blas;
 
 typedef struct mi__cu_gemm {
     mi__cu_blas call;
+    mi_dtype dtype;              /* A, B, C, Y: float, float16 or bfloat16 */
     float alpha, beta;           /* beta 0 when there is no C */
     int has_c;
     mi__k_copy c_copy;           /* C broadcast into Y before the product */
@@ -202,6 +235,15 @@ void mi__cu_copy_broadcast(const mi_tensor *src, int ndim, const int64_t *dims, 
 
 void mi__cu_pad_make(const mi_tensor *x, const mi_tensor *y, const mi__pad_params *p,
                      mi__k_pad *pad);
+/* Relayout: x's bytes into y's layout (same dims), one strided copy. */
+void mi__cu_copy_relayout(const mi_tensor *x, const mi_tensor *y, mi__k_copy *c);
+/* Concat (split 0) or Split (1) in the tensors' storage order: whole, the
+ * part at `at` along logical axis `axis`, all of one layout. */
+void mi__cu_copy_part(const mi_tensor *whole, int axis, int64_t at, const mi_tensor *part, int split,
+                      mi__k_copy *c);
+/* The broadcast of a binary op over its operands in the output's storage
+ * order (an operand of another layout must be layout-neutral). */
+void mi__cu_bcast_make(const mi_tensor *a, const mi_tensor *b, const mi_tensor *y, mi_k_bcast *bc);
 void mi__cu_gather_make(const mi_tensor *x, const mi_tensor *idx, int64_t axis, mi__k_gather *gt);
 
 /* ---- device pools and pointer checks -------------------------------------------------- */

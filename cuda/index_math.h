@@ -119,21 +119,26 @@ typedef struct mi__k_pool {
     int include_pad;             /* AveragePool count_include_pad */
     int64_t count;               /* output elements */
     int64_t in[3], out[3], k[3], s[3], d[3], pb[3], pe[3];
+    int64_t channels;            /* channels_last: C, the innermost dim */
+    int channels_last;           /* x and y stored [N, spatial..., C] (NHWC) */
 } mi__k_pool;
 
-/* Output element o of x ([N*C, in...] packed): the max over the window
- * positions inside the input, or the mean with the divisor ONNX gives
- * (positions inside the input, or with count_include_pad inside the padded
- * input [-pb, in + pe)). */
-MI_HD static inline float mi__k_pool_at(const mi__k_pool *p, const float *x, int64_t o) {
+/* Output element o of x (dtype dt: float, float16 or bfloat16), packed
+ * [N*C, in...], or [N, in..., C] when channels_last: the max over the
+ * window positions inside the input, or the mean with the divisor ONNX
+ * gives (positions inside the input, or with count_include_pad inside the
+ * padded input [-pb, in + pe)). */
+MI_HD static inline float mi__k_pool_at(const mi__k_pool *p, int dt, const void *x, int64_t o) {
     int64_t oc[3] = {0, 0, 0}, lo[3], plo[3], phi[3], isz = 1;
-    int64_t rest = o;
+    int64_t cs = p->channels_last ? p->channels : 1; /* the stride of a spatial step */
+    int64_t rest = p->channels_last ? o / cs : o;
     for (int k = p->nsp - 1; k >= 0; k--) {
         oc[k] = rest % p->out[k];
         rest /= p->out[k];
         isz *= p->in[k];
     }
-    const float *xp = x + rest * isz;
+    /* NCHW: rest is n * C + c; channels last: rest is n and c = o % C. */
+    int64_t xbase = p->channels_last ? rest * isz * cs + o % cs : rest * isz;
     int64_t positions = 1;
     for (int k = 0; k < p->nsp; k++) {
         int64_t start = oc[k] * p->s[k] - p->pb[k];
@@ -158,7 +163,7 @@ MI_HD static inline float mi__k_pool_at(const mi__k_pool *p, const float *x, int
         padded += okp;
         if (!ok) continue;
         inside++;
-        float v = xp[off];
+        float v = mi_k_ldf(dt, x, xbase + off * cs);
         if (p->max) acc = (v > acc || v != v) ? v : acc;
         else acc += v;
     }
@@ -189,7 +194,7 @@ MI_HD static inline int64_t mi__k_reduce_at(const mi__k_reduce *r, int64_t i) {
 
 /* x [N, C, inner]: y = x / (bias + alpha / size * sum of x^2 over the
  * channel window [c - floor((size-1)/2), c + ceil((size-1)/2)])^beta. */
-MI_HD static inline float mi__k_lrn_at(const float *x, int64_t c_dim, int64_t inner, int64_t o,
+MI_HD static inline float mi__k_lrn_at(int dt, const void *x, int64_t c_dim, int64_t inner, int64_t o,
                                        int64_t size, float alpha, float beta, float bias) {
     int64_t in = o % inner, c = (o / inner) % c_dim, n = o / (inner * c_dim);
     int64_t lo = c - (size - 1) / 2, hi = c + size / 2;
@@ -197,10 +202,10 @@ MI_HD static inline float mi__k_lrn_at(const float *x, int64_t c_dim, int64_t in
     if (hi > c_dim - 1) hi = c_dim - 1;
     float sum = 0.0f;
     for (int64_t j = lo; j <= hi; j++) {
-        float v = x[(n * c_dim + j) * inner + in];
+        float v = mi_k_ldf(dt, x, (n * c_dim + j) * inner + in);
         sum += v * v;
     }
-    return x[o] / powf(bias + alpha / (float)size * sum, beta);
+    return mi_k_ldf(dt, x, o) / powf(bias + alpha / (float)size * sum, beta);
 }
 
 #endif

@@ -1,14 +1,15 @@
 // Activations (Relu, Clip, Sigmoid, HardSigmoid, HardSwish) and the conv
-// epilogue. The per-element math is src/kernels/elementwise.h's, shared
+// epilogue, in float, float16 and bfloat16 (computed in fp32). The per-element math is src/kernels/elementwise.h's, shared
 // with the CPU backend; each thread reads element i and writes element i,
 // so y may be x (the in-place contract).
 #include "k_common.cuh"
 
 namespace {
 
-__global__ void unary_f32(int op, const float *x, float *y, int64_t n, float a, float b) {
+template <int DT>
+__global__ void unary_flt(int op, const void *x, void *y, int64_t n, float a, float b) {
     MI__K_FOR(i, n) {
-        float v = x[i];
+        float v = mi_k_ldf(DT, x, i);
         switch (op) {
         case MI__K_OP_RELU: v = mi_k_relu(v); break;
         case MI__K_OP_CLIP: v = mi_k_clip(v, a, b); break;
@@ -16,7 +17,7 @@ __global__ void unary_f32(int op, const float *x, float *y, int64_t n, float a, 
         case MI__K_OP_HARD_SIGMOID: v = mi_k_hard_sigmoid(v, a, b); break;
         default: v = mi_k_hard_swish(v); break;
         }
-        y[i] = v;
+        mi_k_stf(DT, y, i, v);
     }
 }
 
@@ -31,12 +32,13 @@ __global__ void unary_num(int op, const T *x, T *y, int64_t n, T lo, T hi) {
     }
 }
 
-__global__ void epilogue(float *y, const float *bias, const float *residual, int64_t n,
-                         int64_t channels, int64_t inner, int act, float lo, float hi) {
+template <int DT>
+__global__ void epilogue(void *y, const void *bias, const void *residual, int64_t n, int64_t channels,
+                         int64_t inner, int act, float lo, float hi) {
     MI__K_FOR(i, n) {
-        float bv = bias ? bias[(i / inner) % channels] : 0.0f;
-        float rv = residual ? residual[i] : 0.0f;
-        y[i] = mi_k_conv_epilogue(y[i], bv, rv, act, lo, hi);
+        float bv = bias ? mi_k_ldf(DT, bias, (i / inner) % channels) : 0.0f;
+        float rv = residual ? mi_k_ldf(DT, residual, i) : 0.0f;
+        mi_k_stf(DT, y, i, mi_k_conv_epilogue(mi_k_ldf(DT, y, i), bv, rv, act, lo, hi));
     }
 }
 
@@ -45,8 +47,9 @@ __global__ void epilogue(float *y, const float *bias, const float *residual, int
 extern "C" cudaError_t mi__k_launch_unary(int op, int dtype, const void *x, void *y, int64_t n, double a,
                                           double b, int64_t ia, int64_t ib, cudaStream_t s) {
     switch (dtype) {
-    case MI_K_DT_FLOAT:
-        MI__K_LAUNCH(unary_f32, n, s, op, (const float *)x, (float *)y, n, (float)a, (float)b);
+    case MI_K_DT_FLOAT: MI__K_LAUNCH(unary_flt<MI_K_DT_FLOAT>, n, s, op, x, y, n, (float)a, (float)b);
+    case MI_K_DT_FLOAT16: MI__K_LAUNCH(unary_flt<MI_K_DT_FLOAT16>, n, s, op, x, y, n, (float)a, (float)b);
+    case MI_K_DT_BFLOAT16: MI__K_LAUNCH(unary_flt<MI_K_DT_BFLOAT16>, n, s, op, x, y, n, (float)a, (float)b);
     case MI_K_DT_DOUBLE:
         MI__K_LAUNCH(unary_num<double>, n, s, op, (const double *)x, (double *)y, n, a, b);
     case MI_K_DT_INT32:
@@ -58,9 +61,9 @@ extern "C" cudaError_t mi__k_launch_unary(int op, int dtype, const void *x, void
     }
 }
 
-extern "C" cudaError_t mi__k_launch_epilogue(float *y, const float *bias, const float *residual, int64_t n,
+extern "C" cudaError_t mi__k_launch_epilogue(int dt, void *y, const void *bias, const void *residual, int64_t n,
                                              int64_t channels, int64_t inner, int act, float lo, float hi,
                                              cudaStream_t s) {
     if (channels < 1 || inner < 1) return cudaErrorInvalidValue;
-    MI__K_LAUNCH(epilogue, n, s, y, bias, residual, n, channels, inner, act, lo, hi);
+    MI__K_LAUNCH_FLOAT(dt, epilogue, n, s, y, bias, residual, n, channels, inner, act, lo, hi);
 }

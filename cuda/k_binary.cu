@@ -49,6 +49,15 @@ __global__ void binary(int op, const T *a, const T *b, T *y, int64_t n, mi_k_bca
     }
 }
 
+// float16 / bfloat16: computed in fp32 (float's rules), rounded on store.
+template <int DT>
+__global__ void binary_half(int op, const void *a, const void *b, void *y, int64_t n, mi_k_bcast bc) {
+    MI__K_FOR(i, n) {
+        float va = mi_k_ldf(DT, a, mi_k_bcast_offset(&bc, 0, i)), vb = mi_k_ldf(DT, b, mi_k_bcast_offset(&bc, 1, i));
+        mi_k_stf(DT, y, i, apply(op, va, vb));
+    }
+}
+
 }  // namespace
 
 extern "C" cudaError_t mi__k_launch_binary(int op, int dtype, const void *a, const void *b, void *y,
@@ -62,6 +71,8 @@ extern "C" cudaError_t mi__k_launch_binary(int op, int dtype, const void *a, con
         MI__K_LAUNCH(binary<int32_t>, n, s, op, (const int32_t *)a, (const int32_t *)b, (int32_t *)y, n, bc);
     case MI_K_DT_INT64:
         MI__K_LAUNCH(binary<int64_t>, n, s, op, (const int64_t *)a, (const int64_t *)b, (int64_t *)y, n, bc);
+    case MI_K_DT_FLOAT16: MI__K_LAUNCH(binary_half<MI_K_DT_FLOAT16>, n, s, op, a, b, y, n, bc);
+    case MI_K_DT_BFLOAT16: MI__K_LAUNCH(binary_half<MI_K_DT_BFLOAT16>, n, s, op, a, b, y, n, bc);
     default: return cudaErrorInvalidValue;
     }
 }

@@ -33,4 +33,15 @@ static inline unsigned mi__k_blocks(int64_t n) {
         return cudaGetLastError();                                                      \
     } while (0)
 
+/* MI__K_LAUNCH of kernel<DT> for a float, float16 or bfloat16 dtype (the
+ * kernels read and write through mi_k_ldf / mi_k_stf and compute in fp32);
+ * any other dtype is cudaErrorInvalidValue. */
+#define MI__K_LAUNCH_FLOAT(dt, kernel, n, s, ...)                                       \
+    switch (dt) {                                                                       \
+    case MI_K_DT_FLOAT: MI__K_LAUNCH(kernel<MI_K_DT_FLOAT>, n, s, __VA_ARGS__);          \
+    case MI_K_DT_FLOAT16: MI__K_LAUNCH(kernel<MI_K_DT_FLOAT16>, n, s, __VA_ARGS__);      \
+    case MI_K_DT_BFLOAT16: MI__K_LAUNCH(kernel<MI_K_DT_BFLOAT16>, n, s, __VA_ARGS__);    \
+    default: return cudaErrorInvalidValue;                                              \
+    }
+
 #endif

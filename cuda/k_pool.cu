@@ -5,12 +5,13 @@
 
 namespace {
 
-__global__ void pool_kernel(const float *x, float *y, mi__k_pool p) {
-    MI__K_FOR(o, p.count) y[o] = mi__k_pool_at(&p, x, o);
+template <int DT>
+__global__ void pool_kernel(const void *x, void *y, mi__k_pool p) {
+    MI__K_FOR(o, p.count) mi_k_stf(DT, y, o, mi__k_pool_at(&p, DT, x, o));
 }
 
 }  // namespace
 
-extern "C" cudaError_t mi__k_launch_pool(const float *x, float *y, mi__k_pool p, cudaStream_t s) {
-    MI__K_LAUNCH(pool_kernel, p.count, s, x, y, p);
+extern "C" cudaError_t mi__k_launch_pool(int dt, const void *x, void *y, mi__k_pool p, cudaStream_t s) {
+    MI__K_LAUNCH_FLOAT(dt, pool_kernel, p.count, s, x, y, p);
 }

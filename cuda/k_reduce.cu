@@ -5,25 +5,24 @@
 
 namespace {
 
-__global__ void reduce_mean_kernel(const float *x, float *y, mi__k_reduce r) {
+template <int DT>
+__global__ void reduce_mean_kernel(const void *x, void *y, mi__k_reduce r) {
     const int lane = threadIdx.x & 31;
     const int64_t warp = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
     const int64_t warps = ((int64_t)gridDim.x * blockDim.x) >> 5;
     for (int64_t o = warp; o < r.nout; o += warps) {
-        const float *base = x + mi__k_reduce_base(&r, o);
+        const int64_t base = mi__k_reduce_base(&r, o);
         float sum = 0.0f;
-        for (int64_t i = lane; i < r.count; i += 32) sum += base[mi__k_reduce_at(&r, i)];
+        for (int64_t i = lane; i < r.count; i += 32) sum += mi_k_ldf(DT, x, base + mi__k_reduce_at(&r, i));
         for (int d = 16; d > 0; d >>= 1) sum += __shfl_down_sync(0xffffffffu, sum, d);
-        if (lane == 0) y[o] = sum / (float)r.count;
+        if (lane == 0) mi_k_stf(DT, y, o, sum / (float)r.count);
     }
 }
 
 }  // namespace
 
-extern "C" cudaError_t mi__k_launch_reduce_mean(const float *x, float *y, mi__k_reduce r, cudaStream_t s) {
+extern "C" cudaError_t mi__k_launch_reduce_mean(int dt, const void *x, void *y, mi__k_reduce r, cudaStream_t s) {
     if (r.nout <= 0 || r.count <= 0) return cudaSuccess;
-    int64_t threads = r.nout * 32;
-    (void)cudaGetLastError(); /* as MI__K_LAUNCH: not a library's leftover */
-    reduce_mean_kernel<<<mi__k_blocks(threads), MI__K_THREADS, 0, s>>>(x, y, r);
-    return cudaGetLastError();
+    int64_t threads = r.nout * 32; /* one warp per output element */
+    MI__K_LAUNCH_FLOAT(dt, reduce_mean_kernel, threads, s, x, y, r);
 }

@@ -27,13 +27,15 @@ enum { MI__K_OP_RELU = 0, MI__K_OP_CLIP = 1, MI__K_OP_SIGMOID = 2, MI__K_OP_HARD
 
 /* y = op(x) over n elements (y may be x). float: all ops, a/b = clip
  * min/max or hard sigmoid alpha/beta; double: Relu, Clip (a, b); int32 /
- * int64: Relu, Clip with the saturated bounds ia, ib. */
+ * int64: Relu, Clip with the saturated bounds ia, ib; float16 and bfloat16
+ * as float, computed in fp32. */
 cudaError_t mi__k_launch_unary(int op, int dtype, const void *x, void *y, int64_t n, double a, double b,
                                int64_t ia, int64_t ib, cudaStream_t s);
 
-/* y = act(y + bias[c] + residual) over y [N, C, inner]; bias and residual
- * may be NULL; residual must not be y. */
-cudaError_t mi__k_launch_epilogue(float *y, const float *bias, const float *residual, int64_t n,
+/* y = act(y + bias[c] + residual) over y [N, C, inner] (channels last:
+ * inner 1, c innermost), all of dtype dt (float, float16, bfloat16);
+ * bias and residual may be NULL; residual must not be y. */
+cudaError_t mi__k_launch_epilogue(int dt, void *y, const void *bias, const void *residual, int64_t n,
                                   int64_t channels, int64_t inner, int act, float lo, float hi,
                                   cudaStream_t s);
 
@@ -42,7 +44,8 @@ cudaError_t mi__k_launch_epilogue(float *y, const float *bias, const float *resi
 enum { MI__K_OP_ADD = 0, MI__K_OP_SUB = 1, MI__K_OP_MUL = 2, MI__K_OP_DIV = 3 };
 
 /* y[i] = a[bcast 0 offset] op b[bcast 1 offset] over n output elements;
- * float, double, int32, int64. y may be a or b when it has their shape. */
+ * float, double, int32, int64, float16, bfloat16 (in fp32). y may be a
+ * or b when it has their shape. */
 cudaError_t mi__k_launch_binary(int op, int dtype, const void *a, const void *b, void *y, int64_t n,
                                 mi_k_bcast bc, cudaStream_t s);
 
@@ -64,21 +67,23 @@ cudaError_t mi__k_launch_cast(int from, int to, const void *x, void *y, int64_t 
 
 /* ---- k_reduce.cu ----------------------------------------------------------------------------- */
 
-/* ReduceMean and GlobalAveragePool: one warp per output element. */
-cudaError_t mi__k_launch_reduce_mean(const float *x, float *y, mi__k_reduce r, cudaStream_t s);
+/* ReduceMean and GlobalAveragePool: one warp per output element, summed
+ * in fp32; x and y of dtype dt (float, float16, bfloat16). */
+cudaError_t mi__k_launch_reduce_mean(int dt, const void *x, void *y, mi__k_reduce r, cudaStream_t s);
 
 /* ---- k_pool.cu -------------------------------------------------------------------------------- */
 
-cudaError_t mi__k_launch_pool(const float *x, float *y, mi__k_pool p, cudaStream_t s);
+cudaError_t mi__k_launch_pool(int dt, const void *x, void *y, mi__k_pool p, cudaStream_t s);
 
 /* ---- k_norm.cu ---------------------------------------------------------------------------------- */
 
-/* BatchNormalization (inference) over x [N, C, inner]; y may be x. */
-cudaError_t mi__k_launch_batch_norm(const float *x, float *y, const float *scale, const float *bias,
-                                    const float *mean, const float *var, float epsilon, int64_t n,
+/* BatchNormalization (inference) over x [N, C, inner]; y may be x. x, y
+ * and the parameters of dtype dt (float, float16, bfloat16). */
+cudaError_t mi__k_launch_batch_norm(int dt, const void *x, void *y, const void *scale, const void *bias,
+                                    const void *mean, const void *var, float epsilon, int64_t n,
                                     int64_t channels, int64_t inner, cudaStream_t s);
 /* LRN across channels over x [N, C, inner]; y must not be x. */
-cudaError_t mi__k_launch_lrn(const float *x, float *y, int64_t n, int64_t channels, int64_t inner,
+cudaError_t mi__k_launch_lrn(int dt, const void *x, void *y, int64_t n, int64_t channels, int64_t inner,
                              int64_t size, float alpha, float beta, float bias, cudaStream_t s);
 
 #ifdef __cplusplus

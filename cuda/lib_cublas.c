@@ -1,8 +1,11 @@
-/* cuBLAS, wrapped: Gemm and MatMul as column-major SGEMMs on row-major
+/* cuBLAS, wrapped: Gemm and MatMul as column-major GEMMs on row-major
  * data (host_plan.c sets up the transposed call), every status checked.
  *
- * Math: TF32 off (the default) is CUBLAS_DEFAULT_MATH, which keeps FP32
- * products in FP32 FMA; the tf32 option allows CUBLAS_TF32_TENSOR_OP_MATH.
+ * Math: fp32 is cublasSgemm; TF32 off (the default) is CUBLAS_DEFAULT_MATH,
+ * which keeps FP32 products in FP32 FMA; the tf32 option allows
+ * CUBLAS_TF32_TENSOR_OP_MATH. float16 and bfloat16 are cublasGemmEx with
+ * CUBLAS_COMPUTE_32F: tensor cores, fp32 accumulation, alpha and beta in
+ * fp32.
  * Memory: the handle's workspace is the node's planned part of the arena,
  * set with cublasSetWorkspace right after every cublasSetStream (setting
  * the stream resets the workspace), so cuBLAS never allocates, also not
@@ -56,8 +59,45 @@ int mi__cu_blas_version(void) {
 
 static cublasOperation_t op(int t) { return t ? CUBLAS_OP_T : CUBLAS_OP_N; }
 
+static cudaDataType_t half_type(mi_dtype t) { return t == MI_DTYPE_BFLOAT16 ? CUDA_R_16BF : CUDA_R_16F; }
+
+/* float16 / bfloat16: the same calls through the Ex entry points. */
+static mi_status blas_run_half(cublasHandle_t h, const mi_node *n, const mi__cu_blas *b, float alpha,
+                               const void *a, const void *bm, float beta, void *y) {
+    cudaDataType_t t = half_type(b->dtype);
+    const char *ca = a, *cb = bm;
+    char *cy = y;
+    if (b->batch <= 1)
+        return BLAS(cublasGemmEx(h, op(b->trans_first), op(b->trans_second), b->m, b->n, b->k, &alpha, bm, t,
+                                 b->ld_first, a, t, b->ld_second, &beta, y, t, b->ldc, CUBLAS_COMPUTE_32F,
+                                 CUBLAS_GEMM_DEFAULT), n);
+    if (b->strided) {
+        if (b->batch > INT_MAX)
+            return mi__cu_node_error(n, MI_ERR_UNSUPPORTED, "%lld batches exceed cuBLAS's int range",
+                                     (long long)b->batch);
+        return BLAS(cublasGemmStridedBatchedEx(h, op(b->trans_first), op(b->trans_second), b->m, b->n, b->k, &alpha,
+                                               bm, t, b->ld_first, b->stride_first, a, t, b->ld_second,
+                                               b->stride_second, &beta, y, t, b->ldc, b->stride_c, (int)b->batch,
+                                               CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT), n);
+    }
+    for (int64_t i = 0; i < b->batch; i++) {
+        int64_t fo, so;
+        mi__cu_blas_batch_offsets(b, i, &fo, &so);
+        mi_status st = BLAS(cublasGemmEx(h, op(b->trans_first), op(b->trans_second), b->m, b->n, b->k, &alpha,
+                                         cb + fo * 2, t, b->ld_first, ca + so * 2, t, b->ld_second, &beta,
+                                         cy + i * b->stride_c * 2, t, b->ldc, CUBLAS_COMPUTE_32F,
+                                         CUBLAS_GEMM_DEFAULT), n);
+        if (st) return st;
+    }
+    return MI_OK;
+}
+
 mi_status mi__cu_blas_run(cublasHandle_t h, const mi_node *n, const mi__cu_blas *b, float alpha,
-                          const float *a, const float *bm, float beta, float *y) {
+                          const void *av, const void *bv, float beta, void *yv) {
+    if (b->dtype == MI_DTYPE_FLOAT16 || b->dtype == MI_DTYPE_BFLOAT16)
+        return blas_run_half(h, n, b, alpha, av, bv, beta, yv);
+    const float *a = av, *bm = bv;
+    float *y = yv;
     /* cuBLAS's first operand is B, its second A: Y^T = op(B)^T op(A)^T. */
     if (b->batch <= 1)
         return BLAS(cublasSgemm(h, op(b->trans_first), op(b->trans_second), b->m, b->n, b->k, &alpha, bm,

@@ -75,9 +75,18 @@ static mi_status dnn_alloc(const mi_node *n, mi__cu_dnn **out) {
     return MI_OK;
 }
 
+/* Our float dtypes as cuDNN's (a zeroed descriptor is float). */
+static cudnnDataType_t data_type(int dtype) {
+    switch (dtype) {
+    case MI_DTYPE_FLOAT16: return CUDNN_DATA_HALF;
+    case MI_DTYPE_BFLOAT16: return CUDNN_DATA_BFLOAT16;
+    default: return CUDNN_DATA_FLOAT;
+    }
+}
+
 static mi_status tensor_desc(const mi_node *n, const mi__cu_nd *nd, cudnnTensorDescriptor_t *d) {
     mi_status st = DNN(cudnnCreateTensorDescriptor(d), n);
-    if (!st) st = DNN(cudnnSetTensorNdDescriptor(*d, CUDNN_DATA_FLOAT, nd->nb, nd->dims, nd->strides), n);
+    if (!st) st = DNN(cudnnSetTensorNdDescriptor(*d, data_type(nd->dtype), nd->nb, nd->dims, nd->strides), n);
     return st;
 }
 
@@ -117,17 +126,20 @@ typedef struct conv_ranking {
 } conv_ranking;
 
 /* The input (pre-padded when the pads are asymmetric), output, bias,
- * filter and convolution descriptors. */
-static mi_status conv_descriptors(const mi_node *n, const mi__cu_conv *c, int tf32, mi__cu_dnn *d) {
+ * filter and convolution descriptors. Half data computes in fp32 (cuDNN's
+ * PSEUDO_HALF / PSEUDO_BFLOAT16 configurations); the filter's dims are in
+ * KCRS order whatever its format, NHWC's being [K, R, S, C/g] in memory. */
+static mi_status conv_descriptors(const mi_node *n, const mi__cu_conv *c, int tensor_ok, mi__cu_dnn *d) {
     mi_status st;
     if ((st = tensor_desc(n, &c->xp, &d->x)) || (st = tensor_desc(n, &c->y, &d->y)) ||
         (st = tensor_desc(n, &c->bias, &d->bias)) || (st = DNN(cudnnCreateFilterDescriptor(&d->w), n)) ||
-        (st = DNN(cudnnSetFilterNdDescriptor(d->w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, c->w.nb, c->w.dims), n)) ||
+        (st = DNN(cudnnSetFilterNdDescriptor(d->w, data_type(c->dtype), c->nhwc ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW,
+                                             c->w.nb, c->w.dims), n)) ||
         (st = DNN(cudnnCreateConvolutionDescriptor(&d->conv), n)) ||
         (st = DNN(cudnnSetConvolutionNdDescriptor(d->conv, c->nspatial, c->pad, c->stride, c->dilation,
                                                   CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT), n)) ||
         (st = DNN(cudnnSetConvolutionGroupCount(d->conv, c->groups), n)) ||
-        (st = DNN(cudnnSetConvolutionMathType(d->conv, tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH), n)))
+        (st = DNN(cudnnSetConvolutionMathType(d->conv, tensor_ok ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH), n)))
         return st;
     return MI_OK;
 }
@@ -162,15 +174,16 @@ static mi_status conv_rank(cudnnHandle_t h, const mi_node *n, const mi__cu_dnn *
 
 /* No algorithm is left: MI_ERR_UNSUPPORTED when cuDNN ranked none usable,
  * else MI_ERR_CAPACITY with the smallest workspace a usable one needs. */
-static mi_status conv_no_algorithm(const mi_node *n, const conv_ranking *r, size_t budget, int tf32) {
+static mi_status conv_no_algorithm(const mi_node *n, const conv_ranking *r, size_t budget, int tensor_ok) {
     size_t least = SIZE_MAX;
     for (int k = 0; k < r->count; k++)
-        if (r->perf[k].status == CUDNN_STATUS_SUCCESS && (tf32 || r->ranked[k].math != MI__CU_MATH_TENSOR) &&
+        if (r->perf[k].status == CUDNN_STATUS_SUCCESS && (tensor_ok || r->ranked[k].math != MI__CU_MATH_TENSOR) &&
             r->perf[k].memory < least)
             least = r->perf[k].memory;
     if (least == SIZE_MAX)
         return mi__cu_node_error(n, MI_ERR_UNSUPPORTED, "cuDNN has no forward algorithm for this "
-                                 "convolution (%d ranked, none usable, TF32 %s)", r->count, tf32 ? "on" : "off");
+                                 "convolution (%d ranked, none usable, tensor-op math %s)", r->count,
+                                 tensor_ok ? "allowed" : "off");
     return mi__cu_node_error(n, MI_ERR_CAPACITY, "no cuDNN forward algorithm fits the workspace budget "
                              "of %zu bytes (--max-workspace); the smallest needs %zu", budget, least);
 }
@@ -182,13 +195,13 @@ static mi_status conv_no_algorithm(const mi_node *n, const conv_ranking *r, size
  * or that cuDNN does not support with that math type after all, is
  * dropped and the next one tried. */
 static mi_status conv_choose(cudnnHandle_t h, const mi_node *n, const mi__cu_conv *c, const mi__cu_dnn *d,
-                             conv_ranking *r, size_t budget, int tf32, mi__cu_conv_choice *choice,
+                             conv_ranking *r, size_t budget, int tensor_ok, mi__cu_conv_choice *choice,
                              size_t *algo_ws) {
     mi_status st;
     for (int from = 0;;) {
-        int i = mi__cu_conv_pick(c, r->ranked, r->count, from, budget, tf32, choice);
+        int i = mi__cu_conv_pick(c, r->ranked, r->count, from, budget, tensor_ok, choice);
         size_t ws = 0;
-        if (i < 0) return conv_no_algorithm(n, r, budget, tf32);
+        if (i < 0) return conv_no_algorithm(n, r, budget, tensor_ok);
         if ((st = DNN(cudnnSetConvolutionMathType(d->conv, math_of(choice->math)), n)) ||
             (st = DNN(cudnnGetConvolutionForwardWorkspaceSize(h, d->x, d->w, d->conv, d->y,
                                                               (cudnnConvolutionFwdAlgo_t)choice->algo, &ws), n))) {
@@ -246,8 +259,9 @@ mi_status mi__cu_dnn_conv_prepare(cudnnHandle_t h, const mi_node *n, const mi__c
     *out = NULL;
     *algo_ws = 0;
     if (st) return st;
-    if ((st = conv_descriptors(n, c, tf32, d)) || (st = conv_check_output(n, c, d)) ||
-        (st = conv_rank(h, n, d, &r)) || (st = conv_choose(h, n, c, d, &r, budget, tf32, choice, algo_ws)))
+    int tensor_ok = mi__cu_conv_tensor_ok(c, tf32);
+    if ((st = conv_descriptors(n, c, tensor_ok, d)) || (st = conv_check_output(n, c, d)) ||
+        (st = conv_rank(h, n, d, &r)) || (st = conv_choose(h, n, c, d, &r, budget, tensor_ok, choice, algo_ws)))
         goto fail;
     d->algo = (cudnnConvolutionFwdAlgo_t)choice->algo;
     if (choice->path == MI__CU_CONV_FUSED && (st = conv_activation(n, c, d))) goto fail;
@@ -260,8 +274,8 @@ fail:
 }
 
 mi_status mi__cu_dnn_conv_run(cudnnHandle_t h, const mi_node *n, const mi__cu_dnn *d, int fused,
-                              const float *x, const float *w, const float *bias, const float *z,
-                              float z_scale, float beta, float *y, void *ws, size_t ws_size) {
+                              const void *x, const void *w, const void *bias, const void *z,
+                              float z_scale, float beta, void *y, void *ws, size_t ws_size) {
     const float one = 1.0f;
     if (fused)
         return DNN(cudnnConvolutionBiasActivationForward(h, &one, d->x, x, d->w, w, d->conv, d->algo, ws,
@@ -292,8 +306,8 @@ mi_status mi__cu_dnn_pool_prepare(const mi_node *n, const mi__cu_pool *p, mi__cu
     return MI_OK;
 }
 
-mi_status mi__cu_dnn_pool_run(cudnnHandle_t h, const mi_node *n, const mi__cu_dnn *d, const float *x,
-                              float *y) {
+mi_status mi__cu_dnn_pool_run(cudnnHandle_t h, const mi_node *n, const mi__cu_dnn *d, const void *x,
+                              void *y) {
     const float one = 1.0f, zero = 0.0f;
     return DNN(cudnnPoolingForward(h, d->pool, &one, d->x, x, &zero, d->y, y), n);
 }
@@ -313,7 +327,7 @@ mi_status mi__cu_dnn_softmax_prepare(const mi_node *n, const mi__cu_softmax *s, 
 }
 
 mi_status mi__cu_dnn_softmax_run(cudnnHandle_t h, const mi_node *n, const mi__cu_dnn *d,
-                                 const float *x, float *y) {
+                                 const void *x, void *y) {
     const float one = 1.0f, zero = 0.0f;
     return DNN(cudnnSoftmaxForward(h, CUDNN_SOFTMAX_ACCURATE, d->softmax_mode, &one, d->x, x, &zero, d->x, y), n);
 }
@@ -356,8 +370,8 @@ mi_status mi__cu_dnn_lrn_prepare(const mi_node *n, const mi__cu_chan *ch, const 
     return MI_OK;
 }
 
-mi_status mi__cu_dnn_lrn_run(cudnnHandle_t h, const mi_node *n, const mi__cu_dnn *d, const float *x,
-                             float *y) {
+mi_status mi__cu_dnn_lrn_run(cudnnHandle_t h, const mi_node *n, const mi__cu_dnn *d, const void *x,
+                             void *y) {
     const float one = 1.0f, zero = 0.0f;
     return DNN(cudnnLRNCrossChannelForward(h, d->lrn, CUDNN_LRN_CROSS_CHANNEL_DIM1, &one, d->x, x, &zero,
                                            d->x, y), n);

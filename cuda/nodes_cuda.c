@@ -28,17 +28,24 @@ static int64_t clamp_bound(float v, int64_t lo, int64_t hi) {
 }
 
 static int numeric(mi_dtype t) {
-    return t == MI_DTYPE_FLOAT || t == MI_DTYPE_DOUBLE || t == MI_DTYPE_INT32 || t == MI_DTYPE_INT64;
+    return mi__cu_float_type(t) || t == MI_DTYPE_DOUBLE || t == MI_DTYPE_INT32 || t == MI_DTYPE_INT64;
 }
 
+/* Inputs [0, upto) and output 0 of one float dtype (float, float16 or
+ * bfloat16: the half ones computed in fp32). */
 static mi_status want_float(const mi_graph *g, const mi_node *n, int upto) {
+    const mi_tensor *x = mi__node_in(g, n, 0), *y = out_t(g, n, 0);
     for (int k = 0; k < upto && k < n->ninputs; k++) {
         const mi_tensor *t = mi__node_in(g, n, k);
-        if (t && t->dtype != MI_DTYPE_FLOAT)
+        if (t && (!mi__cu_float_type(t->dtype) || t->dtype != x->dtype))
             return mi__cu_node_error(n, MI_ERR_UNSUPPORTED, "input %d '%s' has dtype %s; the CUDA backend "
-                                     "runs %s on float only", k, t->name, mi_dtype_name(t->dtype),
-                                     mi_op_name(n->op));
+                                     "runs %s on float, float16 or bfloat16 inputs of one dtype", k, t->name,
+                                     mi_dtype_name(t->dtype), mi_op_name(n->op));
     }
+    if (y && y->dtype != x->dtype)
+        return mi__cu_node_error(n, MI_ERR_UNSUPPORTED, "output '%s' is %s, input '%s' %s; the CUDA backend runs "
+                                 "%s in one dtype", y->name, mi_dtype_name(y->dtype), x->name,
+                                 mi_dtype_name(x->dtype), mi_op_name(n->op));
     return MI_OK;
 }
 
@@ -61,9 +68,10 @@ static mi_status prepare_conv(mi__cu_backend *cb, const mi_backend_options *o, c
     if ((st = mi__cu_dnn_conv_prepare(cb->dnn, n, c, cb->budget, o->tf32, o, &cn->u.conv.choice, &algo_ws,
                                       &cn->dnn)))
         return st;
-    if (c->prepad) prepad = (size_t)c->prepad_k.count * sizeof(float);
+    size_t es = mi_dtype_size(c->dtype);
+    if (c->prepad) prepad = (size_t)c->prepad_k.count * es;
     if (cn->u.conv.choice.path == MI__CU_CONV_FUSED && !c->has_bias)
-        bias = (size_t)c->out_channels * sizeof(float); /* cuDNN's fused call needs a bias: zeros */
+        bias = (size_t)c->out_channels * es; /* cuDNN's fused call needs a bias: zeros */
     if ((st = mi__cu_ws_make(n, algo_ws, prepad, bias, &cn->ws))) return st;
     *ws = cn->ws.request;
     return MI_OK;
@@ -88,12 +96,13 @@ static mi_status prepare_unary(const mi_graph *g, const mi_node *n, mi__cu_node 
         cn->u.unary.a = cn->p.u.hard_sigmoid.alpha;
         cn->u.unary.b = cn->p.u.hard_sigmoid.beta;
     }
-    if (x->dtype == MI_DTYPE_FLOAT) return MI_OK;
+    if (mi__cu_float_type(x->dtype)) return MI_OK;
     if ((n->op != MI_OP_RELU && n->op != MI_OP_CLIP) || !numeric(x->dtype))
         return mi__cu_node_error(n, MI_ERR_UNSUPPORTED, "input '%s' has dtype %s; the CUDA backend runs %s on "
                                  "%s", x->name, mi_dtype_name(x->dtype), mi_op_name(n->op),
-                                 n->op == MI_OP_RELU || n->op == MI_OP_CLIP ? "float, double, int32 and int64"
-                                                                          : "float only");
+                                 n->op == MI_OP_RELU || n->op == MI_OP_CLIP
+                                     ? "float, float16, bfloat16, double, int32 and int64"
+                                     : "float, float16 and bfloat16 only");
     if (x->dtype == MI_DTYPE_INT32) {
         cn->u.unary.ia = clamp_bound(cn->p.u.clip.min, INT32_MIN, INT32_MAX);
         cn->u.unary.ib = clamp_bound(cn->p.u.clip.max, INT32_MIN, INT32_MAX);
@@ -121,8 +130,7 @@ static mi_status prepare_parts(const mi_graph *g, const mi_node *n, mi__cu_node 
         }
         if (mi_dtype_size(part->dtype) == 0 || mi_dtype_size(part->dtype) > 8)
             return mi__cu_node_error(n, MI_ERR_UNSUPPORTED, "dtype %s", mi_dtype_name(part->dtype));
-        if (split) mi__cu_copy_split(whole, axis, at, part, &cn->u.parts.parts[i]);
-        else mi__cu_copy_concat(whole, axis, at, part, &cn->u.parts.parts[i]);
+        mi__cu_copy_part(whole, axis, at, part, split, &cn->u.parts.parts[i]);
         at += part->dims[axis];
     }
     return MI_OK;
@@ -164,13 +172,13 @@ static mi_status prepare_binary(const mi_graph *g, const mi_node *n, mi__cu_node
     const mi_tensor *x = mi__node_in(g, n, 0), *b = mi__node_in(g, n, 1), *y = out_t(g, n, 0);
     if (!b || !numeric(x->dtype) || b->dtype != x->dtype)
         return mi__cu_node_error(n, MI_ERR_UNSUPPORTED, "the CUDA backend runs %s on two inputs of one "
-                                 "type: float, double, int32 or int64", mi_op_name(n->op));
+                                 "type: float, float16, bfloat16, double, int32 or int64", mi_op_name(n->op));
     cn->kind = MI__CU_K_BINARY;
     cn->u.binary.op = n->op == MI_OP_ADD ? MI__K_OP_ADD : n->op == MI_OP_SUB ? MI__K_OP_SUB
                     : n->op == MI_OP_MUL ? MI__K_OP_MUL : MI__K_OP_DIV;
     cn->u.binary.dtype = (int)x->dtype;
     cn->u.binary.n = mi_tensor_numel(y);
-    mi_k_bcast_init(&cn->u.binary.bc, x->ndim, x->dims, b->ndim, b->dims);
+    mi__cu_bcast_make(x, b, y, &cn->u.binary.bc);
     return MI_OK;
 }
 
@@ -192,7 +200,7 @@ static mi_status prepare_reduce(const mi_graph *g, const mi_node *n, mi__cu_node
     for (int k = 0; k < x->ndim; k++)
         flags[k] = n->op == MI_OP_GLOBAL_AVERAGE_POOL ? k >= 2 : cn->p.u.reduce.reduce[k];
     cn->kind = MI__CU_K_REDUCE;
-    mi__cu_reduce_make(x->ndim, x->dims, flags, &cn->u.reduce);
+    mi__cu_reduce_tensor(x, flags, &cn->u.reduce); /* in the order its bytes lie */
     return MI_OK;
 }
 
@@ -212,7 +220,9 @@ static mi_status prepare_norm(const mi_graph *g, const mi_node *n, mi__cu_node *
     mi_status st;
     if ((st = want_float(g, n, n->ninputs)) || (st = mi__cu_chan_make(n, x, &cn->u.chan.ch))) return st;
     cn->kind = n->op == MI_OP_LRN ? MI__CU_K_LRN : MI__CU_K_BATCH_NORM;
-    cn->u.chan.use_cudnn = 1;
+    /* cuDNN's batch norm wants fp32 parameters with half data: ours
+     * reads them in the data's dtype, as the precision pass stores them. */
+    cn->u.chan.use_cudnn = x->dtype == MI_DTYPE_FLOAT;
     if (n->op == MI_OP_LRN && !mi__cu_lrn_cudnn_ok(&cn->p.u.lrn)) cn->u.chan.use_cudnn = 0;
     if (cn->u.chan.use_cudnn) {
         st = n->op == MI_OP_LRN ? mi__cu_dnn_lrn_prepare(n, &cn->u.chan.ch, &cn->p.u.lrn, &cn->dnn)
@@ -279,6 +289,7 @@ static mi_status prepare_softmax(const mi_graph *g, const mi_node *n, mi__cu_nod
     if ((st = want_float(g, n, 1)) ||
         (st = mi__cu_softmax_make(n, x, cn->p.u.softmax.axis, cn->p.u.softmax.coerce_2d, &cn->u.softmax)))
         return st;
+    mi__cu_nd_set(&cn->u.softmax.nd, x->dtype, 0);
     cn->kind = MI__CU_K_SOFTMAX;
     return mi__cu_dnn_softmax_prepare(n, &cn->u.softmax, &cn->dnn);
 }
@@ -295,6 +306,16 @@ static mi_status prepare_cast(const mi_graph *g, const mi_node *n, mi__cu_node *
     return MI_OK;
 }
 
+/* The layout pass's conversions: one strided copy. */
+static mi_status prepare_relayout(const mi_graph *g, const mi_node *n, mi__cu_node *cn) {
+    const mi_tensor *x = mi__node_in(g, n, 0), *y = out_t(g, n, 0);
+    if (x->nbytes != y->nbytes || x->ndim != y->ndim || mi_dtype_size(x->dtype) == 0 || mi_dtype_size(x->dtype) > 8)
+        return mi__cu_node_error(n, MI_ERR_INTERNAL, "input and output differ in size or dtype");
+    cn->kind = MI__CU_K_RELAYOUT;
+    mi__cu_copy_relayout(x, y, &cn->u.relayout);
+    return MI_OK;
+}
+
 /* What every op shares: the node's previous state released, its
  * attributes read, input 0 and output 0 present (Constant has no input;
  * Split may omit outputs). */
@@ -305,7 +326,8 @@ static mi_status prepare_reset(const mi_graph *g, const mi_node *n, mi__cu_node 
     const mi_tensor *x = mi__node_in(g, n, 0), *y = out_t(g, n, 0);
     if (n->op != MI_OP_CONSTANT && (!x || (!y && n->op != MI_OP_SPLIT)))
         return mi__cu_node_error(n, MI_ERR_GRAPH, "needs input 0 and output 0");
-    return MI_OK;
+    cn->dtype = x ? (int)x->dtype : 0;
+    return mi__cu_check_layouts(g, n);
 }
 
 mi_status mi__cu_prepare_node(mi__cu_backend *cb, const mi_backend_options *o, const mi_graph *g,
@@ -335,6 +357,7 @@ mi_status mi__cu_prepare_node(mi__cu_backend *cb, const mi_backend_options *o, c
     case MI_OP_GATHER: return prepare_gather(g, n, cn);
     case MI_OP_SOFTMAX: return prepare_softmax(g, n, cn);
     case MI_OP_CAST: return prepare_cast(g, n, cn);
+    case MI_OP_RELAYOUT: return prepare_relayout(g, n, cn);
     default:
         return mi__cu_node_error(n, MI_ERR_UNSUPPORTED, "the CUDA backend has no kernel for %s",
                                  mi_op_name(n->op));
@@ -372,13 +395,13 @@ static mi_status run_conv(const call *c) {
     mi_status st = mi__cu_ws_base(c->n, c->a->workspace, c->a->workspace_size, &cn->ws, &base);
     if (st) return st;
     void *algo_ws = cn->ws.algo ? base + cn->ws.algo_off : NULL;
-    const float *x = in(c, 0), *w = in(c, 1), *bias = in(c, 2);
-    float *y = out(c, 0);
-    const float *r = cv->has_residual ? c->a->residual : NULL;
+    const void *x = in(c, 0), *w = in(c, 1), *bias = in(c, 2);
+    void *y = out(c, 0);
+    const void *r = cv->has_residual ? c->a->residual : NULL;
     if (!x || !w || !y || (cv->has_residual && !r))
         return mi__cu_node_error(c->n, MI_ERR_INVALID_ARG, "an input, the output or the residual has no memory");
     if (cv->prepad) {
-        float *xp = (float *)(base + cn->ws.prepad_off);
+        void *xp = base + cn->ws.prepad_off;
         if ((st = mi__cu_rt_launch(mi__k_launch_pad(x, xp, cv->prepad_k, c->s), c->n, "pre-pad"))) return st;
         x = xp;
     }
@@ -386,9 +409,9 @@ static mi_status run_conv(const call *c) {
     if (path == MI__CU_CONV_FUSED && atomic_load_explicit(&cn->u.conv.fused_failed, memory_order_relaxed))
         path = MI__CU_CONV_EPILOGUE;
     if (path == MI__CU_CONV_FUSED) {
-        const float *b = bias;
+        const void *b = bias;
         if (!b) {
-            float *zeros = (float *)(base + cn->ws.bias_off);
+            void *zeros = base + cn->ws.bias_off; /* all-zero bits: 0 in every float dtype */
             if ((st = mi__cu_rt_memset_async(c->s, zeros, 0, cn->ws.bias, c->n))) return st;
             b = zeros;
         }
@@ -414,11 +437,10 @@ static mi_status run_conv(const call *c) {
                                   algo_ws, cn->ws.algo)))
         return st;
     if (path == MI__CU_CONV_PLAIN) return MI_OK;
-    const float *radd = r && !acc ? r : NULL;
+    const void *radd = r && !acc ? r : NULL;
     if (!bias && !radd && cv->act == MI_ACT_NONE) return MI_OK;
-    int64_t count = (int64_t)cv->y.dims[0] * cv->out_channels * cv->out_inner;
-    return mi__cu_rt_launch(mi__k_launch_epilogue(y, bias, radd, count, cv->out_channels, cv->out_inner, cv->act,
-                                                  cv->act_min, cv->act_max, c->s),
+    return mi__cu_rt_launch(mi__k_launch_epilogue((int)cv->dtype, y, bias, radd, cv->out_count, cv->out_channels,
+                                                  cv->out_inner, cv->act, cv->act_min, cv->act_max, c->s),
                             c->n, "conv epilogue");
 }
 
@@ -427,8 +449,8 @@ static mi_status run_blas(const call *c) {
     char *base;
     mi_status st = mi__cu_ws_base(c->n, c->a->workspace, c->a->workspace_size, &cn->ws, &base);
     if (st) return st;
-    const float *a = in(c, 0), *b = in(c, 1);
-    float *y = out(c, 0);
+    const void *a = in(c, 0), *b = in(c, 1);
+    void *y = out(c, 0);
     if (!a || !b || !y) return mi__cu_node_error(c->n, MI_ERR_INVALID_ARG, "an input or the output has no memory");
     if ((st = mi__cu_blas_bind(c->cx->blas, c->s, cn->ws.algo ? base + cn->ws.algo_off : NULL, cn->ws.algo, c->n)))
         return st;
@@ -442,10 +464,10 @@ static mi_status run_blas(const call *c) {
     if ((st = mi__cu_blas_run(c->cx->blas, c->n, &gm->call, gm->alpha, a, b, gm->beta, y))) return st;
     const mi_fusion *f = &c->n->fused;
     if (f->act == MI_ACT_NONE && f->residual < 0) return MI_OK;
-    const float *r = f->residual >= 0 ? c->a->residual : NULL;
+    const void *r = f->residual >= 0 ? c->a->residual : NULL;
     if (r == y) return mi__cu_node_error(c->n, MI_ERR_UNSUPPORTED, "a Gemm residual planned in place");
-    return mi__cu_rt_launch(mi__k_launch_epilogue(y, NULL, r, (int64_t)gm->call.m * gm->call.n, 1, 1, (int)f->act,
-                                                  f->act_min, f->act_max, c->s),
+    return mi__cu_rt_launch(mi__k_launch_epilogue((int)gm->dtype, y, NULL, r, (int64_t)gm->call.m * gm->call.n, 1, 1,
+                                                  (int)f->act, f->act_min, f->act_max, c->s),
                             c->n, "gemm epilogue");
 }
 
@@ -454,12 +476,12 @@ static mi_status run_blas(const call *c) {
 static mi_status run_batch_norm(const call *c) {
     const mi__cu_node *cn = c->cn;
     const mi__cu_chan *ch = &cn->u.chan.ch;
-    const float *x = in(c, 0), *sc = in(c, 1), *bi = in(c, 2), *mean = in(c, 3), *var = in(c, 4);
-    float *y = out(c, 0);
+    const void *x = in(c, 0), *sc = in(c, 1), *bi = in(c, 2), *mean = in(c, 3), *var = in(c, 4);
+    void *y = out(c, 0);
     if (!sc || !bi || !mean || !var) return mi__cu_node_error(c->n, MI_ERR_INVALID_ARG, "a parameter has no memory");
     if (cn->u.chan.use_cudnn && x != y)
         return mi__cu_dnn_bn_run(c->cx->dnn, c->n, cn->dnn, x, y, sc, bi, mean, var, cn->p.u.batch_norm.epsilon);
-    return mi__cu_rt_launch(mi__k_launch_batch_norm(x, y, sc, bi, mean, var, cn->p.u.batch_norm.epsilon,
+    return mi__cu_rt_launch(mi__k_launch_batch_norm(cn->dtype, x, y, sc, bi, mean, var, cn->p.u.batch_norm.epsilon,
                                                     ch->n * ch->c * ch->inner, ch->c, ch->inner, c->s),
                             c->n, "batch norm");
 }
@@ -467,11 +489,11 @@ static mi_status run_batch_norm(const call *c) {
 static mi_status run_lrn(const call *c) {
     const mi__cu_node *cn = c->cn;
     const mi__cu_chan *ch = &cn->u.chan.ch;
-    const float *x = in(c, 0);
-    float *y = out(c, 0);
+    const void *x = in(c, 0);
+    void *y = out(c, 0);
     if (cn->u.chan.use_cudnn) return mi__cu_dnn_lrn_run(c->cx->dnn, c->n, cn->dnn, x, y);
     const mi__lrn_params *p = &cn->p.u.lrn;
-    return mi__cu_rt_launch(mi__k_launch_lrn(x, y, ch->n * ch->c * ch->inner, ch->c, ch->inner, p->size, p->alpha,
+    return mi__cu_rt_launch(mi__k_launch_lrn(cn->dtype, x, y, ch->n * ch->c * ch->inner, ch->c, ch->inner, p->size, p->alpha,
                                              p->beta, p->bias, c->s),
                             c->n, "lrn");
 }
@@ -533,8 +555,10 @@ static mi_status dispatch(const call *c) {
                                 n, "binary");
     case MI__CU_K_POOL:
         if (cn->u.pool.use_cudnn) return mi__cu_dnn_pool_run(c->cx->dnn, n, cn->dnn, x, y);
-        return mi__cu_rt_launch(mi__k_launch_pool(x, y, cn->u.pool.k, c->s), n, "pool");
-    case MI__CU_K_REDUCE: return mi__cu_rt_launch(mi__k_launch_reduce_mean(x, y, cn->u.reduce, c->s), n, "reduce");
+        return mi__cu_rt_launch(mi__k_launch_pool(cn->dtype, x, y, cn->u.pool.k, c->s), n, "pool");
+    case MI__CU_K_REDUCE:
+        return mi__cu_rt_launch(mi__k_launch_reduce_mean(cn->dtype, x, y, cn->u.reduce, c->s), n, "reduce");
+    case MI__CU_K_RELAYOUT: return copy_plan(c, x, y, &cn->u.relayout);
     case MI__CU_K_PAD: return mi__cu_rt_launch(mi__k_launch_pad(x, y, cn->u.pad, c->s), n, "pad");
     case MI__CU_K_BATCH_NORM: return run_batch_norm(c);
     case MI__CU_K_LRN: return run_lrn(c);

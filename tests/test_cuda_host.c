@@ -343,7 +343,7 @@ Test(cuda_host, pool_kernel_math_matches_onnx) {
     }
     k.count = 4;
     const float want_max[4] = {5, 7, 13, 15};
-    for (int o = 0; o < 4; o++) cr_assert_float_eq(mi__k_pool_at(&k, x, o), want_max[o], 0.0f);
+    for (int o = 0; o < 4; o++) cr_assert_float_eq(mi__k_pool_at(&k, MI_K_DT_FLOAT, x, o), want_max[o], 0.0f);
     /* 3x3 average, pads 1, stride 1: the corner has 4 inputs of 9 places. */
     k.max = 0;
     for (int i = 0; i < 2; i++) {
@@ -353,10 +353,10 @@ Test(cuda_host, pool_kernel_math_matches_onnx) {
         k.pb[i] = k.pe[i] = 1;
     }
     k.count = 16;
-    cr_assert_float_eq(mi__k_pool_at(&k, x, 0), (0 + 1 + 4 + 5) / 4.0f, 1e-6f);
+    cr_assert_float_eq(mi__k_pool_at(&k, MI_K_DT_FLOAT, x, 0), (0 + 1 + 4 + 5) / 4.0f, 1e-6f);
     k.include_pad = 1;
-    cr_assert_float_eq(mi__k_pool_at(&k, x, 0), (0 + 1 + 4 + 5) / 9.0f, 1e-6f);
-    cr_assert_float_eq(mi__k_pool_at(&k, x, 5), (0 + 1 + 2 + 4 + 5 + 6 + 8 + 9 + 10) / 9.0f, 1e-6f);
+    cr_assert_float_eq(mi__k_pool_at(&k, MI_K_DT_FLOAT, x, 0), (0 + 1 + 4 + 5) / 9.0f, 1e-6f);
+    cr_assert_float_eq(mi__k_pool_at(&k, MI_K_DT_FLOAT, x, 5), (0 + 1 + 2 + 4 + 5 + 6 + 8 + 9 + 10) / 9.0f, 1e-6f);
     /* ceil mode: a last window over the end of the padded input counts
      * only what is inside it, also with count_include_pad. */
     for (int i = 0; i < 2; i++) {
@@ -366,7 +366,7 @@ Test(cuda_host, pool_kernel_math_matches_onnx) {
         k.out[i] = 2;
     }
     k.count = 4;
-    cr_assert_float_eq(mi__k_pool_at(&k, x, 3), (10 + 11 + 14 + 15) / 4.0f, 1e-6f);
+    cr_assert_float_eq(mi__k_pool_at(&k, MI_K_DT_FLOAT, x, 3), (10 + 11 + 14 + 15) / 4.0f, 1e-6f);
     /* dilation 2, max */
     k.max = 1;
     for (int i = 0; i < 2; i++) {
@@ -375,12 +375,12 @@ Test(cuda_host, pool_kernel_math_matches_onnx) {
         k.d[i] = 2;
         k.out[i] = 2;
     }
-    cr_assert_float_eq(mi__k_pool_at(&k, x, 0), 10.0f, 0.0f);
-    cr_assert_float_eq(mi__k_pool_at(&k, x, 3), 15.0f, 0.0f);
+    cr_assert_float_eq(mi__k_pool_at(&k, MI_K_DT_FLOAT, x, 0), 10.0f, 0.0f);
+    cr_assert_float_eq(mi__k_pool_at(&k, MI_K_DT_FLOAT, x, 3), 15.0f, 0.0f);
     /* the N*C planes */
     float two[32];
     for (int i = 0; i < 32; i++) two[i] = (float)i;
-    cr_assert_float_eq(mi__k_pool_at(&k, two, 4), 26.0f, 0.0f);
+    cr_assert_float_eq(mi__k_pool_at(&k, MI_K_DT_FLOAT, two, 4), 26.0f, 0.0f);
 }
 
 /* ---- reductions ---------------------------------------------------------------------------- */
@@ -484,7 +484,7 @@ Test(cuda_host, lrn_window_matches_onnx) {
             for (int64_t j = c - (size - 1) / 2; j <= c + size / 2; j++)
                 if (j >= 0 && j < C) sum += x[(n * C + j) * inner + in] * x[(n * C + j) * inner + in];
             float want = x[o] / powf(2.0f + 0.5f / (float)size * sum, 0.75f);
-            cr_assert_float_eq(mi__k_lrn_at(x, C, inner, o, size, 0.5f, 0.75f, 2.0f), want, 1e-6f);
+            cr_assert_float_eq(mi__k_lrn_at(MI_K_DT_FLOAT, x, C, inner, o, size, 0.5f, 0.75f, 2.0f), want, 1e-6f);
         }
 }
 
@@ -835,4 +835,208 @@ Test(cuda_host, cast_rules_match_the_cpu_backend) {
     mi_k_cast_elem(MI_K_DT_FLOAT16, MI_K_DT_FLOAT, &(uint16_t){0x0001}, out);
     memcpy(&f, out, 4);
     cr_assert_float_eq(f, 5.9604644775390625e-8f, 0.0f, "subnormal");
+}
+
+/* ---- channels last and half precision ------------------------------------------------------ */
+
+static mi_status finalize_nhwc(gb *b, mi_precision p) {
+    mi_load_options o;
+    mi_load_options_init(&o);
+    o.channels_last = 1;
+    o.precision = p;
+    return mi_graph_finalize(b->g, &o);
+}
+
+Test(cuda_host, nd_nhwc_strides_and_dtype) {
+    mi__cu_nd nd;
+    cr_assert_eq(mi__cu_nd_make(NULL, "x", 4, D(2, 3, 4, 5), &nd), MI_OK);
+    mi__cu_nd_set(&nd, MI_DTYPE_FLOAT16, 1);
+    expect_ints(nd.dims, (const int[]){2, 3, 4, 5}, 4, "dims stay NCHW");
+    expect_ints(nd.strides, (const int[]){60, 1, 15, 3}, 4, "NHWC strides");
+    cr_assert_eq(nd.dtype, MI_DTYPE_FLOAT16);
+    /* Rank 5 has no channels-last form here: packed NCDHW. */
+    cr_assert_eq(mi__cu_nd_make(NULL, "x", 5, D(1, 2, 3, 4, 5), &nd), MI_OK);
+    mi__cu_nd_set(&nd, MI_DTYPE_FLOAT, 1);
+    cr_assert_eq(nd.nhwc, 0);
+    expect_ints(nd.strides, (const int[]){120, 60, 20, 5, 1}, 5, "strides");
+}
+
+Test(cuda_host, conv_nhwc_half_descriptors_prepad_and_epilogue) {
+    gb b;
+    gb_init(&b, 13);
+    gb_input(&b, "x", MI_DTYPE_FLOAT, 4, D(1, 4, 6, 6));
+    gb_weight(&b, "w", MI_DTYPE_FLOAT, 4, D(8, 4, 3, 3), NULL);
+    gb_weight(&b, "bias", MI_DTYPE_FLOAT, 1, D(8), NULL);
+    gb_node(&b, "Conv", "conv", "x,w,bias", "c", A(AINTS("pads", 0, 1, 1, 0)));
+    gb_node(&b, "Relu", "relu", "c", "r", NOATTR);
+    gb_node(&b, "Flatten", "flat", "r", "y", NOATTR);
+    gb_output(&b, "y");
+    cr_assert_eq(finalize_nhwc(&b, MI_PRECISION_FP16), MI_OK, "%s", mi_last_error());
+    const mi_node *n = node_of(&b, MI_OP_CONV);
+    mi__op_params p = params_of(&b, n);
+    mi__cu_conv c;
+    cr_assert_eq(mi__cu_conv_make(b.g, n, &p.u.conv, &c), MI_OK, "%s", mi_last_error());
+    cr_assert_eq(c.nhwc, 1);
+    cr_assert_eq(c.dtype, MI_DTYPE_FLOAT16);
+    cr_assert_eq(c.x.dtype, MI_DTYPE_FLOAT16);
+    cr_assert_eq(c.w.nhwc, 1);
+    expect_ints(c.w.dims, (const int[]){8, 4, 3, 3}, 4, "filter dims in KCRS order");
+    /* y [1, 8, 5, 5] with pads H (0, 1) and W (1, 0): NHWC strides. */
+    expect_ints(c.y.dims, (const int[]){1, 8, 5, 5}, 4, "y dims");
+    expect_ints(c.y.strides, (const int[]){200, 1, 40, 8}, 4, "y strides");
+    /* The asymmetric extra (W begins 1 earlier) is pre-padded in storage order [N, H, W, C]. */
+    cr_assert_eq(c.prepad, 1);
+    cr_assert_eq(c.prepad_k.esize, 2);
+    cr_assert(c.prepad_k.idims[0] == 1 && c.prepad_k.idims[1] == 6 && c.prepad_k.idims[2] == 6 &&
+              c.prepad_k.idims[3] == 4);
+    cr_assert(c.prepad_k.odims[1] == 7 && c.prepad_k.odims[2] == 7 && c.prepad_k.odims[3] == 4);
+    cr_assert(c.prepad_k.begin[1] == 0 && c.prepad_k.begin[2] == 1 && c.prepad_k.begin[3] == 0);
+    expect_ints(c.xp.strides, (const int[]){196, 1, 28, 4}, 4, "padded input strides");
+    /* The epilogue's channel of element i is i % K: inner 1. */
+    cr_assert_eq(c.out_inner, 1);
+    cr_assert_eq(c.out_channels, 8);
+    cr_assert_eq(c.out_count, 200);
+    /* Half may take tensor-op algorithms with TF32 off; fp32 may not. */
+    cr_assert(mi__cu_conv_tensor_ok(&c, 0));
+    mi__cu_conv f = c;
+    f.dtype = MI_DTYPE_FLOAT;
+    cr_assert_not(mi__cu_conv_tensor_ok(&f, 0));
+    const mi__cu_algo ranked[] = {{2, 1, 0, MI__CU_MATH_TENSOR}, {0, 1, 0, MI__CU_MATH_FMA}};
+    mi__cu_conv_choice ch;
+    cr_assert_eq(mi__cu_conv_pick(&c, ranked, 2, 0, 1 << 20, mi__cu_conv_tensor_ok(&c, 0), &ch), 0);
+    cr_assert_eq(ch.math, MI__CU_MATH_TENSOR);
+    cr_assert_eq(mi__cu_conv_pick(&f, ranked, 2, 0, 1 << 20, mi__cu_conv_tensor_ok(&f, 0), &ch), 1);
+    /* Every tensor is where the backend expects it. */
+    for (size_t i = 0; i < mi_graph_node_count(b.g); i++)
+        cr_assert_eq(mi__cu_check_layouts(b.g, mi_graph_node(b.g, i)), MI_OK, "%s", mi_last_error());
+    gb_free(&b);
+}
+
+Test(cuda_host, pool_kernel_channels_last_matches_nchw) {
+    int64_t ow;
+    const int64_t xd[4] = {2, 3, 7, 7};
+    mi__cu_pool pn = pool_of("AveragePool", xd, A(AINTS("kernel_shape", 3, 3), AINTS("strides", 2, 2),
+                                                  AINTS("pads", 0, 1, 2, 1), AI("ceil_mode", 1)), &ow);
+    cr_assert_eq(pn.use_cudnn, 0, "asymmetric pads and ceil: our kernel");
+    mi__k_pool ph = pn.k;
+    ph.channels_last = 1;
+    ph.channels = 3;
+    int64_t H = pn.k.out[0], W = pn.k.out[1], n = 2 * 3 * 49;
+    float *x = malloc((size_t)n * sizeof *x), *xh = malloc((size_t)n * sizeof *xh);
+    unsigned s = 1;
+    for (int64_t i = 0; i < n; i++) x[i] = frand(&s);
+    for (int b = 0; b < 2; b++)
+        for (int c = 0; c < 3; c++)
+            for (int i = 0; i < 49; i++) xh[(b * 49 + i) * 3 + c] = x[(b * 3 + c) * 49 + i];
+    for (int b = 0; b < 2; b++)
+        for (int c = 0; c < 3; c++)
+            for (int64_t i = 0; i < H * W; i++) {
+                float want = mi__k_pool_at(&pn.k, MI_K_DT_FLOAT, x, (b * 3 + c) * H * W + i);
+                float got = mi__k_pool_at(&ph, MI_K_DT_FLOAT, xh, (b * H * W + i) * 3 + c);
+                cr_assert_float_eq(got, want, 0.0f, "n %d c %d position %lld", b, c, (long long)i);
+            }
+    /* The same kernel reads float16 through the shared conversion. */
+    uint16_t h[4] = {mi_k_f32_to_f16(1.5f), mi_k_f32_to_f16(-2.0f), mi_k_f32_to_f16(0.25f), mi_k_f32_to_f16(4.0f)};
+    mi__k_pool one;
+    memset(&one, 0, sizeof one);
+    one.nsp = 2;
+    one.max = 1;
+    one.count = 1;
+    one.in[0] = one.in[1] = 2;
+    one.out[0] = one.out[1] = 1;
+    one.k[0] = one.k[1] = 2;
+    one.s[0] = one.s[1] = one.d[0] = one.d[1] = 1;
+    cr_assert_float_eq(mi__k_pool_at(&one, MI_K_DT_FLOAT16, h, 0), 4.0f, 0.0f);
+    free(x);
+    free(xh);
+}
+
+static void fill_seq(float *v, int64_t n) {
+    for (int64_t i = 0; i < n; i++) v[i] = (float)i;
+}
+
+Test(cuda_host, relayout_concat_broadcast_reduce_in_storage_order) {
+    /* Relayout both ways. */
+    mi_tensor x = tensor(4, D(2, 3, 4, 5)), y = x;
+    y.layout = MI_LAYOUT_NHWC;
+    float src[120], nhwc[120], back[120];
+    fill_seq(src, 120);
+    mi__k_copy c;
+    mi__cu_copy_relayout(&x, &y, &c);
+    run_copy(&c, src, nhwc);
+    for (int n = 0; n < 2; n++)
+        for (int ch = 0; ch < 3; ch++)
+            for (int h = 0; h < 4; h++)
+                for (int w = 0; w < 5; w++)
+                    cr_assert_float_eq(nhwc[((n * 4 + h) * 5 + w) * 3 + ch], src[((n * 3 + ch) * 4 + h) * 5 + w], 0.0f);
+    mi__cu_copy_relayout(&y, &x, &c);
+    run_copy(&c, nhwc, back);
+    cr_assert_eq(memcmp(back, src, sizeof src), 0);
+    /* A layout-neutral tensor relayouts as one block. */
+    mi_tensor g = tensor(4, D(2, 3, 1, 1)), gh = g;
+    gh.layout = MI_LAYOUT_NHWC;
+    mi__cu_copy_relayout(&g, &gh, &c);
+    cr_assert(mi__cu_copy_is_memcpy(&c));
+
+    /* Concat on channels in NHWC: [1, 2, 2, 3] and [1, 3, 2, 3] into [1, 5, 2, 3]. */
+    mi_tensor a = tensor(4, D(1, 2, 2, 3)), bt = tensor(4, D(1, 3, 2, 3)), whole = tensor(4, D(1, 5, 2, 3));
+    a.layout = bt.layout = whole.layout = MI_LAYOUT_NHWC;
+    float av[12], bv[18], wv[30], bb[18];
+    for (int i = 0; i < 12; i++) av[i] = (float)i;
+    for (int i = 0; i < 18; i++) bv[i] = 100.0f + (float)i;
+    mi__cu_copy_part(&whole, 1, 0, &a, 0, &c);
+    run_copy(&c, av, wv);
+    mi__cu_copy_part(&whole, 1, 2, &bt, 0, &c);
+    run_copy(&c, bv, wv);
+    for (int p = 0; p < 6; p++)
+        for (int ch = 0; ch < 5; ch++) {
+            float want = ch < 2 ? av[p * 2 + ch] : bv[p * 3 + ch - 2];
+            cr_assert_float_eq(wv[p * 5 + ch], want, 0.0f, "position %d channel %d", p, ch);
+        }
+    mi__cu_copy_part(&whole, 1, 2, &bt, 1, &c);
+    run_copy(&c, wv, bb);
+    cr_assert_eq(memcmp(bb, bv, sizeof bv), 0, "split takes it back");
+
+    /* Add of a [C, 1, 1] constant to an NHWC tensor: b's offset is the channel. */
+    mi_tensor s = tensor(3, D(3, 1, 1));
+    mi_k_bcast bc;
+    mi__cu_bcast_make(&y, &s, &y, &bc);
+    for (int64_t i = 0; i < 120; i++) {
+        cr_assert_eq(mi_k_bcast_offset(&bc, 0, i), i);
+        cr_assert_eq(mi_k_bcast_offset(&bc, 1, i), i % 3);
+    }
+    /* SE: an NHWC [2, 3, 4, 5] times [2, 3, 1, 1]: offset n * 3 + c. */
+    mi__cu_bcast_make(&y, &g, &y, &bc);
+    for (int64_t i = 0; i < 120; i++) cr_assert_eq(mi_k_bcast_offset(&bc, 1, i), (i / 60) * 3 + i % 3);
+
+    /* GlobalAveragePool of the NHWC tensor: output o = n * 3 + c sums H x W. */
+    mi__k_reduce r;
+    mi__cu_reduce_tensor(&y, (const int[]){0, 0, 1, 1}, &r);
+    cr_assert_eq(r.nout, 6);
+    cr_assert_eq(r.count, 20);
+    for (int64_t o = 0; o < 6; o++) {
+        double sum = 0, want = 0;
+        for (int64_t i = 0; i < r.count; i++) sum += nhwc[mi__k_reduce_base(&r, o) + mi__k_reduce_at(&r, i)];
+        for (int i = 0; i < 20; i++) want += src[o * 20 + i];
+        cr_assert_float_eq(sum, want, 1e-9, "output %lld", (long long)o);
+    }
+}
+
+Test(cuda_host, layouts_the_backend_cannot_run_are_refused_by_name) {
+    gb b;
+    gb_init(&b, 13);
+    gb_input(&b, "x", MI_DTYPE_FLOAT, 4, D(1, 4, 3, 3));
+    gb_weight(&b, "w", MI_DTYPE_FLOAT, 4, D(4, 4, 1, 1), NULL);
+    gb_node(&b, "Conv", "conv", "x,w", "c", NOATTR);
+    gb_node(&b, "Softmax", "soft", "c", "y", A(AI("axis", 1)));
+    gb_output(&b, "y");
+    cr_assert_eq(finalize_nhwc(&b, MI_PRECISION_FP32), MI_OK, "%s", mi_last_error());
+    const mi_node *soft = node_of(&b, MI_OP_SOFTMAX);
+    cr_assert_eq(mi__cu_check_layouts(b.g, soft), MI_OK, "the pass converted its input");
+    /* As if the pass had left its input NHWC. */
+    mi_tensor *in = (mi_tensor *)mi_graph_tensor(b.g, (size_t)soft->inputs[0]);
+    in->layout = MI_LAYOUT_NHWC;
+    cr_assert_eq(mi__cu_check_layouts(b.g, soft), MI_ERR_UNSUPPORTED);
+    cr_assert(strstr(mi_last_error(), "soft") && strstr(mi_last_error(), in->name), "%s", mi_last_error());
+    gb_free(&b);
 }

@@ -25,6 +25,8 @@ typedef struct ops_case {
     double tol;              /* 0: exact */
     int cuda_graph;
     const char *inplace_a, *inplace_b; /* tensors the plan must put at one address */
+    mi_precision precision;  /* both sides (the graph's edges stay float) */
+    int channels_last;       /* the CUDA side only: the CPU reference stays NCHW */
 } ops_case;
 
 static uint64_t rng_state;
@@ -47,11 +49,16 @@ static void fill(const mi_tensor *t, void *p) {
     }
 }
 
-static mi_model *model_on(const ops_case *c, const char *device) {
+static mi_model *model_on(const ops_case *c, const char *device, int tested) {
     gb b;
     b.g = NULL;
     c->build(&b);
-    mi_status st = gb_finalize_opts(&b, 0, c->fold, 1);
+    mi_load_options lo;
+    mi_load_options_init(&lo);
+    lo.fold_constants = c->fold;
+    lo.precision = c->precision;
+    lo.channels_last = tested && c->channels_last; /* the reference stays NCHW */
+    mi_status st = mi_graph_finalize(b.g, &lo);
     cr_assert_eq(st, MI_OK, "finalize: %s", mi_last_error());
     mi_model_options o;
     mi_model_options_init(&o);
@@ -68,8 +75,8 @@ static void compare(const ops_case *c) {
     /* MI_CUDA_OPS_DEVICE=cpu checks the cases themselves (builders, in-place
      * plans, CPU support) on a machine without a GPU. */
     const char *dev = getenv("MI_CUDA_OPS_DEVICE");
-    mi_model *mg = model_on(c, dev && *dev ? dev : "cuda"); /* first: no GPU skips at once */
-    mi_model *mc = model_on(c, "cpu");
+    mi_model *mg = model_on(c, dev && *dev ? dev : "cuda", 1); /* first: no GPU skips at once */
+    mi_model *mc = model_on(c, "cpu", 0);
     if (c->inplace_a) {
         const mi_graph *g = mi_model_graph(mg);
         int ta = mi_graph_find_tensor(g, c->inplace_a), tb = mi_graph_find_tensor(g, c->inplace_b);
@@ -133,8 +140,25 @@ static void compare(const ops_case *c) {
 }
 
 static void run_case(build_fn f, double tol) {
-    ops_case c = {f, 1, tol, 0, NULL, NULL};
+    ops_case c = {f, 1, tol, 0, NULL, NULL, MI_PRECISION_FP32, 0};
     compare(&c);
+}
+
+/* Half precision, GPU (channels last where the graph has convolutions)
+ * against the CPU backend in the same precision: both compute in fp32
+ * and round what they store, so the ops that only compare, select or
+ * move (tol 0) agree exactly, and the others within a few units in the
+ * last place of the half type, in a different summation order:
+ * fp16's is 2^-11 of the value (4.9e-4), bfloat16's 2^-8 (3.9e-3). */
+#define HALF_TOL_FP16 2e-3
+#define HALF_TOL_BF16 1.6e-2
+static void run_half_case(build_fn f, int exact, int cuda_graph) {
+    const mi_precision ps[] = {MI_PRECISION_FP16, MI_PRECISION_BF16};
+    for (int i = 0; i < 2; i++) {
+        double tol = exact ? 0 : ps[i] == MI_PRECISION_FP16 ? HALF_TOL_FP16 : HALF_TOL_BF16;
+        ops_case c = {f, 1, tol, cuda_graph, NULL, NULL, ps[i], 1};
+        compare(&c);
+    }
 }
 
 /* ---- convolution ----------------------------------------------------------------------------- */
@@ -648,6 +672,129 @@ static void b_small_net(gb *b) {
     gb_output(b, "y");
 }
 Test(cuda_ops, cuda_graph_capture_and_replay) {
-    ops_case c = {b_small_net, 1, TOL, 1, NULL, NULL};
+    ops_case c = {b_small_net, 1, TOL, 1, NULL, NULL, MI_PRECISION_FP32, 0};
     compare(&c);
 }
+
+/* ---- channels last ------------------------------------------------------------------------- */
+
+/* Every op the layout pass runs NHWC, between convolutions: Conv (cuDNN
+ * NHWC, asymmetric pads pre-padded in NHWC), HardSwish, MaxPool (our
+ * kernel: ceil mode; cuDNN), a fused residual, Concat on channels,
+ * AveragePool (our kernel), the SE block (GlobalAveragePool, Sigmoid, Mul
+ * by [N, C, 1, 1]), Add of a [C, 1, 1] constant, then Relayout back for
+ * Flatten and Gemm. */
+static void b_nhwc_net(gb *b) {
+    static float w1[8 * 3 * 9], w2[8 * 8], w3[8 * 8], shift[16], fc[10 * 144], fcb[10];
+    unsigned seed = 5;
+    float *all[] = {w1, w2, w3, shift, fc, fcb};
+    size_t sizes[] = {sizeof w1, sizeof w2, sizeof w3, sizeof shift, sizeof fc, sizeof fcb};
+    for (int k = 0; k < 6; k++)
+        for (size_t i = 0; i < sizes[k] / sizeof(float); i++) {
+            seed = seed * 1103515245u + 12345u;
+            all[k][i] = (float)((seed >> 8) & 0xffff) / 65536.0f - 0.5f;
+        }
+    gb_init(b, 13);
+    gb_input(b, "x", MI_DTYPE_FLOAT, 4, D(2, 3, 9, 9));
+    gb_weight(b, "w1", MI_DTYPE_FLOAT, 4, D(8, 3, 3, 3), w1);
+    gb_weight(b, "w2", MI_DTYPE_FLOAT, 4, D(8, 8, 1, 1), w2);
+    gb_weight(b, "w3", MI_DTYPE_FLOAT, 4, D(8, 8, 1, 1), w3);
+    gb_weight(b, "shift", MI_DTYPE_FLOAT, 3, D(16, 1, 1), shift);
+    gb_weight(b, "fc", MI_DTYPE_FLOAT, 2, D(10, 144), fc);
+    gb_weight(b, "fcb", MI_DTYPE_FLOAT, 1, D(10), fcb);
+    gb_node(b, "Conv", "c1", "x,w1", "t1", A(AINTS("pads", 1, 1, 2, 2)));
+    gb_node(b, "HardSwish", "hs", "t1", "h", NOATTR);
+    gb_node(b, "MaxPool", "p1", "h", "p", A(AINTS("kernel_shape", 2, 2), AINTS("strides", 2, 2), AI("ceil_mode", 1)));
+    gb_node(b, "Conv", "c2", "p,w2", "t2", NOATTR);
+    gb_node(b, "Add", "res", "t2,p", "r2", NOATTR);
+    gb_node(b, "Conv", "c3", "r2,w3", "t3", NOATTR);
+    gb_node(b, "Concat", "cat", "r2,t3", "cat", A(AI("axis", 1)));
+    gb_node(b, "AveragePool", "p2", "cat", "a", A(AINTS("kernel_shape", 2, 2), AINTS("pads", 0, 0, 1, 1)));
+    gb_node(b, "GlobalAveragePool", "gap", "a", "g", NOATTR);
+    gb_node(b, "Sigmoid", "sig", "g", "gs", NOATTR);
+    gb_node(b, "Mul", "se", "a,gs", "se", NOATTR);
+    gb_node(b, "Add", "shifted", "se,shift", "sh", NOATTR);
+    gb_node(b, "MaxPool", "p3", "sh", "q", A(AINTS("kernel_shape", 3, 3), AINTS("strides", 2, 2), AINTS("pads", 1, 1, 1, 1)));
+    gb_node(b, "Flatten", "flat", "q", "f", NOATTR);
+    gb_node(b, "Gemm", "fc", "f,fc,fcb", "y", A(AI("transB", 1)));
+    gb_output(b, "y");
+}
+Test(cuda_ops, channels_last_fp32) {
+    ops_case c = {b_nhwc_net, 1, TOL, 0, NULL, NULL, MI_PRECISION_FP32, 1};
+    compare(&c);
+}
+Test(cuda_ops_half, channels_last_net) { run_half_case(b_nhwc_net, 0, 0); }
+Test(cuda_ops_half, channels_last_net_cuda_graph) { run_half_case(b_nhwc_net, 0, 1); }
+
+/* ---- every op in float16 and bfloat16 -------------------------------------------------------- */
+
+Test(cuda_ops_half, conv_plain) { run_half_case(b_conv_plain, 0, 0); }
+Test(cuda_ops_half, conv_bias) { run_half_case(b_conv_bias, 0, 0); }
+Test(cuda_ops_half, conv_relu) { run_half_case(b_conv_relu, 0, 0); }
+Test(cuda_ops_half, conv_residual_in_place) { run_half_case(b_conv_residual_inplace, 0, 0); }
+Test(cuda_ops_half, conv_residual_without_bias) { run_half_case(b_conv_residual_nobias, 0, 0); }
+Test(cuda_ops_half, conv_depthwise_clip) { run_half_case(b_conv_depthwise_relu6, 0, 0); }
+Test(cuda_ops_half, conv_grouped_dilated_asymmetric) { run_half_case(b_conv_grouped_dilated_asym, 0, 0); }
+Test(cuda_ops_half, conv_same_upper) { run_half_case(b_conv_same_upper, 0, 0); }
+Test(cuda_ops_half, conv_1d) { run_half_case(b_conv_1d, 0, 0); }
+Test(cuda_ops_half, conv_3d) { run_half_case(b_conv_3d, 0, 0); }
+Test(cuda_ops_half, maxpool) {
+    run_half_case(b_maxpool, 1, 0);
+    run_half_case(b_maxpool_ceil, 1, 0);
+    run_half_case(b_maxpool_dilated, 1, 0);
+}
+Test(cuda_ops_half, avgpool) {
+    run_half_case(b_avgpool_incl, 0, 0);
+    run_half_case(b_avgpool_asym, 0, 0);
+    run_half_case(b_avgpool_ceil_incl, 0, 0);
+}
+Test(cuda_ops_half, global_average_pool) { run_half_case(b_gap, 0, 0); }
+Test(cuda_ops_half, activations) {
+    run_half_case(b_relu, 1, 0);
+    run_half_case(b_clip, 1, 0);
+    run_half_case(b_sigmoid, 0, 0);
+    run_half_case(b_hard_sigmoid, 0, 0);
+    run_half_case(b_hard_swish, 0, 0);
+}
+Test(cuda_ops_half, binary_broadcasts) {
+    run_half_case(b_add_channel, 1, 0);
+    run_half_case(b_sub_both, 1, 0);
+    run_half_case(b_mul_scalar, 1, 0);
+    run_half_case(b_div_row, 1, 0);
+}
+Test(cuda_ops_half, batch_norm) {
+    run_half_case(b_bn, 0, 0);
+    run_half_case(b_bn_inplace, 0, 0);
+}
+Test(cuda_ops_half, lrn) {
+    run_half_case(b_lrn, 0, 0);
+    run_half_case(b_lrn_kernel, 0, 0);
+}
+Test(cuda_ops_half, softmax) {
+    run_half_case(b_softmax, 0, 0);
+    run_half_case(b_softmax_opset11, 0, 0);
+}
+Test(cuda_ops_half, gemm) {
+    run_half_case(b_gemm_nn, 0, 0);
+    run_half_case(b_gemm_tn, 0, 0);
+    run_half_case(b_gemm_nt, 0, 0);
+    run_half_case(b_gemm_tt, 0, 0);
+}
+Test(cuda_ops_half, matmul) {
+    run_half_case(b_matmul_2d, 0, 0);
+    run_half_case(b_matmul_batched, 0, 0);
+    run_half_case(b_matmul_broadcast, 0, 0);
+    run_half_case(b_matmul_vector, 0, 0);
+}
+Test(cuda_ops_half, moves) {
+    run_half_case(b_views, 1, 0);
+    run_half_case(b_transpose, 1, 0);
+    run_half_case(b_concat_split, 1, 0);
+    run_half_case(b_concat_inplace, 0, 0);
+    run_half_case(b_slice, 1, 0);
+    run_half_case(b_pad, 1, 0);
+    run_half_case(b_gather, 1, 0);
+    run_half_case(b_cast, 1, 0);
+}
+Test(cuda_ops_half, reduce_mean) { run_half_case(b_reduce, 0, 0); }
+Test(cuda_ops_half, small_net_cuda_graph) { run_half_case(b_small_net, 0, 1); }

@@ -5,7 +5,8 @@
  * per image), in poison mode, with every planner strategy and with
  * in-place on and off; then each in float16 and bfloat16 (the load
  * option: every float tensor converted, Casts at the edges) against the
- * same fp32 reference (see HALF_TOL). The sanitized build
+ * same fp32 reference (see HALF_TOL); and channels last (the layout pass
+ * the CUDA backend runs half precision with) to the same bits as NCHW. The sanitized build
  * (MI_TEST_SANITIZED) runs fewer ResNet-50 combinations: ASan makes each
  * run many times slower. */
 #include <criterion/criterion.h>
@@ -278,4 +279,54 @@ Test(models_cpu, resnet50_fp16_bf16) {
 
 Test(models_cpu, resnet50_dynamic_batch4_fp16_bf16) {
     check_half(MODEL_DIR("resnet50_dynamic"), 4, HALF_TOL_RESNET50, SAN(0, 1));
+}
+
+/* The model loaded channels last (NHWC between convolutions, Relayout
+ * nodes at the edges; the CPU backend runs its NCHW kernels on NCHW
+ * copies) gives the NCHW run's output bit for bit. */
+static void *run_layout(const char *dir, const ref_set *r, mi_precision prec, int channels_last, size_t *relayouts) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/model.onnx", dir);
+    mi_model_options o;
+    mi_model_options_init(&o);
+    o.load.precision = prec;
+    o.load.channels_last = channels_last;
+    mi_model *m = NULL;
+    cr_assert_eq(mi_model_load(path, &o, &m), MI_OK, "%s: %s", dir, mi_last_error());
+    const mi_graph *g = mi_model_graph(m);
+    *relayouts = 0;
+    for (size_t i = 0; i < mi_graph_node_count(g); i++) *relayouts += mi_graph_node(g, i)->op == MI_OP_RELAYOUT;
+    mi_context *c = NULL;
+    cr_assert_eq(mi_context_create(m, NULL, 0, &c), MI_OK, "%s", mi_last_error());
+    cr_assert_eq(mi_context_set_poison(c, 1), MI_OK, "%s", mi_last_error());
+    void *out = malloc(r->out.nbytes);
+    cr_assert(out);
+    const void *ins[1] = {r->in.data};
+    void *outs[1] = {out};
+    cr_assert_eq(mi_context_run(c, ins, outs), MI_OK, "%s: %s", dir, mi_last_error());
+    mi_context_destroy(c);
+    mi_model_destroy(m);
+    return out;
+}
+
+static void check_channels_last(const char *dir, mi_precision prec) {
+    ref_set r;
+    memset(&r, 0, sizeof r);
+    ref_load(dir, &r);
+    size_t n0, n1;
+    void *nchw = run_layout(dir, &r, prec, 0, &n0), *nhwc = run_layout(dir, &r, prec, 1, &n1);
+    cr_assert_eq(n0, 0);
+    cr_assert_gt(n1, 0, "%s: no Relayout node", dir);
+    cr_assert_eq(memcmp(nchw, nhwc, r.out.nbytes), 0, "%s (%s): channels last differs from NCHW", dir,
+                 mi_precision_name(prec));
+    cr_log_info("%s %s: channels last with %zu Relayout nodes, same output", dir, mi_precision_name(prec), n1);
+    free(nchw);
+    free(nhwc);
+    ref_free(&r);
+}
+
+Test(models_cpu, channels_last_same_bits) {
+    check_channels_last(MODEL_DIR("lenet5"), MI_PRECISION_FP32);
+    check_channels_last(MODEL_DIR("mobilenet_v2"), MI_PRECISION_FP16);
+    check_channels_last(MODEL_DIR("resnet50"), MI_PRECISION_BF16);
 }

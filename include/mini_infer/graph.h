@@ -88,11 +88,16 @@ typedef enum mi_op {
 #define MI__OP_ENUM(e, name) e,
     MI_OP_LIST(MI__OP_ENUM)
 #undef MI__OP_ENUM
+    /* Not an ONNX operator: the layout pass inserts it (mi_load_options.
+     * channels_last). "Relayout": output 0 is input 0, same dims and
+     * dtype, stored in the output tensor's layout. A model cannot name it. */
+    MI_OP_RELAYOUT,
     MI_OP_COUNT
 } mi_op;
 
 const char *mi_op_name(mi_op op);
-/* MI_OP_COUNT when unknown. */
+/* An ONNX operator by name; MI_OP_COUNT when unknown (also for the
+ * library's own Relayout). */
 mi_op mi_op_from_name(const char *op_type);
 /* "Conv, Relu, ..." (static text). */
 const char *mi_op_supported_list(void);
@@ -132,6 +137,16 @@ typedef struct mi_fusion {
     int residual; /* tensor index added before the activation, -1 for none */
 } mi_fusion;
 
+/* How a tensor's elements lie in memory. NCHW: row-major in the order of
+ * its dims, as ONNX has them. NHWC (channels last, rank 4 only): the dims
+ * stay [N, C, H, W] as ONNX defines them, the bytes are [N, H, W, C]. The
+ * layout pass (mi_load_options.channels_last) sets it; backends read it. */
+typedef enum mi_layout {
+    MI_LAYOUT_NCHW = 0,
+    MI_LAYOUT_NHWC = 1,
+} mi_layout;
+const char *mi_layout_name(mi_layout l);
+
 typedef struct mi_tensor {
     char *name;
     mi_dtype dtype;
@@ -141,6 +156,7 @@ typedef struct mi_tensor {
     size_t nbytes;     /* element count times element size */
     const void *data;  /* weights: host bytes; NULL for every other role */
     int producer;      /* node index, -1 for inputs and weights */
+    mi_layout layout;  /* how the bytes lie (NCHW unless the layout pass chose NHWC) */
 } mi_tensor;
 
 typedef struct mi_node {
@@ -188,6 +204,14 @@ typedef struct mi_load_options {
      * cannot hold (|w| > 65504) is refused, naming it. A model exported in
      * fp16 runs in fp16 with any setting. */
     mi_precision precision;
+    /* Channels-last layout for the ops whose GPU kernels want it (Conv and
+     * what runs between convolutions: pools, activations, Add/Mul, Concat,
+     * Cast): 0 off, 1 on, -1 (the default) the runtime decides: on for
+     * the CUDA backend in fp16 or bf16 (tensor cores without transposes),
+     * off everywhere else. Relayout nodes convert at the edges (after the
+     * graph's inputs, before Flatten, Reshape, Gemm and every other op
+     * that reads NCHW); graph inputs and outputs stay NCHW. */
+    int channels_last;
 } mi_load_options;
 
 void mi_load_options_init(mi_load_options *o);
@@ -240,6 +264,14 @@ float mi_node_attr_float(const mi_node *n, const char *name, float dflt);
 
 /* Elements of a tensor (product of dims; 1 for a scalar). */
 int64_t mi_tensor_numel(const mi_tensor *t);
+/* The tensor's dims in the order its bytes lie (NHWC: [N, H, W, C]);
+ * returns the rank. */
+int mi_tensor_storage_dims(const mi_tensor *t, int64_t *dims);
+/* Where dim `axis` of the tensor lies in mi_tensor_storage_dims. */
+int mi_tensor_storage_axis(const mi_tensor *t, int axis);
+/* 1 when the bytes lie the same way in NCHW and NHWC (not rank 4, or
+ * C == 1, or H == W == 1): such a tensor needs no conversion. */
+int mi_tensor_layout_neutral(const mi_tensor *t);
 
 #ifdef __cplusplus
 }

@@ -315,8 +315,10 @@ static mi_status cpu_prepare(mi_backend *b, const mi_graph *g, size_t index, siz
     case MI_OP_GEMM: case MI_OP_MATMUL: st = mi__cpu_linalg_workspace(state(b), g, n, &p, workspace); break;
     default: break;
     }
-    /* The kernel's own workspace depends on dims only: the same in half. */
+    /* The kernel's own workspace depends on dims only: the same in half
+     * and in NHWC, each wrapper adding its copies. */
     if (st == MI_OK && mi__cpu_half_widened(g, n)) st = mi__cpu_half_workspace(g, n, *workspace, workspace);
+    if (st == MI_OK && mi__cpu_nhwc_wrapped(g, n)) st = mi__cpu_nhwc_workspace(g, n, *workspace, workspace);
     return st;
 }
 
@@ -347,8 +349,15 @@ static mi_status dispatch(mi__cpu_call *c) {
     case MI_OP_SOFTMAX: return mi__cpu_softmax(c);
     case MI_OP_CAST: return mi__cpu_cast(c);
     case MI_OP_LRN: return mi__cpu_lrn(c);
+    case MI_OP_RELAYOUT: return mi__cpu_relayout(c);
     default: return mi__cpu_err(c, MI_ERR_UNSUPPORTED, "no CPU kernel for this operator");
     }
+}
+
+/* A half node's fp32 kernel inside its fp32 copies, or the kernel itself. */
+static mi_status dispatch_precision(mi__cpu_call *c) {
+    if (mi__cpu_half_widened(c->g, c->n)) return mi__cpu_half_run(c, dispatch);
+    return dispatch(c);
 }
 
 /* ---- checks ------------------------------------------------------------------------ */
@@ -498,8 +507,8 @@ static mi_status cpu_run(mi_backend *b, void *ctx, const mi_node_args *args) {
     if ((st = mi__node_check_overlap(c.g, c.n, c.in, c.out)) != MI_OK) return st;
     if ((st = mi__op_params_get(c.g, c.n, &c.p)) != MI_OK) return st;
     if (c.n->op == MI_OP_DROPOUT && (st = mi__cpu_check_node(c.g, c.n, &c.p)) != MI_OK) return st;
-    if (mi__cpu_half_widened(c.g, c.n)) return mi__cpu_half_run(&c, dispatch);
-    return dispatch(&c);
+    if (mi__cpu_nhwc_wrapped(c.g, c.n)) return mi__cpu_nhwc_run(&c, dispatch_precision);
+    return dispatch_precision(&c);
 }
 
 static const mi_backend_ops cpu_ops = {

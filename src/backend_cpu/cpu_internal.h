@@ -201,6 +201,9 @@ mi_status mi__cpu_gather(mi__cpu_call *c);
 mi_status mi__cpu_cast(mi__cpu_call *c);
 mi_status mi__cpu_shape(mi__cpu_call *c);
 mi_status mi__cpu_constant(mi__cpu_call *c);
+mi_status mi__cpu_relayout(mi__cpu_call *c);         /* the layout pass's conversions */
+/* xt's elements at src into dst in yt's layout (same dims and dtype). */
+void mi__cpu_relayout_bytes(void *dst, const mi_tensor *yt, const void *src, const mi_tensor *xt);
 
 /* Checks, before planning, what shape inference lets through but the
  * kernels cannot run: dtypes, Dropout in training mode. */
@@ -224,6 +227,17 @@ mi_status mi__cpu_half_workspace(const mi_graph *g, const mi_node *n, size_t ker
 /* Runs a widened node: half inputs to fp32, kernel(c') on fp32 views and
  * copies, fp32 outputs rounded to half. */
 mi_status mi__cpu_half_run(mi__cpu_call *c, mi_status (*kernel)(mi__cpu_call *c));
+
+/* ---- channels last (channels_last.c) ------------------------------------------------ */
+
+/* The CPU kernels are NCHW; a node the layout pass put in NHWC runs on
+ * NCHW copies of its NHWC tensors in its workspace (the reference for
+ * the CUDA backend's NHWC kernels, not a fast path). Nodes whose kernel
+ * does not care (the activations and Cast, input and output alike) and
+ * Relayout itself are not wrapped. */
+int mi__cpu_nhwc_wrapped(const mi_graph *g, const mi_node *n);
+mi_status mi__cpu_nhwc_workspace(const mi_graph *g, const mi_node *n, size_t inner_ws, size_t *ws);
+mi_status mi__cpu_nhwc_run(mi__cpu_call *c, mi_status (*inner)(mi__cpu_call *c));
 
 /* n elements of half type dt (MI_DTYPE_FLOAT16 / BFLOAT16) to fp32 and
  * back (round to nearest even), on the pool for large n. */

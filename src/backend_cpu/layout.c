@@ -85,6 +85,31 @@ mi_status mi__cpu_transpose(mi__cpu_call *c) {
     return MI_OK;
 }
 
+/* ---- Relayout -------------------------------------------------------------------------- */
+
+void mi__cpu_relayout_bytes(void *dst, const mi_tensor *yt, const void *src, const mi_tensor *xt) {
+    int64_t xd[MI_MAX_DIMS], xs[MI_MAX_DIMS], yd[MI_MAX_DIMS], st[MI_MAX_DIMS];
+    int perm[MI_MAX_DIMS];
+    int nd = mi_tensor_storage_dims(xt, xd);
+    contiguous_strides(nd, xd, xs);
+    mi__relayout_perm(xt, yt, perm);
+    for (int j = 0; j < nd; j++) {
+        yd[j] = xd[perm[j]];
+        st[j] = xs[perm[j]];
+    }
+    strided_copy(dst, src, nd, yd, st, mi_dtype_size(xt->dtype));
+}
+
+mi_status mi__cpu_relayout(mi__cpu_call *c) {
+    const mi_tensor *xt = mi__cpu_in_t(c, 0), *yt = mi__cpu_out_t(c, 0);
+    if (xt->nbytes != yt->nbytes || xt->ndim != yt->ndim)
+        return mi__cpu_err(c, MI_ERR_INTERNAL, "input and output differ in size");
+    if (c->in[0] == c->out[0])
+        return mi__cpu_err(c, MI_ERR_INTERNAL, "a Relayout cannot run in place");
+    mi__cpu_relayout_bytes(c->out[0], yt, c->in[0], xt);
+    return MI_OK;
+}
+
 /* ---- Concat / Split ---------------------------------------------------------------------- */
 
 mi_status mi__cpu_concat(mi__cpu_call *c) {

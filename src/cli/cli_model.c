@@ -33,6 +33,15 @@ void cli_precision(const cli_cmd *cmd, const cli_args *a, mi_load_options *o) {
     if (v && mi_precision_parse(v, &o->precision)) cli_fail(cmd, "--precision: %s", mi_last_error());
 }
 
+void cli_layout(const cli_cmd *cmd, const cli_args *a, mi_load_options *o) {
+    const char *v = cli_get(cmd, a, "--layout");
+    if (!v) return;
+    if (strcmp(v, "auto") == 0) o->channels_last = -1;
+    else if (strcmp(v, "nchw") == 0) o->channels_last = 0;
+    else if (strcmp(v, "nhwc") == 0) o->channels_last = 1;
+    else cli_fail(cmd, "--layout: unknown layout '%s': expected one of auto, nchw, nhwc", v);
+}
+
 void cli_model_open(const cli_cmd *cmd, const cli_args *a, const char *path, cli_model *m) {
     memset(m, 0, sizeof *m);
     const char *v;
@@ -42,6 +51,7 @@ void cli_model_open(const cli_cmd *cmd, const cli_args *a, const char *path, cli
     if ((v = cli_get(cmd, a, "--batch"))) lo.batch = cli_int(cmd, "--batch", v, 1, 1 << 20);
     if (cli_get(cmd, a, "--no-fuse")) lo.fuse = 0;
     cli_precision(cmd, a, &lo);
+    cli_layout(cmd, a, &lo);
     mi_plan_options po;
     cli_plan_options(cmd, a, &po);
     if ((st = mi_planner_create(&m->planner)) || (st = mi_planner_set_options(m->planner, &po)))

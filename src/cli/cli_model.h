@@ -22,6 +22,8 @@ typedef struct cli_model {
 void cli_plan_options(const cli_cmd *cmd, const cli_args *a, mi_plan_options *o);
 /* --precision fp32|fp16|bf16 into the load options. */
 void cli_precision(const cli_cmd *cmd, const cli_args *a, mi_load_options *o);
+/* --layout auto|nchw|nhwc into the load options' channels_last (-1, 0, 1). */
+void cli_layout(const cli_cmd *cmd, const cli_args *a, mi_load_options *o);
 /* Loads and plans path with the options in a (--strategy, --alignment,
  * --batch, --no-inplace, --no-fuse, --disable, --time-limit, --node-budget,
  * --verbose, --device); exits on error. */

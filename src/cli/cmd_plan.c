@@ -13,6 +13,7 @@ static const cli_opt plan_opts[] = {
     {"--no-inplace", NULL, "no in-place ops, views or copy-free concat"},
     {"--no-fuse", NULL, "do not fuse Conv+Relu, Conv+Add+Relu, Conv+Clip"},
     {"--precision", "NAME", "fp32 (default: as the model declares), fp16 or bf16 for every float tensor"},
+    {"--layout", "NAME", "auto (default, nchw here), nchw or nhwc: channels last between convolutions, as the CUDA backend runs fp16 and bf16"},
     {"--disable", NULL, "planner disabled: every tensor its own region (naive)"},
     {"--device", "NAME", "plan the workspaces this backend asks for: none (default) or cpu"},
     {"--time-limit", "SECONDS", "time limit of the exact search (default 2)"},

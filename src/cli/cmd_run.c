@@ -26,6 +26,7 @@ static const cli_opt run_opts[] = {
     {"--no-inplace", NULL, "no in-place ops, views or copy-free concat"},
     {"--no-fuse", NULL, "do not fuse Conv+Relu, Conv+Add+Relu, Conv+Clip"},
     {"--precision", "NAME", "fp32 (default: as the model declares), fp16 or bf16 for every float tensor"},
+    {"--layout", "NAME", "auto (default: nhwc for cuda in fp16 or bf16, else nchw), nchw or nhwc (channels last between convolutions)"},
     {"--max-workspace", "BYTES", "largest library workspace per node (cuda: the fastest conv algorithm that fits)"},
     {"--graph", NULL, "cuda: capture the run into a CUDA Graph and replay it"},
     {"--tf32", NULL, "cuda: allow TF32 tensor-core math (default off)"},
@@ -157,6 +158,7 @@ static void parse_run_options(const cli_cmd *cmd, const cli_args *a, run_setting
     cli_plan_options(cmd, a, &o->plan);
     if (cli_get(cmd, a, "--no-fuse")) o->load.fuse = 0;
     cli_precision(cmd, a, &o->load);
+    cli_layout(cmd, a, &o->load);
     if ((v = cli_get(cmd, a, "--max-workspace"))) o->backend.max_workspace = cli_size(cmd, "--max-workspace", v);
     if (cli_get(cmd, a, "--graph")) o->backend.cuda_graph = 1;
     if (cli_get(cmd, a, "--tf32")) o->backend.tf32 = 1;

@@ -1,6 +1,6 @@
 /* The finalize pipeline: every graph, loaded or built by hand, goes
  * through the same passes in the same order. Each pass is a function from
- * graph to graph; a new pass (precision, layout) is one more row of
+ * graph to graph; a new pass is one more row of
  * `passes` below and touches nothing else.
  *
  * The checks and rewrites that need the whole graph live here (names
@@ -88,10 +88,14 @@ static int heap_pop(int *h, size_t *n) {
     return top;
 }
 
+/* Input k of n, or its fused residual for k == -1 (-1 when none). */
+static int node_read(const mi_node *n, int k) { return k < 0 ? n->fused.residual : n->inputs[k]; }
+
 static mi_status topo_sort(mi_graph *g, const mi_load_options *o) {
     size_t nn = g->nnodes, nedges = 0;
+    mi__graph_set_producers(g); /* earlier passes may have dropped or added nodes */
     mi_status st = MI_OK;
-    for (size_t i = 0; i < nn; i++) nedges += (size_t)g->nodes[i].ninputs;
+    for (size_t i = 0; i < nn; i++) nedges += (size_t)g->nodes[i].ninputs + 1; /* + a fused residual */
     int *indeg = mi__calloc(nn + 1, sizeof(int));
     size_t *start = mi__calloc(nn + 2, sizeof(size_t));
     int *adj = mi__calloc(nedges + 1, sizeof(int));
@@ -102,10 +106,11 @@ static mi_status topo_sort(mi_graph *g, const mi_load_options *o) {
         st = mi__error(MI_ERR_NO_MEMORY, "sorting %zu nodes", nn);
         goto done;
     }
-    /* CSR of producer -> consumer edges, one per input occurrence. */
+    /* CSR of producer -> consumer edges, one per input occurrence (input
+     * -1 is a fused residual, which the node reads too). */
     for (size_t i = 0; i < nn; i++)
-        for (int k = 0; k < g->nodes[i].ninputs; k++) {
-            int t = g->nodes[i].inputs[k];
+        for (int k = -1; k < g->nodes[i].ninputs; k++) {
+            int t = node_read(&g->nodes[i], k);
             if (t >= 0 && g->tensors[t].producer >= 0) start[g->tensors[t].producer + 1]++;
         }
     for (size_t i = 0; i < nn; i++) start[i + 1] += start[i];
@@ -117,8 +122,8 @@ static mi_status topo_sort(mi_graph *g, const mi_load_options *o) {
         }
         memcpy(pos, start, nn * sizeof(size_t));
         for (size_t i = 0; i < nn; i++)
-            for (int k = 0; k < g->nodes[i].ninputs; k++) {
-                int t = g->nodes[i].inputs[k];
+            for (int k = -1; k < g->nodes[i].ninputs; k++) {
+                int t = node_read(&g->nodes[i], k);
                 if (t >= 0 && g->tensors[t].producer >= 0) {
                     adj[pos[g->tensors[t].producer]++] = (int)i;
                     indeg[i]++;
@@ -144,8 +149,8 @@ static mi_status topo_sort(mi_graph *g, const mi_load_options *o) {
         while (!heap[v]) {
             heap[v] = 1;
             const mi_node *n = &g->nodes[v];
-            for (int k = 0; k < n->ninputs; k++) {
-                int t = n->inputs[k];
+            for (int k = -1; k < n->ninputs; k++) {
+                int t = node_read(n, k);
                 if (t >= 0 && g->tensors[t].producer >= 0 && indeg[g->tensors[t].producer]) {
                     v = g->tensors[t].producer;
                     break;
@@ -285,6 +290,13 @@ static mi_status fold_batch_norm(mi_graph *g, const mi_load_options *o) {
 
 static mi_status precision(mi_graph *g, const mi_load_options *o) { return mi__convert_precision(g, o->precision); }
 
+static mi_status layout(mi_graph *g, const mi_load_options *o) { return mi__convert_layout(g, o->channels_last); }
+
+/* After the layout pass: its Relayout nodes were appended. */
+static mi_status resort(mi_graph *g, const mi_load_options *o) {
+    return o->channels_last > 0 ? topo_sort(g, o) : MI_OK;
+}
+
 typedef mi_status (*graph_pass)(mi_graph *g, const mi_load_options *o);
 
 static const graph_pass passes[] = {
@@ -296,6 +308,8 @@ static const graph_pass passes[] = {
     fold_batch_norm,     /* half precision: BatchNormalization into the Conv before it, in fp32 */
     fuse,                /* Conv + activation / residual */
     precision,           /* half precision: float tensors to float16/bfloat16, Casts at the edges */
+    layout,              /* channels last: NHWC between convolutions, Relayout nodes at the edges */
+    resort,              /* the Relayout nodes in place */
     compact,             /* drop what nothing refers to any more */
     settle,              /* roles, producers and byte sizes, final */
 };
@@ -312,6 +326,8 @@ mi_status mi_graph_finalize(mi_graph *g, const mi_load_options *opt_in) {
                          (long long)opt.batch);
     if ((int)opt.precision < 0 || opt.precision >= MI_PRECISION_COUNT)
         return mi__error(MI_ERR_INVALID_ARG, "precision %d: expected fp32, fp16 or bf16", (int)opt.precision);
+    if (opt.channels_last < -1 || opt.channels_last > 1)
+        return mi__error(MI_ERR_INVALID_ARG, "channels_last %d: expected -1 (auto), 0 or 1", opt.channels_last);
     if (g->opset < MI__OPSET_MIN || g->opset > MI__OPSET_MAX)
         return mi__error(MI_ERR_UNSUPPORTED, "opset %lld of domain ai.onnx is not supported "
                          "(supported: %d to %d)", (long long)g->opset, MI__OPSET_MIN,

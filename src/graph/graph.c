@@ -54,7 +54,9 @@ static const char *const op_names[] = {
 #define MI__OP_NAME(e, name) name,
     MI_OP_LIST(MI__OP_NAME)
 #undef MI__OP_NAME
+    "Relayout",
 };
+_Static_assert(sizeof op_names / sizeof op_names[0] == MI_OP_COUNT, "a name per op");
 
 mi_status mi__node_error(mi_status st, const mi_node *n, const char *fmt, ...) {
     char msg[768];
@@ -72,7 +74,7 @@ const char *mi_op_name(mi_op op) {
 
 mi_op mi_op_from_name(const char *op_type) {
     if (!op_type) return MI_OP_COUNT;
-    for (int i = 0; i < MI_OP_COUNT; i++)
+    for (int i = 0; i < MI_OP_RELAYOUT; i++) /* the library's own ops are not a model's */
         if (strcmp(op_names[i], op_type) == 0) return (mi_op)i;
     return MI_OP_COUNT;
 }
@@ -97,6 +99,15 @@ void mi_load_options_init(mi_load_options *o) {
     o->fold_constants = 1;
     o->fuse = 1;
     o->precision = MI_PRECISION_FP32;
+    o->channels_last = -1;
+}
+
+const char *mi_layout_name(mi_layout l) {
+    switch (l) {
+    case MI_LAYOUT_NCHW: return "NCHW";
+    case MI_LAYOUT_NHWC: return "NHWC";
+    default: return "unknown";
+    }
 }
 
 static const char *const precision_names[] = {
@@ -708,4 +719,26 @@ int64_t mi_tensor_numel(const mi_tensor *t) {
     if (!t || t->ndim < 0) return 0;
     int64_t n = mi__numel(t->ndim, t->dims);
     return n < 0 ? 0 : n;
+}
+
+/* NHWC's storage order of the logical axes [N, C, H, W]. */
+static const int nhwc_order[4] = {0, 2, 3, 1};
+
+int mi_tensor_storage_dims(const mi_tensor *t, int64_t *dims) {
+    int64_t d[MI_MAX_DIMS];
+    if (!t || t->ndim < 0) return 0;
+    for (int k = 0; k < t->ndim; k++)
+        d[k] = t->layout == MI_LAYOUT_NHWC && t->ndim == 4 ? t->dims[nhwc_order[k]] : t->dims[k];
+    memcpy(dims, d, (size_t)t->ndim * sizeof *d); /* dims may be t->dims */
+    return t->ndim;
+}
+
+int mi_tensor_storage_axis(const mi_tensor *t, int axis) {
+    static const int nhwc_axis[4] = {0, 3, 1, 2};
+    if (!t || t->layout != MI_LAYOUT_NHWC || t->ndim != 4 || axis < 0 || axis > 3) return axis;
+    return nhwc_axis[axis];
+}
+
+int mi_tensor_layout_neutral(const mi_tensor *t) {
+    return !t || t->ndim != 4 || t->dims[1] == 1 || (t->dims[2] == 1 && t->dims[3] == 1);
 }

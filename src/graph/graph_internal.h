@@ -62,6 +62,17 @@ mi_status mi__const_float(const mi_graph *g, const mi_node *n, int k, float *v);
 int64_t mi__window_out(int64_t in, int64_t kernel, int64_t stride, int64_t dilation,
                        int64_t pad_begin, int64_t pad_end, int ceil_mode);
 
+/* The permutation that turns x's bytes into y's, for the same dims in
+ * another layout: y's storage axis j is x's storage axis perm[j]. */
+static inline void mi__relayout_perm(const mi_tensor *x, const mi_tensor *y, int *perm) {
+    for (int a = 0; a < y->ndim; a++) perm[mi_tensor_storage_axis(y, a)] = mi_tensor_storage_axis(x, a);
+}
+/* Whether two tensors of the same dims hold their elements at the same
+ * byte offsets (same layout, or a layout-neutral shape). */
+static inline int mi__same_storage(const mi_tensor *x, const mi_tensor *y) {
+    return x->layout == y->layout || (mi_tensor_layout_neutral(x) && mi_tensor_layout_neutral(y));
+}
+
 /* ---- types and sizes ------------------------------------------------------------ */
 
 /* An element type number (ONNX's TensorProto.DataType, which mi_dtype

@@ -126,6 +126,9 @@ mi_status mi__fold_batch_norm(mi_graph *g);
 /* precision.c: float tensors to float16 or bfloat16, Casts at the edges
  * (mi_load_options.precision). */
 mi_status mi__convert_precision(mi_graph *g, mi_precision precision);
+/* layout.c: channels_last > 0: NHWC between convolutions, Relayout nodes
+ * where a reader wants the other layout (appended: sort afterwards). */
+mi_status mi__convert_layout(mi_graph *g, int channels_last);
 
 /* ---- op_params.c, for shape inference ---------------------------------------- */
 

@@ -566,7 +566,7 @@ static mi_status infer_misc(mi_graph *g, const mi_node *n, const mi__op_params *
             return st;
         return same_as_input(g, n, NUMERIC);
     case MI_OP_RELU: return same_as_input(g, n, NUMERIC);
-    case MI_OP_IDENTITY: return same_as_input(g, n, ANY);
+    case MI_OP_IDENTITY: case MI_OP_RELAYOUT: return same_as_input(g, n, ANY);
     default: return same_as_input(g, n, FLOAT_ONLY); /* Sigmoid, HardSigmoid, HardSwish, Softmax */
     }
 }

@@ -95,6 +95,21 @@ MI_HD static inline void mi_k_store_f(int t, void *p, double v) {
     }
 }
 
+/* Element i of a float, float16 or bfloat16 array, as float; and back,
+ * rounded to nearest even. The kernels that compute in fp32 whatever they
+ * store read and write through these (with t a compile-time constant in
+ * the CUDA templates, so the switch folds away). */
+MI_HD static inline float mi_k_ldf(int t, const void *p, int64_t i) {
+    if (t == MI_K_DT_FLOAT) return ((const float *)p)[i];
+    if (t == MI_K_DT_BFLOAT16) return mi_k_bf16_to_f32(((const uint16_t *)p)[i]);
+    return mi_k_f16_to_f32(((const uint16_t *)p)[i]);
+}
+MI_HD static inline void mi_k_stf(int t, void *p, int64_t i, float v) {
+    if (t == MI_K_DT_FLOAT) ((float *)p)[i] = v;
+    else if (t == MI_K_DT_BFLOAT16) ((uint16_t *)p)[i] = mi_k_f32_to_bf16(v);
+    else ((uint16_t *)p)[i] = mi_k_f32_to_f16(v);
+}
+
 /* One element from type `from` at s to type `to` at d. */
 MI_HD static inline void mi_k_cast_elem(int from, int to, const void *s, void *d) {
     if (mi_k_dt_is_real(from)) mi_k_store_f(to, d, mi_k_load_f(from, s));

@@ -7,6 +7,7 @@
  * offset (unite puts t's root under onto's root, always), so a find costs
  * O(log n) amortised. */
 #include "memplan/lifetimes.h"
+#include "graph/graph_internal.h"
 
 #include <string.h>
 
@@ -136,7 +137,8 @@ static int try_inplace(ctx *c, size_t k, int in, int out) {
     mi__lifetimes *a = c->lt;
     const mi_graph *g = a->g;
     const mi_tensor *x = mi_graph_tensor(g, (size_t)in), *y = mi_graph_tensor(g, (size_t)out);
-    if (x->role != MI_ROLE_ACTIVATION || y->role != MI_ROLE_ACTIVATION || !same_shape(x, y))
+    if (x->role != MI_ROLE_ACTIVATION || y->role != MI_ROLE_ACTIVATION || !same_shape(x, y) ||
+        !mi__same_storage(x, y))
         return 0;
     const mi__group *gi = &a->group[mi__lifetimes_find(a, in, NULL)];
     if (gi->fixed || gi->last_use > (int64_t)k || gi->has_concat) return 0;
@@ -157,8 +159,12 @@ static void try_concat(ctx *c, size_t k) {
     int64_t axis = mi_node_attr_int(n, "axis", 0);
     if (axis < 0) axis += y->ndim;
     if (axis < 0 || axis >= y->ndim) return;
-    for (int64_t d = 0; d < axis; d++)
-        if (y->dims[d] != 1) return;
+    /* In the order the bytes lie (channels last: C is the innermost). */
+    int64_t sd[MI_MAX_DIMS];
+    mi_tensor_storage_dims(y, sd);
+    int saxis = mi_tensor_storage_axis(y, (int)axis);
+    for (int d = 0; d < saxis; d++)
+        if (sd[d] != 1) return;
     int yroot = mi__lifetimes_find(a, n->outputs[0], NULL);
     for (int i = 0; i < n->ninputs; i++) {
         int t = n->inputs[i];
@@ -189,6 +195,15 @@ static void try_concat(ctx *c, size_t k) {
          y->name);
 }
 
+static int plain_storage(const mi_tensor *t) {
+    return t->layout == MI_LAYOUT_NCHW || mi_tensor_layout_neutral(t);
+}
+
+/* A view's bytes are its source's, in the order of its dims. */
+static int view_storage_ok(const mi_tensor *x, const mi_tensor *y) {
+    return (plain_storage(x) && plain_storage(y)) || (x->ndim == y->ndim && x->layout == y->layout);
+}
+
 /* A view reads its source as it is: the output must be an activation
  * (graph outputs have their own region) of the same bytes, and the source
  * may be anything, even a weight. */
@@ -198,7 +213,7 @@ static void try_view(ctx *c, size_t k) {
     const mi_tensor *x = mi_graph_tensor(a->g, (size_t)n->inputs[0]);
     const mi_tensor *y = mi_graph_tensor(a->g, (size_t)n->outputs[0]);
     if (y->role != MI_ROLE_ACTIVATION || x->nbytes != y->nbytes || x->dtype != y->dtype ||
-        (n->noutputs != 1 && n->op != MI_OP_DROPOUT))
+        !view_storage_ok(x, y) || (n->noutputs != 1 && n->op != MI_OP_DROPOUT))
         return;
     for (int o = 1; o < n->noutputs; o++)
         if (n->outputs[o] >= 0) return;

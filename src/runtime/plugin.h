@@ -20,7 +20,7 @@
 
 /* Bumped whenever the table below or anything it passes changes layout:
  * a plugin built for another ABI is refused with a message, not called. */
-#define MI__PLUGIN_ABI 1u
+#define MI__PLUGIN_ABI 2u
 
 typedef struct mi__plugin_host {
     uint32_t abi;  /* MI__PLUGIN_ABI of the core */
@@ -46,6 +46,9 @@ typedef struct mi__plugin_host {
     const void *(*graph_value)(const mi_graph *g, int t);
     int64_t (*node_attr_int)(const mi_node *n, const char *name, int64_t dflt);
     int64_t (*tensor_numel)(const mi_tensor *t);
+    int (*tensor_storage_dims)(const mi_tensor *t, int64_t *dims);
+    int (*tensor_storage_axis)(const mi_tensor *t, int axis);
+    int (*tensor_layout_neutral)(const mi_tensor *t);
     size_t (*dtype_size)(mi_dtype t);
     const char *(*dtype_name)(mi_dtype t);
     const char *(*op_name)(mi_op op);

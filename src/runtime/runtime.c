@@ -158,12 +158,20 @@ fail:
     return st;
 }
 
+/* The load options' channels_last "auto": NHWC where tensor cores want
+ * it, the CUDA backend in half precision; NCHW everywhere else. */
+static int wants_channels_last(const mi_model_options *o) {
+    const char *dev = o->backend_instance && o->backend_instance->ops ? o->backend_instance->ops->name : o->device;
+    return dev && strncmp(dev, "cuda", 4) == 0 && o->load.precision != MI_PRECISION_FP32;
+}
+
 mi_status mi_model_load(const char *path, const mi_model_options *opt, mi_model **out) {
     *out = NULL;
     mi_model_options o;
     if (opt) o = *opt;
     else mi_model_options_init(&o);
     mi_graph *g = NULL;
+    if (o.load.channels_last < 0) o.load.channels_last = wants_channels_last(&o);
     mi_status st = mi_graph_load(path, &o.load, &g);
     if (st) return st;
     return mi_model_create(g, &o, out);
