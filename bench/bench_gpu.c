@@ -49,8 +49,9 @@ static void json_str(const char *s) {
 }
 
 static int usage(void) {
-    fprintf(stderr, "usage: bench_gpu MODEL.onnx [--batch N] [--graph] [--tf32] [--runs N] [--warmup N] "
-                    "[--max-workspace BYTES] [--device cuda:N] [--profile] [--verbose]\n");
+    fprintf(stderr, "usage: bench_gpu MODEL.onnx [--batch N] [--precision fp32|fp16|bf16] [--layout auto|nchw|nhwc] "
+                    "[--graph] [--tf32] [--runs N] [--warmup N] [--max-workspace BYTES] [--device cuda:N] "
+                    "[--profile] [--verbose]\n");
     return 2;
 }
 
@@ -64,7 +65,7 @@ static int fail(const char *what, mi_status st) {
 }
 
 int main(int argc, char **argv) {
-    const char *path = NULL, *device = "cuda";
+    const char *path = NULL, *device = "cuda", *precision = "fp32", *layout = "auto";
     long batch = 0, runs = 100, warmup = 10;
     int graph = 0, tf32 = 0, profile = 0, verbose = 0;
     unsigned long long max_ws = 0;
@@ -76,6 +77,8 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--warmup") && more) warmup = strtol(argv[++i], NULL, 10);
         else if (!strcmp(a, "--max-workspace") && more) max_ws = strtoull(argv[++i], NULL, 10);
         else if (!strcmp(a, "--device") && more) device = argv[++i];
+        else if (!strcmp(a, "--precision") && more) precision = argv[++i];
+        else if (!strcmp(a, "--layout") && more) layout = argv[++i];
         else if (!strcmp(a, "--graph")) graph = 1;
         else if (!strcmp(a, "--tf32")) tf32 = 1;
         else if (!strcmp(a, "--profile")) profile = 1;
@@ -88,9 +91,14 @@ int main(int argc, char **argv) {
     if (graph && warmup < 2) warmup = 2;
 
     mi_model_options o;
+    mi_status st0;
     mi_model_options_init(&o);
     o.device = device;
     o.load.batch = batch;
+    if ((st0 = mi_precision_parse(precision, &o.load.precision))) return fail("--precision", st0);
+    if (!strcmp(layout, "nchw")) o.load.channels_last = 0;
+    else if (!strcmp(layout, "nhwc")) o.load.channels_last = 1;
+    else if (strcmp(layout, "auto")) return usage();
     o.backend.cuda_graph = graph;
     o.backend.tf32 = tf32;
     o.backend.max_workspace = (size_t)max_ws;
@@ -163,6 +171,13 @@ int main(int argc, char **argv) {
     if ((st = mi_backend_control(b, MI_CUDA_REQ_DEVICE_INFO, &info))) return fail("the device info", st);
     const mi_memory_plan *p = mi_model_plan(m);
     const mi_tensor *x = mi_model_input(m, 0);
+    /* The nodes a run launches (views and copy-free concats launch nothing). */
+    const mi_graph *g = mi_model_graph(m);
+    size_t launched = 0, relayouts = 0;
+    for (size_t k = 0; k < mi_graph_node_count(g); k++) {
+        launched += !mi_memory_plan_node_elided(p, k);
+        relayouts += mi_graph_node(g, k)->op == MI_OP_RELAYOUT;
+    }
     printf("{\"engine\": \"mini-infer\", \"model\": \"");
     json_str(path);
     printf("\", \"batch\": %lld, \"graph\": %d, \"tf32\": %d, \"device\": \"", x && x->ndim ? (long long)x->dims[0] : 0LL,
@@ -170,9 +185,11 @@ int main(int argc, char **argv) {
     json_str(info.name);
     printf("\", \"runs\": %ld, \"timer\": \"%s\", \"median_ms\": %.4f, \"min_ms\": %.4f, \"max_ms\": %.4f, "
            "\"enqueue_median_ms\": %.4f, \"build_ms\": %.1f, \"weights_bytes\": %zu, \"arena_bytes\": %zu, \"io_bytes\": %zu, "
-           "\"naive_arena_bytes\": %zu, \"pools_bytes\": %zu, ",
+           "\"naive_arena_bytes\": %zu, \"pools_bytes\": %zu, \"precision\": \"%s\", \"nodes_launched\": %zu, "
+           "\"relayout_nodes\": %zu, \"enqueue_us_per_node\": %.3f, ",
            runs, "cuda-events", median, ms[0], ms[runs - 1], enq_median, build_ms, mem.weights, mem.arena,
-           mem.io, mi_memory_plan_naive_size(p), mem.pools);
+           mem.io, mi_memory_plan_naive_size(p), mem.pools, mi_precision_name(o.load.precision), launched, relayouts,
+           launched ? enq_median * 1000.0 / (double)launched : 0.0);
     if (mem.process_known) printf("\"process_bytes\": %zu, \"process_note\": \"", mem.process);
     else printf("\"process_bytes\": null, \"process_note\": \"");
     json_str(mem.process_note);

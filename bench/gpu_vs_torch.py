@@ -3,7 +3,7 @@
 
     python3 bench/gpu_vs_torch.py --build BUILD --models MODELS_DIR --out bench.md [--runs 100]
                                   [--models lenet5,mobilenet_v2,resnet50] [--batches 1,32]
-                                  [--precisions fp32,tf32] [--jsonl results.jsonl]
+                                  [--precisions fp32,tf32,fp16,bf16] [--jsonl results.jsonl]
 
 For every model, batch and precision it runs, each in a process of its own:
   - mini-infer eagerly and with CUDA Graphs (BUILD/bench/bench_gpu, one JSON line each),
@@ -15,8 +15,11 @@ engines, plus mini-infer's planned pools and torch.cuda.max_memory_allocated for
 The PyTorch models are re-created exactly as scripts/make_models.py exports them (same seeds,
 same BatchNorm calibration), and each worker checks its batch-1 output against the exported
 test data, so both engines run the same weights. fp32 means TF32 off in both (cuDNN and cuBLAS);
-tf32 allows it in both. PyTorch runs with cudnn.benchmark off, as mini-infer picks algorithms by
-cuDNN's heuristics.
+tf32 allows it in both. fp16 and bf16: mini-infer's `--precision` (weights converted at load,
+channels last between convolutions, fp32 accumulation) against PyTorch's `.half()` / `.bfloat16()`
+with `channels_last` memory format (model and input). PyTorch runs with cudnn.benchmark off, as
+mini-infer picks algorithms by cuDNN's heuristics. For mini-infer's eager rows the table also gives
+the host time per launched node (the enqueue of one run divided by the nodes it launches).
 """
 import argparse
 import json
@@ -70,6 +73,7 @@ def torch_worker(args):
     import make_models
     from onnx import numpy_helper, TensorProto
 
+    half = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(args.precision)
     torch.backends.cudnn.benchmark = False
     torch.backends.cudnn.allow_tf32 = args.tf32
     torch.backends.cuda.matmul.allow_tf32 = args.tf32
@@ -81,9 +85,14 @@ def torch_worker(args):
     model.eval()
     dev = torch.device("cuda")
     model = model.to(dev)
+    if half is not None:
+        model = model.to(dtype=half, memory_format=torch.channels_last)
+
+    def prepare(t):
+        return t if half is None else t.to(dtype=half).contiguous(memory_format=torch.channels_last)
     out = {"engine": "pytorch", "model": args.model, "batch": args.batch, "graph": int(args.graph),
            "tf32": int(args.tf32), "torch": torch.__version__, "cudnn_version": torch.backends.cudnn.version(),
-           "device": torch.cuda.get_device_name(dev)}
+           "device": torch.cuda.get_device_name(dev), "precision": args.precision or "fp32"}
     with torch.inference_mode():
         # Same weights as the ONNX export: batch 1 against the exported test data.
         data = os.path.join(args.models_dir, args.model, "test_data_set_0")
@@ -93,7 +102,7 @@ def torch_worker(args):
                 tin.ParseFromString(f.read())
             with open(os.path.join(data, "output_0.pb"), "rb") as f:
                 tout.ParseFromString(f.read())
-            x1 = torch.from_numpy(numpy_helper.to_array(tin).copy()).to(dev)
+            x1 = prepare(torch.from_numpy(numpy_helper.to_array(tin).copy()).to(dev))
             want = numpy_helper.to_array(tout)
             got = model(x1).float().cpu().numpy()
             out["weights_check_max_abs_diff"] = float(np.max(np.abs(got - want)))
@@ -101,7 +110,7 @@ def torch_worker(args):
         except OSError as e:
             out["weights_check"] = "no test data: %s" % e
         gen = torch.Generator().manual_seed(1)
-        x = (torch.rand((args.batch,) + SHAPES[args.model], generator=gen) * 2 - 1).to(dev)
+        x = prepare((torch.rand((args.batch,) + SHAPES[args.model], generator=gen) * 2 - 1).to(dev))
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
         if args.graph:
@@ -175,7 +184,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--models", default="lenet5,mobilenet_v2,resnet50")
     ap.add_argument("--batches", default="1,32")
-    ap.add_argument("--precisions", default="fp32,tf32")
+    ap.add_argument("--precisions", default="fp32,tf32,fp16,bf16")
     ap.add_argument("--timeout", type=int, default=300, help="seconds per configuration")
     # internal: one PyTorch configuration in this process
     ap.add_argument("--torch-worker", action="store_true", help=argparse.SUPPRESS)
@@ -183,6 +192,7 @@ def main():
     ap.add_argument("--batch", type=int, default=1, help=argparse.SUPPRESS)
     ap.add_argument("--graph", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--tf32", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--precision", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.models_dir is None:
         args.models_dir = os.path.join(args.build, "models")
@@ -199,10 +209,11 @@ def main():
         for batch in [int(b) for b in args.batches.split(",")]:
             for prec in args.precisions.split(","):
                 tf32 = prec == "tf32"
+                half = prec in ("fp16", "bf16")
                 for graph in (0, 1):
                     cmd = [bench, onnx_path, "--batch", str(batch), "--runs", str(args.runs),
                            "--warmup", str(args.warmup)] + (["--graph"] if graph else []) + \
-                          (["--tf32"] if tf32 else [])
+                          (["--tf32"] if tf32 else []) + (["--precision", prec] if half else [])
                     rec = run_json(cmd, args.timeout)
                     rec.update({"engine": "mini-infer", "model": model, "batch": batch, "graph": graph,
                                 "precision": prec})
@@ -211,7 +222,7 @@ def main():
                     cmd = [sys.executable, os.path.abspath(__file__), "--torch-worker", "--model", model,
                            "--batch", str(batch), "--runs", str(args.runs), "--warmup", str(args.warmup),
                            "--models-dir", args.models_dir] + (["--graph"] if graph else []) + \
-                          (["--tf32"] if tf32 else [])
+                          (["--tf32"] if tf32 else []) + (["--precision", prec] if half else [])
                     rec = run_json(cmd, args.timeout)
                     rec.update({"engine": "pytorch", "model": model, "batch": batch, "graph": graph,
                                 "precision": prec})
@@ -249,6 +260,8 @@ def main():
             note = "arena %s MiB (naive %s)" % (mib(r.get("arena_bytes")), mib(r.get("naive_arena_bytes")))
             if "enqueue_median_ms" in r:
                 note += "; host enqueue %.3f ms" % r["enqueue_median_ms"]
+                if not r["graph"] and r.get("nodes_launched"):
+                    note += " (%.1f us per node, %d nodes)" % (r["enqueue_us_per_node"], r["nodes_launched"])
         lines.append("| %s | %d | %s | %s | %s | %.3f | %.3f | %s | %s | %s | %s |" % (
             r["model"], r["batch"], r["precision"], r["engine"], "yes" if r["graph"] else "no",
             r["median_ms"], r["min_ms"], mib(r.get("process_bytes")), mib(tensors),

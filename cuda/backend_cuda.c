@@ -44,6 +44,7 @@ static void cu_destroy(mi_backend *b) {
          * leak device memory for the process's life: free them here. */
         for (size_t i = 0; i < cb->regions.n; i++) mi__cu_rt_free((void *)cb->regions.v[i].base);
         mi__cu_regions_free(&cb->regions);
+        mi__cu_dnn_kernel_cache_destroy(cb->kernel_cache); /* after the plans that used it */
         mi__cu_dnn_destroy(cb->dnn);
         mi__cu_rt_stream_destroy(cb->copy);
         pthread_mutex_destroy(&cb->lock);

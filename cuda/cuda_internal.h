@@ -5,8 +5,8 @@
  * nodes_cuda.c     prepare() and run() per op family (dispatch only)
  * host_plan.c      every host-side decision, plain C (tested without a GPU)
  * lib_cudart.c     the only file calling the CUDA runtime
- * lib_cudnn.c      the only file calling cuDNN (its legacy API, deprecated
- *                  in cuDNN 9 but present, wrapped here)
+ * lib_cudnn.c      cuDNN's legacy API (deprecated in cuDNN 9 but present)
+ * lib_cudnn_graph.c cuDNN's graph API: fused convolutions in half precision
  * lib_cublas.c     the only file calling cuBLAS
  * lib_nvml.c       NVML through dlopen (this process's device memory)
  * nvtx_ranges.c    the NVTX ranges
@@ -46,6 +46,7 @@
 void mi__cu_bind_core(const mi__plugin_host *host);
 
 typedef struct mi__cu_dnn mi__cu_dnn; /* a node's cuDNN descriptors (lib_cudnn.c) */
+typedef struct mi__cu_fplan mi__cu_fplan; /* a fused conv's execution plan (lib_cudnn_graph.c) */
 
 /* What run() does for a node, decided by prepare(). */
 typedef enum mi__cu_kind {
@@ -62,7 +63,13 @@ typedef struct mi__cu_node {
     mi__cu_ws ws;
     mi__cu_dnn *dnn;
     union {
-        struct { mi__cu_conv c; mi__cu_conv_choice choice; atomic_int fused_failed; } conv; /* contexts share it */
+        struct {
+            mi__cu_conv c;
+            mi__cu_conv_choice choice;
+            atomic_int fused_failed;  /* the legacy fused call failed once: our epilogue */
+            mi__cu_fplan *graph;      /* the graph API's plan, or NULL: the legacy path */
+            atomic_int graph_failed;  /* it failed to execute once: the legacy path */
+        } conv; /* contexts share it */
         mi__cu_pool pool;
         mi__k_reduce reduce;
         struct { int op, dtype; double a, b; int64_t ia, ib; int64_t n; } unary;
@@ -89,7 +96,8 @@ typedef struct mi__cu_backend {
     int verbose;                /* the options' log, for what run() decides */
     mi_log_fn log;
     void *log_user;
-    cudnnHandle_t dnn;          /* prepare-time queries (algorithm ranking) */
+    cudnnHandle_t dnn;          /* prepare-time queries (algorithm ranking, graph API plans) */
+    void *kernel_cache;         /* the graph API's runtime-compiled kernels, shared by the convs */
     cudaStream_t copy;          /* upload / download / copy */
     pthread_mutex_t lock;       /* regions, ncontexts */
     size_t ncontexts;           /* live contexts: while any, the prepared graph stays */
@@ -205,6 +213,24 @@ mi_status mi__cu_dnn_lrn_prepare(const mi_node *n, const mi__cu_chan *ch, const 
                                  mi__cu_dnn **out);
 mi_status mi__cu_dnn_lrn_run(cudnnHandle_t h, const mi_node *n, const mi__cu_dnn *d, const void *x,
                              void *y);
+
+/* ---- lib_cudnn_graph.c --------------------------------------------------------------- */
+
+/* The graph API's plan for a fused conv (host_plan.c's mi__cu_fused): *out
+ * NULL with the reason in why when no configuration finalizes within the
+ * budget (the legacy path runs the node); an error only when out of host
+ * memory. kernel_cache may be NULL. */
+mi_status mi__cu_dnn_fused_prepare(cudnnHandle_t h, const mi_node *n, const mi__cu_fused *f, size_t budget,
+                                   void *kernel_cache, mi__cu_fplan **out, char *why, size_t why_len);
+size_t mi__cu_dnn_fused_workspace(const mi__cu_fplan *p);
+int mi__cu_dnn_fused_runtime_compiled(const mi__cu_fplan *p);
+/* Executes the plan on these pointers (b, z NULL when the graph has none). */
+mi_status mi__cu_dnn_fused_run(cudnnHandle_t h, const mi_node *n, const mi__cu_fplan *p, const void *x, const void *w,
+                               const void *b, const void *z, void *y, void *ws);
+void mi__cu_dnn_fused_free(mi__cu_fplan *p);
+/* cuDNN's kernel cache (NULL, without error, where this cuDNN has none). */
+mi_status mi__cu_dnn_kernel_cache_create(void **cache);
+void mi__cu_dnn_kernel_cache_destroy(void *cache);
 
 /* ---- lib_cublas.c -------------------------------------------------------------------- */
 

@@ -241,6 +241,86 @@ int mi__cu_conv_pick(const mi__cu_conv *c, const mi__cu_algo *ranked, int count,
     return first;
 }
 
+/* ---- cuDNN's graph API ----------------------------------------------------------- */
+
+static void fg_tensor(mi__cu_fused *f, int64_t uid, const mi__cu_nd *nd, int dtype, int is_virtual) {
+    mi__cu_fg_tensor *t = &f->t[f->ntensors++];
+    t->uid = uid;
+    for (int k = 0; k < 4; k++) {
+        t->dims[k] = nd->dims[k];
+        t->strides[k] = nd->strides[k];
+    }
+    t->dtype = dtype;
+    t->is_virtual = is_virtual;
+}
+
+static void fg_op(mi__cu_fused *f, mi__cu_fg_kind kind, int64_t x, int64_t b, int64_t y) {
+    mi__cu_fg_op *o = &f->op[f->nops++];
+    memset(o, 0, sizeof *o);
+    o->kind = kind;
+    o->x = x;
+    o->b = b;
+    o->y = y;
+}
+
+int mi__cu_fused_make(const mi__cu_conv *c, mi__cu_fused *f, const char **why) {
+    memset(f, 0, sizeof *f);
+    *why = NULL;
+    if (c->dtype != MI_DTYPE_FLOAT16 && c->dtype != MI_DTYPE_BFLOAT16) *why = "fp32 (the legacy path's fused call)";
+    else if (!c->nhwc) *why = "not channels last";
+    else if (c->nspatial != 2 || c->x.nb != 4) *why = "not 2-D";
+    else if (c->groups != 1) *why = "grouped";
+    else if (!c->has_bias && !c->has_residual && c->act == MI_ACT_NONE) *why = "nothing to fuse";
+    else if (c->act != MI_ACT_NONE && c->act != MI_ACT_RELU && c->act != MI_ACT_CLIP) *why = "activation";
+    else if (c->w.dims[1] % 8 || c->w.dims[0] % 8) *why = "channels not a multiple of 8";
+    if (*why) return 0;
+    int dt = (int)c->dtype;
+    fg_tensor(f, MI__CU_FG_X, &c->xp, dt, 0);
+    mi__cu_nd w = c->w; /* NHWC filter: strides of [K, R, S, C] */
+    mi__cu_nd_set(&w, c->dtype, 1);
+    fg_tensor(f, MI__CU_FG_W, &w, dt, 0);
+    fg_tensor(f, MI__CU_FG_Y, &c->y, dt, 0);
+    /* The chain: conv -> [+ bias] -> [+ residual] -> [act], each into the
+     * next virtual fp32 tensor, the last into Y. */
+    int steps = 1 + c->has_bias + c->has_residual + (c->act != MI_ACT_NONE);
+    int64_t prev = 0, virt = MI__CU_FG_T0;
+    for (int s = 0; s < steps; s++) {
+        int64_t out = s == steps - 1 ? MI__CU_FG_Y : virt++;
+        if (out != MI__CU_FG_Y) fg_tensor(f, out, &c->y, MI_DTYPE_FLOAT, 1);
+        if (s == 0) {
+            fg_op(f, MI__CU_FG_CONV, MI__CU_FG_X, MI__CU_FG_W, out);
+        } else if (s == 1 && c->has_bias) {
+            mi__cu_nd b = c->bias;
+            mi__cu_nd_set(&b, c->dtype, 1);
+            fg_tensor(f, MI__CU_FG_B, &b, dt, 0);
+            fg_op(f, MI__CU_FG_ADD, prev, MI__CU_FG_B, out);
+        } else if (s == 1 + c->has_bias && c->has_residual) {
+            fg_tensor(f, MI__CU_FG_Z, &c->y, dt, 0);
+            fg_op(f, MI__CU_FG_ADD, prev, MI__CU_FG_Z, out);
+        } else {
+            fg_op(f, MI__CU_FG_RELU, prev, 0, out);
+            if (c->act == MI_ACT_CLIP) {
+                f->op[f->nops - 1].clip = 1;
+                f->op[f->nops - 1].lo = c->act_min;
+                f->op[f->nops - 1].hi = c->act_max;
+            }
+        }
+        prev = out;
+    }
+    for (int k = 0; k < 2; k++) {
+        f->pad[k] = c->pad[k];
+        f->stride[k] = c->stride[k];
+        f->dilation[k] = c->dilation[k];
+    }
+    return 1;
+}
+
+int mi__cu_engine_next(const mi__cu_engine_cfg *cfgs, int n, int from, size_t budget, int allow_rtc) {
+    for (int i = from < 0 ? 0 : from; i < n; i++)
+        if (cfgs[i].usable && cfgs[i].workspace <= budget && (allow_rtc || !cfgs[i].runtime_compiled)) return i;
+    return -1;
+}
+
 /* ---- workspaces ---------------------------------------------------------------------- */
 
 mi_status mi__cu_ws_make(const mi_node *n, size_t algo, size_t prepad, size_t bias, mi__cu_ws *w) {

@@ -129,6 +129,59 @@ static inline int mi__cu_conv_tensor_ok(const mi__cu_conv *c, int tf32) {
     return tf32 || c->dtype != MI_DTYPE_FLOAT;
 }
 
+/* ---- cuDNN's graph API: a convolution and its epilogue as one op graph ---------- */
+
+/* Tensor ids of the graph (cuDNN's unique ids): the five the variant pack
+ * binds, then the virtual intermediates (fp32, never in memory). */
+enum { MI__CU_FG_X = 1, MI__CU_FG_W, MI__CU_FG_B, MI__CU_FG_Z, MI__CU_FG_Y, MI__CU_FG_T0, MI__CU_FG_T1, MI__CU_FG_T2 };
+#define MI__CU_FG_MAX_TENSORS 8
+#define MI__CU_FG_MAX_OPS 4
+
+typedef struct mi__cu_fg_tensor {
+    int64_t uid;
+    int64_t dims[4], strides[4]; /* NCHW order, NHWC strides */
+    int dtype;                   /* mi_dtype */
+    int is_virtual;
+} mi__cu_fg_tensor;
+
+typedef enum mi__cu_fg_kind { MI__CU_FG_CONV = 0, MI__CU_FG_ADD = 1, MI__CU_FG_RELU = 2 } mi__cu_fg_kind;
+
+typedef struct mi__cu_fg_op {
+    mi__cu_fg_kind kind;
+    int64_t x, b, y;          /* uids (b: ADD's second operand, CONV's weight) */
+    int clip;                 /* RELU with bounds: min(max(v, lo), hi) */
+    double lo, hi;
+} mi__cu_fg_op;
+
+typedef struct mi__cu_fused {
+    int ntensors, nops;
+    mi__cu_fg_tensor t[MI__CU_FG_MAX_TENSORS];
+    mi__cu_fg_op op[MI__CU_FG_MAX_OPS];
+    int64_t pad[2], stride[2], dilation[2];
+} mi__cu_fused;
+
+/* Whether conv c runs as one graph of cuDNN's graph API: conv into an fp32
+ * virtual tensor, + bias, + residual, then ReLU or Clip, stored into Y in
+ * the half type. Only where fusing pays and runtime fusion engines take
+ * it: float16 / bfloat16, channels last, 2-D, one group, something to fuse,
+ * input and output channels multiples of 8 (16-byte rows). Returns 1 and
+ * fills f; 0 with the reason in *why otherwise (the legacy path runs). */
+int mi__cu_fused_make(const mi__cu_conv *c, mi__cu_fused *f, const char **why);
+
+/* One engine configuration of cuDNN's heuristic list, as far as the
+ * choice needs it. */
+typedef struct mi__cu_engine_cfg {
+    int usable;               /* 0 once a finalize failed, or queries did */
+    size_t workspace;
+    int runtime_compiled;     /* CUDNN_BEHAVIOR_NOTE_RUNTIME_COMPILATION: NVRTC at finalize */
+} mi__cu_engine_cfg;
+
+/* The first configuration of cfgs[from..n) worth finalizing: usable,
+ * within the workspace budget, and compiled at run time only when allowed
+ * (seconds per shape). The heuristics' order is kept (mode A, then the
+ * fallback list appended by the caller). -1 when none is left. */
+int mi__cu_engine_next(const mi__cu_engine_cfg *cfgs, int n, int from, size_t budget, int allow_rtc);
+
 /* ---- a node's workspace --------------------------------------------------------- */
 
 /* Parts at offsets from a MI__CU_WS_ALIGN-aligned base; `request` is what

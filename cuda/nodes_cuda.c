@@ -9,6 +9,7 @@
 void mi__cu_node_release(mi__cu_node *cn) {
     if (!cn) return;
     mi__cu_dnn_free(cn->dnn);
+    if (cn->kind == MI__CU_K_CONV) mi__cu_dnn_fused_free(cn->u.conv.graph);
     if (cn->kind == MI__CU_K_CONCAT || cn->kind == MI__CU_K_SPLIT) mi__free(cn->u.parts.parts);
     if (cn->kind == MI__CU_K_BYTES) mi__free(cn->u.bytes.own);
     memset(cn, 0, sizeof *cn);
@@ -58,6 +59,38 @@ static size_t blas_workspace(const mi__cu_backend *cb) {
 
 /* ---- prepare ------------------------------------------------------------------------------ */
 
+/* Half precision, channels last: the whole conv + bias + residual +
+ * activation as one graph of cuDNN's graph API where an engine takes it.
+ * The legacy path stays prepared (a residual planned in place, or a plan
+ * that fails to execute, runs there), so the workspace is the larger of
+ * the two. */
+static mi_status prepare_conv_graph(mi__cu_backend *cb, const mi_backend_options *o, const mi_node *n,
+                                    mi__cu_node *cn, size_t *algo_ws) {
+    mi__cu_fused f;
+    const char *why = NULL;
+    char reason[640];
+    mi_status st;
+    if (!mi__cu_fused_make(&cn->u.conv.c, &f, &why)) {
+        if (o && o->verbose && cn->u.conv.c.dtype != MI_DTYPE_FLOAT)
+            mi__logf(o->log, o->log_user, "cuda: conv '%s': graph API not used: %s", n->name, why);
+        return MI_OK;
+    }
+    if (!cb->kernel_cache && (st = mi__cu_dnn_kernel_cache_create(&cb->kernel_cache))) return st;
+    if ((st = mi__cu_dnn_fused_prepare(cb->dnn, n, &f, cb->budget, cb->kernel_cache, &cn->u.conv.graph, reason,
+                                       sizeof reason)))
+        return st;
+    if (!cn->u.conv.graph) {
+        if (o && o->verbose) mi__logf(o->log, o->log_user, "cuda: conv '%s': graph API: %s; legacy path", n->name, reason);
+        return MI_OK;
+    }
+    size_t gws = mi__cu_dnn_fused_workspace(cn->u.conv.graph);
+    if (gws > *algo_ws) *algo_ws = gws;
+    if (o && o->verbose)
+        mi__logf(o->log, o->log_user, "cuda: conv '%s': graph API, %d fused operations, workspace %zu B%s", n->name,
+                 f.nops, gws, mi__cu_dnn_fused_runtime_compiled(cn->u.conv.graph) ? ", runtime-compiled engine" : "");
+    return MI_OK;
+}
+
 static mi_status prepare_conv(mi__cu_backend *cb, const mi_backend_options *o, const mi_graph *g,
                               const mi_node *n, mi__cu_node *cn, size_t *ws) {
     mi_status st;
@@ -68,6 +101,7 @@ static mi_status prepare_conv(mi__cu_backend *cb, const mi_backend_options *o, c
     if ((st = mi__cu_dnn_conv_prepare(cb->dnn, n, c, cb->budget, o->tf32, o, &cn->u.conv.choice, &algo_ws,
                                       &cn->dnn)))
         return st;
+    if ((st = prepare_conv_graph(cb, o, n, cn, &algo_ws))) return st;
     size_t es = mi_dtype_size(c->dtype);
     if (c->prepad) prepad = (size_t)c->prepad_k.count * es;
     if (cn->u.conv.choice.path == MI__CU_CONV_FUSED && !c->has_bias)
@@ -404,6 +438,17 @@ static mi_status run_conv(const call *c) {
         void *xp = base + cn->ws.prepad_off;
         if ((st = mi__cu_rt_launch(mi__k_launch_pad(x, xp, cv->prepad_k, c->s), c->n, "pre-pad"))) return st;
         x = xp;
+    }
+    /* The graph API's plan, unless the residual is planned in place (the
+     * legacy path accumulates onto it) or the plan failed once. */
+    if (cn->u.conv.graph && !(r && r == (const void *)y) &&
+        !atomic_load_explicit(&cn->u.conv.graph_failed, memory_order_relaxed)) {
+        st = mi__cu_dnn_fused_run(c->cx->dnn, c->n, cn->u.conv.graph, x, w, bias, r, y, algo_ws);
+        if (st != MI_ERR_UNSUPPORTED) return st;
+        mi__logf(c->cb->verbose ? c->cb->log : NULL, c->cb->log_user,
+                 "cuda: conv '%s': the graph API's plan failed (%s); using the legacy path", c->n->name, mi_last_error());
+        mi_clear_error();
+        atomic_store_explicit(&cn->u.conv.graph_failed, 1, memory_order_relaxed);
     }
     mi__cu_conv_path path = cn->u.conv.choice.path;
     if (path == MI__CU_CONV_FUSED && atomic_load_explicit(&cn->u.conv.fused_failed, memory_order_relaxed))

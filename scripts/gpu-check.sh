@@ -33,7 +33,7 @@
 #
 # Environment: MI_GPU_BUILD (build folder, default build-gpu), MI_GPU_JOBS,
 # MI_CUDNN_ROOT, MI_BENCH_RUNS (100), MI_BENCH_MODELS, MI_BENCH_BATCHES,
-# MI_BENCH_PRECISIONS, MI_SANITIZE_FILTER (tests under memcheck),
+# MI_BENCH_PRECISIONS (fp16,bf16: the fp32 and tf32 rows are in bench/results/gpu-h200.md), MI_SANITIZE_FILTER (tests under memcheck),
 # MI_SANITIZE_TIMEOUT (seconds per memcheck run, 1200), MI_GPU_DEADLINE
 # (seconds from the start: a step or memcheck run that would begin later is
 # skipped and said so, and memcheck runs are cut to end by then; for a
@@ -339,7 +339,7 @@ if want bench; then
   elif with_deps "$py" "$root/bench/gpu_vs_torch.py" --build "$build" --models-dir "$build/models" \
         --out "$out/bench.md" --jsonl "$out/bench.jsonl" --runs "${MI_BENCH_RUNS:-100}" \
         --models "${MI_BENCH_MODELS:-lenet5,mobilenet_v2,resnet50}" --batches "${MI_BENCH_BATCHES:-1,32}" \
-        --precisions "${MI_BENCH_PRECISIONS:-fp32,tf32}" 2>"$out/bench.log"; then
+        --precisions "${MI_BENCH_PRECISIONS:-fp16,bf16}" 2>"$out/bench.log"; then
     errors=$(grep -c '"error"' "$out/bench.jsonl" 2>/dev/null)
     record bench passed $((SECONDS - t0)) "${errors:-0} configurations with an error"
   else
@@ -364,7 +364,8 @@ if want sanitizer; then
     # Criterion forks a process per test: --target-processes all follows them.
     # The whole models first: they reach most of the kernels at once.
     filters=(cuda_models/lenet5 cuda_models/mobilenet_v2 cuda_models/resnet50
-             cuda_models/mobilenet_v2_cuda_graph cuda_models/run_enqueued_on_the_callers_stream "cuda_ops/*")
+             cuda_models/mobilenet_v2_cuda_graph cuda_models/run_enqueued_on_the_callers_stream "cuda_ops/*"
+             "cuda_ops_half/*" cuda_models/resnet50_fp16_bf16)
     if [ -n "${MI_SANITIZE_FILTER:-}" ]; then
       set -f # Criterion's patterns, not the shell's
       read -r -a filters <<<"$MI_SANITIZE_FILTER"
@@ -372,7 +373,7 @@ if want sanitizer; then
     fi
     for f in "${filters[@]}"; do
       prog="$build/tests/test_cuda_models"
-      case "$f" in cuda_ops/*) prog="$build/tests/test_cuda_ops" ;; esac
+      case "$f" in cuda_ops*) prog="$build/tests/test_cuda_ops" ;; esac
       limit="${MI_SANITIZE_TIMEOUT:-1200}"
       if [ "$(left)" -lt "$limit" ]; then limit=$(left); fi
       if [ "$(left)" -lt 10 ]; then

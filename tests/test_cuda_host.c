@@ -1040,3 +1040,126 @@ Test(cuda_host, layouts_the_backend_cannot_run_are_refused_by_name) {
     cr_assert(strstr(mi_last_error(), "soft") && strstr(mi_last_error(), in->name), "%s", mi_last_error());
     gb_free(&b);
 }
+
+/* ---- cuDNN's graph API: the fused graph and the engine choice --------------------------------- */
+
+/* x [1, cin, 6, 6] -> Conv (cout, 3x3, pads 1, group) + bias [-> + x when
+ * residual] [-> act] -> Flatten, loaded in `p` channels last; the conv's plan. */
+static mi__cu_conv fused_conv(int64_t cin, int64_t cout, int64_t group, const char *act, int residual, mi_precision p) {
+    gb b;
+    gb_init(&b, 13);
+    gb_input(&b, "x", MI_DTYPE_FLOAT, 4, D(1, cin, 6, 6));
+    gb_weight(&b, "w", MI_DTYPE_FLOAT, 4, D(cout, cin / group, 3, 3), NULL);
+    gb_weight(&b, "bias", MI_DTYPE_FLOAT, 1, D(cout), NULL);
+    gb_node(&b, "Conv", "conv", "x,w,bias", "c", A(AINTS("pads", 1, 1, 1, 1), AI("group", group)));
+    const char *last = "c";
+    if (residual) {
+        gb_node(&b, "Add", "add", "c,x", "s", NOATTR);
+        last = "s";
+    }
+    if (act) {
+        if (strcmp(act, "Clip") == 0) {
+            gb_weight(&b, "lo", MI_DTYPE_FLOAT, 0, NULL, (const float[]){0.0f});
+            gb_weight(&b, "hi", MI_DTYPE_FLOAT, 0, NULL, (const float[]){6.0f});
+            gb_node(&b, "Clip", "act", residual ? "s,lo,hi" : "c,lo,hi", "a", NOATTR);
+        } else {
+            gb_node(&b, act, "act", last, "a", NOATTR);
+        }
+        last = "a";
+    }
+    gb_node(&b, "Flatten", "flat", last, "y", NOATTR);
+    gb_output(&b, "y");
+    cr_assert_eq(finalize_nhwc(&b, p), MI_OK, "%s", mi_last_error());
+    const mi_node *n = node_of(&b, MI_OP_CONV);
+    mi__op_params pp = params_of(&b, n);
+    mi__cu_conv c;
+    cr_assert_eq(mi__cu_conv_make(b.g, n, &pp.u.conv, &c), MI_OK, "%s", mi_last_error());
+    gb_free(&b);
+    return c;
+}
+
+static const mi__cu_fg_tensor *fg_find(const mi__cu_fused *f, int64_t uid) {
+    for (int i = 0; i < f->ntensors; i++)
+        if (f->t[i].uid == uid) return &f->t[i];
+    return NULL;
+}
+
+Test(cuda_host, fused_graph_conv_bias_relu) {
+    mi__cu_conv c = fused_conv(8, 16, 1, "Relu", 0, MI_PRECISION_FP16);
+    mi__cu_fused f;
+    const char *why;
+    cr_assert_eq(mi__cu_fused_make(&c, &f, &why), 1, "%s", why);
+    cr_assert_eq(f.nops, 3);
+    cr_assert_eq(f.op[0].kind, MI__CU_FG_CONV);
+    cr_assert(f.op[0].x == MI__CU_FG_X && f.op[0].b == MI__CU_FG_W && f.op[0].y == MI__CU_FG_T0);
+    cr_assert(f.op[1].kind == MI__CU_FG_ADD && f.op[1].x == MI__CU_FG_T0 && f.op[1].b == MI__CU_FG_B &&
+              f.op[1].y == MI__CU_FG_T1);
+    cr_assert(f.op[2].kind == MI__CU_FG_RELU && f.op[2].x == MI__CU_FG_T1 && f.op[2].y == MI__CU_FG_Y && !f.op[2].clip);
+    /* The bound tensors in the half type, the intermediates fp32 and virtual. */
+    const mi__cu_fg_tensor *x = fg_find(&f, MI__CU_FG_X), *w = fg_find(&f, MI__CU_FG_W), *bt = fg_find(&f, MI__CU_FG_B);
+    const mi__cu_fg_tensor *t0 = fg_find(&f, MI__CU_FG_T0), *y = fg_find(&f, MI__CU_FG_Y);
+    cr_assert(x && w && bt && t0 && y);
+    cr_assert_null(fg_find(&f, MI__CU_FG_Z));
+    cr_assert(x->dtype == MI_DTYPE_FLOAT16 && !x->is_virtual && y->dtype == MI_DTYPE_FLOAT16);
+    cr_assert(t0->dtype == MI_DTYPE_FLOAT && t0->is_virtual);
+    /* NHWC strides; the filter [K, R, S, C] in memory, dims in KCRS order. */
+    cr_assert(x->strides[0] == 288 && x->strides[1] == 1 && x->strides[2] == 48 && x->strides[3] == 8);
+    cr_assert(w->dims[0] == 16 && w->dims[1] == 8 && w->strides[0] == 72 && w->strides[1] == 1 &&
+              w->strides[2] == 24 && w->strides[3] == 8);
+    cr_assert(bt->dims[0] == 1 && bt->dims[1] == 16 && bt->dims[2] == 1 && bt->strides[1] == 1);
+    cr_assert(f.pad[0] == 1 && f.pad[1] == 1 && f.stride[0] == 1 && f.dilation[1] == 1);
+}
+
+Test(cuda_host, fused_graph_residual_and_clip) {
+    mi__cu_conv c = fused_conv(16, 16, 1, "Clip", 1, MI_PRECISION_BF16);
+    mi__cu_fused f;
+    const char *why;
+    cr_assert_eq(mi__cu_fused_make(&c, &f, &why), 1, "%s", why);
+    cr_assert_eq(f.nops, 4, "conv, + bias, + residual, clip");
+    cr_assert(f.op[2].kind == MI__CU_FG_ADD && f.op[2].b == MI__CU_FG_Z);
+    cr_assert(f.op[3].kind == MI__CU_FG_RELU && f.op[3].clip && f.op[3].lo == 0.0 && f.op[3].hi == 6.0);
+    cr_assert_eq(f.op[3].y, MI__CU_FG_Y);
+    cr_assert_eq(fg_find(&f, MI__CU_FG_Z)->dtype, MI_DTYPE_BFLOAT16);
+    /* Every operation reads what an earlier one wrote, or a bound tensor. */
+    for (int i = 0; i < f.nops; i++) {
+        cr_assert_not_null(fg_find(&f, f.op[i].x));
+        if (f.op[i].b) cr_assert_not_null(fg_find(&f, f.op[i].b));
+        cr_assert_not_null(fg_find(&f, f.op[i].y));
+    }
+}
+
+Test(cuda_host, fused_graph_only_where_it_pays) {
+    mi__cu_fused f;
+    const char *why;
+    mi__cu_conv c = fused_conv(8, 16, 1, "Relu", 0, MI_PRECISION_FP32);
+    cr_assert_eq(mi__cu_fused_make(&c, &f, &why), 0);
+    cr_assert(strstr(why, "fp32"), "%s", why);
+    c = fused_conv(8, 8, 8, "Relu", 0, MI_PRECISION_FP16); /* depthwise */
+    cr_assert_eq(mi__cu_fused_make(&c, &f, &why), 0);
+    cr_assert(strstr(why, "grouped"), "%s", why);
+    c = fused_conv(3, 16, 1, "Relu", 0, MI_PRECISION_FP16); /* the RGB stem */
+    cr_assert_eq(mi__cu_fused_make(&c, &f, &why), 0);
+    cr_assert(strstr(why, "multiple of 8"), "%s", why);
+    c = fused_conv(8, 16, 1, NULL, 0, MI_PRECISION_FP16); /* bias only: still worth one graph */
+    cr_assert_eq(mi__cu_fused_make(&c, &f, &why), 1, "%s", why);
+    cr_assert_eq(f.nops, 2);
+    c.has_bias = 0;
+    cr_assert_eq(mi__cu_fused_make(&c, &f, &why), 0);
+    cr_assert(strstr(why, "nothing to fuse"), "%s", why);
+}
+
+Test(cuda_host, engine_choice_walks_the_heuristics_in_order) {
+    const mi__cu_engine_cfg cfgs[] = {
+        {1, 64 << 20, 0}, /* over a 1 MiB budget */
+        {1, 0, 1},        /* runtime-compiled */
+        {0, 0, 0},        /* its finalize failed */
+        {1, 4096, 0},
+        {1, 0, 0},
+    };
+    cr_assert_eq(mi__cu_engine_next(cfgs, 5, 0, 1 << 20, 0), 3);
+    cr_assert_eq(mi__cu_engine_next(cfgs, 5, 0, 1 << 20, 1), 1, "runtime compilation allowed");
+    cr_assert_eq(mi__cu_engine_next(cfgs, 5, 4, 1 << 20, 0), 4, "from the next after a failure");
+    cr_assert_eq(mi__cu_engine_next(cfgs, 5, 0, (size_t)1 << 30, 0), 0);
+    cr_assert_eq(mi__cu_engine_next(cfgs, 5, 0, 0, 0), 4, "budget 0: the zero-workspace one");
+    cr_assert_eq(mi__cu_engine_next(cfgs, 3, 1, 0, 0), -1);
+}

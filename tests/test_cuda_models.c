@@ -34,11 +34,13 @@ static void require_gpu(void) {
     mi_backend_close(b);
 }
 
-static mi_model *load_cuda(const char *path, int64_t batch, int graph, int tf32, size_t max_ws) {
+static mi_model *load_cuda_in(const char *path, int64_t batch, int graph, int tf32, size_t max_ws,
+                              mi_precision prec) {
     require_gpu();
     mi_model_options o;
     mi_model_options_init(&o);
     o.device = "cuda";
+    o.load.precision = prec; /* half: channels last too, the runtime's choice for CUDA */
     o.backend.max_workspace = max_ws;
     o.load.batch = batch;
     o.backend.cuda_graph = graph;
@@ -53,7 +55,16 @@ static mi_model *load_cuda(const char *path, int64_t batch, int graph, int tf32,
         if (mi_memory_plan_tensor(mi_model_plan(m), t)->pool == MI_POOL_WEIGHTS)
             cr_assert_null(mi_graph_tensor(g, t)->data, "%s: '%s' kept a host copy", path,
                            mi_graph_tensor(g, t)->name);
+    if (prec != MI_PRECISION_FP32) {
+        size_t relayouts = 0;
+        for (size_t k = 0; k < mi_graph_node_count(g); k++) relayouts += mi_graph_node(g, k)->op == MI_OP_RELAYOUT;
+        cr_assert_gt(relayouts, 0, "%s: CUDA in half precision is channels last by default", path);
+    }
     return m;
+}
+
+static mi_model *load_cuda(const char *path, int64_t batch, int graph, int tf32, size_t max_ws) {
+    return load_cuda_in(path, batch, graph, tf32, max_ws, MI_PRECISION_FP32);
 }
 
 static double normalized_error(const float *a, const float *r, int64_t n) {
@@ -68,9 +79,9 @@ static double normalized_error(const float *a, const float *r, int64_t n) {
 
 /* Runs a zoo model `runs` times on its test input; every run within tol
  * of PyTorch's output, and all runs identical to each other. */
-static void zoo_case(const char *name, const char *path, const char *in_path, const char *out_path, int64_t batch,
-                     int graph, int tf32, size_t max_ws, double tol, int runs) {
-    mi_model *m = load_cuda(path, batch, graph, tf32, max_ws);
+static void zoo_case_in(const char *name, const char *path, const char *in_path, const char *out_path, int64_t batch,
+                        int graph, int tf32, size_t max_ws, double tol, int runs, mi_precision prec) {
+    mi_model *m = load_cuda_in(path, batch, graph, tf32, max_ws, prec);
     if (max_ws) { /* every conv took an algorithm within the budget */
         const mi_memory_plan *p = mi_model_plan(m);
         for (size_t k = 0; k < mi_graph_node_count(mi_model_graph(m)); k++) {
@@ -106,9 +117,19 @@ static void zoo_case(const char *name, const char *path, const char *in_path, co
     mi_model_destroy(m);
 }
 
-#define ZOO(name, batch, graph, tf32, max_ws, tol, runs)                                           \
-    zoo_case(name, MODEL_PATH(name), DATA_PATH(name, "input_0.pb"), DATA_PATH(name, "output_0.pb"), \
-             batch, graph, tf32, max_ws, tol, runs)
+#define ZOO(name, batch, graph, tf32, max_ws, tol, runs)                                              \
+    zoo_case_in(name, MODEL_PATH(name), DATA_PATH(name, "input_0.pb"), DATA_PATH(name, "output_0.pb"), \
+                batch, graph, tf32, max_ws, tol, runs, MI_PRECISION_FP32)
+/* Half precision against PyTorch's fp32 output, with the CPU backend's
+ * tolerances per model (tests/test_models_cpu.c, HALF_TOL: the random
+ * weights amplify rounding); fp16 then bf16. */
+#define ZOO_HALF(name, batch, graph, tol16, tolbf, runs)                                               \
+    do {                                                                                               \
+        zoo_case_in(name, MODEL_PATH(name), DATA_PATH(name, "input_0.pb"), DATA_PATH(name, "output_0.pb"), \
+                    batch, graph, 0, 0, tol16, runs, MI_PRECISION_FP16);                               \
+        zoo_case_in(name, MODEL_PATH(name), DATA_PATH(name, "input_0.pb"), DATA_PATH(name, "output_0.pb"), \
+                    batch, graph, 0, 0, tolbf, runs, MI_PRECISION_BF16);                               \
+    } while (0)
 
 Test(cuda_models, lenet5) { ZOO("lenet5", 0, 0, 0, 0, 1e-4, 2); }
 Test(cuda_models, mobilenet_v2) { ZOO("mobilenet_v2", 0, 0, 0, 0, 1e-3, 2); }
@@ -120,6 +141,10 @@ Test(cuda_models, resnet50_tf32) { ZOO("resnet50", 0, 0, 1, 0, 3e-2, 2); }
  * the identity-activation ones our epilogue), and the answer holds. */
 Test(cuda_models, resnet50_tight_workspace_budget) { ZOO("resnet50", 0, 0, 0, 1, 1e-3, 1); }
 Test(cuda_models, mobilenet_v2_tight_workspace_budget) { ZOO("mobilenet_v2", 0, 0, 0, 1, 1e-3, 1); }
+Test(cuda_models, lenet5_fp16_bf16) { ZOO_HALF("lenet5", 0, 0, 1e-2, 5e-2, 2); }
+Test(cuda_models, mobilenet_v2_fp16_bf16) { ZOO_HALF("mobilenet_v2", 0, 0, 3e-2, 0.15, 2); }
+Test(cuda_models, resnet50_fp16_bf16) { ZOO_HALF("resnet50", 0, 0, 6e-2, 0.25, 2); }
+Test(cuda_models, resnet50_batch4_fp16_bf16_cuda_graph) { ZOO_HALF("resnet50_dynamic", 4, 1, 6e-2, 0.25, 3); }
 
 /* ---- memory ------------------------------------------------------------------------------- */
 
