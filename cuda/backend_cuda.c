@@ -115,6 +115,7 @@ static mi_status cu_prepare(mi_backend *b, const mi_graph *g, size_t index, size
                          "backend serves one model at a time (open one per model with mi_backend_open)",
                          mi_graph_name(cb->graph), live, live == 1 ? "" : "s");
     if (index == 0 || cb->graph != g || cb->nnodes != nn) {
+        cb->libs = 0;
         for (size_t k = 0; k < cb->nnodes; k++) mi__cu_node_release(&cb->nodes[k]);
         mi__free(cb->nodes);
         cb->nodes = mi__calloc(nn ? nn : 1, sizeof *cb->nodes);
@@ -160,8 +161,11 @@ static mi_status cu_context_create(mi_backend *b, void **out) {
     mi__cu_ctx *cx = mi__calloc(1, sizeof *cx);
     if (!cx) return mi__error(MI_ERR_NO_MEMORY, "cuda backend: creating a context");
     cx->cb = cb;
+    /* Library handles only where a prepared node calls the library: each
+     * costs device memory, and a model without Gemm never loads cuBLAS. */
     if ((st = mi__cu_rt_set_device(cb->device)) || (st = mi__cu_rt_stream_create(&cx->own)) ||
-        (st = mi__cu_dnn_create(&cx->dnn)) || (st = mi__cu_blas_create(&cx->blas, b->options.tf32)) ||
+        ((cb->libs & MI__CU_LIB_DNN) && (st = mi__cu_dnn_create(&cx->dnn))) ||
+        ((cb->libs & MI__CU_LIB_BLAS) && (st = mi__cu_blas_create(&cx->blas, b->options.tf32))) ||
         (st = mi__cu_rt_event_create(&cx->t0)) || (st = mi__cu_rt_event_create(&cx->t1))) {
         cu_context_destroy(b, cx);
         return mi__error_prefix(st, "cuda backend: creating a context: ");
@@ -179,7 +183,7 @@ static mi_status cu_context_create(mi_backend *b, void **out) {
 static cudaStream_t run_stream(const mi__cu_ctx *cx) { return cx->user ? cx->user : cx->own; }
 
 static mi_status bind_dnn(mi__cu_ctx *cx, cudaStream_t s) {
-    if (cx->bound && cx->dnn_stream == s) return MI_OK;
+    if (!cx->dnn || (cx->bound && cx->dnn_stream == s)) return MI_OK;
     mi_status st = mi__cu_dnn_bind(cx->dnn, s);
     if (st) return st;
     cx->dnn_stream = s;
@@ -294,6 +298,11 @@ static mi_status end_run(mi_backend *b, void *ctx, int sync) {
     if (!cx) return mi__error(MI_ERR_INVALID_ARG, "cuda backend: a run needs a context");
     cudaStream_t s = run_stream(cx);
     if (cx->mode == MI__CU_RUN_CAPTURE) {
+        /* What the executable costs on the device: NVML's figure across its
+         * instantiation and first launch (once per context). */
+        size_t before = 0, after = 0;
+        char why[160];
+        int known = mi__cu_nvml_process_bytes(cb->info.pci_bus_id, &before, why, sizeof why);
         cx->capturing = 0;
         st = mi__cu_rt_capture_end(cx->own, &cx->exec, 0);
         if (st) {
@@ -301,6 +310,12 @@ static mi_status end_run(mi_backend *b, void *ctx, int sync) {
             st = replay_eagerly(b, cx);
         } else {
             st = mi__cu_rt_graph_launch(cx->exec, s);
+            if (!st && known && mi__cu_nvml_process_bytes(cb->info.pci_bus_id, &after, why, sizeof why) &&
+                after > before) {
+                pthread_mutex_lock(&cb->lock);
+                cb->graph_execs += after - before;
+                pthread_mutex_unlock(&cb->lock);
+            }
         }
     } else if (cx->mode == MI__CU_RUN_REPLAY) {
         st = mi__cu_rt_graph_launch(cx->exec, s);
@@ -343,6 +358,15 @@ static mi_status memory_report(mi__cu_backend *cb, mi_cuda_memory *m) {
     m->start_used = cb->start_used;
     m->process_known = mi__cu_nvml_process_bytes(cb->info.pci_bus_id, &m->process, m->process_note,
                                                  sizeof m->process_note);
+    if ((st = mi__cu_rt_stack_get(&m->stack_limit))) return st;
+    m->stack_reserved = mi__cu_stack_reservation(cb->info.sm_count, cb->info.threads_per_sm, m->stack_limit);
+    pthread_mutex_lock(&cb->lock);
+    m->graph_execs = cb->graph_execs;
+    for (size_t k = 0; k < cb->nnodes; k++)
+        if (cb->nodes[k].ws.request > m->workspace_max) m->workspace_max = cb->nodes[k].ws.request;
+    pthread_mutex_unlock(&cb->lock);
+    if (m->process_known)
+        m->context_and_libraries = mi__cu_context_share(m->process, m->pools, m->stack_reserved, m->graph_execs);
     return MI_OK;
 }
 
@@ -417,6 +441,34 @@ static const mi_backend_ops cuda_ops = {
     .control = cu_control,
 };
 
+/* ---- the footprint ------------------------------------------------------------------------ */
+
+mi_status mi__cu_backend_dnn(mi__cu_backend *cb) {
+    if (cb->dnn) return MI_OK;
+    mi_status st = mi__cu_dnn_create(&cb->dnn);
+    if (st) return mi__error_prefix(st, "device 'cuda:%d': cuDNN could not start: ", cb->device);
+    return MI_OK;
+}
+
+/* Before the first launch: the per-thread stack limit to what our kernels
+ * need ($MI_CUDA_STACK overrides; the driver raises it for a library's
+ * kernel that needs more), and a warning where modules load eagerly. */
+static mi_status footprint_setup(mi_backend *b, mi__cu_backend *cb) {
+    mi_status st;
+    size_t ours = 0, want = 0;
+    int set = 0;
+    if ((st = mi__cu_rt_kernels_stack(&ours)) ||
+        (st = mi__cu_stack_choose(getenv("MI_CUDA_STACK"), ours, &want, &set)) ||
+        (set && (st = mi__cu_rt_stack_set(want))))
+        return st;
+    cb->info.stack_ours = ours;
+    cb->info.stack_set = set ? want : 0;
+    cb->info.module_loading = mi__cu_rt_module_loading();
+    const char *warn = mi__cu_loading_warning(cb->info.module_loading, getenv("CUDA_MODULE_LOADING"));
+    if (warn) mi__logf(b->options.log, b->options.log_user, "cuda: warning: %s", warn);
+    return MI_OK;
+}
+
 /* ---- the entry point ----------------------------------------------------------------------- */
 
 /* The library is built with hidden visibility: these two are all it exports. */
@@ -453,12 +505,9 @@ EXPORT mi_status mi_backend_plugin_create(const mi__plugin_host *host, int devic
     cb->log_user = b->options.log_user;
     const char *dbg = getenv("MI_CUDA_DEBUG_SYNC");
     cb->debug_sync = dbg && *dbg && strcmp(dbg, "0") != 0;
-    if ((st = mi__cu_rt_open(device_index, &cb->info))) goto fail;
-    if ((st = mi__cu_dnn_create(&cb->dnn))) {
-        st = mi__error_prefix(st, "device 'cuda:%d': cuDNN could not start: ", device_index);
+    if ((st = mi__cu_rt_open(device_index, &cb->info)) || (st = footprint_setup(b, cb)) ||
+        (st = mi__cu_rt_stream_create(&cb->copy)))
         goto fail;
-    }
-    if ((st = mi__cu_rt_stream_create(&cb->copy))) goto fail;
     size_t fr = 0, total = 0;
     if ((st = mi__cu_rt_mem_info(&fr, &total))) goto fail;
     cb->start_used = total - fr;

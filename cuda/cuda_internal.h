@@ -58,6 +58,7 @@ typedef enum mi__cu_kind {
 
 typedef struct mi__cu_node {
     mi__cu_kind kind;
+    unsigned libs;              /* MI__CU_LIB_*: the libraries its run calls */
     int dtype;                  /* the float dtype our kernels run in (input 0's) */
     mi__op_params p;
     mi__cu_ws ws;
@@ -98,6 +99,8 @@ typedef struct mi__cu_backend {
     void *log_user;
     cudnnHandle_t dnn;          /* prepare-time queries (algorithm ranking, graph API plans) */
     void *kernel_cache;         /* the graph API's runtime-compiled kernels, shared by the convs */
+    unsigned libs;              /* MI__CU_LIB_*: what the prepared nodes call (the contexts' handles) */
+    size_t graph_execs;         /* NVML's growth across CUDA Graph instantiations (lock) */
     cudaStream_t copy;          /* upload / download / copy */
     pthread_mutex_t lock;       /* regions, ncontexts */
     size_t ncontexts;           /* live contexts: while any, the prepared graph stays */
@@ -133,6 +136,12 @@ typedef struct mi__cu_ctx {
     size_t ncaptured, cap_captured;
 } mi__cu_ctx;
 
+/* ---- backend_cuda.c ------------------------------------------------------------------ */
+
+/* The backend's own cuDNN handle (prepare-time queries), created on first
+ * use: a model without a cuDNN node never loads cuDNN's kernels. */
+mi_status mi__cu_backend_dnn(mi__cu_backend *cb);
+
 /* ---- nodes_cuda.c ------------------------------------------------------------------ */
 
 mi_status mi__cu_prepare_node(mi__cu_backend *cb, const mi_backend_options *o, const mi_graph *g,
@@ -152,6 +161,13 @@ mi_status mi__cu_run_node(mi__cu_backend *cb, mi__cu_ctx *cx, const mi_node_args
  * for its architecture). Fills info. */
 mi_status mi__cu_rt_open(int index, mi_cuda_device_info *info);
 mi_status mi__cu_rt_set_device(int device);
+/* The most local memory per thread any of our kernels needs. */
+mi_status mi__cu_rt_kernels_stack(size_t *bytes);
+/* cudaLimitStackSize, set (an error names the value and the opt-out) and read back. */
+mi_status mi__cu_rt_stack_set(size_t bytes);
+mi_status mi__cu_rt_stack_get(size_t *bytes);
+/* The driver's module loading mode: 2 lazy, 1 eager, 0 unknown. */
+int mi__cu_rt_module_loading(void);
 mi_status mi__cu_rt_mem_info(size_t *free_bytes, size_t *total);
 /* One cudaMalloc; MI_ERR_DEVICE_MEMORY naming what and the bytes. */
 mi_status mi__cu_rt_malloc(int device, size_t bytes, const char *what, void **ptr);
@@ -181,6 +197,10 @@ mi_status mi__cu_rt_launch(cudaError_t e, const mi_node *n, const char *kernel);
 
 /* ---- lib_cudnn.c ------------------------------------------------------------------ */
 
+/* A cuDNN status as an mi_status naming the node and the call, with
+ * cuDNN's last-error detail (NOT_SUPPORTED and its kinds are
+ * MI_ERR_UNSUPPORTED, allocation failures the memory errors). */
+mi_status mi__cu_dnn_check(cudnnStatus_t s, const mi_node *n, const char *call);
 mi_status mi__cu_dnn_create(cudnnHandle_t *h);
 void mi__cu_dnn_destroy(cudnnHandle_t h);
 mi_status mi__cu_dnn_bind(cudnnHandle_t h, cudaStream_t s);

@@ -3,6 +3,7 @@
 #include "host_plan.h"
 
 #include <limits.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -340,6 +341,16 @@ mi_status mi__cu_ws_make(const mi_node *n, size_t algo, size_t prepad, size_t bi
 overflow:
     return mi__cu_node_error(n, MI_ERR_OVERFLOW, "workspace of %zu + %zu + %zu bytes overflows", algo,
                              prepad, bias);
+}
+
+mi_status mi__cu_conv_ws(const mi_node *n, const mi__cu_conv *c, const mi__cu_conv_choice *choice, size_t legacy_ws,
+                         size_t graph_ws, mi__cu_ws *w) {
+    size_t es = mi_dtype_size(c->dtype), prepad = 0, bias = 0;
+    if (c->prepad && !mi__mul_size((size_t)c->prepad_k.count, es, &prepad))
+        return mi__cu_node_error(n, MI_ERR_OVERFLOW, "the pre-padded input overflows");
+    if (choice->path == MI__CU_CONV_FUSED && !c->has_bias)
+        bias = (size_t)c->out_channels * es; /* cuDNN's fused call needs a bias: zeros */
+    return mi__cu_ws_make(n, legacy_ws > graph_ws ? legacy_ws : graph_ws, prepad, bias, w);
 }
 
 mi_status mi__cu_ws_base(const mi_node *n, void *ws, size_t size, const mi__cu_ws *w, char **base) {
@@ -835,6 +846,69 @@ mi_status mi__cu_check_args(const mi__cu_regions *r, const mi_node_args *a) {
                                      y->name, z->name);
     }
     return MI_OK;
+}
+
+/* ---- the device footprint ------------------------------------------------------------------ */
+
+#define MI__CU_STACK_GRAIN ((size_t)16)
+
+mi_status mi__cu_stack_choose(const char *request, size_t ours, size_t *bytes, int *set) {
+    size_t need = ours < MI__CU_STACK_GRAIN ? MI__CU_STACK_GRAIN : ours;
+    need = (need + MI__CU_STACK_GRAIN - 1) & ~(MI__CU_STACK_GRAIN - 1);
+    *set = 1;
+    *bytes = need;
+    if (!request || !request[0]) return MI_OK;
+    if (strcmp(request, "keep") == 0) {
+        *set = 0;
+        *bytes = 0;
+        return MI_OK;
+    }
+    char *end = NULL;
+    unsigned long long v = strtoull(request, &end, 10);
+    if (!end || *end || request[0] == '-' || v == 0 || v > (1ull << 30))
+        return mi__error(MI_ERR_INVALID_ARG, "MI_CUDA_STACK='%s': expected keep or a byte count from 1 to 1 GiB",
+                         request);
+    if (v < ours)
+        return mi__error(MI_ERR_INVALID_ARG, "MI_CUDA_STACK=%llu: our kernels need %zu bytes of stack per thread",
+                         v, ours);
+    *bytes = (size_t)v;
+    return MI_OK;
+}
+
+size_t mi__cu_stack_reservation(int sms, int threads_per_sm, size_t per_thread) {
+    size_t threads, total;
+    if (sms <= 0 || threads_per_sm <= 0) return 0;
+    if (!mi__mul_size((size_t)sms, (size_t)threads_per_sm, &threads) || !mi__mul_size(threads, per_thread, &total))
+        return SIZE_MAX;
+    return total;
+}
+
+const char *mi__cu_loading_warning(int mode, const char *env) {
+    if (mode == 2) return NULL;
+    if (mode == 1)
+        return env && strcmp(env, "EAGER") == 0
+                   ? "CUDA_MODULE_LOADING=EAGER: every kernel of cuDNN and cuBLAS is loaded at start, hundreds of MiB "
+                     "of device memory; unset it (lazy loading is the default since CUDA 12.2)"
+                   : "the driver loads modules eagerly: every kernel of cuDNN and cuBLAS is loaded at start, hundreds "
+                     "of MiB of device memory; a driver of CUDA 12.2 or later loads them lazily";
+    return "the module loading mode is unknown (this driver cannot say): with eager loading cuDNN and cuBLAS take "
+           "hundreds of MiB more";
+}
+
+unsigned mi__cu_op_libs(mi_op op, int cudnn_path) {
+    switch (op) {
+    case MI_OP_CONV: return MI__CU_LIB_DNN;
+    case MI_OP_GEMM: case MI_OP_MATMUL: return MI__CU_LIB_BLAS;
+    case MI_OP_MAX_POOL: case MI_OP_AVERAGE_POOL: case MI_OP_SOFTMAX: case MI_OP_BATCH_NORM: case MI_OP_LRN:
+        return cudnn_path ? MI__CU_LIB_DNN : 0;
+    default: return 0;
+    }
+}
+
+size_t mi__cu_context_share(size_t process, size_t pools, size_t stack, size_t graphs) {
+    size_t parts = pools;
+    if (!mi__add_size(parts, stack, &parts) || !mi__add_size(parts, graphs, &parts) || parts >= process) return 0;
+    return process - parts;
 }
 
 size_t mi__cu_capture_order(size_t nnodes, const unsigned char *elided, size_t *order) {

@@ -194,6 +194,12 @@ typedef struct mi__cu_ws {
 } mi__cu_ws;
 
 mi_status mi__cu_ws_make(const mi_node *n, size_t algo, size_t prepad, size_t bias, mi__cu_ws *w);
+/* A convolution's workspace: the library part is the larger of the legacy
+ * algorithm's (legacy_ws) and the graph API plan's (graph_ws, 0 without
+ * one), as either may run; the pre-padded input in the conv's dtype; and
+ * zeros for the legacy fused call when the conv has no bias. */
+mi_status mi__cu_conv_ws(const mi_node *n, const mi__cu_conv *c, const mi__cu_conv_choice *choice, size_t legacy_ws,
+                         size_t graph_ws, mi__cu_ws *w);
 /* The aligned base inside the planned workspace [ws, ws + size); an error
  * naming the node when the parts do not fit (a plan smaller than asked). */
 mi_status mi__cu_ws_base(const mi_node *n, void *ws, size_t size, const mi__cu_ws *w, char **base);
@@ -324,6 +330,33 @@ const mi__cu_region *mi__cu_regions_find(const mi__cu_regions *r, const void *p)
  * memory outside them is the caller's and not checked), and overlapping
  * an input only as backend.h's in-place contract allows. */
 mi_status mi__cu_check_args(const mi__cu_regions *r, const mi_node_args *a);
+
+/* ---- the device footprint -------------------------------------------------------------- */
+
+/* The per-thread stack limit to set when the backend opens, from
+ * $MI_CUDA_STACK (request): unset or "" sets what our kernels need (ours:
+ * their largest local memory per thread), rounded up to 16 bytes, at
+ * least 16; "keep" leaves the driver's (*set 0); a byte count sets that,
+ * if it holds ours. A library kernel needing more makes the driver raise
+ * it at launch. MI_ERR_INVALID_ARG for anything else, naming the value. */
+mi_status mi__cu_stack_choose(const char *request, size_t ours, size_t *bytes, int *set);
+/* What a stack limit reserves on the device: per_thread for every thread
+ * the SMs can hold resident; SIZE_MAX when that overflows. */
+size_t mi__cu_stack_reservation(int sms, int threads_per_sm, size_t per_thread);
+/* The warning for the driver's module loading mode (2 lazy, 1 eager, 0
+ * unknown) and $CUDA_MODULE_LOADING (env, may be NULL); NULL when lazy. */
+const char *mi__cu_loading_warning(int mode, const char *env);
+
+/* The libraries a node calls, decided at prepare: the contexts create a
+ * cuDNN or cuBLAS handle only when some node needs one. */
+enum { MI__CU_LIB_DNN = 1, MI__CU_LIB_BLAS = 2 };
+/* op, and whether its prepared path goes through cuDNN (pools, softmax,
+ * batch norm, LRN have paths of ours too). */
+unsigned mi__cu_op_libs(mi_op op, int cudnn_path);
+
+/* process - pools - stack - graphs (0 where the parts exceed the whole:
+ * NVML rounds, and a lazily grown stack may be counted before it is). */
+size_t mi__cu_context_share(size_t process, size_t pools, size_t stack, size_t graphs);
 
 /* ---- the capture order ------------------------------------------------------------------- */
 

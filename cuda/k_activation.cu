@@ -67,3 +67,18 @@ extern "C" cudaError_t mi__k_launch_epilogue(int dt, void *y, const void *bias, 
     if (channels < 1 || inner < 1) return cudaErrorInvalidValue;
     MI__K_LAUNCH_FLOAT(dt, epilogue, n, s, y, bias, residual, n, channels, inner, act, lo, hi);
 }
+
+extern "C" cudaError_t mi__k_activation_local_bytes(size_t *bytes) {
+    cudaError_t e;
+    if ((e = mi__k_local_bytes(unary_flt<MI_K_DT_FLOAT>, bytes)) ||
+        (e = mi__k_local_bytes(unary_flt<MI_K_DT_FLOAT16>, bytes)) ||
+        (e = mi__k_local_bytes(unary_flt<MI_K_DT_BFLOAT16>, bytes)) ||
+        (e = mi__k_local_bytes(unary_num<double>, bytes)) ||
+        (e = mi__k_local_bytes(unary_num<int32_t>, bytes)) ||
+        (e = mi__k_local_bytes(unary_num<int64_t>, bytes)) ||
+        (e = mi__k_local_bytes(epilogue<MI_K_DT_FLOAT>, bytes)) ||
+        (e = mi__k_local_bytes(epilogue<MI_K_DT_FLOAT16>, bytes)) ||
+        (e = mi__k_local_bytes(epilogue<MI_K_DT_BFLOAT16>, bytes)))
+        return e;
+    return cudaSuccess;
+}

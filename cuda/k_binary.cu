@@ -76,3 +76,15 @@ extern "C" cudaError_t mi__k_launch_binary(int op, int dtype, const void *a, con
     default: return cudaErrorInvalidValue;
     }
 }
+
+extern "C" cudaError_t mi__k_binary_local_bytes(size_t *bytes) {
+    cudaError_t e;
+    if ((e = mi__k_local_bytes(binary<float>, bytes)) ||
+        (e = mi__k_local_bytes(binary<double>, bytes)) ||
+        (e = mi__k_local_bytes(binary<int32_t>, bytes)) ||
+        (e = mi__k_local_bytes(binary<int64_t>, bytes)) ||
+        (e = mi__k_local_bytes(binary_half<MI_K_DT_FLOAT16>, bytes)) ||
+        (e = mi__k_local_bytes(binary_half<MI_K_DT_BFLOAT16>, bytes)))
+        return e;
+    return cudaSuccess;
+}

@@ -17,3 +17,10 @@ extern "C" cudaError_t mi__k_launch_cast(int from, int to, const void *x, void *
     if (!fs || !ts) return cudaErrorInvalidValue;
     MI__K_LAUNCH(cast_kernel, n, s, from, to, fs, ts, (const unsigned char *)x, (unsigned char *)y, n);
 }
+
+extern "C" cudaError_t mi__k_cast_local_bytes(size_t *bytes) {
+    cudaError_t e;
+    if ((e = mi__k_local_bytes(cast_kernel, bytes)))
+        return e;
+    return cudaSuccess;
+}

@@ -33,6 +33,15 @@ static inline unsigned mi__k_blocks(int64_t n) {
         return cudaGetLastError();                                                      \
     } while (0)
 
+/* Raises *bytes to kernel f's local memory per thread (its stack frame
+ * and spills), as the driver sizes the stack reservation for it. */
+template <typename F>
+static inline cudaError_t mi__k_local_bytes(F *f, size_t *bytes) {
+    cudaFuncAttributes a;
+    cudaError_t e = cudaFuncGetAttributes(&a, reinterpret_cast<const void *>(f));
+    if (e == cudaSuccess && a.localSizeBytes > *bytes) *bytes = a.localSizeBytes;
+    return e;
+}
 /* MI__K_LAUNCH of kernel<DT> for a float, float16 or bfloat16 dtype (the
  * kernels read and write through mi_k_ldf / mi_k_stf and compute in fp32);
  * any other dtype is cudaErrorInvalidValue. */

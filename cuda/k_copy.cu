@@ -133,3 +133,30 @@ extern "C" cudaError_t mi__k_launch_splat(void *dst, uint64_t value, int esize, 
     default: return cudaErrorInvalidValue;
     }
 }
+
+extern "C" cudaError_t mi__k_copy_local_bytes(size_t *bytes) {
+    cudaError_t e;
+    if ((e = mi__k_local_bytes(copy_kernel<uint8_t>, bytes)) ||
+        (e = mi__k_local_bytes(copy_kernel<uint16_t>, bytes)) ||
+        (e = mi__k_local_bytes(copy_kernel<uint32_t>, bytes)) ||
+        (e = mi__k_local_bytes(copy_kernel<uint64_t>, bytes)) ||
+        (e = mi__k_local_bytes(pad_kernel<uint8_t>, bytes)) ||
+        (e = mi__k_local_bytes(pad_kernel<uint16_t>, bytes)) ||
+        (e = mi__k_local_bytes(pad_kernel<uint32_t>, bytes)) ||
+        (e = mi__k_local_bytes(pad_kernel<uint64_t>, bytes)) ||
+        (e = mi__k_local_bytes((gather_kernel<uint8_t, int32_t>), bytes)) ||
+        (e = mi__k_local_bytes((gather_kernel<uint8_t, int64_t>), bytes)) ||
+        (e = mi__k_local_bytes((gather_kernel<uint16_t, int32_t>), bytes)) ||
+        (e = mi__k_local_bytes((gather_kernel<uint16_t, int64_t>), bytes)) ||
+        (e = mi__k_local_bytes((gather_kernel<uint32_t, int32_t>), bytes)) ||
+        (e = mi__k_local_bytes((gather_kernel<uint32_t, int64_t>), bytes)) ||
+        (e = mi__k_local_bytes((gather_kernel<uint64_t, int32_t>), bytes)) ||
+        (e = mi__k_local_bytes((gather_kernel<uint64_t, int64_t>), bytes)) ||
+        (e = mi__k_local_bytes(fill_kernel, bytes)) ||
+        (e = mi__k_local_bytes(splat_kernel<uint8_t>, bytes)) ||
+        (e = mi__k_local_bytes(splat_kernel<uint16_t>, bytes)) ||
+        (e = mi__k_local_bytes(splat_kernel<uint32_t>, bytes)) ||
+        (e = mi__k_local_bytes(splat_kernel<uint64_t>, bytes)))
+        return e;
+    return cudaSuccess;
+}

@@ -37,3 +37,15 @@ extern "C" cudaError_t mi__k_launch_lrn(int dt, const void *x, void *y, int64_t 
     if (channels < 1 || inner < 1 || size < 1) return cudaErrorInvalidValue;
     MI__K_LAUNCH_FLOAT(dt, lrn_kernel, n, s, x, y, n, channels, inner, size, alpha, beta, bias);
 }
+
+extern "C" cudaError_t mi__k_norm_local_bytes(size_t *bytes) {
+    cudaError_t e;
+    if ((e = mi__k_local_bytes(batch_norm_kernel<MI_K_DT_FLOAT>, bytes)) ||
+        (e = mi__k_local_bytes(batch_norm_kernel<MI_K_DT_FLOAT16>, bytes)) ||
+        (e = mi__k_local_bytes(batch_norm_kernel<MI_K_DT_BFLOAT16>, bytes)) ||
+        (e = mi__k_local_bytes(lrn_kernel<MI_K_DT_FLOAT>, bytes)) ||
+        (e = mi__k_local_bytes(lrn_kernel<MI_K_DT_FLOAT16>, bytes)) ||
+        (e = mi__k_local_bytes(lrn_kernel<MI_K_DT_BFLOAT16>, bytes)))
+        return e;
+    return cudaSuccess;
+}

@@ -26,3 +26,12 @@ extern "C" cudaError_t mi__k_launch_reduce_mean(int dt, const void *x, void *y, 
     int64_t threads = r.nout * 32; /* one warp per output element */
     MI__K_LAUNCH_FLOAT(dt, reduce_mean_kernel, threads, s, x, y, r);
 }
+
+extern "C" cudaError_t mi__k_reduce_local_bytes(size_t *bytes) {
+    cudaError_t e;
+    if ((e = mi__k_local_bytes(reduce_mean_kernel<MI_K_DT_FLOAT>, bytes)) ||
+        (e = mi__k_local_bytes(reduce_mean_kernel<MI_K_DT_FLOAT16>, bytes)) ||
+        (e = mi__k_local_bytes(reduce_mean_kernel<MI_K_DT_BFLOAT16>, bytes)))
+        return e;
+    return cudaSuccess;
+}

@@ -21,6 +21,18 @@ extern "C" {
  * error cudaErrorNoKernelImageForDevice otherwise). */
 cudaError_t mi__k_probe(void);
 
+/* Raise *bytes to the most local memory per thread (stack frame and
+ * spills, cudaFuncGetAttributes' localSizeBytes) that a kernel of the
+ * family needs on the current device: what the context's stack limit
+ * must hold for our kernels. */
+cudaError_t mi__k_activation_local_bytes(size_t *bytes);
+cudaError_t mi__k_binary_local_bytes(size_t *bytes);
+cudaError_t mi__k_cast_local_bytes(size_t *bytes);
+cudaError_t mi__k_copy_local_bytes(size_t *bytes);
+cudaError_t mi__k_norm_local_bytes(size_t *bytes);
+cudaError_t mi__k_pool_local_bytes(size_t *bytes);
+cudaError_t mi__k_reduce_local_bytes(size_t *bytes);
+
 /* ---- k_activation.cu ---------------------------------------------------------------- */
 
 enum { MI__K_OP_RELU = 0, MI__K_OP_CLIP = 1, MI__K_OP_SIGMOID = 2, MI__K_OP_HARD_SIGMOID = 3, MI__K_OP_HARD_SWISH = 4 };

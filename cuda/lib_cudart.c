@@ -35,6 +35,12 @@ static mi_status rt_check(cudaError_t e, const mi_node *n, const char *call) {
 mi_status mi__cu_rt_launch(cudaError_t e, const mi_node *n, const char *kernel) {
     if (e == cudaSuccess) return MI_OK;
     (void)cudaGetLastError();
+    /* Out of resources at launch: registers, or the stack the driver must
+     * grow for the kernel and cannot (device memory). */
+    if (e == cudaErrorLaunchOutOfResources || e == cudaErrorMemoryAllocation)
+        return mi__cu_node_error(n, MI_ERR_DEVICE_MEMORY, "launching the %s kernel failed: %s: %s (its stack or "
+                                 "registers do not fit what the device has left)", kernel, cudaGetErrorName(e),
+                                 cudaGetErrorString(e));
     return mi__cu_node_error(n, status_of(e), "launching the %s kernel failed: %s: %s", kernel,
                              cudaGetErrorName(e), cudaGetErrorString(e));
 }
@@ -72,6 +78,8 @@ mi_status mi__cu_rt_open(int index, mi_cuda_device_info *info) {
     info->total_bytes = prop.totalGlobalMem;
     info->driver_version = drv;
     info->runtime_version = rt;
+    info->sm_count = prop.multiProcessorCount;
+    info->threads_per_sm = prop.maxThreadsPerMultiProcessor;
     if (cudaDeviceGetPCIBusId(info->pci_bus_id, (int)sizeof info->pci_bus_id, index) != cudaSuccess) {
         info->pci_bus_id[0] = '\0'; /* only informative */
         (void)cudaGetLastError();
@@ -86,6 +94,53 @@ mi_status mi__cu_rt_open(int index, mi_cuda_device_info *info) {
 }
 
 mi_status mi__cu_rt_set_device(int device) { return RT(cudaSetDevice(device), NULL); }
+
+mi_status mi__cu_rt_kernels_stack(size_t *bytes) {
+    *bytes = 0;
+    mi_status st;
+    if ((st = RT(mi__k_activation_local_bytes(bytes), NULL)) || (st = RT(mi__k_binary_local_bytes(bytes), NULL)) ||
+        (st = RT(mi__k_cast_local_bytes(bytes), NULL)) || (st = RT(mi__k_copy_local_bytes(bytes), NULL)) ||
+        (st = RT(mi__k_norm_local_bytes(bytes), NULL)) || (st = RT(mi__k_pool_local_bytes(bytes), NULL)) ||
+        (st = RT(mi__k_reduce_local_bytes(bytes), NULL)))
+        return st;
+    return MI_OK;
+}
+
+mi_status mi__cu_rt_stack_set(size_t bytes) {
+    cudaError_t e = cudaDeviceSetLimit(cudaLimitStackSize, bytes);
+    if (e == cudaSuccess) return MI_OK;
+    (void)cudaGetLastError();
+    return mi__error(status_of(e), "setting the per-thread stack limit to %zu bytes failed: "
+                     "cudaDeviceSetLimit(cudaLimitStackSize): %s: %s (MI_CUDA_STACK=keep leaves the driver's)",
+                     bytes, cudaGetErrorName(e), cudaGetErrorString(e));
+}
+
+mi_status mi__cu_rt_stack_get(size_t *bytes) {
+    *bytes = 0;
+    return RT(cudaDeviceGetLimit(bytes, cudaLimitStackSize), NULL);
+}
+
+/* cuModuleGetLoadingMode through the runtime's driver entry point, so
+ * that this library never links libcuda (it must load where no driver
+ * is). The enum's values are the driver API's: 1 eager, 2 lazy. */
+typedef int (*module_loading_fn)(int *mode);
+
+int mi__cu_rt_module_loading(void) {
+    void *fn = NULL;
+    enum cudaDriverEntryPointQueryResult found;
+#if CUDART_VERSION >= 12050
+    cudaError_t e = cudaGetDriverEntryPointByVersion("cuModuleGetLoadingMode", &fn, 12000, cudaEnableDefault, &found);
+#else
+    cudaError_t e = cudaGetDriverEntryPoint("cuModuleGetLoadingMode", &fn, cudaEnableDefault, &found);
+#endif
+    if (e != cudaSuccess || found != cudaDriverEntryPointSuccess || !fn) {
+        (void)cudaGetLastError();
+        return 0;
+    }
+    int mode = 0;
+    if (((module_loading_fn)fn)(&mode) != 0) return 0; /* CUDA_SUCCESS is 0 */
+    return mode == 1 || mode == 2 ? mode : 0;
+}
 
 mi_status mi__cu_rt_mem_info(size_t *free_bytes, size_t *total) {
     return RT(cudaMemGetInfo(free_bytes, total), NULL);

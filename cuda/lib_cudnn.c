@@ -29,7 +29,7 @@ struct mi__cu_dnn {
     cudnnSoftmaxMode_t softmax_mode;
 };
 
-static mi_status dnn_check(cudnnStatus_t s, const mi_node *n, const char *call) {
+mi_status mi__cu_dnn_check(cudnnStatus_t s, const mi_node *n, const char *call) {
     if (s == CUDNN_STATUS_SUCCESS) return MI_OK;
     char detail[512];
     detail[0] = '\0';
@@ -41,7 +41,7 @@ static mi_status dnn_check(cudnnStatus_t s, const mi_node *n, const char *call) 
     return mi__cu_node_error(n, st, "%s failed: %s (%d)%s%s", call, cudnnGetErrorString(s), (int)s,
                              detail[0] ? ": " : "", detail);
 }
-#define DNN(call, node) dnn_check((call), (node), #call)
+#define DNN(call, node) mi__cu_dnn_check((call), (node), #call)
 
 mi_status mi__cu_dnn_create(cudnnHandle_t *h) {
     *h = NULL;

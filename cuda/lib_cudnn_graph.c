@@ -21,17 +21,12 @@
 
 #define MAX_CFGS 32
 
+/* Every status named by what was being done (the calls are all alike). */
 static mi_status be_check(cudnnStatus_t s, const mi_node *n, const char *what) {
+    char call[160];
     if (s == CUDNN_STATUS_SUCCESS) return MI_OK;
-    char detail[512];
-    detail[0] = '\0';
-    cudnnGetLastErrorString(detail, sizeof detail);
-    mi_status st = MI_ERR_BACKEND;
-    if (CUDNN_STATUS_CATEGORY(s) == CUDNN_STATUS_NOT_SUPPORTED || s == CUDNN_STATUS_BAD_PARAM) st = MI_ERR_UNSUPPORTED;
-    if (s == CUDNN_STATUS_INTERNAL_ERROR_HOST_ALLOCATION_FAILED) st = MI_ERR_NO_MEMORY;
-    if (s == CUDNN_STATUS_INTERNAL_ERROR_DEVICE_ALLOCATION_FAILED) st = MI_ERR_DEVICE_MEMORY;
-    return mi__cu_node_error(n, st, "cuDNN graph API: %s failed: %s (%d)%s%s", what, cudnnGetErrorString(s), (int)s,
-                             detail[0] ? ": " : "", detail);
+    snprintf(call, sizeof call, "cuDNN graph API: %s", what);
+    return mi__cu_dnn_check(s, n, call);
 }
 #define BE(call, node, what) be_check((call), (node), (what))
 

@@ -62,10 +62,9 @@ static size_t blas_workspace(const mi__cu_backend *cb) {
 /* Half precision, channels last: the whole conv + bias + residual +
  * activation as one graph of cuDNN's graph API where an engine takes it.
  * The legacy path stays prepared (a residual planned in place, or a plan
- * that fails to execute, runs there), so the workspace is the larger of
- * the two. */
+ * that fails to execute, runs there): mi__cu_conv_ws sizes for both. */
 static mi_status prepare_conv_graph(mi__cu_backend *cb, const mi_backend_options *o, const mi_node *n,
-                                    mi__cu_node *cn, size_t *algo_ws) {
+                                    mi__cu_node *cn) {
     mi__cu_fused f;
     const char *why = NULL;
     char reason[640];
@@ -84,7 +83,6 @@ static mi_status prepare_conv_graph(mi__cu_backend *cb, const mi_backend_options
         return MI_OK;
     }
     size_t gws = mi__cu_dnn_fused_workspace(cn->u.conv.graph);
-    if (gws > *algo_ws) *algo_ws = gws;
     if (o && o->verbose)
         mi__logf(o->log, o->log_user, "cuda: conv '%s': graph API, %d fused operations, workspace %zu B%s", n->name,
                  f.nops, gws, mi__cu_dnn_fused_runtime_compiled(cn->u.conv.graph) ? ", runtime-compiled engine" : "");
@@ -94,19 +92,16 @@ static mi_status prepare_conv_graph(mi__cu_backend *cb, const mi_backend_options
 static mi_status prepare_conv(mi__cu_backend *cb, const mi_backend_options *o, const mi_graph *g,
                               const mi_node *n, mi__cu_node *cn, size_t *ws) {
     mi_status st;
-    size_t algo_ws = 0, prepad = 0, bias = 0;
+    size_t legacy_ws = 0;
     cn->kind = MI__CU_K_CONV;
-    if ((st = mi__cu_conv_make(g, n, &cn->p.u.conv, &cn->u.conv.c))) return st;
+    if ((st = mi__cu_conv_make(g, n, &cn->p.u.conv, &cn->u.conv.c)) || (st = mi__cu_backend_dnn(cb))) return st;
     const mi__cu_conv *c = &cn->u.conv.c;
-    if ((st = mi__cu_dnn_conv_prepare(cb->dnn, n, c, cb->budget, o->tf32, o, &cn->u.conv.choice, &algo_ws,
-                                      &cn->dnn)))
+    if ((st = mi__cu_dnn_conv_prepare(cb->dnn, n, c, cb->budget, o->tf32, o, &cn->u.conv.choice, &legacy_ws,
+                                      &cn->dnn)) ||
+        (st = prepare_conv_graph(cb, o, n, cn)) ||
+        (st = mi__cu_conv_ws(n, c, &cn->u.conv.choice, legacy_ws, mi__cu_dnn_fused_workspace(cn->u.conv.graph),
+                             &cn->ws)))
         return st;
-    if ((st = prepare_conv_graph(cb, o, n, cn, &algo_ws))) return st;
-    size_t es = mi_dtype_size(c->dtype);
-    if (c->prepad) prepad = (size_t)c->prepad_k.count * es;
-    if (cn->u.conv.choice.path == MI__CU_CONV_FUSED && !c->has_bias)
-        bias = (size_t)c->out_channels * es; /* cuDNN's fused call needs a bias: zeros */
-    if ((st = mi__cu_ws_make(n, algo_ws, prepad, bias, &cn->ws))) return st;
     *ws = cn->ws.request;
     return MI_OK;
 }
@@ -364,13 +359,8 @@ static mi_status prepare_reset(const mi_graph *g, const mi_node *n, mi__cu_node 
     return mi__cu_check_layouts(g, n);
 }
 
-mi_status mi__cu_prepare_node(mi__cu_backend *cb, const mi_backend_options *o, const mi_graph *g,
-                              size_t index, size_t *ws) {
-    const mi_node *n = mi_graph_node(g, index);
-    mi__cu_node *cn = &cb->nodes[index];
-    mi_status st;
-    *ws = 0;
-    if ((st = prepare_reset(g, n, cn))) return st;
+static mi_status prepare_dispatch(mi__cu_backend *cb, const mi_backend_options *o, const mi_graph *g,
+                                  const mi_node *n, mi__cu_node *cn, size_t *ws) {
     switch (n->op) {
     case MI_OP_CONV: return prepare_conv(cb, o, g, n, cn, ws);
     case MI_OP_RELU: case MI_OP_CLIP: case MI_OP_SIGMOID: case MI_OP_HARD_SIGMOID: case MI_OP_HARD_SWISH:
@@ -396,6 +386,28 @@ mi_status mi__cu_prepare_node(mi__cu_backend *cb, const mi_backend_options *o, c
         return mi__cu_node_error(n, MI_ERR_UNSUPPORTED, "the CUDA backend has no kernel for %s",
                                  mi_op_name(n->op));
     }
+}
+
+/* Whether the prepared node's run goes through cuDNN. */
+static int cudnn_path(const mi__cu_node *cn) {
+    switch (cn->kind) {
+    case MI__CU_K_CONV: case MI__CU_K_SOFTMAX: return 1;
+    case MI__CU_K_POOL: return cn->u.pool.use_cudnn;
+    case MI__CU_K_BATCH_NORM: case MI__CU_K_LRN: return cn->u.chan.use_cudnn;
+    default: return 0;
+    }
+}
+
+mi_status mi__cu_prepare_node(mi__cu_backend *cb, const mi_backend_options *o, const mi_graph *g,
+                              size_t index, size_t *ws) {
+    const mi_node *n = mi_graph_node(g, index);
+    mi__cu_node *cn = &cb->nodes[index];
+    mi_status st;
+    *ws = 0;
+    if ((st = prepare_reset(g, n, cn)) || (st = prepare_dispatch(cb, o, g, n, cn, ws))) return st;
+    cn->libs = mi__cu_op_libs(n->op, cudnn_path(cn));
+    cb->libs |= cn->libs;
+    return MI_OK;
 }
 
 /* ---- run ------------------------------------------------------------------------------------ */
@@ -637,6 +649,9 @@ mi_status mi__cu_run_node(mi__cu_backend *cb, mi__cu_ctx *cx, const mi_node_args
     pthread_mutex_unlock(&cb->lock);
     if (st) return st;
     call c = {cb, cx, a, n, &cb->nodes[a->index], cx->stream};
+    if (((c.cn->libs & MI__CU_LIB_DNN) && !cx->dnn) || ((c.cn->libs & MI__CU_LIB_BLAS) && !cx->blas))
+        return mi__cu_node_error(n, MI_ERR_INTERNAL, "the context has no handle of the library this node calls "
+                                 "(created before the model was prepared?)");
     mi__cu_range_push_node(n);
     cx->open_ranges++;
     st = dispatch(&c);

@@ -8,16 +8,18 @@
 #
 #   scripts/gpu-check.sh OUTDIR [STEP...]
 #
-# STEPs, in this order by default: build models tests bench sanitizer (a
+# STEPs, in this order by default: build models probe tests bench sanitizer (a
 # later call on the same machine may run the later steps alone: the build
 # folder is kept). The model export runs beside the build when both are
 # asked for. The sanitizer comes last: it is the slowest and changes no
-# figure. OUTDIR gets at most seven files:
+# figure. OUTDIR gets at most eight files:
 #   summary.md     machine, versions, each step's result, test counts, the
 #                  failing and skipped tests, sanitizer errors, the bench table
 #   build.log      configure, build and model export
 #   tests.log      ctest --output-on-failure
 #   sanitizer.log  compute-sanitizer memcheck
+#   footprint.md   the device memory of a process step by step (cuda/footprint_probe.c),
+#                  the stack limit left as it is and set, CUBLAS_WORKSPACE_CONFIG=:0:0
 #   bench.md       mini-infer vs PyTorch (bench/gpu_vs_torch.py)
 #   bench.jsonl    the raw bench results
 #   bench.log      the bench's progress and errors
@@ -42,7 +44,7 @@ set -u
 set -o pipefail
 
 if [ $# -lt 1 ]; then
-  echo "usage: scripts/gpu-check.sh OUTDIR [build] [models] [tests] [sanitizer] [bench]" >&2
+  echo "usage: scripts/gpu-check.sh OUTDIR [build] [models] [probe] [tests] [sanitizer] [bench]" >&2
   exit 2
 fi
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -50,7 +52,7 @@ mkdir -p "$1"
 out=$(cd "$1" && pwd)
 shift
 steps=("$@")
-if [ ${#steps[@]} -eq 0 ]; then steps=(build models tests bench sanitizer); fi
+if [ ${#steps[@]} -eq 0 ]; then steps=(build models probe tests bench sanitizer); fi
 build="${MI_GPU_BUILD:-$root/build-gpu}"
 case "$build" in /*) ;; *) build="$root/$build" ;; esac
 jobs="${MI_GPU_JOBS:-$(nproc 2>/dev/null || echo 4)}"
@@ -204,6 +206,10 @@ write_summary() {
       echo
       echo "$sanitizer_detail"
     fi
+    if [ -f "$out/footprint.md" ]; then
+      echo
+      sed 's/^# /## /' "$out/footprint.md"
+    fi
     if [ -f "$out/bench.md" ]; then
       echo
       sed 's/^# /## /' "$out/bench.md"
@@ -298,6 +304,41 @@ if want models; then
       record models passed $((SECONDS - t0)) "$(cd "$build/models" && printf '%s ' */)"
     else
       record models FAILED $((SECONDS - t0)) "see build.log: $(tail -1 "$out/build.log" | cut -c1-140 | tr '|' '/')"
+    fi
+  fi
+fi
+
+# ---- the footprint probe ------------------------------------------------------------------------
+
+if want probe; then
+  t0=$SECONDS
+  note "footprint probe (footprint.md)"
+  probe="$build/cuda/mi-footprint-probe"
+  if [ ! -x "$probe" ]; then
+    record probe FAILED 0 "no $probe: build first"
+  else
+    {
+      echo "# Device memory of one process, step by step"
+      echo
+      echo "cuda/footprint_probe.c; NVML's per-process figure after each step. MI_CUDA_STACK=keep leaves the"
+      echo "driver's stack limit; without it the backend sets what our kernels need when it opens."
+      echo
+    } >"$out/footprint.md"
+    bad=0
+    for run in "lenet5 fp32 keep" "lenet5 fp32 auto" "resnet50 fp32 keep" "resnet50 fp32 auto" \
+               "resnet50 fp16 auto" "resnet50 fp16 auto :0:0"; do
+      read -r m p stackmode wsconf <<<"$run"
+      echo >>"$out/footprint.md"
+      (
+        if [ "$stackmode" = keep ]; then export MI_CUDA_STACK=keep; fi
+        if [ -n "${wsconf:-}" ]; then export CUBLAS_WORKSPACE_CONFIG="$wsconf"; fi
+        cd "$build" && with_deps timeout 300 "$probe" "$build/models/$m/model.onnx" --precision "$p"
+      ) >>"$out/footprint.md" 2>&1 || bad=$((bad + 1))
+    done
+    if [ "$bad" = 0 ]; then
+      record probe passed $((SECONDS - t0)) "6 runs"
+    else
+      record probe FAILED $((SECONDS - t0)) "$bad of 6 runs failed (footprint.md)"
     fi
   fi
 fi

@@ -1163,3 +1163,79 @@ Test(cuda_host, engine_choice_walks_the_heuristics_in_order) {
     cr_assert_eq(mi__cu_engine_next(cfgs, 5, 0, 0, 0), 4, "budget 0: the zero-workspace one");
     cr_assert_eq(mi__cu_engine_next(cfgs, 3, 1, 0, 0), -1);
 }
+
+Test(cuda_host, conv_workspace_covers_both_paths) {
+    mi__cu_conv c = fused_conv(8, 16, 1, NULL, 0, MI_PRECISION_FP16);
+    c.prepad = 1;
+    c.prepad_k.count = 1000;
+    mi__cu_conv_choice fused = {MI__CU_CONV_FUSED, 0, 1, MI__CU_MATH_TENSOR}, epi = fused;
+    epi.path = MI__CU_CONV_EPILOGUE;
+    mi__cu_ws w;
+    /* The graph API's plan needs more than the legacy algorithm: its size rules. */
+    cr_assert_eq(mi__cu_conv_ws(NULL, &c, &epi, 4096, 70000, &w), MI_OK);
+    cr_assert_eq(w.algo, 70000);
+    cr_assert_eq(w.prepad, 2000, "the padded input in float16");
+    cr_assert_eq(w.prepad_off % MI__CU_WS_ALIGN, 0);
+    cr_assert_geq(w.prepad_off, 70000);
+    cr_assert_eq(w.bias, 0);
+    /* The legacy algorithm needs more; a fused call without bias adds zeros. */
+    c.has_bias = 0;
+    cr_assert_eq(mi__cu_conv_ws(NULL, &c, &fused, 1 << 20, 512, &w), MI_OK);
+    cr_assert_eq(w.algo, 1 << 20);
+    cr_assert_eq(w.bias, 16 * 2);
+    cr_assert_geq(w.request, w.bias_off + w.bias);
+    /* Nothing at all: no workspace. */
+    c.prepad = 0;
+    cr_assert_eq(mi__cu_conv_ws(NULL, &c, &epi, 0, 0, &w), MI_OK);
+    cr_assert_eq(w.request, 0);
+}
+
+/* ---- the device footprint ----------------------------------------------------------------------- */
+
+Test(cuda_host, stack_limit_choice) {
+    size_t bytes;
+    int set;
+    cr_assert_eq(mi__cu_stack_choose(NULL, 40, &bytes, &set), MI_OK);
+    cr_assert(set && bytes == 48, "ours rounded up to 16: %zu", bytes);
+    cr_assert_eq(mi__cu_stack_choose("", 0, &bytes, &set), MI_OK);
+    cr_assert(set && bytes == 16, "at least 16: %zu", bytes);
+    cr_assert_eq(mi__cu_stack_choose("keep", 40, &bytes, &set), MI_OK);
+    cr_assert(!set && bytes == 0);
+    cr_assert_eq(mi__cu_stack_choose("4096", 40, &bytes, &set), MI_OK);
+    cr_assert(set && bytes == 4096);
+    cr_assert_eq(mi__cu_stack_choose("32", 40, &bytes, &set), MI_ERR_INVALID_ARG);
+    cr_assert(strstr(mi_last_error(), "40 bytes"), "%s", mi_last_error());
+    cr_assert_eq(mi__cu_stack_choose("lots", 40, &bytes, &set), MI_ERR_INVALID_ARG);
+    cr_assert(strstr(mi_last_error(), "MI_CUDA_STACK='lots'"), "%s", mi_last_error());
+    cr_assert_eq(mi__cu_stack_choose("-1", 0, &bytes, &set), MI_ERR_INVALID_ARG);
+}
+
+Test(cuda_host, stack_reservation_and_the_context_share) {
+    /* H100 SXM / H200: 132 SMs x 2048 threads x 1 KiB = 264 MiB; at 48 B, 12.4 MiB. */
+    cr_assert_eq(mi__cu_stack_reservation(132, 2048, 1024), (size_t)264 << 20);
+    cr_assert_eq(mi__cu_stack_reservation(132, 2048, 48), (size_t)132 * 2048 * 48);
+    cr_assert_eq(mi__cu_stack_reservation(0, 2048, 1024), 0);
+    cr_assert_eq(mi__cu_stack_reservation(INT_MAX, INT_MAX, SIZE_MAX / 2), SIZE_MAX);
+    cr_assert_eq(mi__cu_context_share(710, 103, 264, 2), 341);
+    cr_assert_eq(mi__cu_context_share(100, 103, 0, 0), 0, "parts above the whole: nothing left to say");
+    cr_assert_eq(mi__cu_context_share(100, SIZE_MAX, 1, 0), 0);
+}
+
+Test(cuda_host, module_loading_warning) {
+    cr_assert_null(mi__cu_loading_warning(2, NULL));
+    cr_assert(strstr(mi__cu_loading_warning(1, "EAGER"), "CUDA_MODULE_LOADING=EAGER"));
+    cr_assert(strstr(mi__cu_loading_warning(1, NULL), "eagerly"));
+    cr_assert(strstr(mi__cu_loading_warning(0, NULL), "unknown"));
+}
+
+Test(cuda_host, handles_only_for_the_libraries_a_model_calls) {
+    cr_assert_eq(mi__cu_op_libs(MI_OP_CONV, 1), MI__CU_LIB_DNN);
+    cr_assert_eq(mi__cu_op_libs(MI_OP_GEMM, 0), MI__CU_LIB_BLAS);
+    cr_assert_eq(mi__cu_op_libs(MI_OP_MATMUL, 0), MI__CU_LIB_BLAS);
+    cr_assert_eq(mi__cu_op_libs(MI_OP_MAX_POOL, 1), MI__CU_LIB_DNN);
+    cr_assert_eq(mi__cu_op_libs(MI_OP_MAX_POOL, 0), 0, "our pool kernel");
+    cr_assert_eq(mi__cu_op_libs(MI_OP_SOFTMAX, 1), MI__CU_LIB_DNN);
+    cr_assert_eq(mi__cu_op_libs(MI_OP_BATCH_NORM, 0), 0);
+    cr_assert_eq(mi__cu_op_libs(MI_OP_RELU, 0), 0);
+    cr_assert_eq(mi__cu_op_libs(MI_OP_RELAYOUT, 0), 0);
+}

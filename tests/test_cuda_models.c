@@ -169,6 +169,20 @@ Test(cuda_models, memory_report_matches_the_plan) {
     cr_assert_gt(info.cc_major, 0);
     cr_assert_eq(info.tf32, 0);
     cr_assert_gt(info.cudnn_version, 90000);
+    /* The footprint: the stack limit as set (raised only by a library's
+     * kernel), its reservation, the workspaces inside the arena. */
+    cr_assert_gt(info.sm_count, 0);
+    cr_assert_gt(info.threads_per_sm, 0);
+    cr_assert_geq(mem.stack_limit, info.stack_ours);
+    if (info.stack_set) cr_assert_geq(mem.stack_limit, info.stack_set);
+    cr_assert_eq(mem.stack_reserved, (size_t)info.sm_count * (size_t)info.threads_per_sm * mem.stack_limit);
+    cr_assert_gt(mem.workspace_max, 0, "ResNet-50's convolutions have workspaces");
+    cr_assert_leq(mem.workspace_max, mem.arena);
+    if (mem.process_known) cr_assert_leq(mem.context_and_libraries, mem.process);
+    cr_log_info("stack %zu B per thread (ours %zu, set %zu), reserving %zu B; modules %s; context and libraries %zu B",
+                mem.stack_limit, info.stack_ours, info.stack_set, mem.stack_reserved,
+                info.module_loading == 2 ? "lazy" : info.module_loading == 1 ? "EAGER" : "unknown",
+                mem.context_and_libraries);
     mi_context_destroy(c);
     mi_model_destroy(m);
 }

@@ -53,6 +53,12 @@ typedef struct mi_cuda_device_info {
     int cublas_version;
     int tf32, cuda_graph;        /* the options in force */
     size_t max_workspace;        /* the per-node workspace budget in force */
+    /* The footprint's fixed part (docs/profiling.md): */
+    int sm_count, threads_per_sm; /* the stack is reserved for every resident thread */
+    int module_loading;          /* the driver's: 2 lazy, 1 eager (a warning is logged), 0 unknown */
+    size_t stack_ours;           /* local memory per thread our kernels need at most */
+    size_t stack_set;            /* the per-thread stack limit set at open (0: left as it was,
+                                  * $MI_CUDA_STACK=keep) */
 } mi_cuda_device_info;
 
 typedef struct mi_cuda_memory {
@@ -70,6 +76,15 @@ typedef struct mi_cuda_memory {
     size_t device_used, device_total;
     /* device_used when the backend had just initialised the device. */
     size_t start_used;
+    /* The breakdown (docs/profiling.md, "Device memory"): the stack limit
+     * read back now (the driver raises it when a library's kernel needs
+     * more) and what it reserves (per thread x resident threads); the
+     * CUDA Graph executables (NVML's growth across their instantiation,
+     * 0 when NVML is unknown or none was made); the largest library
+     * workspace of a node (inside the arena, already in `arena`); and,
+     * when `process` is known, the rest: the CUDA context and the
+     * libraries' own memory (process - pools - stack - graphs). */
+    size_t stack_limit, stack_reserved, graph_execs, workspace_max, context_and_libraries;
 } mi_cuda_memory;
 
 static inline mi_status mi_cuda_device_info_get(mi_backend *b, mi_cuda_device_info *out) {

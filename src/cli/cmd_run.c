@@ -81,22 +81,39 @@ static void print_cuda_device(const mi_cuda_device_info *d) {
            d->cudnn_version % 100, d->cublas_version, d->tf32 ? "on" : "off", d->cuda_graph ? "on" : "off");
 }
 
+/* Where this process's device memory goes (docs/profiling.md, "Device
+ * memory"): NVML's total, then its parts. */
 static void print_cuda_memory(const cli_cmd *cmd, mi_backend *b) {
     mi_cuda_memory mem;
+    mi_cuda_device_info info;
     mi_status st = mi_cuda_memory_get(b, &mem);
+    if (!st) st = mi_cuda_device_info_get(b, &info);
     if (st) cli_fail_status(cmd, st);
     char b1[32], b2[32], b3[32], b4[32], b5[32];
-    printf("gpu memory pools %s (weights %s, arena %s, inputs/outputs %s, other %s)\n",
+    if (mem.process_known)
+        printf("gpu memory this process %s on the device (NVML), of which:\n", cli_bytes(mem.process, b1, sizeof b1));
+    else
+        printf("gpu memory this process: unknown (%s); its known parts:\n", mem.process_note);
+    if (mem.process_known)
+        printf("             CUDA context and libraries %s (the rest: the context, cuDNN/cuBLAS modules and handles)\n",
+               cli_bytes(mem.context_and_libraries, b1, sizeof b1));
+    printf("             stack reservation %s (%zu B per thread, %d SMs x %d threads; our kernels need %zu B%s)\n",
+           cli_bytes(mem.stack_reserved, b1, sizeof b1), mem.stack_limit, info.sm_count, info.threads_per_sm,
+           info.stack_ours, info.stack_set ? "" : ", limit left as it was");
+    printf("             our pools %s (weights %s, arena %s, inputs/outputs %s, other %s)\n",
            cli_bytes(mem.pools, b1, sizeof b1), cli_bytes(mem.weights, b2, sizeof b2),
            cli_bytes(mem.arena, b3, sizeof b3), cli_bytes(mem.io, b4, sizeof b4), cli_bytes(mem.other, b5, sizeof b5));
-    if (mem.process_known)
-        printf("           this process %s on the device (NVML: CUDA context, libraries and pools)\n",
-               cli_bytes(mem.process, b1, sizeof b1));
-    else
-        printf("           this process: unknown (%s)\n", mem.process_note);
-    printf("           device %s used of %s (%s when the backend started)\n",
+    printf("             library workspaces: planned in the arena, the largest %s (one node's)\n",
+           cli_bytes(mem.workspace_max, b1, sizeof b1));
+    printf("             CUDA Graph executables %s%s\n", cli_bytes(mem.graph_execs, b1, sizeof b1),
+           mem.process_known ? "" : " (needs NVML)");
+    printf("           device %s used of %s (%s when the backend started; every process)\n",
            cli_bytes(mem.device_used, b1, sizeof b1), cli_bytes(mem.device_total, b2, sizeof b2),
            cli_bytes(mem.start_used, b3, sizeof b3));
+    if (info.module_loading != 2)
+        printf("           warning: modules load %s: cuDNN and cuBLAS take hundreds of MiB more (unset "
+               "CUDA_MODULE_LOADING, or a driver of CUDA 12.2 or later)\n",
+               info.module_loading == 1 ? "eagerly" : "in a mode this driver does not say");
 }
 
 /* Compares a float output with its reference; returns 1 when it passes. */
