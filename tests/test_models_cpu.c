@@ -330,3 +330,84 @@ Test(models_cpu, channels_last_same_bits) {
     check_channels_last(MODEL_DIR("mobilenet_v2"), MI_PRECISION_FP16);
     check_channels_last(MODEL_DIR("resnet50"), MI_PRECISION_BF16);
 }
+
+/* ---- transformers ------------------------------------------------------------------------ */
+
+/* The reduced transformer exports of scripts/make_models.py (ViT, a
+ * BERT-like encoder with a padding mask, a GPT-like causal decoder on
+ * int64 token ids): every graph input from its own file, the output
+ * against PyTorch's, in poison mode; the plan at its lower bound, and the
+ * shape subgraphs folded away (no Shape, ConstantOfShape, Equal or Expand
+ * of constants left). */
+static void check_transformer(const char *dir, mi_precision prec, double tol, size_t max_nodes) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/model.onnx", dir);
+    if (access(path, R_OK) != 0) cr_skip_test("%s is missing (the models.generate fixture makes it)", path);
+    mi_model_options o;
+    mi_model_options_init(&o);
+    o.load.precision = prec;
+    mi_model *m = NULL;
+    cr_assert_eq(mi_model_load(path, &o, &m), MI_OK, "%s: %s", dir, mi_last_error());
+    const mi_graph *g = mi_model_graph(m);
+    for (size_t i = 0; i < mi_graph_node_count(g); i++) {
+        mi_op op = mi_graph_node(g, i)->op;
+        cr_assert(op != MI_OP_SHAPE && op != MI_OP_CONSTANT_OF_SHAPE && op != MI_OP_CONSTANT,
+                  "%s: node '%s' (%s) should have folded at load", dir, mi_graph_node(g, i)->name, mi_op_name(op));
+    }
+    cr_assert_leq(mi_graph_node_count(g), max_nodes, "%s: %zu nodes after folding", dir, mi_graph_node_count(g));
+    const mi_memory_plan *p = mi_model_plan(m);
+    cr_assert_eq(mi_memory_plan_pool_size(p, MI_POOL_ARENA), mi_memory_plan_lower_bound(p), "%s: arena above its bound",
+                 dir);
+    size_t ni = mi_model_input_count(m);
+    mi_tensor_data in[4], want;
+    const void *ins[4];
+    cr_assert_leq(ni, 4);
+    for (size_t k = 0; k < ni; k++) {
+        snprintf(path, sizeof path, "%s/test_data_set_0/input_%zu.pb", dir, k);
+        cr_assert_eq(mi_tensor_file_read(path, &in[k]), MI_OK, "%s", mi_last_error());
+        cr_assert_eq(in[k].nbytes, mi_model_input(m, k)->nbytes, "%s: input %zu size", dir, k);
+        ins[k] = in[k].data;
+    }
+    snprintf(path, sizeof path, "%s/test_data_set_0/output_0.pb", dir);
+    cr_assert_eq(mi_tensor_file_read(path, &want), MI_OK, "%s", mi_last_error());
+    const mi_tensor *ot = mi_model_output(m, 0);
+    cr_assert_eq(want.nbytes, ot->nbytes);
+    mi_context *c = NULL;
+    cr_assert_eq(mi_context_create(m, NULL, 0, &c), MI_OK, "%s", mi_last_error());
+    cr_assert_eq(mi_context_set_poison(c, 1), MI_OK, "%s", mi_last_error());
+    float *out = malloc(ot->nbytes);
+    void *outs[1] = {out};
+    cr_assert_eq(mi_context_run(c, ins, outs), MI_OK, "%s: %s", dir, mi_last_error());
+    double md = 0, mr = 0;
+    const float *ref = want.data;
+    for (size_t i = 0; i < ot->nbytes / 4; i++) {
+        double d = fabs((double)out[i] - ref[i]);
+        cr_assert(d == d, "%s: output %zu is NaN", dir, i);
+        if (d > md) md = d;
+        if (fabs(ref[i]) > mr) mr = fabs(ref[i]);
+    }
+    cr_assert_lt(md / mr, tol, "%s (%s): normalized error %g (tolerance %g)", dir, mi_precision_name(prec), md / mr, tol);
+    cr_log_info("%s %s: %zu nodes, arena %zu bytes (lower bound), normalized error %.3g", dir, mi_precision_name(prec),
+                mi_graph_node_count(g), mi_model_arena_size(m), md / mr);
+    free(out);
+    for (size_t k = 0; k < ni; k++) mi_tensor_data_free(&in[k]);
+    mi_tensor_data_free(&want);
+    mi_context_destroy(c);
+    mi_model_destroy(m);
+}
+
+/* fp32 at the issue's 1e-4 (measured 3e-7 to 5e-7); in half the issue's
+ * goals (fp16 1e-2, bf16 5e-2; measured: ViT fp16 1.1e-3, BERT bf16
+ * 1.2e-2, GPT fp16 7.8e-4). */
+Test(models_cpu, vit_tiny) {
+    check_transformer(MODEL_DIR("vit_tiny"), MI_PRECISION_FP32, 1e-4, 80);
+    check_transformer(MODEL_DIR("vit_tiny"), MI_PRECISION_FP16, 1e-2, 100);
+}
+Test(models_cpu, bert_tiny_s128) {
+    check_transformer(MODEL_DIR("bert_tiny_s128"), MI_PRECISION_FP32, 1e-4, 84);
+    check_transformer(MODEL_DIR("bert_tiny_s128"), MI_PRECISION_BF16, 5e-2, 100);
+}
+Test(models_cpu, gpt_tiny) {
+    check_transformer(MODEL_DIR("gpt_tiny"), MI_PRECISION_FP32, 1e-4, 76);
+    check_transformer(MODEL_DIR("gpt_tiny"), MI_PRECISION_FP16, 1e-2, 100);
+}

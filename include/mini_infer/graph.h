@@ -82,7 +82,32 @@ const char *mi_role_name(mi_role r);
     X(MI_OP_SQUEEZE, "Squeeze")                        \
     X(MI_OP_UNSQUEEZE, "Unsqueeze")                    \
     X(MI_OP_CAST, "Cast")                              \
-    X(MI_OP_LRN, "LRN")
+    X(MI_OP_LRN, "LRN")                                \
+    X(MI_OP_LAYER_NORM, "LayerNormalization")          \
+    X(MI_OP_ERF, "Erf")                                \
+    X(MI_OP_POW, "Pow")                                \
+    X(MI_OP_SQRT, "Sqrt")                              \
+    X(MI_OP_RECIPROCAL, "Reciprocal")                  \
+    X(MI_OP_NEG, "Neg")                                \
+    X(MI_OP_TANH, "Tanh")                              \
+    X(MI_OP_EXP, "Exp")                                \
+    X(MI_OP_LOG, "Log")                                \
+    X(MI_OP_EXPAND, "Expand")                          \
+    X(MI_OP_WHERE, "Where")                            \
+    X(MI_OP_EQUAL, "Equal")                            \
+    X(MI_OP_LESS, "Less")                              \
+    X(MI_OP_GREATER, "Greater")                        \
+    X(MI_OP_NOT, "Not")                                \
+    X(MI_OP_AND, "And")                                \
+    X(MI_OP_TRILU, "Trilu")                            \
+    X(MI_OP_RANGE, "Range")                            \
+    X(MI_OP_CONSTANT_OF_SHAPE, "ConstantOfShape")      \
+    X(MI_OP_MOD, "Mod")                                \
+    X(MI_OP_TILE, "Tile")                              \
+    X(MI_OP_REDUCE_SUM, "ReduceSum")                   \
+    X(MI_OP_REDUCE_MAX, "ReduceMax")                   \
+    X(MI_OP_MIN, "Min")                                \
+    X(MI_OP_MAX, "Max")
 
 typedef enum mi_op {
 #define MI__OP_ENUM(e, name) e,

@@ -350,6 +350,16 @@ static mi_status dispatch(mi__cpu_call *c) {
     case MI_OP_CAST: return mi__cpu_cast(c);
     case MI_OP_LRN: return mi__cpu_lrn(c);
     case MI_OP_RELAYOUT: return mi__cpu_relayout(c);
+    case MI_OP_LAYER_NORM: return mi__cpu_layer_norm(c);
+    case MI_OP_REDUCE_SUM: case MI_OP_REDUCE_MAX: return mi__cpu_reduce_sum_max(c);
+    case MI_OP_EXPAND: case MI_OP_TILE: return mi__cpu_expand_tile(c);
+    case MI_OP_TRILU: return mi__cpu_trilu(c);
+    case MI_OP_RANGE: return mi__cpu_range(c);
+    case MI_OP_CONSTANT_OF_SHAPE: return mi__cpu_constant_of_shape(c);
+    case MI_OP_ERF: case MI_OP_POW: case MI_OP_SQRT: case MI_OP_RECIPROCAL: case MI_OP_NEG: case MI_OP_TANH:
+    case MI_OP_EXP: case MI_OP_LOG: case MI_OP_WHERE: case MI_OP_EQUAL: case MI_OP_LESS: case MI_OP_GREATER:
+    case MI_OP_NOT: case MI_OP_AND: case MI_OP_MOD: case MI_OP_MIN: case MI_OP_MAX:
+        return mi__cpu_math(c);
     default: return mi__cpu_err(c, MI_ERR_UNSUPPORTED, "no CPU kernel for this operator");
     }
 }
@@ -471,6 +481,10 @@ mi_status mi__cpu_check_node(const mi_graph *g, const mi_node *n, const mi__op_p
 static int required_inputs(const mi_node *n) {
     switch (n->op) {
     case MI_OP_CONSTANT: return 0;
+    case MI_OP_WHERE: case MI_OP_RANGE: return 3;
+    case MI_OP_POW: case MI_OP_EQUAL: case MI_OP_LESS: case MI_OP_GREATER: case MI_OP_AND: case MI_OP_MOD:
+    case MI_OP_EXPAND: case MI_OP_TILE: case MI_OP_LAYER_NORM:
+        return 2;
     case MI_OP_CONV: case MI_OP_GEMM: case MI_OP_ADD: case MI_OP_SUB: case MI_OP_MUL:
     case MI_OP_DIV: case MI_OP_MATMUL: case MI_OP_GATHER:
         return 2;

@@ -13,6 +13,7 @@
 
 #include "graph/graph_internal.h"
 #include "kernels/cast.h"
+#include "kernels/math.h"
 #include "mini_infer/backend.h"
 #include "graph/op_params.h"
 
@@ -202,6 +203,14 @@ mi_status mi__cpu_cast(mi__cpu_call *c);
 mi_status mi__cpu_shape(mi__cpu_call *c);
 mi_status mi__cpu_constant(mi__cpu_call *c);
 mi_status mi__cpu_relayout(mi__cpu_call *c);         /* the layout pass's conversions */
+/* math.c: the transformers' ops */
+mi_status mi__cpu_math(mi__cpu_call *c);             /* kernels/math.h's element ops */
+mi_status mi__cpu_layer_norm(mi__cpu_call *c);
+mi_status mi__cpu_reduce_sum_max(mi__cpu_call *c);
+mi_status mi__cpu_expand_tile(mi__cpu_call *c);
+mi_status mi__cpu_trilu(mi__cpu_call *c);
+mi_status mi__cpu_range(mi__cpu_call *c);
+mi_status mi__cpu_constant_of_shape(mi__cpu_call *c);
 /* xt's elements at src into dst in yt's layout (same dims and dtype). */
 void mi__cpu_relayout_bytes(void *dst, const mi_tensor *yt, const void *src, const mi_tensor *xt);
 

@@ -230,6 +230,86 @@ static void eval_gather(const mi_graph *g, const mi_node *n, int64_t axis, void 
         }
 }
 
+/* kernels/math.h's ops (the transformers' element math and masks). */
+static void eval_math(const mi_graph *g, const mi_node *n, const mi__op_params *p, void *dst) {
+    const mi_tensor *o = &g->tensors[n->outputs[0]];
+    const void *x[3];
+    int xt[3], ranks[3];
+    const int64_t *dims[3];
+    int nops = n->ninputs < 3 ? n->ninputs : 3;
+    for (int k = 0; k < nops; k++) {
+        const mi_tensor *t = mi__node_in(g, n, k);
+        x[k] = mi__tensor_value(g, n->inputs[k]);
+        xt[k] = (int)t->dtype;
+        ranks[k] = t->ndim;
+        dims[k] = t->dims;
+    }
+    mi_k_nwalk w;
+    mi_k_nwalk_init(&w, nops, ranks, dims, o->ndim, o->dims);
+    mi_k_nary(mi__op_math(n->op, p->u.mod.fmod), &w, x, xt, dst, (int)o->dtype, 0, mi_tensor_numel(o));
+}
+
+/* Expand: x broadcast to the output; Tile: x repeated along each axis. */
+static void eval_expand_tile(const mi_graph *g, const mi_node *n, void *dst) {
+    const mi_tensor *x = mi__node_in(g, n, 0), *o = &g->tensors[n->outputs[0]];
+    const char *src = mi__tensor_value(g, n->inputs[0]);
+    size_t es = mi_dtype_size(o->dtype);
+    walk w = {o->ndim, {0}, {0}};
+    memcpy(w.dims, o->dims, sizeof w.dims);
+    int64_t xs[MI_MAX_DIMS];
+    bstrides(x, o->ndim, xs);
+    int64_t n_out = mi_tensor_numel(o);
+    for (int64_t i = 0; i < n_out; i++, walk_next(&w)) {
+        int64_t off = 0;
+        if (n->op == MI_OP_TILE) {
+            int64_t acc = 1;
+            for (int k = x->ndim - 1; k >= 0; k--) {
+                off += (w.idx[k] % x->dims[k]) * acc;
+                acc *= x->dims[k];
+            }
+        } else {
+            off = offset(&w, xs);
+        }
+        memcpy((char *)dst + (size_t)i * es, src + (size_t)off * es, es);
+    }
+}
+
+static void eval_range(const mi_graph *g, const mi_node *n, void *dst) {
+    const mi_tensor *o = &g->tensors[n->outputs[0]];
+    const void *vs = mi__tensor_value(g, n->inputs[0]), *vd = mi__tensor_value(g, n->inputs[2]);
+    for (int64_t k = 0; k < mi_tensor_numel(o); k++) {
+        if (is_int(o->dtype)) store_i(dst, o->dtype, k, load_i(vs, o->dtype, 0) + k * load_i(vd, o->dtype, 0));
+        else store_f(dst, o->dtype, k, load_f(vs, o->dtype, 0) + (double)k * load_f(vd, o->dtype, 0));
+    }
+}
+
+static void eval_constant_of_shape(const mi_graph *g, const mi_node *n, void *dst) {
+    const mi_tensor *o = &g->tensors[n->outputs[0]];
+    const mi_attr *a = mi_node_attr(n, "value");
+    size_t es = mi_dtype_size(o->dtype);
+    const void *v = a ? mi__tensor_value(g, a->tensor) : NULL;
+    for (int64_t k = 0; k < mi_tensor_numel(o); k++) {
+        if (v) memcpy((char *)dst + (size_t)k * es, v, es);
+        else memset((char *)dst + (size_t)k * es, 0, es);
+    }
+}
+
+/* Trilu: the elements outside the band become 0. */
+static void eval_trilu(const mi_graph *g, const mi_node *n, const mi__op_params *p, void *dst) {
+    const mi_tensor *o = &g->tensors[n->outputs[0]];
+    const char *src = mi__tensor_value(g, n->inputs[0]);
+    int64_t kk = 0;
+    if (n->ninputs > 1 && n->inputs[1] >= 0) kk = load_i(mi__tensor_value(g, n->inputs[1]), mi__node_in(g, n, 1)->dtype, 0);
+    size_t es = mi_dtype_size(o->dtype);
+    int64_t rows = o->dims[o->ndim - 2], cols = o->dims[o->ndim - 1], total = mi_tensor_numel(o);
+    for (int64_t i = 0; i < total; i++) {
+        int64_t c = i % cols, r = (i / cols) % rows;
+        int keep = p->u.trilu.upper ? c - r >= kk : c - r <= kk;
+        if (keep) memcpy((char *)dst + (size_t)i * es, src + (size_t)i * es, es);
+        else memset((char *)dst + (size_t)i * es, 0, es);
+    }
+}
+
 static mi_status eval_constant(mi_graph *g, const mi_node *n, int *done) {
     const mi_attr *a = &n->attrs[0];
     mi_tensor *o = &g->tensors[n->outputs[0]];
@@ -282,10 +362,14 @@ mi_status mi__fold_node(mi_graph *g, size_t i, int *done) {
         *done = 1;
         return MI_OK;
     case MI_OP_ADD: case MI_OP_SUB: case MI_OP_MUL: case MI_OP_DIV: case MI_OP_CONCAT:
-    case MI_OP_GATHER: case MI_OP_SLICE: case MI_OP_TRANSPOSE: case MI_OP_CAST:
+    case MI_OP_GATHER: case MI_OP_SLICE: case MI_OP_TRANSPOSE: case MI_OP_CAST: case MI_OP_EXPAND:
+    case MI_OP_TILE: case MI_OP_RANGE: case MI_OP_CONSTANT_OF_SHAPE: case MI_OP_TRILU:
         break;
-    default: return MI_OK;
+    default:
+        if (!mi__op_math(n->op, 0)) return MI_OK;
+        break;
     }
+    if (n->op == MI_OP_TRILU && mi__node_in(g, n, 0)->ndim < 2) return MI_OK; /* refused when it runs */
     const mi_tensor *x = mi__node_in(g, n, 0), *o = &g->tensors[n->outputs[0]];
     /* Halves are left to the kernels, which round them as they run. */
     if (too_big(g, n) || mi__dtype_is_half(x->dtype) || mi__dtype_is_half(o->dtype)) return MI_OK;
@@ -299,13 +383,19 @@ mi_status mi__fold_node(mi_graph *g, size_t i, int *done) {
     case MI_OP_GATHER: eval_gather(g, n, p.u.axis.axis, d); break;
     case MI_OP_SLICE: eval_slice(g, n, &p, d); break;
     case MI_OP_TRANSPOSE: eval_transpose(g, n, &p, d); break;
-    default: { /* Cast */
+    case MI_OP_EXPAND: case MI_OP_TILE: eval_expand_tile(g, n, d); break;
+    case MI_OP_RANGE: eval_range(g, n, d); break;
+    case MI_OP_CONSTANT_OF_SHAPE: eval_constant_of_shape(g, n, d); break;
+    case MI_OP_TRILU: eval_trilu(g, n, &p, d); break;
+    case MI_OP_CAST: {
         const void *src = mi__tensor_value(g, n->inputs[0]);
         for (int64_t k = 0; k < mi_tensor_numel(o); k++) {
             if (is_int(x->dtype)) store_i(d, o->dtype, k, load_i(src, x->dtype, k));
             else store_f(d, o->dtype, k, load_f(src, x->dtype, k));
         }
+        break;
     }
+    default: eval_math(g, n, &p, d); break;
     }
     g->ti[n->outputs[0]].cval = d;
     *done = 1;

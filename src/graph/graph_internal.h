@@ -7,6 +7,7 @@
 #define MI_GRAPH_INTERNAL_H
 
 #include "common/internal.h"
+#include "kernels/math.h"
 #include "mini_infer/graph.h"
 
 /* ---- building (the ONNX loader) ------------------------------------------------ */
@@ -71,6 +72,31 @@ static inline void mi__relayout_perm(const mi_tensor *x, const mi_tensor *y, int
  * byte offsets (same layout, or a layout-neutral shape). */
 static inline int mi__same_storage(const mi_tensor *x, const mi_tensor *y) {
     return x->layout == y->layout || (mi_tensor_layout_neutral(x) && mi_tensor_layout_neutral(y));
+}
+
+/* The element op of kernels/math.h that op computes (MI_K_UN_*,
+ * MI_K_BIN_*, MI_K_WHERE), or 0 for the other ops. fmod: Mod's attribute. */
+static inline int mi__op_math(mi_op op, int fmod) {
+    switch (op) {
+    case MI_OP_NEG: return MI_K_UN_NEG;
+    case MI_OP_SQRT: return MI_K_UN_SQRT;
+    case MI_OP_RECIPROCAL: return MI_K_UN_RECIPROCAL;
+    case MI_OP_TANH: return MI_K_UN_TANH;
+    case MI_OP_EXP: return MI_K_UN_EXP;
+    case MI_OP_LOG: return MI_K_UN_LOG;
+    case MI_OP_ERF: return MI_K_UN_ERF;
+    case MI_OP_NOT: return MI_K_UN_NOT;
+    case MI_OP_POW: return MI_K_BIN_POW;
+    case MI_OP_MIN: return MI_K_BIN_MIN;
+    case MI_OP_MAX: return MI_K_BIN_MAX;
+    case MI_OP_MOD: return fmod ? MI_K_BIN_FMOD : MI_K_BIN_MOD;
+    case MI_OP_EQUAL: return MI_K_BIN_EQUAL;
+    case MI_OP_LESS: return MI_K_BIN_LESS;
+    case MI_OP_GREATER: return MI_K_BIN_GREATER;
+    case MI_OP_AND: return MI_K_BIN_AND;
+    case MI_OP_WHERE: return MI_K_WHERE;
+    default: return 0;
+    }
 }
 
 /* ---- types and sizes ------------------------------------------------------------ */

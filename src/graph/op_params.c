@@ -307,7 +307,8 @@ static mi_status reduce_params(const mi_graph *g, const mi_node *n, mi__reduce_p
     if (!x) return mi__node_error(MI_ERR_GRAPH, n, "input 'data' is missing");
     p->ndim = x->ndim;
     p->keepdims = mi_node_attr_int(n, "keepdims", 1) != 0;
-    if (g->opset < 18) {
+    /* ReduceSum took its axes as an input from opset 13, the others from 18. */
+    if (g->opset < (n->op == MI_OP_REDUCE_SUM ? 13 : 18)) {
         if ((st = attr_ints(n, "axes", -1, MI_MAX_DIMS, axes, &na, &found)) != MI_OK) return st;
     } else {
         noop = mi_node_attr_int(n, "noop_with_empty_axes", 0) != 0;
@@ -468,6 +469,16 @@ mi_status mi__op_params_get(const mi_graph *g, const mi_node *n, mi__op_params *
         out->u.batch_norm.epsilon = mi_node_attr_float(n, "epsilon", 1e-5f);
         return MI_OK;
     case MI_OP_CAST: return cast_params(n, &out->u.cast.to);
+    case MI_OP_REDUCE_SUM: case MI_OP_REDUCE_MAX: return reduce_params(g, n, &out->u.reduce);
+    case MI_OP_LAYER_NORM:
+        out->u.layer_norm.epsilon = mi_node_attr_float(n, "epsilon", 1e-5f);
+        return axis_param(g, n, -1, 0, 0, &out->u.layer_norm.axis);
+    case MI_OP_TRILU:
+        out->u.trilu.upper = mi_node_attr_int(n, "upper", 1) != 0;
+        return MI_OK;
+    case MI_OP_MOD:
+        out->u.mod.fmod = mi_node_attr_int(n, "fmod", 0) != 0;
+        return MI_OK;
     default: return MI_OK;
     }
 }

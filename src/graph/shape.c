@@ -6,6 +6,7 @@
 #include "graph/graph_private.h"
 #include "graph/op_params.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -24,7 +25,7 @@ static const char *dims_str(char *buf, size_t cap, int ndim, const int64_t *dims
 
 /* ---- dtype classes ---------------------------------------------------------- */
 
-enum { ANY, FLOAT_ONLY, NUMERIC, INDEX };
+enum { ANY, FLOAT_ONLY, NUMERIC, INDEX, NUMERIC_ALL };
 
 static int dtype_in(mi_dtype t, int cls) {
     switch (cls) {
@@ -32,6 +33,7 @@ static int dtype_in(mi_dtype t, int cls) {
     case NUMERIC:
         return mi__dtype_is_float(t) || t == MI_DTYPE_INT32 || t == MI_DTYPE_INT64 || t == MI_DTYPE_DOUBLE;
     case INDEX: return t == MI_DTYPE_INT32 || t == MI_DTYPE_INT64;
+    case NUMERIC_ALL: return t != MI_DTYPE_BOOL && mi_dtype_size(t) != 0;
     default: return mi_dtype_size(t) != 0;
     }
 }
@@ -41,6 +43,7 @@ static const char *class_name(int cls) {
     case FLOAT_ONLY: return "float, float16 or bfloat16";
     case NUMERIC: return "float, float16, bfloat16, double, int32 or int64";
     case INDEX: return "int32 or int64";
+    case NUMERIC_ALL: return "any stored number";
     default: return "any stored type";
     }
 }
@@ -108,6 +111,15 @@ static mi_status check_arity(const mi_graph *g, const mi_node *n) {
     case MI_OP_CONCAT: max_in = INT32_MAX; break;
     case MI_OP_SPLIT: max_in = 2; max_out = INT32_MAX; break;
     case MI_OP_REDUCE_MEAN: case MI_OP_SQUEEZE: case MI_OP_UNSQUEEZE: max_in = 2; break;
+    case MI_OP_REDUCE_SUM: case MI_OP_REDUCE_MAX: max_in = 2; break;
+    case MI_OP_POW: case MI_OP_MOD: case MI_OP_EQUAL: case MI_OP_LESS: case MI_OP_GREATER: case MI_OP_AND:
+    case MI_OP_EXPAND: case MI_OP_TILE:
+        min_in = max_in = 2;
+        break;
+    case MI_OP_MIN: case MI_OP_MAX: max_in = 8; break; /* variadic */
+    case MI_OP_WHERE: case MI_OP_RANGE: min_in = max_in = 3; break;
+    case MI_OP_LAYER_NORM: min_in = 2; max_in = 3; max_out = 3; break;
+    case MI_OP_TRILU: max_in = 2; break;
     case MI_OP_DROPOUT: max_in = 3; max_out = 2; break;
     case MI_OP_MAX_POOL: max_out = 2; break;
     case MI_OP_CONSTANT: min_in = max_in = 0; break;
@@ -171,6 +183,176 @@ static mi_status infer_broadcast(mi_graph *g, const mi_node *n) {
         out[i] = da == 1 ? db : da;
     }
     return set_out(g, n, 0, a->dtype, r, out);
+}
+
+/* The broadcast of up to three inputs' dims into out (rank into *r). */
+static mi_status broadcast_dims(const mi_graph *g, const mi_node *n, int from, int count, int *r, int64_t *out) {
+    *r = 0;
+    for (int k = from; k < from + count; k++) {
+        const mi_tensor *t = mi__node_in(g, n, k);
+        if (t && t->ndim > *r) *r = t->ndim;
+    }
+    for (int i = 0; i < *r; i++) out[i] = 1;
+    for (int k = from; k < from + count; k++) {
+        const mi_tensor *t = mi__node_in(g, n, k);
+        if (!t) continue;
+        for (int i = 0; i < t->ndim; i++) {
+            int o = i + (*r - t->ndim);
+            int64_t d = t->dims[i];
+            if (d == out[o] || d == 1) continue;
+            if (out[o] != 1) return ERR(MI_ERR_SHAPE, "input '%s' %s does not broadcast with the others", t->name, DIMS(t));
+            out[o] = d;
+        }
+    }
+    return MI_OK;
+}
+
+/* Pow, Min, Max, Mod (numeric, one dtype; Pow's exponent may differ),
+ * Equal, Less, Greater (bool out), And (bool), Where (bool, x, y). */
+static mi_status infer_math(mi_graph *g, const mi_node *n) {
+    mi_status st;
+    int r;
+    int64_t out[MI_MAX_DIMS];
+    const mi_tensor *a = mi__node_in(g, n, 0), *b = mi__node_in(g, n, 1);
+    switch (n->op) {
+    case MI_OP_WHERE: {
+        const mi_tensor *c = mi__node_in(g, n, 0);
+        if (c->dtype != MI_DTYPE_BOOL)
+            return ERR(MI_ERR_GRAPH, "condition '%s' is %s, expected bool", c->name, mi_dtype_name(c->dtype));
+        if ((st = same_dtype(g, n, 1, 2)) != MI_OK || (st = broadcast_dims(g, n, 0, 3, &r, out)) != MI_OK) return st;
+        return set_out(g, n, 0, b->dtype, r, out);
+    }
+    case MI_OP_AND:
+        if (a->dtype != MI_DTYPE_BOOL || b->dtype != MI_DTYPE_BOOL) return ERR(MI_ERR_GRAPH, "inputs must be bool");
+        if ((st = broadcast_dims(g, n, 0, 2, &r, out)) != MI_OK) return st;
+        return set_out(g, n, 0, MI_DTYPE_BOOL, r, out);
+    case MI_OP_EQUAL: case MI_OP_LESS: case MI_OP_GREATER:
+        if ((st = same_dtype(g, n, 0, 1)) != MI_OK || (st = broadcast_dims(g, n, 0, 2, &r, out)) != MI_OK) return st;
+        if (n->op != MI_OP_EQUAL && (st = want_dtype(g, n, 0, NUMERIC)) != MI_OK) return st;
+        return set_out(g, n, 0, MI_DTYPE_BOOL, r, out);
+    case MI_OP_MIN: case MI_OP_MAX:
+        for (int k = 0; k < n->ninputs; k++)
+            if ((st = want_dtype(g, n, k, NUMERIC_ALL)) != MI_OK || (st = same_dtype(g, n, 0, k)) != MI_OK) return st;
+        if ((st = broadcast_dims(g, n, 0, n->ninputs, &r, out)) != MI_OK) return st;
+        return set_out(g, n, 0, a->dtype, r, out);
+    default: /* Pow, Mod */
+        if ((st = want_dtype(g, n, 0, n->op == MI_OP_MOD ? NUMERIC_ALL : NUMERIC)) != MI_OK ||
+            (st = want_dtype(g, n, 1, n->op == MI_OP_MOD ? NUMERIC_ALL : NUMERIC)) != MI_OK ||
+            (n->op != MI_OP_POW && (st = same_dtype(g, n, 0, 1)) != MI_OK) ||
+            (st = broadcast_dims(g, n, 0, 2, &r, out)) != MI_OK)
+            return st;
+        return set_out(g, n, 0, a->dtype, r, out);
+    }
+}
+
+static mi_status infer_layer_norm(mi_graph *g, const mi_node *n, int64_t axis) {
+    mi_status st;
+    const mi_tensor *x = mi__node_in(g, n, 0), *scale = mi__node_in(g, n, 1), *bias = mi__node_in(g, n, 2);
+    if ((st = want_dtype(g, n, 0, FLOAT_ONLY)) != MI_OK) return st;
+    int64_t inner = 1;
+    for (int i = (int)axis; i < x->ndim; i++) inner *= x->dims[i];
+    const mi_tensor *ps[2] = {scale, bias};
+    for (int k = 0; k < 2; k++)
+        if (ps[k] && (mi_tensor_numel(ps[k]) != inner || ps[k]->dtype != x->dtype))
+            return ERR(MI_ERR_SHAPE, "'%s' %s (%s) must have the %lld elements of the normalized axes, dtype %s",
+                       ps[k]->name, DIMS(ps[k]), mi_dtype_name(ps[k]->dtype), (long long)inner,
+                       mi_dtype_name(x->dtype));
+    /* Mean and InvStdDev: the normalized axes kept as 1, in the stash type (float). */
+    int64_t sd[MI_MAX_DIMS];
+    for (int i = 0; i < x->ndim; i++) sd[i] = i < axis ? x->dims[i] : 1;
+    if (mi_node_attr_int(n, "stash_type", 1) != 1)
+        return ERR(MI_ERR_UNSUPPORTED, "stash_type %lld (only 1, float)", (long long)mi_node_attr_int(n, "stash_type", 1));
+    for (int k = 1; k < n->noutputs; k++)
+        if (n->outputs[k] >= 0 && (st = set_out(g, n, k, MI_DTYPE_FLOAT, x->ndim, sd)) != MI_OK) return st;
+    return set_out(g, n, 0, x->dtype, x->ndim, x->dims);
+}
+
+static mi_status infer_reduce(mi_graph *g, const mi_node *n, const mi__reduce_params *p, int cls) {
+    const mi_tensor *x = mi__node_in(g, n, 0);
+    mi_status st = want_dtype(g, n, 0, cls);
+    if (st != MI_OK) return st;
+    int64_t out[MI_MAX_DIMS];
+    int r = 0;
+    for (int k = 0; k < x->ndim; k++) {
+        if (!p->reduce[k]) out[r++] = x->dims[k];
+        else if (p->keepdims) out[r++] = 1;
+    }
+    return set_out(g, n, 0, x->dtype, r, out);
+}
+
+/* Expand and Tile take their shape or repeats from a constant input; the
+ * others here from the graph's values (shape subgraphs fold first). */
+static mi_status infer_expand_tile(mi_graph *g, const mi_node *n) {
+    const mi_tensor *x = mi__node_in(g, n, 0), *s = mi__node_in(g, n, 1);
+    int64_t v[MI_MAX_DIMS], out[MI_MAX_DIMS];
+    size_t nv = 0;
+    mi_status st;
+    if (s->dtype != MI_DTYPE_INT64) return ERR(MI_ERR_GRAPH, "'%s' must be int64", s->name);
+    if ((st = mi__const_ints(g, n, 1, v, MI_MAX_DIMS, &nv)) != MI_OK) return st;
+    if (n->op == MI_OP_TILE) {
+        if ((int)nv != x->ndim) return ERR(MI_ERR_SHAPE, "repeats has %zu values for rank %d", nv, x->ndim);
+        for (int i = 0; i < x->ndim; i++) {
+            if (v[i] < 0) return ERR(MI_ERR_SHAPE, "repeat %lld is negative", (long long)v[i]);
+            if (!mi__mul_i64(x->dims[i], v[i], &out[i])) return ERR(MI_ERR_OVERFLOW, "the tiled dims overflow");
+        }
+        return set_out(g, n, 0, x->dtype, x->ndim, out);
+    }
+    int r = (int)nv > x->ndim ? (int)nv : x->ndim;
+    for (int i = 0; i < r; i++) {
+        int ix = i - (r - x->ndim), is = i - (r - (int)nv);
+        int64_t dx = ix >= 0 ? x->dims[ix] : 1, ds = is >= 0 ? v[is] : 1;
+        if (dx != ds && dx != 1 && ds != 1)
+            return ERR(MI_ERR_SHAPE, "'%s' %s cannot be expanded to the shape given", x->name, DIMS(x));
+        out[i] = dx == 1 ? ds : dx;
+    }
+    return set_out(g, n, 0, x->dtype, r, out);
+}
+
+static mi_status infer_range(mi_graph *g, const mi_node *n) {
+    const mi_tensor *s = mi__node_in(g, n, 0);
+    mi_status st;
+    if ((st = same_dtype(g, n, 0, 1)) != MI_OK || (st = same_dtype(g, n, 0, 2)) != MI_OK ||
+        (st = want_dtype(g, n, 0, NUMERIC)) != MI_OK)
+        return st;
+    for (int k = 0; k < 3; k++)
+        if (mi_tensor_numel(mi__node_in(g, n, k)) != 1) return ERR(MI_ERR_SHAPE, "input %d must be a scalar", k);
+    const void *vs = mi__tensor_value(g, n->inputs[0]), *vl = mi__tensor_value(g, n->inputs[1]),
+               *vd = mi__tensor_value(g, n->inputs[2]);
+    if (!vs || !vl || !vd)
+        return ERR(MI_ERR_UNSUPPORTED, "start, limit and delta must be known at load time (its output's size depends "
+                   "on them)");
+    double a, l, d;
+    if (s->dtype == MI_DTYPE_INT64 || s->dtype == MI_DTYPE_INT32) {
+        a = (double)mi_k_load_i((int)s->dtype, vs);
+        l = (double)mi_k_load_i((int)s->dtype, vl);
+        d = (double)mi_k_load_i((int)s->dtype, vd);
+    } else {
+        a = mi_k_load_f((int)s->dtype, vs);
+        l = mi_k_load_f((int)s->dtype, vl);
+        d = mi_k_load_f((int)s->dtype, vd);
+    }
+    if (d == 0.0) return ERR(MI_ERR_SHAPE, "delta is 0");
+    double c = ceil((l - a) / d);
+    if (!(c < 9.2e18)) return ERR(MI_ERR_OVERFLOW, "the range has too many elements");
+    int64_t out[1] = {c > 0 ? (int64_t)c : 0};
+    return set_out(g, n, 0, s->dtype, 1, out);
+}
+
+static mi_status infer_constant_of_shape(mi_graph *g, const mi_node *n) {
+    int64_t v[MI_MAX_DIMS];
+    size_t nv = 0;
+    mi_status st = mi__const_ints(g, n, 0, v, MI_MAX_DIMS, &nv);
+    if (st != MI_OK) return st;
+    const mi_attr *a = mi_node_attr(n, "value");
+    mi_dtype dt = MI_DTYPE_FLOAT;
+    if (a) {
+        if (a->type != MI_ATTR_TENSOR || a->tensor < 0)
+            return ERR(MI_ERR_GRAPH, "attribute 'value' must be a one-element tensor");
+        const mi_tensor *t = &g->tensors[a->tensor];
+        if (mi_tensor_numel(t) != 1) return ERR(MI_ERR_GRAPH, "attribute 'value' must have one element");
+        dt = t->dtype;
+    }
+    return set_out(g, n, 0, dt, (int)nv, v);
 }
 
 static mi_status infer_conv(mi_graph *g, const mi_node *n, const mi__conv_params *p) {
@@ -598,6 +780,22 @@ mi_status mi__infer_node(mi_graph *g, size_t i) {
     case MI_OP_UNSQUEEZE: return infer_squeeze(g, n, 1);
     case MI_OP_GATHER: return infer_gather(g, n, p.u.axis.axis);
     case MI_OP_CONCAT: return infer_concat(g, n, p.u.axis.axis);
+    case MI_OP_POW: case MI_OP_MIN: case MI_OP_MAX: case MI_OP_MOD: case MI_OP_EQUAL: case MI_OP_LESS:
+    case MI_OP_GREATER: case MI_OP_AND: case MI_OP_WHERE:
+        return infer_math(g, n);
+    case MI_OP_ERF: case MI_OP_SQRT: case MI_OP_RECIPROCAL: case MI_OP_TANH: case MI_OP_EXP: case MI_OP_LOG:
+        return same_as_input(g, n, FLOAT_ONLY);
+    case MI_OP_NEG: return same_as_input(g, n, NUMERIC);
+    case MI_OP_NOT:
+        if (mi__node_in(g, n, 0)->dtype != MI_DTYPE_BOOL) return ERR(MI_ERR_GRAPH, "input must be bool");
+        return same_as_input(g, n, ANY);
+    case MI_OP_TRILU: return same_as_input(g, n, ANY);
+    case MI_OP_LAYER_NORM: return infer_layer_norm(g, n, p.u.layer_norm.axis);
+    case MI_OP_REDUCE_SUM: return infer_reduce(g, n, &p.u.reduce, NUMERIC);
+    case MI_OP_REDUCE_MAX: return infer_reduce(g, n, &p.u.reduce, NUMERIC);
+    case MI_OP_EXPAND: case MI_OP_TILE: return infer_expand_tile(g, n);
+    case MI_OP_RANGE: return infer_range(g, n);
+    case MI_OP_CONSTANT_OF_SHAPE: return infer_constant_of_shape(g, n);
     default: return infer_misc(g, n, &p);
     }
 }

@@ -85,7 +85,8 @@ static int is_inplace_op(mi_op op) {
     switch (op) {
     case MI_OP_RELU: case MI_OP_CLIP: case MI_OP_SIGMOID: case MI_OP_HARD_SIGMOID:
     case MI_OP_HARD_SWISH: case MI_OP_BATCH_NORM: case MI_OP_ADD: case MI_OP_SUB:
-    case MI_OP_MUL: case MI_OP_DIV:
+    case MI_OP_MUL: case MI_OP_DIV: case MI_OP_ERF: case MI_OP_SQRT: case MI_OP_RECIPROCAL: case MI_OP_NEG:
+    case MI_OP_TANH: case MI_OP_EXP: case MI_OP_LOG: case MI_OP_POW: case MI_OP_MIN: case MI_OP_MAX: case MI_OP_MOD:
         return 1;
     default:
         return 0;
@@ -138,7 +139,7 @@ static int try_inplace(ctx *c, size_t k, int in, int out) {
     const mi_graph *g = a->g;
     const mi_tensor *x = mi_graph_tensor(g, (size_t)in), *y = mi_graph_tensor(g, (size_t)out);
     if (x->role != MI_ROLE_ACTIVATION || y->role != MI_ROLE_ACTIVATION || !same_shape(x, y) ||
-        !mi__same_storage(x, y))
+        x->dtype != y->dtype || !mi__same_storage(x, y))
         return 0;
     const mi__group *gi = &a->group[mi__lifetimes_find(a, in, NULL)];
     if (gi->fixed || gi->last_use > (int64_t)k || gi->has_concat) return 0;
@@ -251,7 +252,8 @@ static void decide(ctx *c) {
             continue;
         }
         if (!is_inplace_op(n->op)) continue;
-        int nin = (n->op == MI_OP_ADD || n->op == MI_OP_SUB || n->op == MI_OP_MUL || n->op == MI_OP_DIV) ? 2 : 1;
+        int nin = (n->op == MI_OP_ADD || n->op == MI_OP_SUB || n->op == MI_OP_MUL || n->op == MI_OP_DIV ||
+                   n->op == MI_OP_POW || n->op == MI_OP_MIN || n->op == MI_OP_MAX || n->op == MI_OP_MOD) ? 2 : 1;
         for (int i = 0; i < nin && i < n->ninputs; i++) {
             if (n->inputs[i] < 0) continue;
             if (nin == 2 && n->inputs[0] == n->inputs[1]) break; /* x op x: the input is read twice */

@@ -1,0 +1,239 @@
+/* The element math of the ops transformers brought (Erf, Sqrt, Reciprocal,
+ * Neg, Tanh, Exp, Log, Not; Pow, Min, Max, Mod, Equal, Less, Greater, And;
+ * Where), written once for every user: the CPU backend's kernels, constant
+ * folding at load (graph/fold.c) and the tests, over any stored dtype.
+ *
+ * Floats compute in fp32 (float16 and bfloat16 widened, rounded once on
+ * store), double in double, integers in int64 with wrap-around, as ONNX's
+ * reference does per type. Comparisons and And write bool (0 or 1).
+ *
+ * mi_k_nary runs one of them over up to three broadcast operands with an
+ * odometer (no division per element): plain C for the host; the CUDA
+ * kernels use the per-element functions (MI_HD) with their own indexing. */
+#ifndef MI_KERNELS_MATH_H
+#define MI_KERNELS_MATH_H
+
+#include "kernels/cast.h"
+
+enum {
+    MI_K_UN_NEG = 1, MI_K_UN_SQRT, MI_K_UN_RECIPROCAL, MI_K_UN_TANH, MI_K_UN_EXP, MI_K_UN_LOG, MI_K_UN_ERF,
+    MI_K_UN_NOT,
+    MI_K_BIN_POW = 32, MI_K_BIN_MIN, MI_K_BIN_MAX, MI_K_BIN_MOD, MI_K_BIN_FMOD, MI_K_BIN_EQUAL, MI_K_BIN_LESS,
+    MI_K_BIN_GREATER, MI_K_BIN_AND,
+    MI_K_WHERE = 64,
+};
+
+/* Whether op writes bool whatever its inputs are. */
+MI_HD static inline int mi_k_math_is_predicate(int op) {
+    return op == MI_K_UN_NOT || (op >= MI_K_BIN_EQUAL && op <= MI_K_BIN_AND);
+}
+
+MI_HD static inline float mi_k_unary_f32(int op, float x) {
+    switch (op) {
+    case MI_K_UN_NEG: return -x;
+    case MI_K_UN_SQRT: return sqrtf(x);
+    case MI_K_UN_RECIPROCAL: return 1.0f / x;
+    case MI_K_UN_TANH: return tanhf(x);
+    case MI_K_UN_EXP: return expf(x);
+    case MI_K_UN_LOG: return logf(x);
+    case MI_K_UN_ERF: return erff(x);
+    default: return x;
+    }
+}
+
+MI_HD static inline double mi_k_unary_f64(int op, double x) {
+    switch (op) {
+    case MI_K_UN_NEG: return -x;
+    case MI_K_UN_SQRT: return sqrt(x);
+    case MI_K_UN_RECIPROCAL: return 1.0 / x;
+    case MI_K_UN_TANH: return tanh(x);
+    case MI_K_UN_EXP: return exp(x);
+    case MI_K_UN_LOG: return log(x);
+    case MI_K_UN_ERF: return erf(x);
+    default: return x;
+    }
+}
+
+/* ONNX's Mod with fmod 0: the result takes the divisor's sign (Python). */
+MI_HD static inline double mi_k_mod_f64(double a, double b) {
+    double r = fmod(a, b);
+    if (r != 0.0 && ((r < 0.0) != (b < 0.0))) r += b;
+    return r;
+}
+
+MI_HD static inline float mi_k_binary_f32(int op, float a, float b) {
+    switch (op) {
+    case MI_K_BIN_POW: return powf(a, b);
+    case MI_K_BIN_MIN: return a != a || b != b ? a + b : (a < b ? a : b); /* NaN wins, as numpy */
+    case MI_K_BIN_MAX: return a != a || b != b ? a + b : (a > b ? a : b);
+    case MI_K_BIN_MOD: return (float)mi_k_mod_f64(a, b);
+    case MI_K_BIN_FMOD: return fmodf(a, b);
+    default: return 0.0f;
+    }
+}
+
+MI_HD static inline double mi_k_binary_f64(int op, double a, double b) {
+    switch (op) {
+    case MI_K_BIN_POW: return pow(a, b);
+    case MI_K_BIN_MIN: return a != a || b != b ? a + b : (a < b ? a : b);
+    case MI_K_BIN_MAX: return a != a || b != b ? a + b : (a > b ? a : b);
+    case MI_K_BIN_MOD: return mi_k_mod_f64(a, b);
+    case MI_K_BIN_FMOD: return fmod(a, b);
+    default: return 0.0;
+    }
+}
+
+/* Integers: Mod by 0 is 0 (ONNX leaves it undefined; no trap), Pow by
+ * repeated squaring (a negative exponent gives 0 but for |a| == 1). */
+MI_HD static inline int64_t mi_k_binary_i64(int op, int64_t a, int64_t b) {
+    switch (op) {
+    case MI_K_BIN_MIN: return a < b ? a : b;
+    case MI_K_BIN_MAX: return a > b ? a : b;
+    case MI_K_BIN_MOD: {
+        if (b == 0) return 0;
+        if (b == -1) return 0;
+        int64_t r = a % b;
+        if (r != 0 && ((r < 0) != (b < 0))) r += b;
+        return r;
+    }
+    case MI_K_BIN_FMOD: return b == 0 || b == -1 ? 0 : a % b;
+    case MI_K_BIN_POW: {
+        if (b < 0) return a == 1 ? 1 : a == -1 ? (b % 2 ? -1 : 1) : 0;
+        uint64_t r = 1, base = (uint64_t)a;
+        for (int64_t e = b; e > 0; e >>= 1) {
+            if (e & 1) r *= base;
+            base *= base;
+        }
+        return (int64_t)r;
+    }
+    default: return 0;
+    }
+}
+
+/* Comparisons on the values as double (exact for every stored integer
+ * up to 2^53, and int64 compared as integers when both are). */
+MI_HD static inline int mi_k_predicate(int op, double a, double b) {
+    switch (op) {
+    case MI_K_BIN_EQUAL: return a == b;
+    case MI_K_BIN_LESS: return a < b;
+    case MI_K_BIN_GREATER: return a > b;
+    case MI_K_BIN_AND: return a != 0.0 && b != 0.0;
+    default: return 0;
+    }
+}
+MI_HD static inline int mi_k_predicate_i64(int op, int64_t a, int64_t b) {
+    switch (op) {
+    case MI_K_BIN_EQUAL: return a == b;
+    case MI_K_BIN_LESS: return a < b;
+    case MI_K_BIN_GREATER: return a > b;
+    case MI_K_BIN_AND: return a != 0 && b != 0;
+    default: return 0;
+    }
+}
+
+static inline int mi_k_dt_is_int(int t) {
+    return t == MI_K_DT_INT64 || t == MI_K_DT_INT32 || t == MI_K_DT_INT16 || t == MI_K_DT_INT8 ||
+           t == MI_K_DT_UINT8 || t == MI_K_DT_UINT16 || t == MI_K_DT_BOOL;
+}
+
+/* ---- broadcast walks over up to three operands ---------------------------------- */
+
+/* Output dims and each operand's element strides (0 where broadcast),
+ * right-aligned at rank `ndim`. */
+typedef struct mi_k_nwalk {
+    int ndim, nops;
+    int64_t dims[MI_K_MAX_DIMS];
+    int64_t stride[3][MI_K_MAX_DIMS];
+} mi_k_nwalk;
+
+/* Operand k has rank ranks[k] and dims dims[k]; out has rank ndim and
+ * dims odims (their broadcast, already checked). */
+static inline void mi_k_nwalk_init(mi_k_nwalk *w, int nops, const int *ranks, const int64_t *const *dims, int ndim,
+                                   const int64_t *odims) {
+    w->ndim = ndim;
+    w->nops = nops;
+    for (int d = 0; d < ndim; d++) w->dims[d] = odims[d];
+    for (int k = 0; k < nops; k++) {
+        int64_t acc = 1;
+        for (int d = ndim - 1; d >= 0; d--) {
+            int i = d - (ndim - ranks[k]);
+            int64_t e = i >= 0 ? dims[k][i] : 1;
+            w->stride[k][d] = e == 1 ? 0 : acc;
+            acc *= e;
+        }
+    }
+}
+
+/* Elements [i0, i0 + count) of the output: the operands' element offsets
+ * at i0, advanced by an odometer. */
+typedef struct mi_k_nodo {
+    int64_t idx[MI_K_MAX_DIMS];
+    int64_t off[3];
+} mi_k_nodo;
+
+static inline void mi_k_nodo_start(const mi_k_nwalk *w, int64_t i0, mi_k_nodo *o) {
+    int64_t rest = i0;
+    o->off[0] = o->off[1] = o->off[2] = 0;
+    for (int d = w->ndim - 1; d >= 0; d--) {
+        o->idx[d] = w->dims[d] ? rest % w->dims[d] : 0;
+        rest = w->dims[d] ? rest / w->dims[d] : 0;
+        for (int k = 0; k < w->nops; k++) o->off[k] += o->idx[d] * w->stride[k][d];
+    }
+}
+
+static inline void mi_k_nodo_next(const mi_k_nwalk *w, mi_k_nodo *o) {
+    for (int d = w->ndim - 1; d >= 0; d--) {
+        for (int k = 0; k < w->nops; k++) o->off[k] += w->stride[k][d];
+        if (++o->idx[d] < w->dims[d]) return;
+        for (int k = 0; k < w->nops; k++) o->off[k] -= w->stride[k][d] * w->dims[d];
+        o->idx[d] = 0;
+    }
+}
+
+static inline int64_t mi_k_ld_i(int t, const void *p, int64_t i) {
+    return mi_k_load_i(t, (const char *)p + i * mi_k_dt_size(t));
+}
+static inline double mi_k_ld_d(int t, const void *p, int64_t i) {
+    if (mi_k_dt_is_int(t)) return (double)mi_k_ld_i(t, p, i);
+    return mi_k_load_f(t, (const char *)p + i * mi_k_dt_size(t));
+}
+
+/* Output elements [i0, i0 + count) of op over operands x[0..nops) of
+ * dtypes xt[] into y of dtype yt. Where: x[0] is the bool condition. */
+static inline void mi_k_nary(int op, const mi_k_nwalk *w, const void *const *x, const int *xt, void *y, int yt,
+                             int64_t i0, int64_t count) {
+    mi_k_nodo o;
+    mi_k_nodo_start(w, i0, &o);
+    char *yb = (char *)y;
+    int ys = mi_k_dt_size(yt);
+    for (int64_t i = i0; i < i0 + count; i++, mi_k_nodo_next(w, &o)) {
+        void *dst = yb + i * ys;
+        if (op == MI_K_WHERE) {
+            int c = mi_k_ld_i(xt[0], x[0], o.off[0]) != 0;
+            int k = c ? 1 : 2;
+            memcpy(dst, (const char *)x[k] + o.off[k] * mi_k_dt_size(xt[k]), (size_t)ys);
+        } else if (op < MI_K_BIN_POW) { /* unary */
+            if (op == MI_K_UN_NOT) *(uint8_t *)dst = mi_k_ld_i(xt[0], x[0], o.off[0]) == 0;
+            else if (yt == MI_K_DT_DOUBLE) mi_k_store_f(yt, dst, mi_k_unary_f64(op, mi_k_ld_d(xt[0], x[0], o.off[0])));
+            else if (mi_k_dt_is_int(yt)) mi_k_store_i(yt, dst, op == MI_K_UN_NEG ? (int64_t)(0u - (uint64_t)mi_k_ld_i(xt[0], x[0], o.off[0])) : 0);
+            else mi_k_store_f(yt, dst, mi_k_unary_f32(op, (float)mi_k_ld_d(xt[0], x[0], o.off[0])));
+        } else if (mi_k_math_is_predicate(op)) {
+            int r = mi_k_dt_is_int(xt[0]) && mi_k_dt_is_int(xt[1])
+                        ? mi_k_predicate_i64(op, mi_k_ld_i(xt[0], x[0], o.off[0]), mi_k_ld_i(xt[1], x[1], o.off[1]))
+                        : mi_k_predicate(op, mi_k_ld_d(xt[0], x[0], o.off[0]), mi_k_ld_d(xt[1], x[1], o.off[1]));
+            *(uint8_t *)dst = (uint8_t)r;
+        } else if (mi_k_dt_is_int(yt) && mi_k_dt_is_int(xt[1])) {
+            mi_k_store_i(yt, dst, mi_k_binary_i64(op, mi_k_ld_i(xt[0], x[0], o.off[0]), mi_k_ld_i(xt[1], x[1], o.off[1])));
+        } else if (mi_k_dt_is_int(yt)) { /* Pow of an integer by a float: in double, truncated */
+            double v = mi_k_binary_f64(op, mi_k_ld_d(xt[0], x[0], o.off[0]), mi_k_ld_d(xt[1], x[1], o.off[1]));
+            mi_k_store_i(yt, dst, v != v ? 0 : (int64_t)v);
+        } else if (yt == MI_K_DT_DOUBLE) {
+            mi_k_store_f(yt, dst, mi_k_binary_f64(op, mi_k_ld_d(xt[0], x[0], o.off[0]), mi_k_ld_d(xt[1], x[1], o.off[1])));
+        } else {
+            mi_k_store_f(yt, dst, mi_k_binary_f32(op, (float)mi_k_ld_d(xt[0], x[0], o.off[0]),
+                                                  (float)mi_k_ld_d(xt[1], x[1], o.off[1])));
+        }
+    }
+}
+
+#endif
