@@ -61,6 +61,7 @@ int64_t mi_node_attr_int(const mi_node *n, const char *name, int64_t dflt) {
     return core->node_attr_int(n, name, dflt);
 }
 int64_t mi_tensor_numel(const mi_tensor *t) { return core->tensor_numel(t); }
+const mi_attr *mi_node_attr(const mi_node *n, const char *name) { return core->node_attr(n, name); }
 int mi_tensor_storage_dims(const mi_tensor *t, int64_t *dims) { return core->tensor_storage_dims(t, dims); }
 int mi_tensor_storage_axis(const mi_tensor *t, int axis) { return core->tensor_storage_axis(t, axis); }
 int mi_tensor_layout_neutral(const mi_tensor *t) { return core->tensor_layout_neutral(t); }

@@ -711,6 +711,40 @@ static mi_tensor storage_view(const mi_tensor *t, mi_layout as) {
     return v;
 }
 
+int mi__cu_copy_tile(const mi_tensor *x, const mi_tensor *y, mi__k_copy *c) {
+    int64_t xs[MI_MAX_DIMS];
+    if (x->ndim * 2 > MI_MAX_DIMS) return 0;
+    packed_strides(x->ndim, x->dims, xs);
+    memset(c, 0, sizeof *c);
+    c->ndim = x->ndim * 2;
+    c->esize = (int)mi_dtype_size(x->dtype);
+    c->count = mi_tensor_numel(y);
+    for (int k = 0; k < x->ndim; k++) {
+        c->dims[2 * k] = x->dims[k] ? y->dims[k] / x->dims[k] : 0; /* the repeats */
+        c->dims[2 * k + 1] = x->dims[k];
+        c->sstr[2 * k] = 0;
+        c->sstr[2 * k + 1] = xs[k];
+    }
+    packed_strides(c->ndim, c->dims, c->dstr);
+    copy_simplify(c);
+    return 1;
+}
+
+void mi__cu_math_make(const mi_graph *g, const mi_node *n, mi_k_nwalk *w, int *xt, int *yt) {
+    const mi_tensor *y = mi_graph_tensor(g, (size_t)n->outputs[0]);
+    int ranks[3] = {0, 0, 0};
+    const int64_t *dims[3] = {NULL, NULL, NULL};
+    int nops = n->ninputs < 3 ? n->ninputs : 3;
+    for (int k = 0; k < nops; k++) {
+        const mi_tensor *t = mi__node_in(g, n, k);
+        ranks[k] = t->ndim;
+        dims[k] = t->dims;
+        xt[k] = (int)t->dtype;
+    }
+    *yt = (int)y->dtype;
+    mi_k_nwalk_init(w, nops, ranks, dims, y->ndim, y->dims);
+}
+
 void mi__cu_copy_relayout(const mi_tensor *x, const mi_tensor *y, mi__k_copy *c) {
     int perm[MI_MAX_DIMS];
     mi__relayout_perm(x, y, perm);

@@ -294,6 +294,12 @@ void mi__cu_copy_broadcast(const mi_tensor *src, int ndim, const int64_t *dims, 
 
 void mi__cu_pad_make(const mi_tensor *x, const mi_tensor *y, const mi__pad_params *p,
                      mi__k_pad *pad);
+/* Tile: x repeated into y, one strided copy over 2 x rank dims (each
+ * axis as [repeat, extent]); 0 when x's rank exceeds 4. */
+int mi__cu_copy_tile(const mi_tensor *x, const mi_tensor *y, mi__k_copy *c);
+/* The element math of kernels/math.h over node n's inputs (up to 3) into
+ * its output: the broadcast walk and the dtypes. */
+void mi__cu_math_make(const mi_graph *g, const mi_node *n, mi_k_nwalk *w, int *xt, int *yt);
 /* Relayout: x's bytes into y's layout (same dims), one strided copy. */
 void mi__cu_copy_relayout(const mi_tensor *x, const mi_tensor *y, mi__k_copy *c);
 /* Concat (split 0) or Split (1) in the tensors' storage order: whole, the

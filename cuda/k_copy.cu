@@ -45,6 +45,22 @@ __global__ void splat_kernel(T *dst, T v, int64_t n) {
     MI__K_FOR(i, n) dst[i] = v;
 }
 
+// Trilu: the band kept, the rest zero (y may be x).
+template <typename T>
+__global__ void trilu_kernel(const T *src, T *dst, int64_t rows, int64_t cols, int64_t k, int upper, int64_t n) {
+    MI__K_FOR(i, n) {
+        int64_t c = i % cols, r = (i / cols) % rows;
+        int keep = upper ? c - r >= k : c - r <= k;
+        dst[i] = keep ? src[i] : T(0);
+    }
+}
+
+template <typename T>
+cudaError_t trilu_t(const void *src, void *dst, int64_t rows, int64_t cols, int64_t k, int upper, int64_t n,
+                    cudaStream_t s) {
+    MI__K_LAUNCH(trilu_kernel<T>, n, s, (const T *)src, (T *)dst, rows, cols, k, upper, n);
+}
+
 template <typename T>
 cudaError_t copy_t(const void *src, void *dst, const mi__k_copy &c, cudaStream_t s) {
     MI__K_LAUNCH(copy_kernel<T>, c.count, s, (const T *)src, (T *)dst, c);
@@ -124,6 +140,18 @@ extern "C" cudaError_t mi__k_launch_fill(void *dst, const void *bytes, size_t n,
     return cudaSuccess;
 }
 
+extern "C" cudaError_t mi__k_launch_trilu(const void *src, void *dst, int esize, int64_t rows, int64_t cols, int64_t k,
+                                          int upper, int64_t n, cudaStream_t s) {
+    if (rows < 1 || cols < 1) return n == 0 ? cudaSuccess : cudaErrorInvalidValue;
+    switch (esize) {
+    case 1: return trilu_t<uint8_t>(src, dst, rows, cols, k, upper, n, s);
+    case 2: return trilu_t<uint16_t>(src, dst, rows, cols, k, upper, n, s);
+    case 4: return trilu_t<uint32_t>(src, dst, rows, cols, k, upper, n, s);
+    case 8: return trilu_t<uint64_t>(src, dst, rows, cols, k, upper, n, s);
+    default: return cudaErrorInvalidValue;
+    }
+}
+
 extern "C" cudaError_t mi__k_launch_splat(void *dst, uint64_t value, int esize, int64_t n, cudaStream_t s) {
     switch (esize) {
     case 1: return splat_t<uint8_t>(dst, value, n, s);
@@ -153,6 +181,7 @@ extern "C" cudaError_t mi__k_copy_local_bytes(size_t *bytes) {
         (e = mi__k_local_bytes((gather_kernel<uint64_t, int32_t>), bytes)) ||
         (e = mi__k_local_bytes((gather_kernel<uint64_t, int64_t>), bytes)) ||
         (e = mi__k_local_bytes(fill_kernel, bytes)) ||
+        (e = mi__k_local_bytes(trilu_kernel<uint32_t>, bytes)) ||
         (e = mi__k_local_bytes(splat_kernel<uint8_t>, bytes)) ||
         (e = mi__k_local_bytes(splat_kernel<uint16_t>, bytes)) ||
         (e = mi__k_local_bytes(splat_kernel<uint32_t>, bytes)) ||

@@ -8,6 +8,7 @@
 #define MI_CUDA_KERNELS_H
 
 #include "index_math.h"
+#include "kernels/math.h"
 
 #include <cuda_runtime_api.h>
 #include <stddef.h>
@@ -32,6 +33,7 @@ cudaError_t mi__k_copy_local_bytes(size_t *bytes);
 cudaError_t mi__k_norm_local_bytes(size_t *bytes);
 cudaError_t mi__k_pool_local_bytes(size_t *bytes);
 cudaError_t mi__k_reduce_local_bytes(size_t *bytes);
+cudaError_t mi__k_math_local_bytes(size_t *bytes);
 
 /* ---- k_activation.cu ---------------------------------------------------------------- */
 
@@ -70,6 +72,9 @@ cudaError_t mi__k_launch_gather(const void *data, const void *indices, void *dst
 /* Writes n host bytes to dst through kernel parameters (no staging
  * buffer, no pageable copy: safe inside a CUDA Graph capture). */
 cudaError_t mi__k_launch_fill(void *dst, const void *bytes, size_t n, cudaStream_t s);
+/* Trilu over n elements of [.., rows, cols] (esize bytes each); dst may be src. */
+cudaError_t mi__k_launch_trilu(const void *src, void *dst, int esize, int64_t rows, int64_t cols, int64_t k,
+                               int upper, int64_t n, cudaStream_t s);
 /* n elements of value (esize bytes, little-endian in the low bytes). */
 cudaError_t mi__k_launch_splat(void *dst, uint64_t value, int esize, int64_t n, cudaStream_t s);
 
@@ -77,11 +82,26 @@ cudaError_t mi__k_launch_splat(void *dst, uint64_t value, int esize, int64_t n, 
 
 cudaError_t mi__k_launch_cast(int from, int to, const void *x, void *y, int64_t n, cudaStream_t s);
 
+/* ---- k_math.cu --------------------------------------------------------------------------------- */
+
+/* y[i] = kernels/math.h's op over w.nops broadcast operands x[k] of dtypes
+ * xt[k] (Where: x[0] the bool condition), for i in [0, n). y may be an
+ * operand of its own shape (each element read before it is written). */
+cudaError_t mi__k_launch_math(int op, mi_k_nwalk w, const void *const *x, const int *xt, void *y, int yt, int64_t n,
+                              cudaStream_t s);
+/* LayerNormalization over rows of `inner` elements of dtype dt (float,
+ * float16, bfloat16); bias, mean_out and inv_out may be NULL. */
+cudaError_t mi__k_launch_layer_norm(int dt, const void *x, const void *scale, const void *bias, void *y,
+                                    float *mean_out, float *inv_out, int64_t rows, int64_t inner, float eps,
+                                    cudaStream_t s);
+
 /* ---- k_reduce.cu ----------------------------------------------------------------------------- */
 
-/* ReduceMean and GlobalAveragePool: one warp per output element, summed
- * in fp32; x and y of dtype dt (float, float16, bfloat16). */
-cudaError_t mi__k_launch_reduce_mean(int dt, const void *x, void *y, mi__k_reduce r, cudaStream_t s);
+/* ReduceMean (mode MI__K_REDUCE_MEAN), ReduceSum, ReduceMax and
+ * GlobalAveragePool: one warp per output element, in fp32; x and y of
+ * dtype dt (float, float16, bfloat16). */
+enum { MI__K_REDUCE_MEAN = 0, MI__K_REDUCE_SUM = 1, MI__K_REDUCE_MAX = 2 };
+cudaError_t mi__k_launch_reduce(int dt, int mode, const void *x, void *y, mi__k_reduce r, cudaStream_t s);
 
 /* ---- k_pool.cu -------------------------------------------------------------------------------- */
 

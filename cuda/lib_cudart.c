@@ -101,7 +101,7 @@ mi_status mi__cu_rt_kernels_stack(size_t *bytes) {
     if ((st = RT(mi__k_activation_local_bytes(bytes), NULL)) || (st = RT(mi__k_binary_local_bytes(bytes), NULL)) ||
         (st = RT(mi__k_cast_local_bytes(bytes), NULL)) || (st = RT(mi__k_copy_local_bytes(bytes), NULL)) ||
         (st = RT(mi__k_norm_local_bytes(bytes), NULL)) || (st = RT(mi__k_pool_local_bytes(bytes), NULL)) ||
-        (st = RT(mi__k_reduce_local_bytes(bytes), NULL)))
+        (st = RT(mi__k_reduce_local_bytes(bytes), NULL)) || (st = RT(mi__k_math_local_bytes(bytes), NULL)))
         return st;
     return MI_OK;
 }

@@ -335,6 +335,104 @@ static mi_status prepare_cast(const mi_graph *g, const mi_node *n, mi__cu_node *
     return MI_OK;
 }
 
+/* kernels/math.h's element ops: one kernel, any stored dtype. Min and
+ * Max take one or two inputs here (exporters give two). */
+static mi_status prepare_math(const mi_graph *g, const mi_node *n, mi__cu_node *cn) {
+    const mi_tensor *y = out_t(g, n, 0);
+    if (n->ninputs > 3 || ((n->op == MI_OP_MIN || n->op == MI_OP_MAX) && n->ninputs > 2))
+        return mi__cu_node_error(n, MI_ERR_UNSUPPORTED, "%d inputs; the CUDA backend runs %s on at most two",
+                                 n->ninputs, mi_op_name(n->op));
+    if ((n->op == MI_OP_MIN || n->op == MI_OP_MAX) && n->ninputs == 1) {
+        cn->kind = MI__CU_K_VIEW_COPY;
+        return MI_OK;
+    }
+    for (int k = 0; k < n->ninputs; k++)
+        if (!mi__node_in(g, n, k)) return mi__cu_node_error(n, MI_ERR_GRAPH, "input %d is missing", k);
+    cn->kind = MI__CU_K_MATH;
+    cn->u.math.op = mi__op_math(n->op, cn->p.u.mod.fmod);
+    cn->u.math.n = mi_tensor_numel(y);
+    mi__cu_math_make(g, n, &cn->u.math.w, cn->u.math.xt, &cn->u.math.yt);
+    return MI_OK;
+}
+
+static mi_status prepare_layer_norm(const mi_graph *g, const mi_node *n, mi__cu_node *cn) {
+    const mi_tensor *x = mi__node_in(g, n, 0);
+    mi_status st = want_float(g, n, n->ninputs);
+    if (st) return st;
+    cn->kind = MI__CU_K_LAYER_NORM;
+    cn->u.layer_norm.rows = cn->u.layer_norm.inner = 1;
+    for (int k = 0; k < x->ndim; k++) {
+        if (k < cn->p.u.layer_norm.axis) cn->u.layer_norm.rows *= x->dims[k];
+        else cn->u.layer_norm.inner *= x->dims[k];
+    }
+    cn->u.layer_norm.eps = cn->p.u.layer_norm.epsilon;
+    return MI_OK;
+}
+
+/* Expand (a broadcast copy), Tile (a copy over [repeat, extent] axes). */
+static mi_status prepare_expand_tile(const mi_graph *g, const mi_node *n, mi__cu_node *cn) {
+    const mi_tensor *x = mi__node_in(g, n, 0), *y = out_t(g, n, 0);
+    if (mi_dtype_size(x->dtype) == 0 || mi_dtype_size(x->dtype) > 8)
+        return mi__cu_node_error(n, MI_ERR_UNSUPPORTED, "dtype %s", mi_dtype_name(x->dtype));
+    cn->kind = MI__CU_K_STRIDED;
+    if (n->op == MI_OP_EXPAND) {
+        mi__cu_copy_broadcast(x, y->ndim, y->dims, &cn->u.copy);
+        return MI_OK;
+    }
+    if (!mi__cu_copy_tile(x, y, &cn->u.copy))
+        return mi__cu_node_error(n, MI_ERR_UNSUPPORTED, "Tile of rank %d; the CUDA backend tiles rank 4 at most",
+                                 x->ndim);
+    return MI_OK;
+}
+
+static mi_status prepare_trilu(const mi_graph *g, const mi_node *n, mi__cu_node *cn) {
+    const mi_tensor *x = mi__node_in(g, n, 0), *kt = mi__node_in(g, n, 1);
+    if (x->ndim < 2) return mi__cu_node_error(n, MI_ERR_SHAPE, "the input must have rank >= 2");
+    cn->kind = MI__CU_K_TRILU;
+    cn->u.trilu.rows = x->dims[x->ndim - 2];
+    cn->u.trilu.cols = x->dims[x->ndim - 1];
+    cn->u.trilu.n = mi_tensor_numel(x);
+    cn->u.trilu.upper = cn->p.u.trilu.upper;
+    cn->u.trilu.esize = (int)mi_dtype_size(x->dtype);
+    if (kt) {
+        const void *v = mi__graph_value(g, n->inputs[1]);
+        if (!v) return mi__cu_node_error(n, MI_ERR_UNSUPPORTED, "k must be known at load time");
+        cn->u.trilu.k = mi_k_load_i((int)kt->dtype, v);
+    }
+    return MI_OK;
+}
+
+/* Range and ConstantOfShape (when folding is off): their values are known
+ * at load (shape inference needs them), filled like a Constant. */
+static mi_status prepare_values(const mi_graph *g, const mi_node *n, mi__cu_node *cn) {
+    const mi_tensor *y = out_t(g, n, 0);
+    size_t es = mi_dtype_size(y->dtype);
+    int64_t count = mi_tensor_numel(y);
+    cn->kind = MI__CU_K_BYTES;
+    cn->u.bytes.n = y->nbytes;
+    if (!(cn->u.bytes.own = mi__malloc(y->nbytes ? y->nbytes : 1)))
+        return mi__cu_node_error(n, MI_ERR_NO_MEMORY, "%zu bytes of values", y->nbytes);
+    cn->u.bytes.data = cn->u.bytes.own;
+    char *d = cn->u.bytes.own;
+    if (n->op == MI_OP_CONSTANT_OF_SHAPE) {
+        const mi_attr *a = mi_node_attr(n, "value");
+        const void *v = a && a->tensor >= 0 ? mi__graph_value(g, a->tensor) : NULL;
+        for (int64_t i = 0; i < count; i++) {
+            if (v) memcpy(d + (size_t)i * es, v, es);
+            else memset(d + (size_t)i * es, 0, es);
+        }
+        return MI_OK;
+    }
+    const void *v0 = mi__graph_value(g, n->inputs[0]), *vd = mi__graph_value(g, n->inputs[2]);
+    if (!v0 || !vd) return mi__cu_node_error(n, MI_ERR_UNSUPPORTED, "start and delta must be known at load time");
+    int dt = (int)y->dtype;
+    for (int64_t i = 0; i < count; i++) {
+        if (mi_k_dt_is_int(dt)) mi_k_store_i(dt, d + (size_t)i * es, mi_k_load_i(dt, v0) + i * mi_k_load_i(dt, vd));
+        else mi_k_store_f(dt, d + (size_t)i * es, mi_k_load_f(dt, v0) + (double)i * mi_k_load_f(dt, vd));
+    }
+    return MI_OK;
+}
+
 /* The layout pass's conversions: one strided copy. */
 static mi_status prepare_relayout(const mi_graph *g, const mi_node *n, mi__cu_node *cn) {
     const mi_tensor *x = mi__node_in(g, n, 0), *y = out_t(g, n, 0);
@@ -382,6 +480,15 @@ static mi_status prepare_dispatch(mi__cu_backend *cb, const mi_backend_options *
     case MI_OP_SOFTMAX: return prepare_softmax(g, n, cn);
     case MI_OP_CAST: return prepare_cast(g, n, cn);
     case MI_OP_RELAYOUT: return prepare_relayout(g, n, cn);
+    case MI_OP_ERF: case MI_OP_POW: case MI_OP_SQRT: case MI_OP_RECIPROCAL: case MI_OP_NEG: case MI_OP_TANH:
+    case MI_OP_EXP: case MI_OP_LOG: case MI_OP_WHERE: case MI_OP_EQUAL: case MI_OP_LESS: case MI_OP_GREATER:
+    case MI_OP_NOT: case MI_OP_AND: case MI_OP_MOD: case MI_OP_MIN: case MI_OP_MAX:
+        return prepare_math(g, n, cn);
+    case MI_OP_LAYER_NORM: return prepare_layer_norm(g, n, cn);
+    case MI_OP_REDUCE_SUM: case MI_OP_REDUCE_MAX: return prepare_reduce(g, n, cn);
+    case MI_OP_EXPAND: case MI_OP_TILE: return prepare_expand_tile(g, n, cn);
+    case MI_OP_TRILU: return prepare_trilu(g, n, cn);
+    case MI_OP_RANGE: case MI_OP_CONSTANT_OF_SHAPE: return prepare_values(g, n, cn);
     default:
         return mi__cu_node_error(n, MI_ERR_UNSUPPORTED, "the CUDA backend has no kernel for %s",
                                  mi_op_name(n->op));
@@ -614,7 +721,31 @@ static mi_status dispatch(const call *c) {
         if (cn->u.pool.use_cudnn) return mi__cu_dnn_pool_run(c->cx->dnn, n, cn->dnn, x, y);
         return mi__cu_rt_launch(mi__k_launch_pool(cn->dtype, x, y, cn->u.pool.k, c->s), n, "pool");
     case MI__CU_K_REDUCE:
-        return mi__cu_rt_launch(mi__k_launch_reduce_mean(cn->dtype, x, y, cn->u.reduce, c->s), n, "reduce");
+        return mi__cu_rt_launch(mi__k_launch_reduce(cn->dtype, n->op == MI_OP_REDUCE_SUM   ? MI__K_REDUCE_SUM
+                                                           : n->op == MI_OP_REDUCE_MAX ? MI__K_REDUCE_MAX
+                                                                                       : MI__K_REDUCE_MEAN,
+                                                    x, y, cn->u.reduce, c->s),
+                                n, "reduce");
+    case MI__CU_K_MATH: {
+        const void *xs[3] = {x, in(c, 1), in(c, 2)};
+        for (int k = 1; k < cn->u.math.w.nops; k++)
+            if (!xs[k]) return mi__cu_node_error(n, MI_ERR_INVALID_ARG, "input %d has no memory", k);
+        return mi__cu_rt_launch(mi__k_launch_math(cn->u.math.op, cn->u.math.w, xs, cn->u.math.xt, y, cn->u.math.yt,
+                                                  cn->u.math.n, c->s),
+                                n, "element math");
+    }
+    case MI__CU_K_LAYER_NORM: {
+        const void *scale = in(c, 1), *bias = in(c, 2);
+        if (!scale) return mi__cu_node_error(n, MI_ERR_INVALID_ARG, "the scale has no memory");
+        return mi__cu_rt_launch(mi__k_launch_layer_norm(cn->dtype, x, scale, bias, y, out(c, 1), out(c, 2),
+                                                        cn->u.layer_norm.rows, cn->u.layer_norm.inner,
+                                                        cn->u.layer_norm.eps, c->s),
+                                n, "layer norm");
+    }
+    case MI__CU_K_TRILU:
+        return mi__cu_rt_launch(mi__k_launch_trilu(x, y, cn->u.trilu.esize, cn->u.trilu.rows, cn->u.trilu.cols,
+                                                   cn->u.trilu.k, cn->u.trilu.upper, cn->u.trilu.n, c->s),
+                                n, "trilu");
     case MI__CU_K_RELAYOUT: return copy_plan(c, x, y, &cn->u.relayout);
     case MI__CU_K_PAD: return mi__cu_rt_launch(mi__k_launch_pad(x, y, cn->u.pad, c->s), n, "pad");
     case MI__CU_K_BATCH_NORM: return run_batch_norm(c);

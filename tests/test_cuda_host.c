@@ -1239,3 +1239,46 @@ Test(cuda_host, handles_only_for_the_libraries_a_model_calls) {
     cr_assert_eq(mi__cu_op_libs(MI_OP_RELU, 0), 0);
     cr_assert_eq(mi__cu_op_libs(MI_OP_RELAYOUT, 0), 0);
 }
+
+/* ---- the transformers' ops --------------------------------------------------------------------- */
+
+Test(cuda_host, tile_plan_repeats_each_axis) {
+    mi_tensor x = tensor(2, D(2, 3)), y = tensor(2, D(4, 6));
+    mi__k_copy c;
+    cr_assert(mi__cu_copy_tile(&x, &y, &c));
+    float src[6], dst[24];
+    for (int i = 0; i < 6; i++) src[i] = (float)i;
+    run_copy(&c, src, dst);
+    for (int r = 0; r < 4; r++)
+        for (int col = 0; col < 6; col++)
+            cr_assert_float_eq(dst[r * 6 + col], src[(r % 2) * 3 + col % 3], 0.0f, "[%d][%d]", r, col);
+    mi_tensor big = tensor(5, D(1, 1, 1, 1, 2)), bigy = tensor(5, D(1, 1, 1, 1, 4));
+    cr_assert_not(mi__cu_copy_tile(&big, &bigy, &c), "rank 5 needs 10 copy dims");
+}
+
+/* The kernel's offsets (a division per dim) are the host loop's (an
+ * odometer) for a three-way broadcast, so both run mi_k_nary_elem on the
+ * same elements. */
+Test(cuda_host, math_offsets_match_the_host_walk) {
+    const int64_t c[4] = {2, 1, 4, 1}, a[3] = {3, 1, 1}, b[4] = {1, 3, 1, 5}, out[4] = {2, 3, 4, 5};
+    int ranks[3] = {4, 3, 4};
+    const int64_t *dims[3] = {c, a, b};
+    mi_k_nwalk w;
+    mi_k_nwalk_init(&w, 3, ranks, dims, 4, out);
+    mi_k_nodo o;
+    mi_k_nodo_start(&w, 0, &o);
+    for (int64_t i = 0; i < 120; i++, mi_k_nodo_next(&w, &o)) {
+        int64_t off[3];
+        mi_k_nwalk_offsets(&w, i, off);
+        for (int k = 0; k < 3; k++) cr_assert_eq(off[k], o.off[k], "element %lld operand %d", (long long)i, k);
+        int64_t n = i / 60, ch = (i / 20) % 3, h = (i / 5) % 4, wd = i % 5;
+        cr_assert_eq(off[0], n * 4 + h);
+        cr_assert_eq(off[1], ch);
+        cr_assert_eq(off[2], ch * 5 + wd);
+    }
+    /* From the middle, as a task starts. */
+    mi_k_nodo_start(&w, 77, &o);
+    int64_t off[3];
+    mi_k_nwalk_offsets(&w, 77, off);
+    cr_assert(off[0] == o.off[0] && off[1] == o.off[1] && off[2] == o.off[2]);
+}

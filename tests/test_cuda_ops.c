@@ -798,3 +798,75 @@ Test(cuda_ops_half, moves) {
 }
 Test(cuda_ops_half, reduce_mean) { run_half_case(b_reduce, 0, 0); }
 Test(cuda_ops_half, small_net_cuda_graph) { run_half_case(b_small_net, 0, 1); }
+
+/* ---- the transformers' ops ------------------------------------------------------------------ */
+
+/* LayerNormalization, the exact GELU (Erf), the tanh GELU (Pow, Tanh), a
+ * causal mask (Where on a Trilu-made bool, via Equal), Sqrt, Exp, Log of
+ * positives, Reciprocal, Neg, Min, Max, Mod, ReduceSum/ReduceMax, Expand,
+ * Tile, the attention MatMuls and Softmax over the last axis. */
+static void b_transformer_ops(gb *b) {
+    static float scale[16], bias[16], half[1] = {0.5f}, one[1] = {1.0f}, three[1] = {3.0f}, c1[1] = {0.044715f},
+                 rt2[1] = {1.41421356f}, ninf[1] = {-30000.0f}, ones[64];
+    for (int i = 0; i < 16; i++) {
+        scale[i] = 1.0f + 0.05f * (float)i;
+        bias[i] = 0.01f * (float)(i - 8);
+    }
+    for (int i = 0; i < 64; i++) ones[i] = 1.0f;
+    gb_init(b, 17);
+    gb_input(b, "x", MI_DTYPE_FLOAT, 3, D(2, 8, 16));
+    gb_weight(b, "scale", MI_DTYPE_FLOAT, 1, D(16), scale);
+    gb_weight(b, "bias", MI_DTYPE_FLOAT, 1, D(16), bias);
+    gb_weight(b, "half", MI_DTYPE_FLOAT, 0, NULL, half);
+    gb_weight(b, "one", MI_DTYPE_FLOAT, 0, NULL, one);
+    gb_weight(b, "three", MI_DTYPE_FLOAT, 0, NULL, three);
+    gb_weight(b, "c1", MI_DTYPE_FLOAT, 0, NULL, c1);
+    gb_weight(b, "rt2", MI_DTYPE_FLOAT, 0, NULL, rt2);
+    gb_weight(b, "ninf", MI_DTYPE_FLOAT, 0, NULL, ninf);
+    gb_weight(b, "ones", MI_DTYPE_FLOAT, 2, D(8, 8), ones);
+    gb_ints(b, "k0", 1, (const int64_t[]){0});
+    gb_ints(b, "axes", 1, (const int64_t[]){-1});
+    gb_ints(b, "tile", 3, (const int64_t[]){1, 1, 2});
+    gb_ints(b, "shape", 3, (const int64_t[]){2, 8, 16});
+    gb_node(b, "LayerNormalization", "ln", "x,scale,bias", "l", A(AI("axis", -1), AF("epsilon", 1e-5f)));
+    /* exact GELU: x * 0.5 * (1 + erf(x / sqrt 2)) */
+    gb_node(b, "Div", "d", "l,rt2", "ld", NOATTR);
+    gb_node(b, "Erf", "erf", "ld", "le", NOATTR);
+    gb_node(b, "Add", "a1", "le,one", "la", NOATTR);
+    gb_node(b, "Mul", "m1", "l,la", "lm", NOATTR);
+    gb_node(b, "Mul", "m2", "lm,half", "g1", NOATTR);
+    /* tanh GELU pieces: x + 0.044715 x^3 through Pow and Tanh */
+    gb_node(b, "Pow", "pow", "g1,three", "p3", NOATTR);
+    gb_node(b, "Mul", "m3", "p3,c1", "pc", NOATTR);
+    gb_node(b, "Add", "a2", "g1,pc", "pa", NOATTR);
+    gb_node(b, "Tanh", "tanh", "pa", "t", NOATTR);
+    /* attention with a causal mask */
+    gb_node(b, "Transpose", "tr", "t", "tt", A(AINTS("perm", 0, 2, 1)));
+    gb_node(b, "MatMul", "qk", "t,tt", "s", NOATTR);
+    gb_node(b, "Trilu", "tri", "ones,k0", "low", A(AI("upper", 0)));
+    gb_node(b, "Equal", "eq", "low,one", "keep", NOATTR);
+    gb_node(b, "Where", "mask", "keep,s,ninf", "sm", NOATTR);
+    gb_node(b, "Softmax", "soft", "sm", "pr", A(AI("axis", -1)));
+    gb_node(b, "MatMul", "pv", "pr,t", "o", NOATTR);
+    /* the rest of the element math */
+    gb_node(b, "Exp", "exp", "o", "e", NOATTR);
+    gb_node(b, "Log", "log", "e", "lg", NOATTR);
+    gb_node(b, "Sqrt", "sqrt", "e", "sq", NOATTR);
+    gb_node(b, "Reciprocal", "rec", "sq", "rc", NOATTR);
+    gb_node(b, "Neg", "neg", "rc", "ng", NOATTR);
+    gb_node(b, "Min", "min", "lg,ng", "mn", NOATTR);
+    gb_node(b, "Max", "max", "mn,o", "mx", NOATTR);
+    gb_node(b, "Mod", "mod", "mx,three", "md", A(AI("fmod", 1)));
+    gb_node(b, "ReduceSum", "rsum", "md,axes", "rs", A(AI("keepdims", 1)));
+    gb_node(b, "ReduceMax", "rmax", "md", "rm", A(AINTS("axes", 1), AI("keepdims", 1)));
+    gb_node(b, "Add", "a3", "rs,rm", "ra", NOATTR);
+    gb_node(b, "Expand", "exp2", "ra,shape", "ex", NOATTR);
+    gb_node(b, "Tile", "tile", "ex,tile", "y", NOATTR);
+    gb_output(b, "y");
+}
+Test(cuda_ops, transformer_ops) { run_case(b_transformer_ops, 1e-4); }
+Test(cuda_ops_half, transformer_ops) { run_half_case(b_transformer_ops, 0, 0); }
+Test(cuda_ops, transformer_ops_cuda_graph) {
+    ops_case c = {b_transformer_ops, 1, 1e-4, 1, NULL, NULL, MI_PRECISION_FP32, 0};
+    compare(&c);
+}

@@ -131,7 +131,7 @@ MI_HD static inline int mi_k_predicate_i64(int op, int64_t a, int64_t b) {
     }
 }
 
-static inline int mi_k_dt_is_int(int t) {
+MI_HD static inline int mi_k_dt_is_int(int t) {
     return t == MI_K_DT_INT64 || t == MI_K_DT_INT32 || t == MI_K_DT_INT16 || t == MI_K_DT_INT8 ||
            t == MI_K_DT_UINT8 || t == MI_K_DT_UINT16 || t == MI_K_DT_BOOL;
 }
@@ -190,12 +190,57 @@ static inline void mi_k_nodo_next(const mi_k_nwalk *w, mi_k_nodo *o) {
     }
 }
 
-static inline int64_t mi_k_ld_i(int t, const void *p, int64_t i) {
+MI_HD static inline int64_t mi_k_ld_i(int t, const void *p, int64_t i) {
     return mi_k_load_i(t, (const char *)p + i * mi_k_dt_size(t));
 }
-static inline double mi_k_ld_d(int t, const void *p, int64_t i) {
+MI_HD static inline double mi_k_ld_d(int t, const void *p, int64_t i) {
     if (mi_k_dt_is_int(t)) return (double)mi_k_ld_i(t, p, i);
     return mi_k_load_f(t, (const char *)p + i * mi_k_dt_size(t));
+}
+
+/* Output element i of op: operand k at its element offset off[k]. The one
+ * definition of every op's element, for the host loop below and the CUDA
+ * kernel alike. */
+MI_HD static inline void mi_k_nary_elem(int op, const void *const *x, const int *xt, const int64_t *off, void *y,
+                                        int yt, int64_t i) {
+    int ys = mi_k_dt_size(yt);
+    void *dst = (char *)y + i * ys;
+    if (op == MI_K_WHERE) {
+        int k = mi_k_ld_i(xt[0], x[0], off[0]) != 0 ? 1 : 2;
+        memcpy(dst, (const char *)x[k] + off[k] * mi_k_dt_size(xt[k]), (size_t)ys);
+    } else if (op < MI_K_BIN_POW) { /* unary */
+        if (op == MI_K_UN_NOT) *(uint8_t *)dst = mi_k_ld_i(xt[0], x[0], off[0]) == 0;
+        else if (yt == MI_K_DT_DOUBLE) mi_k_store_f(yt, dst, mi_k_unary_f64(op, mi_k_ld_d(xt[0], x[0], off[0])));
+        else if (mi_k_dt_is_int(yt))
+            mi_k_store_i(yt, dst, op == MI_K_UN_NEG ? (int64_t)(0u - (uint64_t)mi_k_ld_i(xt[0], x[0], off[0])) : 0);
+        else mi_k_store_f(yt, dst, mi_k_unary_f32(op, (float)mi_k_ld_d(xt[0], x[0], off[0])));
+    } else if (mi_k_math_is_predicate(op)) {
+        int r = mi_k_dt_is_int(xt[0]) && mi_k_dt_is_int(xt[1])
+                    ? mi_k_predicate_i64(op, mi_k_ld_i(xt[0], x[0], off[0]), mi_k_ld_i(xt[1], x[1], off[1]))
+                    : mi_k_predicate(op, mi_k_ld_d(xt[0], x[0], off[0]), mi_k_ld_d(xt[1], x[1], off[1]));
+        *(uint8_t *)dst = (uint8_t)r;
+    } else if (mi_k_dt_is_int(yt) && mi_k_dt_is_int(xt[1])) {
+        mi_k_store_i(yt, dst, mi_k_binary_i64(op, mi_k_ld_i(xt[0], x[0], off[0]), mi_k_ld_i(xt[1], x[1], off[1])));
+    } else if (mi_k_dt_is_int(yt)) { /* Pow of an integer by a float: in double, truncated */
+        double v = mi_k_binary_f64(op, mi_k_ld_d(xt[0], x[0], off[0]), mi_k_ld_d(xt[1], x[1], off[1]));
+        mi_k_store_i(yt, dst, v != v ? 0 : (int64_t)v);
+    } else if (yt == MI_K_DT_DOUBLE) {
+        mi_k_store_f(yt, dst, mi_k_binary_f64(op, mi_k_ld_d(xt[0], x[0], off[0]), mi_k_ld_d(xt[1], x[1], off[1])));
+    } else {
+        mi_k_store_f(yt, dst, mi_k_binary_f32(op, (float)mi_k_ld_d(xt[0], x[0], off[0]),
+                                              (float)mi_k_ld_d(xt[1], x[1], off[1])));
+    }
+}
+
+/* Element offsets of output element i in each operand (a division per
+ * dim: the CUDA kernel's way; the host loop walks an odometer). */
+MI_HD static inline void mi_k_nwalk_offsets(const mi_k_nwalk *w, int64_t i, int64_t *off) {
+    off[0] = off[1] = off[2] = 0;
+    for (int d = w->ndim - 1; d >= 0; d--) {
+        int64_t id = w->dims[d] ? i % w->dims[d] : 0;
+        i = w->dims[d] ? i / w->dims[d] : 0;
+        for (int k = 0; k < w->nops; k++) off[k] += id * w->stride[k][d];
+    }
 }
 
 /* Output elements [i0, i0 + count) of op over operands x[0..nops) of
@@ -204,36 +249,7 @@ static inline void mi_k_nary(int op, const mi_k_nwalk *w, const void *const *x, 
                              int64_t i0, int64_t count) {
     mi_k_nodo o;
     mi_k_nodo_start(w, i0, &o);
-    char *yb = (char *)y;
-    int ys = mi_k_dt_size(yt);
-    for (int64_t i = i0; i < i0 + count; i++, mi_k_nodo_next(w, &o)) {
-        void *dst = yb + i * ys;
-        if (op == MI_K_WHERE) {
-            int c = mi_k_ld_i(xt[0], x[0], o.off[0]) != 0;
-            int k = c ? 1 : 2;
-            memcpy(dst, (const char *)x[k] + o.off[k] * mi_k_dt_size(xt[k]), (size_t)ys);
-        } else if (op < MI_K_BIN_POW) { /* unary */
-            if (op == MI_K_UN_NOT) *(uint8_t *)dst = mi_k_ld_i(xt[0], x[0], o.off[0]) == 0;
-            else if (yt == MI_K_DT_DOUBLE) mi_k_store_f(yt, dst, mi_k_unary_f64(op, mi_k_ld_d(xt[0], x[0], o.off[0])));
-            else if (mi_k_dt_is_int(yt)) mi_k_store_i(yt, dst, op == MI_K_UN_NEG ? (int64_t)(0u - (uint64_t)mi_k_ld_i(xt[0], x[0], o.off[0])) : 0);
-            else mi_k_store_f(yt, dst, mi_k_unary_f32(op, (float)mi_k_ld_d(xt[0], x[0], o.off[0])));
-        } else if (mi_k_math_is_predicate(op)) {
-            int r = mi_k_dt_is_int(xt[0]) && mi_k_dt_is_int(xt[1])
-                        ? mi_k_predicate_i64(op, mi_k_ld_i(xt[0], x[0], o.off[0]), mi_k_ld_i(xt[1], x[1], o.off[1]))
-                        : mi_k_predicate(op, mi_k_ld_d(xt[0], x[0], o.off[0]), mi_k_ld_d(xt[1], x[1], o.off[1]));
-            *(uint8_t *)dst = (uint8_t)r;
-        } else if (mi_k_dt_is_int(yt) && mi_k_dt_is_int(xt[1])) {
-            mi_k_store_i(yt, dst, mi_k_binary_i64(op, mi_k_ld_i(xt[0], x[0], o.off[0]), mi_k_ld_i(xt[1], x[1], o.off[1])));
-        } else if (mi_k_dt_is_int(yt)) { /* Pow of an integer by a float: in double, truncated */
-            double v = mi_k_binary_f64(op, mi_k_ld_d(xt[0], x[0], o.off[0]), mi_k_ld_d(xt[1], x[1], o.off[1]));
-            mi_k_store_i(yt, dst, v != v ? 0 : (int64_t)v);
-        } else if (yt == MI_K_DT_DOUBLE) {
-            mi_k_store_f(yt, dst, mi_k_binary_f64(op, mi_k_ld_d(xt[0], x[0], o.off[0]), mi_k_ld_d(xt[1], x[1], o.off[1])));
-        } else {
-            mi_k_store_f(yt, dst, mi_k_binary_f32(op, (float)mi_k_ld_d(xt[0], x[0], o.off[0]),
-                                                  (float)mi_k_ld_d(xt[1], x[1], o.off[1])));
-        }
-    }
+    for (int64_t i = i0; i < i0 + count; i++, mi_k_nodo_next(w, &o)) mi_k_nary_elem(op, x, xt, o.off, y, yt, i);
 }
 
 #endif

@@ -48,6 +48,7 @@ static const mi__plugin_host host_table = {
     .graph_tensor = mi_graph_tensor,
     .graph_value = mi__graph_value,
     .node_attr_int = mi_node_attr_int,
+    .node_attr = mi_node_attr,
     .tensor_numel = mi_tensor_numel,
     .tensor_storage_dims = mi_tensor_storage_dims,
     .tensor_storage_axis = mi_tensor_storage_axis,

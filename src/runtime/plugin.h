@@ -45,6 +45,7 @@ typedef struct mi__plugin_host {
     const mi_tensor *(*graph_tensor)(const mi_graph *g, size_t i);
     const void *(*graph_value)(const mi_graph *g, int t);
     int64_t (*node_attr_int)(const mi_node *n, const char *name, int64_t dflt);
+    const mi_attr *(*node_attr)(const mi_node *n, const char *name);
     int64_t (*tensor_numel)(const mi_tensor *t);
     int (*tensor_storage_dims)(const mi_tensor *t, int64_t *dims);
     int (*tensor_storage_axis)(const mi_tensor *t, int axis);
