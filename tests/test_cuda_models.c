@@ -9,6 +9,8 @@
  * compute-sanitizer. */
 #include <criterion/criterion.h>
 
+#include "model_data.h"
+
 #include "common/alloc_hook.h"
 #include "graph_build.h"
 #include "mini_infer/cuda.h"
@@ -328,34 +330,23 @@ static void transformer_case(const char *name, mi_precision prec, double tol) {
     snprintf(path, sizeof path, "%s/model.onnx", dir);
     for (int graph = 0; graph <= 1; graph++) {
         mi_model *m = load_cuda_in(path, 0, graph, 0, 0, prec);
-        size_t ni = mi_model_input_count(m);
-        mi_tensor_data in[4], want;
-        const void *ins[4];
-        cr_assert_leq(ni, 4);
-        for (size_t k = 0; k < ni; k++) {
-            snprintf(path, sizeof path, "%s/test_data_set_0/input_%zu.pb", dir, k);
-            cr_assert_eq(mi_tensor_file_read(path, &in[k]), MI_OK, "%s", mi_last_error());
-            ins[k] = in[k].data;
-        }
-        snprintf(path, sizeof path, "%s/test_data_set_0/output_0.pb", dir);
-        cr_assert_eq(mi_tensor_file_read(path, &want), MI_OK, "%s", mi_last_error());
+        model_data d;
+        model_data_read(dir, m, &d);
         const mi_tensor *yt = mi_model_output(m, 0);
         mi_context *c = NULL;
         cr_assert_eq(mi_context_create(m, NULL, 0, &c), MI_OK, "%s", mi_last_error());
         float *y = malloc(yt->nbytes);
         void *outs[] = {y};
         for (int run = 0; run < 3; run++) {
-            cr_assert_eq(mi_context_run(c, ins, outs), MI_OK, "%s run %d: %s", name, run, mi_last_error());
-            double e = normalized_error(y, want.data, mi_tensor_numel(yt));
+            cr_assert_eq(mi_context_run(c, d.ins, outs), MI_OK, "%s run %d: %s", name, run, mi_last_error());
+            double e = normalized_error(y, d.want.data, mi_tensor_numel(yt));
             cr_assert(e <= tol, "%s %s run %d (graph %d): normalized error %.3g > %.3g", name, mi_precision_name(prec),
                       run, graph, e, tol);
         }
         free(y);
-        for (size_t k = 0; k < ni; k++) mi_tensor_data_free(&in[k]);
-        mi_tensor_data_free(&want);
+        model_data_free(&d);
         mi_context_destroy(c);
         mi_model_destroy(m);
-        snprintf(path, sizeof path, "%s/model.onnx", dir);
     }
 }
 

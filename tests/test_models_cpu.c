@@ -12,6 +12,7 @@
 #include <criterion/criterion.h>
 
 #include "as_device.h"
+#include "model_data.h"
 #include "mini_infer/runtime.h"
 #include "mini_infer/tensor_io.h"
 
@@ -358,28 +359,17 @@ static void check_transformer(const char *dir, mi_precision prec, double tol, si
     const mi_memory_plan *p = mi_model_plan(m);
     cr_assert_eq(mi_memory_plan_pool_size(p, MI_POOL_ARENA), mi_memory_plan_lower_bound(p), "%s: arena above its bound",
                  dir);
-    size_t ni = mi_model_input_count(m);
-    mi_tensor_data in[4], want;
-    const void *ins[4];
-    cr_assert_leq(ni, 4);
-    for (size_t k = 0; k < ni; k++) {
-        snprintf(path, sizeof path, "%s/test_data_set_0/input_%zu.pb", dir, k);
-        cr_assert_eq(mi_tensor_file_read(path, &in[k]), MI_OK, "%s", mi_last_error());
-        cr_assert_eq(in[k].nbytes, mi_model_input(m, k)->nbytes, "%s: input %zu size", dir, k);
-        ins[k] = in[k].data;
-    }
-    snprintf(path, sizeof path, "%s/test_data_set_0/output_0.pb", dir);
-    cr_assert_eq(mi_tensor_file_read(path, &want), MI_OK, "%s", mi_last_error());
+    model_data md_;
+    model_data_read(dir, m, &md_);
     const mi_tensor *ot = mi_model_output(m, 0);
-    cr_assert_eq(want.nbytes, ot->nbytes);
     mi_context *c = NULL;
     cr_assert_eq(mi_context_create(m, NULL, 0, &c), MI_OK, "%s", mi_last_error());
     cr_assert_eq(mi_context_set_poison(c, 1), MI_OK, "%s", mi_last_error());
     float *out = malloc(ot->nbytes);
     void *outs[1] = {out};
-    cr_assert_eq(mi_context_run(c, ins, outs), MI_OK, "%s: %s", dir, mi_last_error());
+    cr_assert_eq(mi_context_run(c, md_.ins, outs), MI_OK, "%s: %s", dir, mi_last_error());
     double md = 0, mr = 0;
-    const float *ref = want.data;
+    const float *ref = md_.want.data;
     for (size_t i = 0; i < ot->nbytes / 4; i++) {
         double d = fabs((double)out[i] - ref[i]);
         cr_assert(d == d, "%s: output %zu is NaN", dir, i);
@@ -390,8 +380,7 @@ static void check_transformer(const char *dir, mi_precision prec, double tol, si
     cr_log_info("%s %s: %zu nodes, arena %zu bytes (lower bound), normalized error %.3g", dir, mi_precision_name(prec),
                 mi_graph_node_count(g), mi_model_arena_size(m), md / mr);
     free(out);
-    for (size_t k = 0; k < ni; k++) mi_tensor_data_free(&in[k]);
-    mi_tensor_data_free(&want);
+    model_data_free(&md_);
     mi_context_destroy(c);
     mi_model_destroy(m);
 }
