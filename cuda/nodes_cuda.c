@@ -349,7 +349,7 @@ static mi_status prepare_math(const mi_graph *g, const mi_node *n, mi__cu_node *
     for (int k = 0; k < n->ninputs; k++)
         if (!mi__node_in(g, n, k)) return mi__cu_node_error(n, MI_ERR_GRAPH, "input %d is missing", k);
     cn->kind = MI__CU_K_MATH;
-    cn->u.math.op = mi__op_math(n->op, cn->p.u.mod.fmod);
+    cn->u.math.op = mi__op_math(n->op, cn->p.u.math.variant);
     cn->u.math.n = mi_tensor_numel(y);
     mi__cu_math_make(g, n, &cn->u.math.w, cn->u.math.xt, &cn->u.math.yt);
     return MI_OK;
@@ -482,7 +482,7 @@ static mi_status prepare_dispatch(mi__cu_backend *cb, const mi_backend_options *
     case MI_OP_RELAYOUT: return prepare_relayout(g, n, cn);
     case MI_OP_ERF: case MI_OP_POW: case MI_OP_SQRT: case MI_OP_RECIPROCAL: case MI_OP_NEG: case MI_OP_TANH:
     case MI_OP_EXP: case MI_OP_LOG: case MI_OP_WHERE: case MI_OP_EQUAL: case MI_OP_LESS: case MI_OP_GREATER:
-    case MI_OP_NOT: case MI_OP_AND: case MI_OP_MOD: case MI_OP_MIN: case MI_OP_MAX:
+    case MI_OP_NOT: case MI_OP_AND: case MI_OP_MOD: case MI_OP_MIN: case MI_OP_MAX: case MI_OP_GELU:
         return prepare_math(g, n, cn);
     case MI_OP_LAYER_NORM: return prepare_layer_norm(g, n, cn);
     case MI_OP_REDUCE_SUM: case MI_OP_REDUCE_MAX: return prepare_reduce(g, n, cn);

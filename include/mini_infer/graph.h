@@ -107,7 +107,8 @@ const char *mi_role_name(mi_role r);
     X(MI_OP_REDUCE_SUM, "ReduceSum")                   \
     X(MI_OP_REDUCE_MAX, "ReduceMax")                   \
     X(MI_OP_MIN, "Min")                                \
-    X(MI_OP_MAX, "Max")
+    X(MI_OP_MAX, "Max")                                \
+    X(MI_OP_GELU, "Gelu")
 
 typedef enum mi_op {
 #define MI__OP_ENUM(e, name) e,

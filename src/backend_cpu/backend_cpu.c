@@ -358,7 +358,7 @@ static mi_status dispatch(mi__cpu_call *c) {
     case MI_OP_CONSTANT_OF_SHAPE: return mi__cpu_constant_of_shape(c);
     case MI_OP_ERF: case MI_OP_POW: case MI_OP_SQRT: case MI_OP_RECIPROCAL: case MI_OP_NEG: case MI_OP_TANH:
     case MI_OP_EXP: case MI_OP_LOG: case MI_OP_WHERE: case MI_OP_EQUAL: case MI_OP_LESS: case MI_OP_GREATER:
-    case MI_OP_NOT: case MI_OP_AND: case MI_OP_MOD: case MI_OP_MIN: case MI_OP_MAX:
+    case MI_OP_NOT: case MI_OP_AND: case MI_OP_MOD: case MI_OP_MIN: case MI_OP_MAX: case MI_OP_GELU:
         return mi__cpu_math(c);
     default: return mi__cpu_err(c, MI_ERR_UNSUPPORTED, "no CPU kernel for this operator");
     }

@@ -82,7 +82,7 @@ mi_status mi__cpu_math(mi__cpu_call *c) {
         dims[k] = t->dims;
     }
     if (c->n->op == MI_OP_MIN || c->n->op == MI_OP_MAX) return variadic(c, yt);
-    j.op = mi__op_math(c->n->op, c->p.u.mod.fmod);
+    j.op = mi__op_math(c->n->op, c->p.u.math.variant);
     if (!j.op) return mi__cpu_err(c, MI_ERR_INTERNAL, "not an element op");
     j.y = c->out[0];
     j.yt = (int)yt->dtype;

@@ -281,7 +281,10 @@ static mi_status infer_and_fold(mi_graph *g, const mi_load_options *o) {
     return st;
 }
 
-static mi_status fuse(mi_graph *g, const mi_load_options *o) { return o->fuse ? mi__fuse(g) : MI_OK; }
+static mi_status fuse(mi_graph *g, const mi_load_options *o) {
+    mi_status st = o->fuse ? mi__fuse(g) : MI_OK;
+    return st == MI_OK && o->fuse ? mi__fuse_gelu(g) : st;
+}
 
 /* In half precision only: fp32 plans stay as the model has them. */
 static mi_status fold_batch_norm(mi_graph *g, const mi_load_options *o) {
@@ -306,7 +309,7 @@ static const graph_pass passes[] = {
     mi__resolve_inputs,  /* batch override, dynamic dims */
     infer_and_fold,      /* shapes, then constants folded into weights */
     fold_batch_norm,     /* half precision: BatchNormalization into the Conv before it, in fp32 */
-    fuse,                /* Conv + activation / residual */
+    fuse,                /* Conv + activation / residual; GELU's spelled-out forms into Gelu */
     precision,           /* half precision: float tensors to float16/bfloat16, Casts at the edges */
     layout,              /* channels last: NHWC between convolutions, Relayout nodes at the edges */
     resort,              /* the Relayout nodes in place */

@@ -246,7 +246,7 @@ static void eval_math(const mi_graph *g, const mi_node *n, const mi__op_params *
     }
     mi_k_nwalk w;
     mi_k_nwalk_init(&w, nops, ranks, dims, o->ndim, o->dims);
-    mi_k_nary(mi__op_math(n->op, p->u.mod.fmod), &w, x, xt, dst, (int)o->dtype, 0, mi_tensor_numel(o));
+    mi_k_nary(mi__op_math(n->op, p->u.math.variant), &w, x, xt, dst, (int)o->dtype, 0, mi_tensor_numel(o));
 }
 
 /* Expand: x broadcast to the output; Tile: x repeated along each axis. */

@@ -75,8 +75,9 @@ static inline int mi__same_storage(const mi_tensor *x, const mi_tensor *y) {
 }
 
 /* The element op of kernels/math.h that op computes (MI_K_UN_*,
- * MI_K_BIN_*, MI_K_WHERE), or 0 for the other ops. fmod: Mod's attribute. */
-static inline int mi__op_math(mi_op op, int fmod) {
+ * MI_K_BIN_*, MI_K_WHERE), or 0 for the other ops. variant: Mod's fmod,
+ * Gelu's tanh approximation (mi__op_params' u.math.variant). */
+static inline int mi__op_math(mi_op op, int variant) {
     switch (op) {
     case MI_OP_NEG: return MI_K_UN_NEG;
     case MI_OP_SQRT: return MI_K_UN_SQRT;
@@ -89,7 +90,8 @@ static inline int mi__op_math(mi_op op, int fmod) {
     case MI_OP_POW: return MI_K_BIN_POW;
     case MI_OP_MIN: return MI_K_BIN_MIN;
     case MI_OP_MAX: return MI_K_BIN_MAX;
-    case MI_OP_MOD: return fmod ? MI_K_BIN_FMOD : MI_K_BIN_MOD;
+    case MI_OP_MOD: return variant ? MI_K_BIN_FMOD : MI_K_BIN_MOD;
+    case MI_OP_GELU: return variant ? MI_K_UN_GELU_TANH : MI_K_UN_GELU;
     case MI_OP_EQUAL: return MI_K_BIN_EQUAL;
     case MI_OP_LESS: return MI_K_BIN_LESS;
     case MI_OP_GREATER: return MI_K_BIN_GREATER;

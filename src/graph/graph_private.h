@@ -120,6 +120,8 @@ mi_status mi__infer_node(mi_graph *g, size_t i);
 mi_status mi__fold_node(mi_graph *g, size_t i, int *done);
 /* fuse.c: Conv+Relu, Conv+Clip, Conv+Add(+Relu/Clip) into one node. */
 mi_status mi__fuse(mi_graph *g);
+/* gelu.c: GELU as exporters spell it (Erf or Tanh forms) into one Gelu node. */
+mi_status mi__fuse_gelu(mi_graph *g);
 /* fold_bn.c: a BatchNormalization after a Conv (its only reader) into the
  * Conv's weight and bias, in fp32. */
 mi_status mi__fold_batch_norm(mi_graph *g);

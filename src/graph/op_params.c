@@ -477,8 +477,16 @@ mi_status mi__op_params_get(const mi_graph *g, const mi_node *n, mi__op_params *
         out->u.trilu.upper = mi_node_attr_int(n, "upper", 1) != 0;
         return MI_OK;
     case MI_OP_MOD:
-        out->u.mod.fmod = mi_node_attr_int(n, "fmod", 0) != 0;
+        out->u.math.variant = mi_node_attr_int(n, "fmod", 0) != 0;
         return MI_OK;
+    case MI_OP_GELU: {
+        const mi_attr *a = mi_node_attr(n, "approximate");
+        if (a && (a->type != MI_ATTR_STRING || !a->s || (strcmp(a->s, "none") && strcmp(a->s, "tanh"))))
+            return mi__node_error(MI_ERR_UNSUPPORTED, n, "approximate '%s': expected none or tanh",
+                                  a && a->type == MI_ATTR_STRING && a->s ? a->s : "?");
+        out->u.math.variant = a && strcmp(a->s, "tanh") == 0;
+        return MI_OK;
+    }
     default: return MI_OK;
     }
 }

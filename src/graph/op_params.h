@@ -86,7 +86,7 @@ typedef struct mi__op_params {
         struct { mi_dtype to; } cast;
         struct { int64_t axis; float epsilon; } layer_norm; /* axis normalized, the first normalized one */
         struct { int upper; } trilu;
-        struct { int fmod; } mod;
+        struct { int variant; } math;           /* Mod: fmod; Gelu: the tanh approximation */
     } u;
 } mi__op_params;
 
@@ -105,7 +105,7 @@ static inline int mi__op_inplace_allowed(mi_op op, int k) {
         return k == 0;
     case MI_OP_ADD: case MI_OP_SUB: case MI_OP_MUL: case MI_OP_DIV: return k <= 1;
     case MI_OP_ERF: case MI_OP_SQRT: case MI_OP_RECIPROCAL: case MI_OP_NEG: case MI_OP_TANH: case MI_OP_EXP:
-    case MI_OP_LOG: case MI_OP_NOT:
+    case MI_OP_LOG: case MI_OP_NOT: case MI_OP_GELU:
         return k == 0;
     case MI_OP_POW: case MI_OP_MIN: case MI_OP_MAX: case MI_OP_MOD: case MI_OP_AND: return k <= 1;
     default: return 0;

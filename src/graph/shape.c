@@ -784,6 +784,7 @@ mi_status mi__infer_node(mi_graph *g, size_t i) {
     case MI_OP_GREATER: case MI_OP_AND: case MI_OP_WHERE:
         return infer_math(g, n);
     case MI_OP_ERF: case MI_OP_SQRT: case MI_OP_RECIPROCAL: case MI_OP_TANH: case MI_OP_EXP: case MI_OP_LOG:
+    case MI_OP_GELU:
         return same_as_input(g, n, FLOAT_ONLY);
     case MI_OP_NEG: return same_as_input(g, n, NUMERIC);
     case MI_OP_NOT:

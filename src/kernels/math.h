@@ -1,5 +1,5 @@
 /* The element math of the ops transformers brought (Erf, Sqrt, Reciprocal,
- * Neg, Tanh, Exp, Log, Not; Pow, Min, Max, Mod, Equal, Less, Greater, And;
+ * Neg, Tanh, Exp, Log, Not, Gelu; Pow, Min, Max, Mod, Equal, Less, Greater, And;
  * Where), written once for every user: the CPU backend's kernels, constant
  * folding at load (graph/fold.c) and the tests, over any stored dtype.
  *
@@ -17,7 +17,7 @@
 
 enum {
     MI_K_UN_NEG = 1, MI_K_UN_SQRT, MI_K_UN_RECIPROCAL, MI_K_UN_TANH, MI_K_UN_EXP, MI_K_UN_LOG, MI_K_UN_ERF,
-    MI_K_UN_NOT,
+    MI_K_UN_NOT, MI_K_UN_GELU, MI_K_UN_GELU_TANH,
     MI_K_BIN_POW = 32, MI_K_BIN_MIN, MI_K_BIN_MAX, MI_K_BIN_MOD, MI_K_BIN_FMOD, MI_K_BIN_EQUAL, MI_K_BIN_LESS,
     MI_K_BIN_GREATER, MI_K_BIN_AND,
     MI_K_WHERE = 64,
@@ -37,6 +37,9 @@ MI_HD static inline float mi_k_unary_f32(int op, float x) {
     case MI_K_UN_EXP: return expf(x);
     case MI_K_UN_LOG: return logf(x);
     case MI_K_UN_ERF: return erff(x);
+    /* x * Phi(x), exactly and in the tanh form (ONNX's Gelu, opset 20) */
+    case MI_K_UN_GELU: return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
+    case MI_K_UN_GELU_TANH: return 0.5f * x * (1.0f + tanhf(0.79788456080286536f * (x + 0.044715f * x * x * x)));
     default: return x;
     }
 }
@@ -50,6 +53,8 @@ MI_HD static inline double mi_k_unary_f64(int op, double x) {
     case MI_K_UN_EXP: return exp(x);
     case MI_K_UN_LOG: return log(x);
     case MI_K_UN_ERF: return erf(x);
+    case MI_K_UN_GELU: return 0.5 * x * (1.0 + erf(x * 0.70710678118654752));
+    case MI_K_UN_GELU_TANH: return 0.5 * x * (1.0 + tanh(0.79788456080286536 * (x + 0.044715 * x * x * x)));
     default: return x;
     }
 }

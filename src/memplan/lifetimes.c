@@ -87,6 +87,7 @@ static int is_inplace_op(mi_op op) {
     case MI_OP_HARD_SWISH: case MI_OP_BATCH_NORM: case MI_OP_ADD: case MI_OP_SUB:
     case MI_OP_MUL: case MI_OP_DIV: case MI_OP_ERF: case MI_OP_SQRT: case MI_OP_RECIPROCAL: case MI_OP_NEG:
     case MI_OP_TANH: case MI_OP_EXP: case MI_OP_LOG: case MI_OP_POW: case MI_OP_MIN: case MI_OP_MAX: case MI_OP_MOD:
+    case MI_OP_GELU:
         return 1;
     default:
         return 0;
@@ -254,6 +255,7 @@ static void decide(ctx *c) {
         if (!is_inplace_op(n->op)) continue;
         int nin = (n->op == MI_OP_ADD || n->op == MI_OP_SUB || n->op == MI_OP_MUL || n->op == MI_OP_DIV ||
                    n->op == MI_OP_POW || n->op == MI_OP_MIN || n->op == MI_OP_MAX || n->op == MI_OP_MOD) ? 2 : 1;
+        if (nin > n->ninputs) nin = n->ninputs; /* Min / Max of one input */
         for (int i = 0; i < nin && i < n->ninputs; i++) {
             if (n->inputs[i] < 0) continue;
             if (nin == 2 && n->inputs[0] == n->inputs[1]) break; /* x op x: the input is read twice */

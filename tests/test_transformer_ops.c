@@ -1,0 +1,183 @@
+/* The transformers' ops beyond the ONNX node tests: the GELU fusion
+ * (src/graph/gelu.c) in both spelled-out forms, against the same graph
+ * unfused; shape subgraphs folded at load; and the bad input the issue
+ * names (a token id out of the embedding's range). */
+#include <criterion/criterion.h>
+#include "graph_build.h"
+#include "mini_infer/runtime.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const float SQRT2[1] = {1.41421356f}, ONE[1] = {1.0f}, HALF[1] = {0.5f}, C1[1] = {0.044715f},
+                   C2[1] = {0.79788456f}, THREE[1] = {3.0f};
+
+/* x [2, 5, 8] -> MatMul w -> GELU (exact, or tanh with x^3 as Mul(x, Mul(x, x))
+ * or as Pow) -> y. */
+static void gelu_graph(gb *b, int form) {
+    static float w[64];
+    for (int i = 0; i < 64; i++) w[i] = (float)((i * 37) % 17 - 8) / 8.0f;
+    gb_init(b, 17);
+    gb_input(b, "x", MI_DTYPE_FLOAT, 3, D(2, 5, 8));
+    gb_weight(b, "w", MI_DTYPE_FLOAT, 2, D(8, 8), w);
+    gb_weight(b, "sqrt2", MI_DTYPE_FLOAT, 0, NULL, SQRT2);
+    gb_weight(b, "one", MI_DTYPE_FLOAT, 0, NULL, ONE);
+    gb_weight(b, "half", MI_DTYPE_FLOAT, 0, NULL, HALF);
+    gb_weight(b, "c1", MI_DTYPE_FLOAT, 0, NULL, C1);
+    gb_weight(b, "c2", MI_DTYPE_FLOAT, 0, NULL, C2);
+    gb_weight(b, "three", MI_DTYPE_FLOAT, 0, NULL, THREE);
+    gb_node(b, "MatMul", "mm", "x,w", "h", NOATTR);
+    if (form == 0) {
+        gb_node(b, "Div", "div", "h,sqrt2", "d", NOATTR);
+        gb_node(b, "Erf", "erf", "d", "e", NOATTR);
+        gb_node(b, "Add", "add", "e,one", "a", NOATTR);
+    } else {
+        if (form == 1) {
+            gb_node(b, "Mul", "sq", "h,h", "q", NOATTR);
+            gb_node(b, "Mul", "cube", "h,q", "p", NOATTR);
+        } else {
+            gb_node(b, "Pow", "cube", "h,three", "p", NOATTR);
+        }
+        gb_node(b, "Mul", "m1", "c1,p", "pc", NOATTR); /* constants on the left, as torch exports */
+        gb_node(b, "Add", "add1", "h,pc", "v", NOATTR);
+        gb_node(b, "Mul", "m2", "c2,v", "u", NOATTR);
+        gb_node(b, "Tanh", "tanh", "u", "t", NOATTR);
+        gb_node(b, "Add", "add", "one,t", "a", NOATTR);
+    }
+    gb_node(b, "Mul", "mx", "h,a", "m", NOATTR);
+    gb_node(b, "Mul", "mhalf", "m,half", "y", NOATTR);
+    gb_output(b, "y");
+}
+
+static float *run_graph(gb *b, int fuse, size_t *nodes, int *gelus) {
+    mi_load_options lo;
+    mi_load_options_init(&lo);
+    lo.fuse = fuse;
+    cr_assert_eq(mi_graph_finalize(b->g, &lo), MI_OK, "%s", mi_last_error());
+    *nodes = mi_graph_node_count(b->g);
+    *gelus = gb_count_op(b, MI_OP_GELU);
+    mi_model_options o;
+    mi_model_options_init(&o);
+    mi_model *m = NULL;
+    cr_assert_eq(mi_model_create(b->g, &o, &m), MI_OK, "%s", mi_last_error());
+    b->g = NULL;
+    mi_context *c = NULL;
+    cr_assert_eq(mi_context_create(m, NULL, 0, &c), MI_OK, "%s", mi_last_error());
+    cr_assert_eq(mi_context_set_poison(c, 1), MI_OK);
+    float x[80], *y = malloc(80 * sizeof *y);
+    for (int i = 0; i < 80; i++) x[i] = (float)(i % 13) / 3.0f - 2.0f;
+    const void *ins[1] = {x};
+    void *outs[2] = {y, NULL};
+    cr_assert_leq(mi_model_output_count(m), 2);
+    if (mi_model_output_count(m) > 1) outs[1] = malloc(mi_model_output(m, 1)->nbytes);
+    cr_assert_eq(mi_context_run(c, ins, outs), MI_OK, "%s", mi_last_error());
+    free(outs[1]);
+    mi_context_destroy(c);
+    mi_model_destroy(m);
+    return y;
+}
+
+Test(transformer_ops, gelu_forms_fuse_into_one_node) {
+    for (int form = 0; form < 3; form++) {
+        gb a, b;
+        size_t na, nb;
+        int ga, gb_;
+        gelu_graph(&a, form);
+        gelu_graph(&b, form);
+        float *fused = run_graph(&a, 1, &na, &ga), *plain = run_graph(&b, 0, &nb, &gb_);
+        cr_assert_eq(ga, 1, "form %d: one Gelu", form);
+        cr_assert_eq(gb_, 0);
+        cr_assert_eq(na, 2, "form %d: MatMul and Gelu are left, not %zu nodes", form, na);
+        for (int i = 0; i < 80; i++)
+            cr_assert_float_eq(fused[i], plain[i], 2e-6f * (1.0f + fabsf(plain[i])), "form %d, element %d", form, i);
+        free(fused);
+        free(plain);
+    }
+}
+
+/* A constant that is not GELU's, or an intermediate read twice, keeps the
+ * nodes as they are. */
+Test(transformer_ops, near_misses_are_left_alone) {
+    gb b;
+    size_t n;
+    int g;
+    gelu_graph(&b, 0);
+    /* 'd' read by a second node: not GELU's alone. */
+    gb_node(&b, "Neg", "other", "d", "z", NOATTR);
+    gb_output(&b, "z");
+    free(run_graph(&b, 1, &n, &g));
+    cr_assert_eq(g, 0);
+    static const float not_half[1] = {0.6f};
+    gb_init(&b, 17);
+    gb_input(&b, "x", MI_DTYPE_FLOAT, 3, D(2, 5, 8));
+    gb_weight(&b, "sqrt2", MI_DTYPE_FLOAT, 0, NULL, SQRT2);
+    gb_weight(&b, "one", MI_DTYPE_FLOAT, 0, NULL, ONE);
+    gb_weight(&b, "c", MI_DTYPE_FLOAT, 0, NULL, not_half);
+    gb_node(&b, "Div", "div", "x,sqrt2", "d", NOATTR);
+    gb_node(&b, "Erf", "erf", "d", "e", NOATTR);
+    gb_node(&b, "Add", "add", "e,one", "a", NOATTR);
+    gb_node(&b, "Mul", "mx", "x,a", "m", NOATTR);
+    gb_node(&b, "Mul", "mc", "m,c", "y", NOATTR);
+    gb_output(&b, "y");
+    free(run_graph(&b, 1, &n, &g));
+    cr_assert_eq(g, 0);
+    cr_assert_eq(n, 5);
+}
+
+/* torch's expand(-1, ...) spelling: Equal -> Where -> Expand of a constant
+ * (and a ConstantOfShape nothing reads): all of it folds into weights. */
+Test(transformer_ops, shape_subgraphs_fold) {
+    static const float tok[4] = {1, 2, 3, 4};
+    gb b;
+    gb_init(&b, 17);
+    gb_input(&b, "x", MI_DTYPE_FLOAT, 3, D(2, 3, 4));
+    gb_weight(&b, "tok", MI_DTYPE_FLOAT, 3, D(1, 1, 4), tok);
+    gb_ints(&b, "three", 1, (const int64_t[]){3});
+    gb_ints(&b, "target", 3, (const int64_t[]){2, -1, -1});
+    gb_node(&b, "ConstantOfShape", "cos", "three", "zeros", NOATTR); /* float zeros [3], added to nothing */
+    gb_ints(&b, "minus1", 1, (const int64_t[]){-1});
+    gb_ints(&b, "full", 3, (const int64_t[]){2, 3, 4});
+    gb_node(&b, "Equal", "eq", "target,minus1", "is_keep", NOATTR);
+    gb_node(&b, "Where", "where", "is_keep,full,target", "shape", NOATTR);
+    gb_node(&b, "Expand", "expand", "tok,shape", "t", NOATTR);
+    gb_node(&b, "Add", "add", "x,t", "y", NOATTR);
+    gb_output(&b, "y");
+    gb_ok(&b);
+    cr_assert_eq(mi_graph_node_count(b.g), 1, "only the Add runs");
+    const mi_tensor *t = gb_tensor(&b, "t");
+    cr_assert_eq(t->role, MI_ROLE_WEIGHT);
+    cr_assert(t->ndim == 3 && t->dims[0] == 2 && t->dims[1] == 3 && t->dims[2] == 4);
+    const float *v = t->data;
+    for (int i = 0; i < 24; i++) cr_assert_float_eq(v[i], tok[i % 4], 0.0f);
+    gb_free(&b);
+}
+
+/* A token id past the embedding table is an error naming the node on the
+ * CPU, never an out-of-bounds read. */
+Test(transformer_ops, token_id_out_of_range) {
+    static float table[12];
+    gb b;
+    gb_init(&b, 17);
+    gb_input(&b, "ids", MI_DTYPE_INT64, 2, D(1, 3));
+    gb_weight(&b, "emb", MI_DTYPE_FLOAT, 2, D(4, 3), table);
+    gb_node(&b, "Gather", "embed", "emb,ids", "y", NOATTR);
+    gb_output(&b, "y");
+    gb_ok(&b);
+    mi_model_options o;
+    mi_model_options_init(&o);
+    mi_model *m = NULL;
+    cr_assert_eq(mi_model_create(b.g, &o, &m), MI_OK, "%s", mi_last_error());
+    mi_context *c = NULL;
+    cr_assert_eq(mi_context_create(m, NULL, 0, &c), MI_OK);
+    int64_t ids[3] = {0, 3, 4};
+    float y[9];
+    const void *ins[1] = {ids};
+    void *outs[1] = {y};
+    cr_assert_eq(mi_context_run(c, ins, outs), MI_ERR_INVALID_ARG);
+    cr_assert(strstr(mi_last_error(), "embed") && strstr(mi_last_error(), "out of range"), "%s", mi_last_error());
+    ids[2] = -1; /* from the end: allowed */
+    cr_assert_eq(mi_context_run(c, ins, outs), MI_OK, "%s", mi_last_error());
+    mi_context_destroy(c);
+    mi_model_destroy(m);
+}
