@@ -5,7 +5,8 @@
                                 [--batches 1,8] [--runs 10] [--threads 2] [--out FILE.md] [--jsonl FILE]
 
 Needs a python with onnxruntime (and numpy); the model files come from scripts/make_models.py.
-Both engines run the same ONNX file (for a batch other than the export's, a copy whose input and
+Models with several inputs (the transformers: token ids, masks) run at their exported batch only,
+on their test set. Both engines run the same ONNX file (for a batch other than the export's, a copy whose input and
 output say that batch: mini-infer's --batch does the same to the graph it loads), the same number
 of threads, each configuration in a process of its own:
 
@@ -59,12 +60,11 @@ def ort_worker(args):
     load_ms = (time.perf_counter() - t0) * 1e3
     inp = sess.get_inputs()[0]
     rec = {"engine": "onnxruntime", "ort": ort.__version__, "load_ms": load_ms, "baseline_bytes": base}
-    if args.input:
-        x = np.load(args.input)
+    if args.input:  # every graph input, in order (a transformer has several: ids, masks)
+        feed = {i.name: np.load(p) for i, p in zip(sess.get_inputs(), args.input.split(","))}
     else:
         shape = [args.batch] + [int(d) for d in inp.shape[1:]]
-        x = (np.random.default_rng(0).random(shape, dtype=np.float32) * 2 - 1).astype(np.float32)
-    feed = {inp.name: x}
+        feed = {inp.name: (np.random.default_rng(0).random(shape, dtype=np.float32) * 2 - 1).astype(np.float32)}
     y = sess.run(None, feed)[0]  # warm-up
     if args.reference:
         ref = np.load(args.reference)
@@ -131,15 +131,21 @@ def main():
         for model in args.models.split(","):
             onnx_path = os.path.join(models_dir, model, "model.onnx")
             data = os.path.join(models_dir, model, "test_data_set_0")
-            npy_in, npy_ref = os.path.join(tmp, model + "_in.npy"), os.path.join(tmp, model + "_ref.npy")
-            tensor_to_npy(os.path.join(data, "input_0.pb"), npy_in)
+            pbs = sorted(f for f in os.listdir(data) if re.match(r"input_[0-9]+\.pb$", f))
+            pbs = [os.path.join(data, f) for f in sorted(pbs, key=lambda f: int(f[6:-3]))]
+            npys = [os.path.join(tmp, "%s_in%d.npy" % (model, k)) for k in range(len(pbs))]
+            npy_ref = os.path.join(tmp, model + "_ref.npy")
+            for pb, npy in zip(pbs, npys):
+                tensor_to_npy(pb, npy)
             tensor_to_npy(os.path.join(data, "output_0.pb"), npy_ref)
             for batch in [int(b) for b in args.batches.split(",")]:
                 exported = batch == 1
+                if not exported and len(pbs) > 1:
+                    continue  # several inputs (ids, masks): only the exported test set is meaningful
                 # mini-infer
                 cmd = [cli, "run", onnx_path, "--bench", str(args.runs)]
                 if exported:
-                    cmd += ["--input", os.path.join(data, "input_0.pb"), "--check", os.path.join(data, "output_0.pb")]
+                    cmd += ["--input", ",".join(pbs), "--check", os.path.join(data, "output_0.pb")]
                 else:
                     cmd += ["--batch", str(batch)]
                 rc, out, err = run(cmd, env)
@@ -173,7 +179,7 @@ def main():
                 cmd = [sys.executable, os.path.abspath(__file__), "--ort-worker", "--model-file", model_file,
                        "--batch", str(batch), "--runs", str(args.runs), "--threads", str(args.threads)]
                 if exported:
-                    cmd += ["--input", npy_in, "--reference", npy_ref]
+                    cmd += ["--input", ",".join(npys), "--reference", npy_ref]
                 rc, out, err = run(cmd)
                 rec = {"engine": "onnxruntime", "model": model, "batch": batch, "threads": args.threads}
                 line = next((l for l in reversed(out.strip().splitlines()) if l.startswith("{")), None)

@@ -14,26 +14,28 @@ The default set: lenet5, mobilenet_v2, resnet50 and resnet50_dynamic (batch axis
 dynamic, test set at batch 4), all opset 13, and the reduced transformers
 vit_tiny, bert_tiny_s128 and gpt_tiny (opset 17, a few seconds each). The
 full-size transformers vit_b16, bert_base_s128, bert_base_s512 and gpt2_small
-(hundreds of MB each) are only made when named. Transformer graphs (static
-shapes, batch 1, output "output"; node counts include Constant nodes):
+(hundreds of MB each) are only made when named. Transformer graphs (dim 0 of
+every input and of "output" is a dynamic batch, the test set at batch 1;
+node counts include Constant nodes; mini-infer folds each to 58-74 nodes):
 
-  vit_tiny        input float [1,3,32,32]; 132 nodes (torchvision VisionTransformer,
+  vit_tiny        input float [B,3,32,32]; 270 nodes (torchvision VisionTransformer,
                   image 32, patch 8, 2 layers, 2 heads, d 64, mlp 128, 10 classes)
-  vit_b16         input float [1,3,224,224]; 702 nodes (torchvision vit_b_16)
-  bert_tiny_s128  input float [1,128,64], mask float [1,128]; 150 nodes
+  vit_b16         input float [B,3,224,224] (torchvision vit_b_16)
+  bert_tiny_s128  input float [B,128,64], mask float [B,128]; 286 nodes
                   (nn.TransformerEncoder, post-LN, GELU (Erf), 2 layers, d 64, 4 heads)
-  bert_base_s128  input float [1,128,768], mask float [1,128]; 900 nodes (12 layers, 12 heads)
-  bert_base_s512  input float [1,512,768], mask float [1,512]; 900 nodes
-  gpt_tiny        input_ids int64 [1,32]; 98 nodes (GPT-2-like pre-LN causal decoder,
+  bert_base_s128  input float [B,128,768], mask float [B,128] (12 layers, 12 heads)
+  bert_base_s512  input float [B,512,768], mask float [B,512]
+  gpt_tiny        input_ids int64 [B,32]; 213 nodes (GPT-2-like pre-LN causal decoder,
                   no KV cache, GELU tanh, 2 layers, d 64, 4 heads, vocab 512, logits out)
-  gpt2_small      input_ids int64 [1,128]; 568 nodes (12 layers, d 768, 12 heads, vocab 50257)
+  gpt2_small      input_ids int64 [B,128] (12 layers, d 768, 12 heads, vocab 50257)
 
 Ops (opset 17): MatMul Gemm Add Mul Div Erf Tanh Softmax(axis -1)
 LayerNormalization(axis -1) Reshape Transpose Split Slice Concat Gather Conv
-Shape ConstantOfShape Equal Where Expand Constant. vit_* and bert_* carry
-int64 shape arithmetic (Shape/Gather/Add/Div/Mul feeding Slice, and
-ConstantOfShape/Equal/Where feeding Expand) that folds to constants; gpt_*'s
-causal mask is a constant bool tensor into Where(mask, -inf, scores).
+Shape ConstantOfShape Equal Where Expand Constant, and with the dynamic batch
+Cast Unsqueeze Range too. All carry int64 shape arithmetic (Shape/Gather/
+Unsqueeze/Concat feeding Reshape, Slice and Expand; ConstantOfShape/Equal/Where)
+that folds to constants once the batch is known; gpt_*'s causal mask is a
+constant bool tensor into Where(mask, -inf, scores).
 
 BERT's "mask" is an additive key padding mask (0 = attend, -10000 = padding;
 the test set pads the last 16 tokens), the input is already the embeddings.
@@ -311,6 +313,12 @@ def make(outdir, name):
     kw = export_kwargs()
     if dynamic:
         kw["dynamic_axes"] = {"input": {0: "batch"}, "output": {0: "batch"}}
+    if transformer:
+        # Dim 0 of every input and of the output is the batch: the exporter
+        # then computes shapes from the inputs (Shape, Gather, Concat,
+        # Range...), which mini-infer folds away once --batch fixes them.
+        kw["dynamic_axes"] = {n: {0: "batch"} for n, _ in inputs}
+        kw["dynamic_axes"]["output"] = {0: "batch"}
     tmp = model_path + ".tmp"
     torch.onnx.export(
         model, args if transformer else torch.randn(*shape), tmp,

@@ -340,13 +340,14 @@ Test(models_cpu, channels_last_same_bits) {
  * against PyTorch's, in poison mode; the plan at its lower bound, and the
  * shape subgraphs folded away (no Shape, ConstantOfShape, Equal or Expand
  * of constants left). */
-static void check_transformer(const char *dir, mi_precision prec, double tol, size_t max_nodes) {
+static void check_transformer_at(const char *dir, mi_precision prec, double tol, size_t max_nodes, int64_t batch) {
     char path[1024];
     snprintf(path, sizeof path, "%s/model.onnx", dir);
     if (access(path, R_OK) != 0) cr_skip_test("%s is missing (the models.generate fixture makes it)", path);
     mi_model_options o;
     mi_model_options_init(&o);
     o.load.precision = prec;
+    o.load.batch = batch;
     mi_model *m = NULL;
     cr_assert_eq(mi_model_load(path, &o, &m), MI_OK, "%s: %s", dir, mi_last_error());
     const mi_graph *g = mi_model_graph(m);
@@ -360,7 +361,7 @@ static void check_transformer(const char *dir, mi_precision prec, double tol, si
     cr_assert_eq(mi_memory_plan_pool_size(p, MI_POOL_ARENA), mi_memory_plan_lower_bound(p), "%s: arena above its bound",
                  dir);
     model_data md_;
-    model_data_read(dir, m, &md_);
+    model_data_read_batch(dir, m, batch ? batch : 1, &md_);
     const mi_tensor *ot = mi_model_output(m, 0);
     mi_context *c = NULL;
     cr_assert_eq(mi_context_create(m, NULL, 0, &c), MI_OK, "%s", mi_last_error());
@@ -370,33 +371,45 @@ static void check_transformer(const char *dir, mi_precision prec, double tol, si
     cr_assert_eq(mi_context_run(c, md_.ins, outs), MI_OK, "%s: %s", dir, mi_last_error());
     double md = 0, mr = 0;
     const float *ref = md_.want.data;
+    size_t per = md_.want.nbytes / 4; /* the reference is batch 1: every batch item must match it */
     for (size_t i = 0; i < ot->nbytes / 4; i++) {
-        double d = fabs((double)out[i] - ref[i]);
+        double d = fabs((double)out[i] - ref[i % per]);
         cr_assert(d == d, "%s: output %zu is NaN", dir, i);
         if (d > md) md = d;
-        if (fabs(ref[i]) > mr) mr = fabs(ref[i]);
+        if (fabs(ref[i % per]) > mr) mr = fabs(ref[i % per]);
     }
     cr_assert_lt(md / mr, tol, "%s (%s): normalized error %g (tolerance %g)", dir, mi_precision_name(prec), md / mr, tol);
-    cr_log_info("%s %s: %zu nodes, arena %zu bytes (lower bound), normalized error %.3g", dir, mi_precision_name(prec),
-                mi_graph_node_count(g), mi_model_arena_size(m), md / mr);
+    cr_log_info("%s %s batch %lld: %zu nodes, arena %zu bytes (lower bound), normalized error %.3g", dir,
+                mi_precision_name(prec), (long long)(batch ? batch : 1), mi_graph_node_count(g), mi_model_arena_size(m),
+                md / mr);
     free(out);
     model_data_free(&md_);
     mi_context_destroy(c);
     mi_model_destroy(m);
 }
 
+static void check_transformer(const char *dir, mi_precision prec, double tol, size_t max_nodes) {
+    check_transformer_at(dir, prec, tol, max_nodes, 0);
+}
+
 /* fp32 at the issue's 1e-4 (measured 3e-7 to 5e-7); in half the issue's
  * goals (fp16 1e-2, bf16 5e-2; measured: ViT fp16 1.1e-3, BERT bf16
  * 1.2e-2, GPT fp16 7.8e-4). */
+/* The exports' shapes follow a dynamic batch (Shape, Gather, Concat, Range
+ * chains: 213 to 286 nodes); at any fixed batch they fold to 58-74, and
+ * batch 3 (the test set repeated) gives the reference for every item. */
 Test(models_cpu, vit_tiny) {
-    check_transformer(MODEL_DIR("vit_tiny"), MI_PRECISION_FP32, 1e-4, 80);
-    check_transformer(MODEL_DIR("vit_tiny"), MI_PRECISION_FP16, 1e-2, 100);
+    check_transformer(MODEL_DIR("vit_tiny"), MI_PRECISION_FP32, 1e-4, 70);
+    check_transformer(MODEL_DIR("vit_tiny"), MI_PRECISION_FP16, 1e-2, 80);
+    check_transformer_at(MODEL_DIR("vit_tiny"), MI_PRECISION_FP32, 1e-4, 70, 3);
 }
 Test(models_cpu, bert_tiny_s128) {
-    check_transformer(MODEL_DIR("bert_tiny_s128"), MI_PRECISION_FP32, 1e-4, 84);
-    check_transformer(MODEL_DIR("bert_tiny_s128"), MI_PRECISION_BF16, 5e-2, 100);
+    check_transformer(MODEL_DIR("bert_tiny_s128"), MI_PRECISION_FP32, 1e-4, 76);
+    check_transformer(MODEL_DIR("bert_tiny_s128"), MI_PRECISION_BF16, 5e-2, 90);
+    check_transformer_at(MODEL_DIR("bert_tiny_s128"), MI_PRECISION_FP32, 1e-4, 76, 3);
 }
 Test(models_cpu, gpt_tiny) {
-    check_transformer(MODEL_DIR("gpt_tiny"), MI_PRECISION_FP32, 1e-4, 76);
-    check_transformer(MODEL_DIR("gpt_tiny"), MI_PRECISION_FP16, 1e-2, 100);
+    check_transformer(MODEL_DIR("gpt_tiny"), MI_PRECISION_FP32, 1e-4, 60);
+    check_transformer(MODEL_DIR("gpt_tiny"), MI_PRECISION_FP16, 1e-2, 70);
+    check_transformer_at(MODEL_DIR("gpt_tiny"), MI_PRECISION_FP32, 1e-4, 60, 3);
 }
