@@ -280,6 +280,10 @@ def test_inputs(name, shape, gen):
     return [("input", x)]
 
 
+# Bumped when the transformers' export changes (2: a dynamic batch).
+TRANSFORMER_EXPORT_VERSION = "2"
+
+
 def make(outdir, name):
     mdir = os.path.join(outdir, name)
     ddir = os.path.join(mdir, "test_data_set_0")
@@ -288,7 +292,12 @@ def make(outdir, name):
     transformer = name in TRANSFORMERS
     n_inputs = 2 if name in BERT_CONFIGS else 1
     in_paths = [os.path.join(ddir, f"input_{k}.pb") for k in range(n_inputs)]
-    if all(os.path.exists(p) for p in [model_path, out_path] + in_paths):
+    # Transformers record how they were exported: an older export (static
+    # batch) is made again rather than kept.
+    version_path = os.path.join(mdir, "export_version")
+    current = not transformer or (os.path.exists(version_path) and
+                                  open(version_path).read().strip() == TRANSFORMER_EXPORT_VERSION)
+    if current and all(os.path.exists(p) for p in [model_path, out_path] + in_paths):
         print(f"{name}: exists, skipped", flush=True)
         return
     os.makedirs(ddir, exist_ok=True)
@@ -331,6 +340,9 @@ def make(outdir, name):
         a = t.numpy()
         save_tensor(path, a if a.dtype == np.int64 else a.astype(np.float32), n)
     save_tensor(out_path, y.numpy().astype(np.float32), "output")
+    if transformer:
+        with open(version_path, "w") as f:
+            f.write(TRANSFORMER_EXPORT_VERSION + "\n")
     ops = {}
     for n in onnx.load(model_path).graph.node:
         ops[n.op_type] = ops.get(n.op_type, 0) + 1

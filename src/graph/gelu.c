@@ -146,6 +146,7 @@ static mi_status make_gelu(mi_graph *g, size_t i, int x, int h, int tanh_form) {
     f->op = MI_OP_GELU;
     f->inputs[0] = x;
     f->outputs[0] = g->nodes[h].outputs[0];
+    mi__free(f->attrs); /* the node had none (an empty block) */
     f->attrs = a;
     f->nattrs = a ? 1 : 0;
     return MI_OK;
