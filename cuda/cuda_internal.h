@@ -53,7 +53,7 @@ typedef enum mi__cu_kind {
     MI__CU_K_CONV = 1, MI__CU_K_POOL, MI__CU_K_REDUCE, MI__CU_K_UNARY, MI__CU_K_BINARY, MI__CU_K_PAD,
     MI__CU_K_BATCH_NORM, MI__CU_K_GEMM, MI__CU_K_MATMUL, MI__CU_K_VIEW_COPY, MI__CU_K_STRIDED,
     MI__CU_K_CONCAT, MI__CU_K_SPLIT, MI__CU_K_BYTES, MI__CU_K_GATHER, MI__CU_K_SOFTMAX, MI__CU_K_CAST,
-    MI__CU_K_LRN, MI__CU_K_RELAYOUT, MI__CU_K_MATH, MI__CU_K_LAYER_NORM, MI__CU_K_TRILU,
+    MI__CU_K_LRN, MI__CU_K_RELAYOUT, MI__CU_K_MATH, MI__CU_K_LAYER_NORM, MI__CU_K_TRILU, MI__CU_K_SCATTER,
 } mi__cu_kind;
 
 typedef struct mi__cu_node {
@@ -79,6 +79,7 @@ typedef struct mi__cu_node {
         struct { int op; mi_k_nwalk w; int xt[3], yt; int64_t n; } math;
         struct { int64_t rows, inner; float eps; } layer_norm;
         struct { int64_t rows, cols, k, n; int upper, esize; } trilu;
+        struct { int64_t slice, n, dims[MI_MAX_DIMS]; int k, r, it, dt; } scatter;
         mi__k_pad pad;
         struct { mi__cu_chan ch; int use_cudnn; } chan; /* BatchNormalization, LRN */
         mi__cu_gemm gemm;

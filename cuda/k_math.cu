@@ -50,7 +50,27 @@ __global__ void layer_norm_kernel(const void *x, const void *scale, const void *
     }
 }
 
+// ScatterND's updates into out (already data's copy): one thread per
+// update element; an out-of-range tuple is skipped (a device cannot
+// report it: documented).
+__global__ void scatter_kernel(void *out, const void *indices, int it, const void *updates, int dt, int64_t slice,
+                               int k, int r, mi_k_nwalk d, int64_t n) {
+    MI__K_FOR(e, n) {
+        int64_t base = mi_k_scatter_base(indices, it, e / slice, k, r, d.dims);
+        if (base >= 0) mi_k_scatter_elem(out, updates, dt, base, e, slice, 0);
+    }
+}
+
 }  // namespace
+
+extern "C" cudaError_t mi__k_launch_scatter_nd(void *out, const void *indices, int it, const void *updates, int dt,
+                                               int64_t slice, int k, int r, const int64_t *dims, int64_t n,
+                                               cudaStream_t s) {
+    mi_k_nwalk d; /* only its dims, passed by value */
+    memset(&d, 0, sizeof d);
+    for (int j = 0; j < r && j < MI_K_MAX_DIMS; j++) d.dims[j] = dims[j];
+    MI__K_LAUNCH(scatter_kernel, n, s, out, indices, it, updates, dt, slice, k, r, d, n);
+}
 
 extern "C" cudaError_t mi__k_launch_math(int op, mi_k_nwalk w, const void *const *x, const int *xt, void *y, int yt,
                                          int64_t n, cudaStream_t s) {
@@ -67,7 +87,7 @@ extern "C" cudaError_t mi__k_launch_layer_norm(int dt, const void *x, const void
 
 extern "C" cudaError_t mi__k_math_local_bytes(size_t *bytes) {
     cudaError_t e;
-    if ((e = mi__k_local_bytes(math_kernel, bytes)) ||
+    if ((e = mi__k_local_bytes(math_kernel, bytes)) || (e = mi__k_local_bytes(scatter_kernel, bytes)) ||
         (e = mi__k_local_bytes(layer_norm_kernel<MI_K_DT_FLOAT>, bytes)) ||
         (e = mi__k_local_bytes(layer_norm_kernel<MI_K_DT_FLOAT16>, bytes)) ||
         (e = mi__k_local_bytes(layer_norm_kernel<MI_K_DT_BFLOAT16>, bytes)))

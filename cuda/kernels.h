@@ -89,6 +89,11 @@ cudaError_t mi__k_launch_cast(int from, int to, const void *x, void *y, int64_t 
  * operand of its own shape (each element read before it is written). */
 cudaError_t mi__k_launch_math(int op, mi_k_nwalk w, const void *const *x, const int *xt, void *y, int yt, int64_t n,
                               cudaStream_t s);
+/* ScatterND without reduction: n update elements (slice per index tuple of
+ * k values, dtype it) into out (dtype dt, rank r, dims), which holds a copy
+ * of the data already; out-of-range tuples are skipped. */
+cudaError_t mi__k_launch_scatter_nd(void *out, const void *indices, int it, const void *updates, int dt,
+                                    int64_t slice, int k, int r, const int64_t *dims, int64_t n, cudaStream_t s);
 /* LayerNormalization over rows of `inner` elements of dtype dt (float,
  * float16, bfloat16); bias, mean_out and inv_out may be NULL. */
 cudaError_t mi__k_launch_layer_norm(int dt, const void *x, const void *scale, const void *bias, void *y,

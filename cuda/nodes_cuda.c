@@ -402,6 +402,28 @@ static mi_status prepare_trilu(const mi_graph *g, const mi_node *n, mi__cu_node 
     return MI_OK;
 }
 
+/* ScatterND: a copy of the data, then the updates (no reduction: with
+ * one, repeated indices would race between threads). */
+static mi_status prepare_scatter(const mi_graph *g, const mi_node *n, mi__cu_node *cn) {
+    const mi_tensor *x = mi__node_in(g, n, 0), *it = mi__node_in(g, n, 1), *u = mi__node_in(g, n, 2);
+    if (cn->p.u.scatter.reduction)
+        return mi__cu_node_error(n, MI_ERR_UNSUPPORTED, "ScatterND with a reduction (the CPU backend runs it)");
+    if (mi_dtype_size(x->dtype) == 0 || mi_dtype_size(x->dtype) > 8)
+        return mi__cu_node_error(n, MI_ERR_UNSUPPORTED, "dtype %s", mi_dtype_name(x->dtype));
+    cn->kind = MI__CU_K_SCATTER;
+    cn->u.scatter.k = (int)it->dims[it->ndim - 1];
+    cn->u.scatter.r = x->ndim;
+    cn->u.scatter.it = (int)it->dtype;
+    cn->u.scatter.dt = (int)x->dtype;
+    cn->u.scatter.n = mi_tensor_numel(u);
+    cn->u.scatter.slice = 1;
+    for (int i = 0; i < x->ndim; i++) {
+        cn->u.scatter.dims[i] = x->dims[i];
+        if (i >= cn->u.scatter.k) cn->u.scatter.slice *= x->dims[i];
+    }
+    return MI_OK;
+}
+
 /* Range and ConstantOfShape (when folding is off): their values are known
  * at load (shape inference needs them), filled like a Constant. */
 static mi_status prepare_values(const mi_graph *g, const mi_node *n, mi__cu_node *cn) {
@@ -489,6 +511,7 @@ static mi_status prepare_dispatch(mi__cu_backend *cb, const mi_backend_options *
     case MI_OP_EXPAND: case MI_OP_TILE: return prepare_expand_tile(g, n, cn);
     case MI_OP_TRILU: return prepare_trilu(g, n, cn);
     case MI_OP_RANGE: case MI_OP_CONSTANT_OF_SHAPE: return prepare_values(g, n, cn);
+    case MI_OP_SCATTER_ND: return prepare_scatter(g, n, cn);
     default:
         return mi__cu_node_error(n, MI_ERR_UNSUPPORTED, "the CUDA backend has no kernel for %s",
                                  mi_op_name(n->op));
@@ -741,6 +764,15 @@ static mi_status dispatch(const call *c) {
                                                         cn->u.layer_norm.rows, cn->u.layer_norm.inner,
                                                         cn->u.layer_norm.eps, c->s),
                                 n, "layer norm");
+    }
+    case MI__CU_K_SCATTER: {
+        mi_status st;
+        if (!in(c, 1) || !in(c, 2)) return mi__cu_node_error(n, MI_ERR_INVALID_ARG, "indices or updates have no memory");
+        if (y != x && (st = mi__cu_rt_copy_async(c->s, y, x, mi__node_in(c->a->graph, n, 0)->nbytes, n))) return st;
+        return mi__cu_rt_launch(mi__k_launch_scatter_nd(y, in(c, 1), cn->u.scatter.it, in(c, 2), cn->u.scatter.dt,
+                                                        cn->u.scatter.slice, cn->u.scatter.k, cn->u.scatter.r,
+                                                        cn->u.scatter.dims, cn->u.scatter.n, c->s),
+                                n, "scatter");
     }
     case MI__CU_K_TRILU:
         return mi__cu_rt_launch(mi__k_launch_trilu(x, y, cn->u.trilu.esize, cn->u.trilu.rows, cn->u.trilu.cols,

@@ -181,3 +181,35 @@ Test(transformer_ops, token_id_out_of_range) {
     mi_context_destroy(c);
     mi_model_destroy(m);
 }
+
+/* ScatterND at run time (indices a graph input): the updates land where
+ * the indices say; a tuple out of range is an error naming the node. */
+Test(transformer_ops, scatter_nd_at_run_time) {
+    static const float data[8] = {1, 2, 3, 4, 5, 6, 7, 8}, upd[4] = {10, 20, 30, 40};
+    gb b;
+    gb_init(&b, 17);
+    gb_input(&b, "idx", MI_DTYPE_INT64, 2, D(2, 1));
+    gb_weight(&b, "data", MI_DTYPE_FLOAT, 2, D(4, 2), data);
+    gb_weight(&b, "upd", MI_DTYPE_FLOAT, 2, D(2, 2), upd);
+    gb_node(&b, "ScatterND", "scatter", "data,idx,upd", "y", NOATTR);
+    gb_output(&b, "y");
+    gb_ok(&b);
+    mi_model_options o;
+    mi_model_options_init(&o);
+    mi_model *m = NULL;
+    cr_assert_eq(mi_model_create(b.g, &o, &m), MI_OK, "%s", mi_last_error());
+    mi_context *c = NULL;
+    cr_assert_eq(mi_context_create(m, NULL, 0, &c), MI_OK);
+    int64_t idx[2] = {3, -4}; /* rows 3 and 0 */
+    float y[8];
+    const void *ins[1] = {idx};
+    void *outs[1] = {y};
+    cr_assert_eq(mi_context_run(c, ins, outs), MI_OK, "%s", mi_last_error());
+    const float want[8] = {30, 40, 3, 4, 5, 6, 10, 20};
+    for (int i = 0; i < 8; i++) cr_assert_float_eq(y[i], want[i], 0.0f, "[%d]", i);
+    idx[1] = 4;
+    cr_assert_eq(mi_context_run(c, ins, outs), MI_ERR_INVALID_ARG);
+    cr_assert(strstr(mi_last_error(), "scatter") && strstr(mi_last_error(), "out of range"), "%s", mi_last_error());
+    mi_context_destroy(c);
+    mi_model_destroy(m);
+}

@@ -108,7 +108,8 @@ const char *mi_role_name(mi_role r);
     X(MI_OP_REDUCE_MAX, "ReduceMax")                   \
     X(MI_OP_MIN, "Min")                                \
     X(MI_OP_MAX, "Max")                                \
-    X(MI_OP_GELU, "Gelu")
+    X(MI_OP_GELU, "Gelu")                              \
+    X(MI_OP_SCATTER_ND, "ScatterND")
 
 typedef enum mi_op {
 #define MI__OP_ENUM(e, name) e,

@@ -356,6 +356,7 @@ static mi_status dispatch(mi__cpu_call *c) {
     case MI_OP_TRILU: return mi__cpu_trilu(c);
     case MI_OP_RANGE: return mi__cpu_range(c);
     case MI_OP_CONSTANT_OF_SHAPE: return mi__cpu_constant_of_shape(c);
+    case MI_OP_SCATTER_ND: return mi__cpu_scatter_nd(c);
     case MI_OP_ERF: case MI_OP_POW: case MI_OP_SQRT: case MI_OP_RECIPROCAL: case MI_OP_NEG: case MI_OP_TANH:
     case MI_OP_EXP: case MI_OP_LOG: case MI_OP_WHERE: case MI_OP_EQUAL: case MI_OP_LESS: case MI_OP_GREATER:
     case MI_OP_NOT: case MI_OP_AND: case MI_OP_MOD: case MI_OP_MIN: case MI_OP_MAX: case MI_OP_GELU:
@@ -481,7 +482,7 @@ mi_status mi__cpu_check_node(const mi_graph *g, const mi_node *n, const mi__op_p
 static int required_inputs(const mi_node *n) {
     switch (n->op) {
     case MI_OP_CONSTANT: return 0;
-    case MI_OP_WHERE: case MI_OP_RANGE: return 3;
+    case MI_OP_WHERE: case MI_OP_RANGE: case MI_OP_SCATTER_ND: return 3;
     case MI_OP_POW: case MI_OP_EQUAL: case MI_OP_LESS: case MI_OP_GREATER: case MI_OP_AND: case MI_OP_MOD:
     case MI_OP_EXPAND: case MI_OP_TILE: case MI_OP_LAYER_NORM:
         return 2;

@@ -211,6 +211,7 @@ mi_status mi__cpu_expand_tile(mi__cpu_call *c);
 mi_status mi__cpu_trilu(mi__cpu_call *c);
 mi_status mi__cpu_range(mi__cpu_call *c);
 mi_status mi__cpu_constant_of_shape(mi__cpu_call *c);
+mi_status mi__cpu_scatter_nd(mi__cpu_call *c);
 /* xt's elements at src into dst in yt's layout (same dims and dtype). */
 void mi__cpu_relayout_bytes(void *dst, const mi_tensor *yt, const void *src, const mi_tensor *xt);
 

@@ -262,6 +262,18 @@ mi_status mi__cpu_range(mi__cpu_call *c) {
     return MI_OK;
 }
 
+mi_status mi__cpu_scatter_nd(mi__cpu_call *c) {
+    const mi_tensor *xt = mi__cpu_in_t(c, 0), *it = mi__cpu_in_t(c, 1);
+    int k = (int)it->dims[it->ndim - 1];
+    int64_t tuples = mi_tensor_numel(it) / k, slice = 1;
+    for (int i = k; i < xt->ndim; i++) slice *= xt->dims[i];
+    if (c->out[0] != c->in[0]) memmove(c->out[0], c->in[0], xt->nbytes);
+    int64_t bad = mi_k_scatter_nd(c->out[0], c->in[1], (int)it->dtype, c->in[2], (int)xt->dtype, tuples, k, xt->ndim,
+                                  xt->dims, slice, c->p.u.scatter.reduction);
+    if (bad >= 0) return mi__cpu_err(c, MI_ERR_INVALID_ARG, "index tuple %lld of '%s' is out of range", (long long)bad, it->name);
+    return MI_OK;
+}
+
 mi_status mi__cpu_constant_of_shape(mi__cpu_call *c) {
     const mi_tensor *yt = mi__cpu_out_t(c, 0);
     const mi_attr *a = mi_node_attr(c->n, "value");

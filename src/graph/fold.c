@@ -310,6 +310,18 @@ static void eval_trilu(const mi_graph *g, const mi_node *n, const mi__op_params 
     }
 }
 
+/* ScatterND; 0 when an index is out of range. */
+static int eval_scatter_nd(const mi_graph *g, const mi_node *n, const mi__op_params *p, void *dst) {
+    const mi_tensor *x = mi__node_in(g, n, 0), *idx = mi__node_in(g, n, 1), *u = mi__node_in(g, n, 2);
+    int k = (int)idx->dims[idx->ndim - 1];
+    int64_t tuples = mi_tensor_numel(idx) / k, slice = 1;
+    for (int i = k; i < x->ndim; i++) slice *= x->dims[i];
+    memcpy(dst, mi__tensor_value(g, n->inputs[0]), (size_t)mi_tensor_numel(x) * mi_dtype_size(x->dtype));
+    return mi_k_scatter_nd(dst, mi__tensor_value(g, n->inputs[1]), (int)idx->dtype, mi__tensor_value(g, n->inputs[2]),
+                           (int)x->dtype, tuples, k, x->ndim, x->dims, slice, p->u.scatter.reduction) < 0;
+    (void)u;
+}
+
 static mi_status eval_constant(mi_graph *g, const mi_node *n, int *done) {
     const mi_attr *a = &n->attrs[0];
     mi_tensor *o = &g->tensors[n->outputs[0]];
@@ -363,7 +375,7 @@ mi_status mi__fold_node(mi_graph *g, size_t i, int *done) {
         return MI_OK;
     case MI_OP_ADD: case MI_OP_SUB: case MI_OP_MUL: case MI_OP_DIV: case MI_OP_CONCAT:
     case MI_OP_GATHER: case MI_OP_SLICE: case MI_OP_TRANSPOSE: case MI_OP_CAST: case MI_OP_EXPAND:
-    case MI_OP_TILE: case MI_OP_RANGE: case MI_OP_CONSTANT_OF_SHAPE: case MI_OP_TRILU:
+    case MI_OP_TILE: case MI_OP_RANGE: case MI_OP_CONSTANT_OF_SHAPE: case MI_OP_TRILU: case MI_OP_SCATTER_ND:
         break;
     default:
         if (!mi__op_math(n->op, 0)) return MI_OK;
@@ -387,6 +399,9 @@ mi_status mi__fold_node(mi_graph *g, size_t i, int *done) {
     case MI_OP_RANGE: eval_range(g, n, d); break;
     case MI_OP_CONSTANT_OF_SHAPE: eval_constant_of_shape(g, n, d); break;
     case MI_OP_TRILU: eval_trilu(g, n, &p, d); break;
+    case MI_OP_SCATTER_ND:
+        if (!eval_scatter_nd(g, n, &p, d)) return MI_OK; /* out of range: the run reports it */
+        break;
     case MI_OP_CAST: {
         const void *src = mi__tensor_value(g, n->inputs[0]);
         for (int64_t k = 0; k < mi_tensor_numel(o); k++) {

@@ -479,6 +479,14 @@ mi_status mi__op_params_get(const mi_graph *g, const mi_node *n, mi__op_params *
     case MI_OP_MOD:
         out->u.math.variant = mi_node_attr_int(n, "fmod", 0) != 0;
         return MI_OK;
+    case MI_OP_SCATTER_ND: {
+        const mi_attr *a = mi_node_attr(n, "reduction");
+        const char *r = a && a->type == MI_ATTR_STRING && a->s ? a->s : "none";
+        out->u.scatter.reduction = !strcmp(r, "add") ? 1 : !strcmp(r, "mul") ? 2 : 0;
+        if (strcmp(r, "none") && !out->u.scatter.reduction)
+            return mi__node_error(MI_ERR_UNSUPPORTED, n, "reduction '%s': none, add and mul are supported", r);
+        return MI_OK;
+    }
     case MI_OP_GELU: {
         const mi_attr *a = mi_node_attr(n, "approximate");
         if (a && (a->type != MI_ATTR_STRING || !a->s || (strcmp(a->s, "none") && strcmp(a->s, "tanh"))))

@@ -87,6 +87,7 @@ typedef struct mi__op_params {
         struct { int64_t axis; float epsilon; } layer_norm; /* axis normalized, the first normalized one */
         struct { int upper; } trilu;
         struct { int variant; } math;           /* Mod: fmod; Gelu: the tanh approximation */
+        struct { int reduction; } scatter;      /* ScatterND: 0 none, 1 add, 2 mul */
     } u;
 } mi__op_params;
 

@@ -117,7 +117,7 @@ static mi_status check_arity(const mi_graph *g, const mi_node *n) {
         min_in = max_in = 2;
         break;
     case MI_OP_MIN: case MI_OP_MAX: max_in = 8; break; /* variadic */
-    case MI_OP_WHERE: case MI_OP_RANGE: min_in = max_in = 3; break;
+    case MI_OP_WHERE: case MI_OP_RANGE: case MI_OP_SCATTER_ND: min_in = max_in = 3; break;
     case MI_OP_LAYER_NORM: min_in = 2; max_in = 3; max_out = 3; break;
     case MI_OP_TRILU: max_in = 2; break;
     case MI_OP_DROPOUT: max_in = 3; max_out = 2; break;
@@ -336,6 +336,23 @@ static mi_status infer_range(mi_graph *g, const mi_node *n) {
     if (!(c < 9.2e18)) return ERR(MI_ERR_OVERFLOW, "the range has too many elements");
     int64_t out[1] = {c > 0 ? (int64_t)c : 0};
     return set_out(g, n, 0, s->dtype, 1, out);
+}
+
+/* ScatterND: data's shape; indices [..., k] with k <= rank; updates
+ * indices.shape[:-1] + data.shape[k:]. */
+static mi_status infer_scatter_nd(mi_graph *g, const mi_node *n) {
+    const mi_tensor *x = mi__node_in(g, n, 0), *idx = mi__node_in(g, n, 1), *u = mi__node_in(g, n, 2);
+    mi_status st;
+    if ((st = want_dtype(g, n, 1, INDEX)) != MI_OK || (st = same_dtype(g, n, 0, 2)) != MI_OK) return st;
+    if (idx->ndim < 1) return ERR(MI_ERR_SHAPE, "indices '%s' must have rank >= 1", idx->name);
+    int64_t k = idx->dims[idx->ndim - 1];
+    if (k < 1 || k > x->ndim) return ERR(MI_ERR_SHAPE, "indices' last dim %lld exceeds the data's rank %d", (long long)k, x->ndim);
+    int want = idx->ndim - 1 + x->ndim - (int)k;
+    int ok = u->ndim == want;
+    for (int i = 0; ok && i < idx->ndim - 1; i++) ok = u->dims[i] == idx->dims[i];
+    for (int i = (int)k; ok && i < x->ndim; i++) ok = u->dims[idx->ndim - 1 + i - (int)k] == x->dims[i];
+    if (!ok) return ERR(MI_ERR_SHAPE, "updates '%s' %s do not match indices %s and data %s", u->name, DIMS(u), DIMS(idx), DIMS(x));
+    return set_out(g, n, 0, x->dtype, x->ndim, x->dims);
 }
 
 static mi_status infer_constant_of_shape(mi_graph *g, const mi_node *n) {
@@ -797,6 +814,7 @@ mi_status mi__infer_node(mi_graph *g, size_t i) {
     case MI_OP_EXPAND: case MI_OP_TILE: return infer_expand_tile(g, n);
     case MI_OP_RANGE: return infer_range(g, n);
     case MI_OP_CONSTANT_OF_SHAPE: return infer_constant_of_shape(g, n);
+    case MI_OP_SCATTER_ND: return infer_scatter_nd(g, n);
     default: return infer_misc(g, n, &p);
     }
 }

@@ -257,4 +257,54 @@ static inline void mi_k_nary(int op, const mi_k_nwalk *w, const void *const *x, 
     for (int64_t i = i0; i < i0 + count; i++, mi_k_nodo_next(w, &o)) mi_k_nary_elem(op, x, xt, o.off, y, yt, i);
 }
 
+/* ---- ScatterND ------------------------------------------------------------------------ */
+
+/* The element offset in data (rank r, dims d) that index tuple t of
+ * indices (dtype it, k values per tuple) points at, or -1 when a value is
+ * out of range (negative ones count from the end). */
+MI_HD static inline int64_t mi_k_scatter_base(const void *indices, int it, int64_t t, int k, int r, const int64_t *d) {
+    int64_t off = 0;
+    for (int j = 0; j < r; j++) {
+        int64_t v = 0;
+        if (j < k) {
+            v = mi_k_ld_i(it, indices, t * k + j);
+            if (v < 0) v += d[j];
+            if (v < 0 || v >= d[j]) return -1;
+        }
+        off = off * d[j] + v;
+    }
+    return off;
+}
+
+/* Element e of the updates (slice elements each) into out, which already
+ * holds data: reduction 0 none, 1 add, 2 mul (in the dtype's arithmetic). */
+MI_HD static inline void mi_k_scatter_elem(void *out, const void *updates, int dt, int64_t base, int64_t e,
+                                           int64_t slice, int reduction) {
+    int64_t o = base + e % slice;
+    int es = mi_k_dt_size(dt);
+    char *dst = (char *)out + o * es;
+    const char *src = (const char *)updates + e * es;
+    if (reduction == 0) {
+        memcpy(dst, src, (size_t)es);
+    } else if (mi_k_dt_is_int(dt)) {
+        int64_t a = mi_k_load_i(dt, dst), b = mi_k_load_i(dt, src);
+        mi_k_store_i(dt, dst, reduction == 1 ? (int64_t)((uint64_t)a + (uint64_t)b) : (int64_t)((uint64_t)a * (uint64_t)b));
+    } else {
+        double a = mi_k_load_f(dt, dst), b = mi_k_load_f(dt, src);
+        mi_k_store_f(dt, dst, reduction == 1 ? a + b : a * b);
+    }
+}
+
+/* ScatterND on the host: out (a copy of data already) gets every update;
+ * the first out-of-range tuple's number, or -1 when all were in range. */
+static inline int64_t mi_k_scatter_nd(void *out, const void *indices, int it, const void *updates, int dt, int64_t ntuples,
+                                      int k, int r, const int64_t *d, int64_t slice, int reduction) {
+    for (int64_t t = 0; t < ntuples; t++) {
+        int64_t base = mi_k_scatter_base(indices, it, t, k, r, d);
+        if (base < 0) return t;
+        for (int64_t e = 0; e < slice; e++) mi_k_scatter_elem(out, updates, dt, base, t * slice + e, slice, reduction);
+    }
+    return -1;
+}
+
 #endif
