@@ -15,6 +15,7 @@ a row of that precision; its saving is against the fp32 baseline of MODEL
 adds to planning.
 """
 import json
+import re
 import os
 import sys
 
@@ -43,6 +44,7 @@ def main(paths):
             base = u["naive_arena"]
             bound0 = u["lower_bound"]
         name = os.path.splitext(os.path.basename(p))[0]
+        name = re.sub(r"-b[0-9]+$", "", name)  # MODEL-bN.json: a batch of MODEL (the JSON says which)
         precision = "fp32"
         for half in ("fp16", "bf16"):
             if name.endswith("-" + half):
