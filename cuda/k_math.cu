@@ -53,10 +53,14 @@ __global__ void layer_norm_kernel(const void *x, const void *scale, const void *
 // ScatterND's updates into out (already data's copy): one thread per
 // update element; an out-of-range tuple is skipped (a device cannot
 // report it: documented).
+struct scatter_dims {
+    int64_t d[MI_K_MAX_DIMS];
+};
+
 __global__ void scatter_kernel(void *out, const void *indices, int it, const void *updates, int dt, int64_t slice,
-                               int k, int r, mi_k_nwalk d, int64_t n) {
+                               int k, int r, scatter_dims d, int64_t n) {
     MI__K_FOR(e, n) {
-        int64_t base = mi_k_scatter_base(indices, it, e / slice, k, r, d.dims);
+        int64_t base = mi_k_scatter_base(indices, it, e / slice, k, r, d.d);
         if (base >= 0) mi_k_scatter_elem(out, updates, dt, base, e, slice, 0);
     }
 }
@@ -66,9 +70,8 @@ __global__ void scatter_kernel(void *out, const void *indices, int it, const voi
 extern "C" cudaError_t mi__k_launch_scatter_nd(void *out, const void *indices, int it, const void *updates, int dt,
                                                int64_t slice, int k, int r, const int64_t *dims, int64_t n,
                                                cudaStream_t s) {
-    mi_k_nwalk d; /* only its dims, passed by value */
-    memset(&d, 0, sizeof d);
-    for (int j = 0; j < r && j < MI_K_MAX_DIMS; j++) d.dims[j] = dims[j];
+    scatter_dims d = {};
+    for (int j = 0; j < r && j < MI_K_MAX_DIMS; j++) d.d[j] = dims[j];
     MI__K_LAUNCH(scatter_kernel, n, s, out, indices, it, updates, dt, slice, k, r, d, n);
 }
 

@@ -435,23 +435,14 @@ static mi_status prepare_values(const mi_graph *g, const mi_node *n, mi__cu_node
     if (!(cn->u.bytes.own = mi__malloc(y->nbytes ? y->nbytes : 1)))
         return mi__cu_node_error(n, MI_ERR_NO_MEMORY, "%zu bytes of values", y->nbytes);
     cn->u.bytes.data = cn->u.bytes.own;
-    char *d = cn->u.bytes.own;
     if (n->op == MI_OP_CONSTANT_OF_SHAPE) {
         const mi_attr *a = mi_node_attr(n, "value");
-        const void *v = a && a->tensor >= 0 ? mi__graph_value(g, a->tensor) : NULL;
-        for (int64_t i = 0; i < count; i++) {
-            if (v) memcpy(d + (size_t)i * es, v, es);
-            else memset(d + (size_t)i * es, 0, es);
-        }
+        mi_k_splat_fill(a && a->tensor >= 0 ? mi__graph_value(g, a->tensor) : NULL, es, cn->u.bytes.own, count);
         return MI_OK;
     }
     const void *v0 = mi__graph_value(g, n->inputs[0]), *vd = mi__graph_value(g, n->inputs[2]);
     if (!v0 || !vd) return mi__cu_node_error(n, MI_ERR_UNSUPPORTED, "start and delta must be known at load time");
-    int dt = (int)y->dtype;
-    for (int64_t i = 0; i < count; i++) {
-        if (mi_k_dt_is_int(dt)) mi_k_store_i(dt, d + (size_t)i * es, mi_k_load_i(dt, v0) + i * mi_k_load_i(dt, vd));
-        else mi_k_store_f(dt, d + (size_t)i * es, mi_k_load_f(dt, v0) + (double)i * mi_k_load_f(dt, vd));
-    }
+    mi_k_range_fill((int)y->dtype, v0, vd, cn->u.bytes.own, count);
     return MI_OK;
 }
 

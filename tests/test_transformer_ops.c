@@ -50,6 +50,17 @@ static void gelu_graph(gb *b, int form) {
     gb_output(b, "y");
 }
 
+/* A CPU model of the finalized graph (the model takes it) and a context. */
+static mi_context *cpu_context(gb *b, mi_model **m) {
+    mi_model_options o;
+    mi_model_options_init(&o);
+    cr_assert_eq(mi_model_create(b->g, &o, m), MI_OK, "%s", mi_last_error());
+    b->g = NULL;
+    mi_context *c = NULL;
+    cr_assert_eq(mi_context_create(*m, NULL, 0, &c), MI_OK, "%s", mi_last_error());
+    return c;
+}
+
 static float *run_graph(gb *b, int fuse, size_t *nodes, int *gelus) {
     mi_load_options lo;
     mi_load_options_init(&lo);
@@ -57,13 +68,8 @@ static float *run_graph(gb *b, int fuse, size_t *nodes, int *gelus) {
     cr_assert_eq(mi_graph_finalize(b->g, &lo), MI_OK, "%s", mi_last_error());
     *nodes = mi_graph_node_count(b->g);
     *gelus = gb_count_op(b, MI_OP_GELU);
-    mi_model_options o;
-    mi_model_options_init(&o);
     mi_model *m = NULL;
-    cr_assert_eq(mi_model_create(b->g, &o, &m), MI_OK, "%s", mi_last_error());
-    b->g = NULL;
-    mi_context *c = NULL;
-    cr_assert_eq(mi_context_create(m, NULL, 0, &c), MI_OK, "%s", mi_last_error());
+    mi_context *c = cpu_context(b, &m);
     cr_assert_eq(mi_context_set_poison(c, 1), MI_OK);
     float x[80], *y = malloc(80 * sizeof *y);
     for (int i = 0; i < 80; i++) x[i] = (float)(i % 13) / 3.0f - 2.0f;
@@ -164,12 +170,8 @@ Test(transformer_ops, token_id_out_of_range) {
     gb_node(&b, "Gather", "embed", "emb,ids", "y", NOATTR);
     gb_output(&b, "y");
     gb_ok(&b);
-    mi_model_options o;
-    mi_model_options_init(&o);
     mi_model *m = NULL;
-    cr_assert_eq(mi_model_create(b.g, &o, &m), MI_OK, "%s", mi_last_error());
-    mi_context *c = NULL;
-    cr_assert_eq(mi_context_create(m, NULL, 0, &c), MI_OK);
+    mi_context *c = cpu_context(&b, &m);
     int64_t ids[3] = {0, 3, 4};
     float y[9];
     const void *ins[1] = {ids};
@@ -194,12 +196,8 @@ Test(transformer_ops, scatter_nd_at_run_time) {
     gb_node(&b, "ScatterND", "scatter", "data,idx,upd", "y", NOATTR);
     gb_output(&b, "y");
     gb_ok(&b);
-    mi_model_options o;
-    mi_model_options_init(&o);
     mi_model *m = NULL;
-    cr_assert_eq(mi_model_create(b.g, &o, &m), MI_OK, "%s", mi_last_error());
-    mi_context *c = NULL;
-    cr_assert_eq(mi_context_create(m, NULL, 0, &c), MI_OK);
+    mi_context *c = cpu_context(&b, &m);
     int64_t idx[2] = {3, -4}; /* rows 3 and 0 */
     float y[8];
     const void *ins[1] = {idx};

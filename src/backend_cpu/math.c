@@ -212,25 +212,8 @@ mi_status mi__cpu_reduce_sum_max(mi__cpu_call *c) {
 
 mi_status mi__cpu_expand_tile(mi__cpu_call *c) {
     const mi_tensor *xt = mi__cpu_in_t(c, 0), *yt = mi__cpu_out_t(c, 0);
-    size_t es = mi_dtype_size(yt->dtype);
-    int64_t n = mi_tensor_numel(yt), xs[MI_MAX_DIMS], acc = 1;
-    for (int k = xt->ndim - 1; k >= 0; k--) {
-        xs[k] = acc;
-        acc *= xt->dims[k];
-    }
-    int64_t idx[MI_MAX_DIMS] = {0};
-    for (int64_t i = 0; i < n; i++) {
-        int64_t off = 0;
-        for (int k = 0; k < xt->ndim; k++) {
-            int64_t o = idx[k + (yt->ndim - xt->ndim)];
-            off += (c->n->op == MI_OP_TILE ? o % xt->dims[k] : (xt->dims[k] == 1 ? 0 : o)) * xs[k];
-        }
-        memcpy((char *)c->out[0] + (size_t)i * es, (const char *)c->in[0] + (size_t)off * es, es);
-        for (int d = yt->ndim - 1; d >= 0; d--) {
-            if (++idx[d] < yt->dims[d]) break;
-            idx[d] = 0;
-        }
-    }
+    mi_k_expand_tile(c->in[0], xt->ndim, xt->dims, c->out[0], yt->ndim, yt->dims, mi_dtype_size(yt->dtype),
+                     c->n->op == MI_OP_TILE);
     return MI_OK;
 }
 
@@ -239,26 +222,14 @@ mi_status mi__cpu_trilu(mi__cpu_call *c) {
     if (yt->ndim < 2) return mi__cpu_err(c, MI_ERR_SHAPE, "the input must have rank >= 2");
     int64_t k = 0;
     if (c->n->ninputs > 1 && c->in[1]) k = mi_k_ld_i((int)mi__cpu_in_t(c, 1)->dtype, c->in[1], 0);
-    size_t es = mi_dtype_size(yt->dtype);
-    int64_t rows = yt->dims[yt->ndim - 2], cols = yt->dims[yt->ndim - 1], n = mi_tensor_numel(yt);
-    for (int64_t i = 0; i < n; i++) {
-        int64_t col = i % cols, row = (i / cols) % rows;
-        int keep = c->p.u.trilu.upper ? col - row >= k : col - row <= k;
-        char *dst = (char *)c->out[0] + (size_t)i * es;
-        if (keep) memmove(dst, (const char *)c->in[0] + (size_t)i * es, es);
-        else memset(dst, 0, es);
-    }
+    mi_k_trilu_copy(c->in[0], c->out[0], mi_dtype_size(yt->dtype), yt->dims[yt->ndim - 2], yt->dims[yt->ndim - 1], k,
+                    c->p.u.trilu.upper, mi_tensor_numel(yt));
     return MI_OK;
 }
 
 mi_status mi__cpu_range(mi__cpu_call *c) {
     const mi_tensor *yt = mi__cpu_out_t(c, 0);
-    int dt = (int)yt->dtype;
-    for (int64_t i = 0; i < mi_tensor_numel(yt); i++) {
-        void *dst = (char *)c->out[0] + i * mi_k_dt_size(dt);
-        if (mi_k_dt_is_int(dt)) mi_k_store_i(dt, dst, mi_k_ld_i(dt, c->in[0], 0) + i * mi_k_ld_i(dt, c->in[2], 0));
-        else mi_k_store_f(dt, dst, mi_k_ld_d(dt, c->in[0], 0) + (double)i * mi_k_ld_d(dt, c->in[2], 0));
-    }
+    mi_k_range_fill((int)yt->dtype, c->in[0], c->in[2], c->out[0], mi_tensor_numel(yt));
     return MI_OK;
 }
 
@@ -277,11 +248,7 @@ mi_status mi__cpu_scatter_nd(mi__cpu_call *c) {
 mi_status mi__cpu_constant_of_shape(mi__cpu_call *c) {
     const mi_tensor *yt = mi__cpu_out_t(c, 0);
     const mi_attr *a = mi_node_attr(c->n, "value");
-    const void *v = a && a->tensor >= 0 ? mi__graph_value(c->g, a->tensor) : NULL;
-    size_t es = mi_dtype_size(yt->dtype);
-    for (int64_t i = 0; i < mi_tensor_numel(yt); i++) {
-        if (v) memcpy((char *)c->out[0] + (size_t)i * es, v, es);
-        else memset((char *)c->out[0] + (size_t)i * es, 0, es);
-    }
+    mi_k_splat_fill(a && a->tensor >= 0 ? mi__graph_value(c->g, a->tensor) : NULL, mi_dtype_size(yt->dtype), c->out[0],
+                    mi_tensor_numel(yt));
     return MI_OK;
 }

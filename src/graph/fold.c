@@ -249,77 +249,40 @@ static void eval_math(const mi_graph *g, const mi_node *n, const mi__op_params *
     mi_k_nary(mi__op_math(n->op, p->u.math.variant), &w, x, xt, dst, (int)o->dtype, 0, mi_tensor_numel(o));
 }
 
-/* Expand: x broadcast to the output; Tile: x repeated along each axis. */
-static void eval_expand_tile(const mi_graph *g, const mi_node *n, void *dst) {
+/* Expand, Tile, Range, ConstantOfShape, Trilu: kernels/math.h's fills, as
+ * the backends run them. */
+static void eval_shape_made(const mi_graph *g, const mi_node *n, const mi__op_params *p, void *dst) {
     const mi_tensor *x = mi__node_in(g, n, 0), *o = &g->tensors[n->outputs[0]];
-    const char *src = mi__tensor_value(g, n->inputs[0]);
+    const void *src = x ? mi__tensor_value(g, n->inputs[0]) : NULL;
     size_t es = mi_dtype_size(o->dtype);
-    walk w = {o->ndim, {0}, {0}};
-    memcpy(w.dims, o->dims, sizeof w.dims);
-    int64_t xs[MI_MAX_DIMS];
-    bstrides(x, o->ndim, xs);
-    int64_t n_out = mi_tensor_numel(o);
-    for (int64_t i = 0; i < n_out; i++, walk_next(&w)) {
-        int64_t off = 0;
-        if (n->op == MI_OP_TILE) {
-            int64_t acc = 1;
-            for (int k = x->ndim - 1; k >= 0; k--) {
-                off += (w.idx[k] % x->dims[k]) * acc;
-                acc *= x->dims[k];
-            }
-        } else {
-            off = offset(&w, xs);
-        }
-        memcpy((char *)dst + (size_t)i * es, src + (size_t)off * es, es);
+    int64_t count = mi_tensor_numel(o);
+    switch (n->op) {
+    case MI_OP_EXPAND: case MI_OP_TILE:
+        mi_k_expand_tile(src, x->ndim, x->dims, dst, o->ndim, o->dims, es, n->op == MI_OP_TILE);
+        break;
+    case MI_OP_RANGE: mi_k_range_fill((int)o->dtype, src, mi__tensor_value(g, n->inputs[2]), dst, count); break;
+    case MI_OP_CONSTANT_OF_SHAPE: {
+        const mi_attr *a = mi_node_attr(n, "value");
+        mi_k_splat_fill(a ? mi__tensor_value(g, a->tensor) : NULL, es, dst, count);
+        break;
     }
-}
-
-static void eval_range(const mi_graph *g, const mi_node *n, void *dst) {
-    const mi_tensor *o = &g->tensors[n->outputs[0]];
-    const void *vs = mi__tensor_value(g, n->inputs[0]), *vd = mi__tensor_value(g, n->inputs[2]);
-    for (int64_t k = 0; k < mi_tensor_numel(o); k++) {
-        if (is_int(o->dtype)) store_i(dst, o->dtype, k, load_i(vs, o->dtype, 0) + k * load_i(vd, o->dtype, 0));
-        else store_f(dst, o->dtype, k, load_f(vs, o->dtype, 0) + (double)k * load_f(vd, o->dtype, 0));
+    default: { /* Trilu */
+        int64_t k = 0;
+        if (n->ninputs > 1 && n->inputs[1] >= 0) k = load_i(mi__tensor_value(g, n->inputs[1]), mi__node_in(g, n, 1)->dtype, 0);
+        mi_k_trilu_copy(src, dst, es, o->dims[o->ndim - 2], o->dims[o->ndim - 1], k, p->u.trilu.upper, count);
     }
-}
-
-static void eval_constant_of_shape(const mi_graph *g, const mi_node *n, void *dst) {
-    const mi_tensor *o = &g->tensors[n->outputs[0]];
-    const mi_attr *a = mi_node_attr(n, "value");
-    size_t es = mi_dtype_size(o->dtype);
-    const void *v = a ? mi__tensor_value(g, a->tensor) : NULL;
-    for (int64_t k = 0; k < mi_tensor_numel(o); k++) {
-        if (v) memcpy((char *)dst + (size_t)k * es, v, es);
-        else memset((char *)dst + (size_t)k * es, 0, es);
-    }
-}
-
-/* Trilu: the elements outside the band become 0. */
-static void eval_trilu(const mi_graph *g, const mi_node *n, const mi__op_params *p, void *dst) {
-    const mi_tensor *o = &g->tensors[n->outputs[0]];
-    const char *src = mi__tensor_value(g, n->inputs[0]);
-    int64_t kk = 0;
-    if (n->ninputs > 1 && n->inputs[1] >= 0) kk = load_i(mi__tensor_value(g, n->inputs[1]), mi__node_in(g, n, 1)->dtype, 0);
-    size_t es = mi_dtype_size(o->dtype);
-    int64_t rows = o->dims[o->ndim - 2], cols = o->dims[o->ndim - 1], total = mi_tensor_numel(o);
-    for (int64_t i = 0; i < total; i++) {
-        int64_t c = i % cols, r = (i / cols) % rows;
-        int keep = p->u.trilu.upper ? c - r >= kk : c - r <= kk;
-        if (keep) memcpy((char *)dst + (size_t)i * es, src + (size_t)i * es, es);
-        else memset((char *)dst + (size_t)i * es, 0, es);
     }
 }
 
 /* ScatterND; 0 when an index is out of range. */
 static int eval_scatter_nd(const mi_graph *g, const mi_node *n, const mi__op_params *p, void *dst) {
-    const mi_tensor *x = mi__node_in(g, n, 0), *idx = mi__node_in(g, n, 1), *u = mi__node_in(g, n, 2);
+    const mi_tensor *x = mi__node_in(g, n, 0), *idx = mi__node_in(g, n, 1);
     int k = (int)idx->dims[idx->ndim - 1];
     int64_t tuples = mi_tensor_numel(idx) / k, slice = 1;
     for (int i = k; i < x->ndim; i++) slice *= x->dims[i];
     memcpy(dst, mi__tensor_value(g, n->inputs[0]), (size_t)mi_tensor_numel(x) * mi_dtype_size(x->dtype));
     return mi_k_scatter_nd(dst, mi__tensor_value(g, n->inputs[1]), (int)idx->dtype, mi__tensor_value(g, n->inputs[2]),
                            (int)x->dtype, tuples, k, x->ndim, x->dims, slice, p->u.scatter.reduction) < 0;
-    (void)u;
 }
 
 static mi_status eval_constant(mi_graph *g, const mi_node *n, int *done) {
@@ -395,10 +358,9 @@ mi_status mi__fold_node(mi_graph *g, size_t i, int *done) {
     case MI_OP_GATHER: eval_gather(g, n, p.u.axis.axis, d); break;
     case MI_OP_SLICE: eval_slice(g, n, &p, d); break;
     case MI_OP_TRANSPOSE: eval_transpose(g, n, &p, d); break;
-    case MI_OP_EXPAND: case MI_OP_TILE: eval_expand_tile(g, n, d); break;
-    case MI_OP_RANGE: eval_range(g, n, d); break;
-    case MI_OP_CONSTANT_OF_SHAPE: eval_constant_of_shape(g, n, d); break;
-    case MI_OP_TRILU: eval_trilu(g, n, &p, d); break;
+    case MI_OP_EXPAND: case MI_OP_TILE: case MI_OP_RANGE: case MI_OP_CONSTANT_OF_SHAPE: case MI_OP_TRILU:
+        eval_shape_made(g, n, &p, d);
+        break;
     case MI_OP_SCATTER_ND:
         if (!eval_scatter_nd(g, n, &p, d)) return MI_OK; /* out of range: the run reports it */
         break;

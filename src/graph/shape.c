@@ -321,16 +321,7 @@ static mi_status infer_range(mi_graph *g, const mi_node *n) {
     if (!vs || !vl || !vd)
         return ERR(MI_ERR_UNSUPPORTED, "start, limit and delta must be known at load time (its output's size depends "
                    "on them)");
-    double a, l, d;
-    if (s->dtype == MI_DTYPE_INT64 || s->dtype == MI_DTYPE_INT32) {
-        a = (double)mi_k_load_i((int)s->dtype, vs);
-        l = (double)mi_k_load_i((int)s->dtype, vl);
-        d = (double)mi_k_load_i((int)s->dtype, vd);
-    } else {
-        a = mi_k_load_f((int)s->dtype, vs);
-        l = mi_k_load_f((int)s->dtype, vl);
-        d = mi_k_load_f((int)s->dtype, vd);
-    }
+    double a = mi_k_ld_d((int)s->dtype, vs, 0), l = mi_k_ld_d((int)s->dtype, vl, 0), d = mi_k_ld_d((int)s->dtype, vd, 0);
     if (d == 0.0) return ERR(MI_ERR_SHAPE, "delta is 0");
     double c = ceil((l - a) / d);
     if (!(c < 9.2e18)) return ERR(MI_ERR_OVERFLOW, "the range has too many elements");

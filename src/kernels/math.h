@@ -307,4 +307,64 @@ static inline int64_t mi_k_scatter_nd(void *out, const void *indices, int it, co
     return -1;
 }
 
+/* ---- shape-made tensors: Range, ConstantOfShape, Trilu, Expand, Tile ---------------------- */
+
+/* Folding at load, the CPU backend and the CUDA backend's host-filled
+ * values compute these the same way. */
+
+/* count values start + i * delta of dtype dt (integers wrap). */
+static inline void mi_k_range_fill(int dt, const void *start, const void *delta, void *dst, int64_t count) {
+    for (int64_t i = 0; i < count; i++) {
+        void *o = (char *)dst + i * mi_k_dt_size(dt);
+        if (mi_k_dt_is_int(dt))
+            mi_k_store_i(dt, o, (int64_t)((uint64_t)mi_k_ld_i(dt, start, 0) + (uint64_t)i * (uint64_t)mi_k_ld_i(dt, delta, 0)));
+        else mi_k_store_f(dt, o, mi_k_ld_d(dt, start, 0) + (double)i * mi_k_ld_d(dt, delta, 0));
+    }
+}
+
+/* count copies of the es-byte value (NULL: zeros). */
+static inline void mi_k_splat_fill(const void *value, size_t es, void *dst, int64_t count) {
+    for (int64_t i = 0; i < count; i++) {
+        if (value) memcpy((char *)dst + (size_t)i * es, value, es);
+        else memset((char *)dst + (size_t)i * es, 0, es);
+    }
+}
+
+/* Trilu over count elements of [..., rows, cols]: the band kept, the rest
+ * zero; dst may be src. */
+static inline void mi_k_trilu_copy(const void *src, void *dst, size_t es, int64_t rows, int64_t cols, int64_t k,
+                                   int upper, int64_t count) {
+    for (int64_t i = 0; i < count; i++) {
+        int64_t c = i % cols, r = (i / cols) % rows;
+        int keep = upper ? c - r >= k : c - r <= k;
+        char *o = (char *)dst + (size_t)i * es;
+        if (keep) memmove(o, (const char *)src + (size_t)i * es, es);
+        else memset(o, 0, es);
+    }
+}
+
+/* Expand (x broadcast to y's dims, right-aligned) or Tile (x repeated
+ * along each axis: same rank), es-byte elements. */
+static inline void mi_k_expand_tile(const void *src, int xr, const int64_t *xd, void *dst, int yr, const int64_t *yd,
+                                    size_t es, int tile) {
+    int64_t xs[MI_K_MAX_DIMS], idx[MI_K_MAX_DIMS] = {0}, acc = 1, n = 1;
+    for (int k = xr - 1; k >= 0; k--) {
+        xs[k] = acc;
+        acc *= xd[k];
+    }
+    for (int k = 0; k < yr; k++) n *= yd[k];
+    for (int64_t i = 0; i < n; i++) {
+        int64_t off = 0;
+        for (int k = 0; k < xr; k++) {
+            int64_t o = idx[k + (yr - xr)];
+            off += (tile ? o % xd[k] : (xd[k] == 1 ? 0 : o)) * xs[k];
+        }
+        memcpy((char *)dst + (size_t)i * es, (const char *)src + (size_t)off * es, es);
+        for (int d = yr - 1; d >= 0; d--) {
+            if (++idx[d] < yd[d]) break;
+            idx[d] = 0;
+        }
+    }
+}
+
 #endif

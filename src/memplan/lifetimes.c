@@ -8,6 +8,7 @@
  * O(log n) amortised. */
 #include "memplan/lifetimes.h"
 #include "graph/graph_internal.h"
+#include "graph/op_params.h"
 
 #include <string.h>
 
@@ -253,8 +254,8 @@ static void decide(ctx *c) {
             continue;
         }
         if (!is_inplace_op(n->op)) continue;
-        int nin = (n->op == MI_OP_ADD || n->op == MI_OP_SUB || n->op == MI_OP_MUL || n->op == MI_OP_DIV ||
-                   n->op == MI_OP_POW || n->op == MI_OP_MIN || n->op == MI_OP_MAX || n->op == MI_OP_MOD) ? 2 : 1;
+        /* The inputs the output may overwrite (backend.h's in-place contract). */
+        int nin = mi__op_inplace_allowed(n->op, 1) ? 2 : 1;
         if (nin > n->ninputs) nin = n->ninputs; /* Min / Max of one input */
         for (int i = 0; i < nin && i < n->ninputs; i++) {
             if (n->inputs[i] < 0) continue;
