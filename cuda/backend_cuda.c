@@ -34,18 +34,36 @@ static mi__cu_backend *state(mi_backend *b) { return (mi__cu_backend *)b->state;
 
 /* ---- the backend ---------------------------------------------------------------------- */
 
+static void prep_free(mi__cu_prep *p) {
+    if (!p) return;
+    for (size_t k = 0; k < p->nnodes; k++) mi__cu_node_release(&p->nodes[k]);
+    mi__free(p->nodes);
+    mi__free(p);
+}
+
+/* The state kept for graph g, or NULL (the caller holds the lock). */
+static mi__cu_prep *prep_find(const mi__cu_backend *cb, const mi_graph *g, size_t *at) {
+    for (size_t i = 0; i < cb->npreps; i++)
+        if (cb->preps[i]->graph == g) {
+            if (at) *at = i;
+            return cb->preps[i];
+        }
+    return NULL;
+}
+
 static void cu_destroy(mi_backend *b) {
     if (!b) return;
     mi__cu_backend *cb = state(b);
     if (cb) {
-        for (size_t k = 0; k < cb->nnodes; k++) mi__cu_node_release(&cb->nodes[k]);
-        mi__free(cb->nodes);
+        for (size_t i = 0; i < cb->npreps; i++) prep_free(cb->preps[i]);
+        mi__free(cb->preps);
         /* Pools the engine did not free (it frees all on every path) would
          * leak device memory for the process's life: free them here. */
         for (size_t i = 0; i < cb->regions.n; i++) mi__cu_rt_free((void *)cb->regions.v[i].base);
         mi__cu_regions_free(&cb->regions);
         mi__cu_dnn_kernel_cache_destroy(cb->kernel_cache); /* after the plans that used it */
         mi__cu_dnn_destroy(cb->dnn);
+        mi__cu_lt_destroy(cb->lt); /* after the nodes' cuBLASLt plans */
         mi__cu_rt_stream_destroy(cb->copy);
         pthread_mutex_destroy(&cb->lock);
         mi__free(cb);
@@ -99,34 +117,63 @@ static mi_status cu_copy(mi_backend *b, void *dst, const void *src, size_t n) {
     return cu_copy_kind(b, dst, src, n, cudaMemcpyDeviceToDevice);
 }
 
+/* The node state (descriptors, algorithms) is kept per graph, so one
+ * backend serves every model of a set. The engine prepares a model's
+ * nodes from 0 when it builds it; node 0 again starts the graph over,
+ * refused while contexts made for it live. */
 static mi_status cu_prepare(mi_backend *b, const mi_graph *g, size_t index, size_t *workspace) {
     mi__cu_backend *cb = state(b);
     size_t nn = mi_graph_node_count(g);
     *workspace = 0;
-    /* The node state (descriptors, algorithms) is one graph's: the engine
-     * prepares a model's nodes from 0 when it builds it. A second model on
-     * the same backend would replace the first's state under its contexts. */
     pthread_mutex_lock(&cb->lock);
-    size_t live = cb->ncontexts;
-    pthread_mutex_unlock(&cb->lock);
-    if ((index == 0 || cb->graph != g || cb->nnodes != nn) && cb->graph && live)
-        return mi__error(MI_ERR_UNSUPPORTED,
-                         "cuda backend: this backend serves graph '%s', which has %zu live context%s; one CUDA "
-                         "backend serves one model at a time (open one per model with mi_backend_open)",
-                         mi_graph_name(cb->graph), live, live == 1 ? "" : "s");
-    if (index == 0 || cb->graph != g || cb->nnodes != nn) {
-        cb->libs = 0;
-        for (size_t k = 0; k < cb->nnodes; k++) mi__cu_node_release(&cb->nodes[k]);
-        mi__free(cb->nodes);
-        cb->nodes = mi__calloc(nn ? nn : 1, sizeof *cb->nodes);
-        cb->nnodes = cb->nodes ? nn : 0;
-        cb->graph = cb->nodes ? g : NULL;
-        if (!cb->nodes) return mi__error(MI_ERR_NO_MEMORY, "cuda backend: state of %zu nodes", nn);
+    mi__cu_prep *p = prep_find(cb, g, NULL);
+    mi_status st = MI_OK;
+    if (p && (index == 0 || p->nnodes != nn)) {
+        if (p->ncontexts)
+            st = mi__error(MI_ERR_INVALID_ARG, "cuda backend: graph '%s' is prepared again while %zu of its "
+                           "contexts live", mi_graph_name(g), p->ncontexts);
+        else {
+            for (size_t k = 0; k < p->nnodes; k++) mi__cu_node_release(&p->nodes[k]);
+            memset(p->nodes, 0, p->nnodes * sizeof *p->nodes);
+            if (p->nnodes != nn) {
+                mi__free(p->nodes);
+                p->nodes = mi__calloc(nn ? nn : 1, sizeof *p->nodes);
+                p->nnodes = p->nodes ? nn : 0;
+                if (!p->nodes) st = mi__error(MI_ERR_NO_MEMORY, "cuda backend: state of %zu nodes", nn);
+            }
+            p->libs = 0;
+        }
+    } else if (!p) {
+        p = mi__calloc(1, sizeof *p);
+        void *grown = p ? mi__realloc(cb->preps, (cb->npreps + 1) * sizeof *cb->preps) : NULL;
+        if (grown) cb->preps = grown;
+        if (p) p->nodes = mi__calloc(nn ? nn : 1, sizeof *p->nodes);
+        if (!p || !grown || !p->nodes) {
+            if (p) mi__free(p->nodes);
+            mi__free(p);
+            p = NULL;
+            st = mi__error(MI_ERR_NO_MEMORY, "cuda backend: state of %zu nodes", nn);
+        } else {
+            p->graph = g;
+            p->nnodes = nn;
+            cb->preps[cb->npreps++] = p;
+        }
     }
+    pthread_mutex_unlock(&cb->lock);
+    if (st) return st;
     if (index >= nn) return mi__error(MI_ERR_INVALID_ARG, "cuda backend: node %zu of %zu", index, nn);
-    mi_status st = mi__cu_rt_set_device(cb->device);
-    if (!st) st = mi__cu_prepare_node(cb, &b->options, g, index, workspace);
+    if (!(st = mi__cu_rt_set_device(cb->device))) st = mi__cu_prepare_node(cb, p, &b->options, index, workspace);
     return st;
+}
+
+static void cu_release_graph(mi_backend *b, const mi_graph *g) {
+    mi__cu_backend *cb = state(b);
+    size_t at = 0;
+    pthread_mutex_lock(&cb->lock);
+    mi__cu_prep *p = prep_find(cb, g, &at);
+    if (p) cb->preps[at] = cb->preps[--cb->npreps];
+    pthread_mutex_unlock(&cb->lock);
+    prep_free(p);
 }
 
 /* ---- contexts --------------------------------------------------------------------------- */
@@ -137,6 +184,7 @@ static void cu_context_destroy(mi_backend *b, void *ctx) {
     if (cx->counted) {
         pthread_mutex_lock(&state(b)->lock);
         state(b)->ncontexts--;
+        if (cx->prep) cx->prep->ncontexts--;
         pthread_mutex_unlock(&state(b)->lock);
     }
     (void)mi__cu_rt_set_device(state(b)->device);
@@ -154,28 +202,46 @@ static void cu_context_destroy(mi_backend *b, void *ctx) {
     mi__free(cx);
 }
 
-static mi_status cu_context_create(mi_backend *b, void **out) {
+/* g NULL (the older slot): the context finds its graph on its first run
+ * and gets the handles of every library a prepared node calls. */
+static mi_status context_create(mi_backend *b, const mi_graph *g, void **out) {
     mi__cu_backend *cb = state(b);
     mi_status st;
     *out = NULL;
     mi__cu_ctx *cx = mi__calloc(1, sizeof *cx);
     if (!cx) return mi__error(MI_ERR_NO_MEMORY, "cuda backend: creating a context");
     cx->cb = cb;
+    pthread_mutex_lock(&cb->lock);
+    cx->prep = g ? prep_find(cb, g, NULL) : NULL;
+    unsigned libs = cx->prep ? cx->prep->libs : cb->libs;
+    pthread_mutex_unlock(&cb->lock);
+    if (g && !cx->prep) {
+        mi__free(cx);
+        return mi__error(MI_ERR_INVALID_ARG, "cuda backend: graph '%s' was not prepared", mi_graph_name(g));
+    }
     /* Library handles only where a prepared node calls the library: each
      * costs device memory, and a model without Gemm never loads cuBLAS. */
     if ((st = mi__cu_rt_set_device(cb->device)) || (st = mi__cu_rt_stream_create(&cx->own)) ||
-        ((cb->libs & MI__CU_LIB_DNN) && (st = mi__cu_dnn_create(&cx->dnn))) ||
-        ((cb->libs & MI__CU_LIB_BLAS) && (st = mi__cu_blas_create(&cx->blas, b->options.tf32))) ||
+        ((libs & MI__CU_LIB_DNN) && (st = mi__cu_dnn_create(&cx->dnn))) ||
+        ((libs & MI__CU_LIB_BLAS) && (st = mi__cu_blas_create(&cx->blas, b->options.tf32))) ||
         (st = mi__cu_rt_event_create(&cx->t0)) || (st = mi__cu_rt_event_create(&cx->t1))) {
+        cx->prep = NULL;
         cu_context_destroy(b, cx);
         return mi__error_prefix(st, "cuda backend: creating a context: ");
     }
     pthread_mutex_lock(&cb->lock);
     cb->ncontexts++;
+    if (cx->prep) cx->prep->ncontexts++;
     pthread_mutex_unlock(&cb->lock);
     cx->counted = 1;
     *out = cx;
     return MI_OK;
+}
+
+static mi_status cu_context_create(mi_backend *b, void **out) { return context_create(b, NULL, out); }
+
+static mi_status cu_context_create_graph(mi_backend *b, const mi_graph *g, void **out) {
+    return context_create(b, g, out);
 }
 
 /* ---- runs ------------------------------------------------------------------------------- */
@@ -218,6 +284,19 @@ static mi_status cu_begin_run(mi_backend *b, void *ctx, int *skip_nodes) {
     mi_status st;
     *skip_nodes = 0;
     if (!cx) return mi__error(MI_ERR_INVALID_ARG, "cuda backend: a run needs a context");
+    if (!cx->prep) {
+        /* Made without a graph: the backend's only one. */
+        pthread_mutex_lock(&cb->lock);
+        if (cb->npreps == 1) {
+            cx->prep = cb->preps[0];
+            cx->prep->ncontexts++;
+        }
+        size_t np = cb->npreps;
+        pthread_mutex_unlock(&cb->lock);
+        if (!cx->prep)
+            return mi__error(MI_ERR_INVALID_ARG, "cuda backend: a context made without a graph runs on a backend "
+                             "that prepared %zu graphs (create it with context_create_graph)", np);
+    }
     if ((st = mi__cu_rt_set_device(cb->device))) return st;
     cudaStream_t s = run_stream(cx);
     cx->mode = MI__CU_RUN_EAGER;
@@ -229,11 +308,12 @@ static mi_status cu_begin_run(mi_backend *b, void *ctx, int *skip_nodes) {
         } else if (cx->runs >= 1) {
             /* Warmed up: capture this run on the context's own stream with
              * the handles bound to it (cudnnSetStream before capturing). */
-            if (cx->cap_captured < cb->nnodes) {
-                void *p = mi__realloc(cx->captured, (cb->nnodes ? cb->nnodes : 1) * sizeof *cx->captured);
-                if (!p) return mi__error(MI_ERR_NO_MEMORY, "cuda backend: capture order of %zu nodes", cb->nnodes);
+            size_t nn = cx->prep->nnodes;
+            if (cx->cap_captured < nn) {
+                void *p = mi__realloc(cx->captured, (nn ? nn : 1) * sizeof *cx->captured);
+                if (!p) return mi__error(MI_ERR_NO_MEMORY, "cuda backend: capture order of %zu nodes", nn);
                 cx->captured = p;
-                cx->cap_captured = cb->nnodes;
+                cx->cap_captured = nn;
             }
             if ((st = bind_dnn(cx, cx->own))) return st;
             if ((st = mi__cu_rt_capture_begin(cx->own))) {
@@ -250,7 +330,7 @@ static mi_status cu_begin_run(mi_backend *b, void *ctx, int *skip_nodes) {
     }
     if (cx->mode == MI__CU_RUN_EAGER && (st = bind_dnn(cx, s))) return st;
     cx->stream = s;
-    mi__cu_range_push_run(cb->graph, cx->mode);
+    mi__cu_range_push_run(cx->prep->graph, cx->mode);
     cx->open_ranges = 1;
     return MI_OK;
 }
@@ -330,7 +410,7 @@ static mi_status end_run(mi_backend *b, void *ctx, int sync) {
         st = mi__cu_rt_stream_sync(s, NULL, "the run");
         if (st && !cb->debug_sync)
             st = mi__error_prefix(st, "graph '%s' on cuda:%d (set MI_CUDA_DEBUG_SYNC=1 to find the node): ",
-                                  mi_graph_name(cb->graph), cb->device);
+                                  mi_graph_name(cx->prep->graph), cb->device);
     }
     return st;
 }
@@ -362,8 +442,10 @@ static mi_status memory_report(mi__cu_backend *cb, mi_cuda_memory *m) {
     m->stack_reserved = mi__cu_stack_reservation(cb->info.sm_count, cb->info.threads_per_sm, m->stack_limit);
     pthread_mutex_lock(&cb->lock);
     m->graph_execs = cb->graph_execs;
-    for (size_t k = 0; k < cb->nnodes; k++)
-        if (cb->nodes[k].ws.request > m->workspace_max) m->workspace_max = cb->nodes[k].ws.request;
+    for (size_t i = 0; i < cb->npreps; i++)
+        for (size_t k = 0; k < cb->preps[i]->nnodes; k++)
+            if (cb->preps[i]->nodes[k].ws.request > m->workspace_max)
+                m->workspace_max = cb->preps[i]->nodes[k].ws.request;
     pthread_mutex_unlock(&cb->lock);
     if (m->process_known)
         m->context_and_libraries = mi__cu_context_share(m->process, m->pools, m->stack_reserved, m->graph_execs);
@@ -432,6 +514,8 @@ static const mi_backend_ops cuda_ops = {
     .copy = cu_copy,
     .prepare = cu_prepare,
     .context_create = cu_context_create,
+    .context_create_graph = cu_context_create_graph,
+    .release_graph = cu_release_graph,
     .context_destroy = cu_context_destroy,
     .begin_run = cu_begin_run,
     .run = cu_run,
@@ -447,6 +531,13 @@ mi_status mi__cu_backend_dnn(mi__cu_backend *cb) {
     if (cb->dnn) return MI_OK;
     mi_status st = mi__cu_dnn_create(&cb->dnn);
     if (st) return mi__error_prefix(st, "device 'cuda:%d': cuDNN could not start: ", cb->device);
+    return MI_OK;
+}
+
+mi_status mi__cu_backend_lt(mi__cu_backend *cb) {
+    if (cb->lt) return MI_OK;
+    mi_status st = mi__cu_lt_create(&cb->lt);
+    if (st) return mi__error_prefix(st, "device 'cuda:%d': cuBLASLt could not start: ", cb->device);
     return MI_OK;
 }
 

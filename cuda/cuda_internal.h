@@ -8,6 +8,7 @@
  * lib_cudnn.c      cuDNN's legacy API (deprecated in cuDNN 9 but present)
  * lib_cudnn_graph.c cuDNN's graph API: fused convolutions in half precision
  * lib_cublas.c     the only file calling cuBLAS
+ * lib_cublaslt.c   the only file calling cuBLASLt (fused linear layers)
  * lib_nvml.c       NVML through dlopen (this process's device memory)
  * nvtx_ranges.c    the NVTX ranges
  * k_*.cu           our kernels, one file per op family: their launchers
@@ -35,6 +36,7 @@
 #include "nvtx_ranges.h"
 #include "runtime/plugin.h"
 
+#include <cublasLt.h>
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 #include <cudnn.h>
@@ -83,7 +85,11 @@ typedef struct mi__cu_node {
         mi__k_pad pad;
         struct { mi__cu_chan ch; int use_cudnn; } chan; /* BatchNormalization, LRN */
         mi__cu_gemm gemm;
-        mi__cu_blas matmul;
+        struct {
+            mi__cu_matmul m;
+            struct mi__cu_lt *lt;     /* the fused call, or NULL: the GEMM and our epilogue */
+            atomic_int lt_failed;     /* it failed once: the fallback from then on */
+        } matmul; /* contexts share it */
         mi__k_copy copy;
         struct { mi__k_copy *parts; int n; } parts;  /* Concat inputs, Split outputs */
         struct { const void *data; void *own; size_t n; int64_t dims[MI_MAX_DIMS]; } bytes; /* Constant, Shape */
@@ -92,6 +98,16 @@ typedef struct mi__cu_node {
         struct { int from, to; int64_t n; } cast;
     } u;
 } mi__cu_node;
+
+/* What prepare() keeps for one graph: one per model the backend serves
+ * (and per batch size of a batch range). */
+typedef struct mi__cu_prep {
+    const mi_graph *graph;
+    size_t nnodes;
+    mi__cu_node *nodes;
+    unsigned libs;              /* MI__CU_LIB_*: what its nodes call */
+    size_t ncontexts;           /* live contexts created for it (backend lock) */
+} mi__cu_prep;
 
 typedef struct mi__cu_backend {
     int device;
@@ -102,21 +118,22 @@ typedef struct mi__cu_backend {
     mi_log_fn log;
     void *log_user;
     cudnnHandle_t dnn;          /* prepare-time queries (algorithm ranking, graph API plans) */
+    cublasLtHandle_t lt;        /* fused linear layers (thread-safe, no stream of its own) */
     void *kernel_cache;         /* the graph API's runtime-compiled kernels, shared by the convs */
-    unsigned libs;              /* MI__CU_LIB_*: what the prepared nodes call (the contexts' handles) */
+    unsigned libs;              /* MI__CU_LIB_*: what every prepared node calls (a context made without a graph) */
     size_t graph_execs;         /* NVML's growth across CUDA Graph instantiations (lock) */
     cudaStream_t copy;          /* upload / download / copy */
     pthread_mutex_t lock;       /* regions, ncontexts */
     size_t ncontexts;           /* live contexts: while any, the prepared graph stays */
     mi__cu_regions regions;
     size_t start_used;          /* device memory in use once the backend was up */
-    const mi_graph *graph;      /* the graph prepare() saw */
-    size_t nnodes;
-    mi__cu_node *nodes;
+    mi__cu_prep **preps;        /* one per graph prepare() saw, stable addresses (lock) */
+    size_t npreps;
 } mi__cu_backend;
 
 typedef struct mi__cu_ctx {
     mi__cu_backend *cb;
+    mi__cu_prep *prep;          /* the graph it runs (found on the first run when made without one) */
     cudaStream_t own;           /* the context's stream (non-default, capturable) */
     cudaStream_t user;          /* the caller's stream, or NULL */
     cudnnHandle_t dnn;
@@ -145,11 +162,14 @@ typedef struct mi__cu_ctx {
 /* The backend's own cuDNN handle (prepare-time queries), created on first
  * use: a model without a cuDNN node never loads cuDNN's kernels. */
 mi_status mi__cu_backend_dnn(mi__cu_backend *cb);
+/* The backend's cuBLASLt handle, created on first use (a fused linear
+ * layer's prepare). */
+mi_status mi__cu_backend_lt(mi__cu_backend *cb);
 
 /* ---- nodes_cuda.c ------------------------------------------------------------------ */
 
-mi_status mi__cu_prepare_node(mi__cu_backend *cb, const mi_backend_options *o, const mi_graph *g,
-                              size_t index, size_t *workspace);
+mi_status mi__cu_prepare_node(mi__cu_backend *cb, mi__cu_prep *p, const mi_backend_options *o, size_t index,
+                              size_t *workspace);
 void mi__cu_node_release(mi__cu_node *cn);
 mi_status mi__cu_run_node(mi__cu_backend *cb, mi__cu_ctx *cx, const mi_node_args *a);
 
@@ -268,6 +288,22 @@ mi_status mi__cu_blas_bind(cublasHandle_t h, cudaStream_t s, void *ws, size_t ws
 mi_status mi__cu_blas_run(cublasHandle_t h, const mi_node *n, const mi__cu_blas *b, float alpha,
                           const void *a, const void *bm, float beta, void *y);
 int mi__cu_blas_version(void);
+
+/* ---- lib_cublaslt.c ------------------------------------------------------------------ */
+
+typedef struct mi__cu_lt mi__cu_lt; /* a fused linear layer's prepared call */
+mi_status mi__cu_lt_create(cublasLtHandle_t *h);
+void mi__cu_lt_destroy(cublasLtHandle_t h);
+/* The layouts and the heuristic's algorithm within ws_budget bytes;
+ * MI_ERR_UNSUPPORTED when cuBLASLt has none (the caller falls back). */
+mi_status mi__cu_lt_prepare(cublasLtHandle_t h, const mi_node *n, const mi__cu_blas *b, const mi__cu_linear *l,
+                            int tf32, size_t ws_budget, mi__cu_lt **out);
+void mi__cu_lt_free(mi__cu_lt *p);
+/* Bytes of workspace the chosen algorithm needs (0 for NULL). */
+size_t mi__cu_lt_workspace(const mi__cu_lt *p);
+/* Y = act(A B + bias) on stream s; ws is the node's planned workspace. */
+mi_status mi__cu_lt_run(cublasLtHandle_t h, const mi_node *n, const mi__cu_lt *p, const void *a, const void *bm,
+                        const void *bias, void *y, void *ws, size_t ws_size, cudaStream_t s);
 
 /* ---- lib_nvml.c --------------------------------------------------------------------- */
 

@@ -573,6 +573,14 @@ mi_status mi__cu_matmul_make(const mi_graph *g, const mi_node *n, mi__cu_blas *c
         int64_t da = ia >= 0 ? a->dims[ia] : 1, db = ib >= 0 ? b->dims[ib] : 1;
         batch *= da == 1 ? db : da;
     }
+    /* One B for every batch, A's batches in a row: one GEMM, M times taller. */
+    if (b->ndim == 2 && batch > 1) {
+        if (!ints_ok(m * batch, nn, k))
+            return mi__cu_node_error(n, MI_ERR_UNSUPPORTED, "M %lld exceeds cuBLAS's int range",
+                                     (long long)(m * batch));
+        cl->n = (int)(m * batch);
+        batch = 1;
+    }
     cl->batch = batch;
     cl->stride_c = m * nn;
     if (batch == 1) return MI_OK;
@@ -583,6 +591,33 @@ mi_status mi__cu_matmul_make(const mi_graph *g, const mi_node *n, mi__cu_blas *c
         return MI_OK;
     }
     mi_k_bcast_init(&cl->bc, ra, a->dims, rb, b->dims);
+    return MI_OK;
+}
+
+mi_status mi__cu_linear_make(const mi_node *n, const mi__cu_blas *b, mi__cu_linear *l) {
+    memset(l, 0, sizeof *l);
+    if (n->op != MI_OP_MATMUL || n->ninputs < 3 || n->inputs[2] < 0) return MI_OK;
+    if (b->batch != 1)
+        return mi__cu_node_error(n, MI_ERR_INTERNAL, "a fused bias needs one GEMM (B 2-D), not %lld",
+                                 (long long)b->batch);
+    l->rows = b->n;
+    l->cols = b->m;
+    switch (n->fused.act) {
+    case MI_ACT_NONE: l->epi = MI__CU_EPI_BIAS; break;
+    case MI_ACT_RELU: l->epi = MI__CU_EPI_RELU_BIAS; break;
+    case MI_ACT_GELU_TANH: l->epi = MI__CU_EPI_GELU_BIAS; break;
+    case MI_ACT_GELU:
+        l->epi = MI__CU_EPI_BIAS;
+        l->post_gelu = 1;
+        break;
+    default:
+        return mi__cu_node_error(n, MI_ERR_UNSUPPORTED, "activation %d after a MatMul", (int)n->fused.act);
+    }
+    l->fallback_act = n->fused.act == MI_ACT_RELU ? MI_ACT_RELU : MI_ACT_NONE;
+    l->gelu_op = n->fused.act == MI_ACT_GELU ? MI_K_UN_GELU : n->fused.act == MI_ACT_GELU_TANH ? MI_K_UN_GELU_TANH : -1;
+    int64_t numel = l->rows * l->cols;
+    const int64_t *dims[1] = {&numel};
+    mi_k_nwalk_init(&l->walk, 1, (const int[]){1}, dims, 1, &numel);
     return MI_OK;
 }
 

@@ -274,7 +274,39 @@ typedef struct mi__cu_gemm {
 
 mi_status mi__cu_gemm_make(const mi_graph *g, const mi_node *n, const mi__gemm_params *p,
                            mi__cu_gemm *gm);
+/* B 2-D: A's batches fold into M, one GEMM (batch 1). */
 mi_status mi__cu_matmul_make(const mi_graph *g, const mi_node *n, mi__cu_blas *b);
+
+/* A fused linear layer (graph.h: MatMul with a bias input and an
+ * activation) as one cuBLASLt call: its epilogue adds the bias to each
+ * row of Y (cuBLAS's column) and applies ReLU or GELU. cuBLASLt's GELU is
+ * the tanh approximation: the exact GELU runs as our kernel after a BIAS
+ * epilogue (post_gelu). Without a cuBLASLt algorithm for it, the plain
+ * GEMM and our epilogue kernels give the same result (fallback). */
+typedef enum mi__cu_epi {
+    MI__CU_EPI_NONE = 0,      /* not a fused linear layer */
+    MI__CU_EPI_BIAS = 1,
+    MI__CU_EPI_RELU_BIAS = 2,
+    MI__CU_EPI_GELU_BIAS = 3, /* tanh approximation */
+} mi__cu_epi;
+
+typedef struct mi__cu_linear {
+    mi__cu_epi epi;
+    int post_gelu;         /* the exact GELU after the epilogue, in place */
+    int64_t rows, cols;    /* Y as [rows, cols]; the bias has cols elements */
+    /* The fallback: our bias epilogue with fallback_act (MI_ACT_*), then
+     * the math kernel's gelu_op (-1: none) over Y as one flat walk. */
+    int fallback_act, gelu_op;
+    mi_k_nwalk walk;
+} mi__cu_linear;
+
+/* From the MatMul's fusion and its planned call (batch 1 required). */
+mi_status mi__cu_linear_make(const mi_node *n, const mi__cu_blas *b, mi__cu_linear *l);
+
+typedef struct mi__cu_matmul {
+    mi__cu_blas call;
+    mi__cu_linear lin;
+} mi__cu_matmul;
 /* Element offsets of batch i's A (second) and B (first) operands. */
 void mi__cu_blas_batch_offsets(const mi__cu_blas *b, int64_t i, int64_t *first, int64_t *second);
 

@@ -12,6 +12,7 @@ void mi__cu_node_release(mi__cu_node *cn) {
     if (cn->kind == MI__CU_K_CONV) mi__cu_dnn_fused_free(cn->u.conv.graph);
     if (cn->kind == MI__CU_K_CONCAT || cn->kind == MI__CU_K_SPLIT) mi__free(cn->u.parts.parts);
     if (cn->kind == MI__CU_K_BYTES) mi__free(cn->u.bytes.own);
+    if (cn->kind == MI__CU_K_MATMUL) mi__cu_lt_free(cn->u.matmul.lt);
     memset(cn, 0, sizeof *cn);
 }
 
@@ -265,8 +266,22 @@ static mi_status prepare_norm(const mi_graph *g, const mi_node *n, mi__cu_node *
     return st;
 }
 
-/* Gemm, MatMul: the cuBLAS call and its workspace. */
-static mi_status prepare_blas(const mi__cu_backend *cb, const mi_graph *g, const mi_node *n, mi__cu_node *cn,
+/* A fused linear layer: cuBLASLt's call with its epilogue where it has an
+ * algorithm, else (logged) the GEMM and our epilogue kernels. */
+static mi_status prepare_linear(mi__cu_backend *cb, const mi_node *n, mi__cu_node *cn) {
+    const mi__cu_matmul *mm = &cn->u.matmul.m;
+    mi_status st = mi__cu_backend_lt(cb);
+    if (!st) st = mi__cu_lt_prepare(cb->lt, n, &mm->call, &mm->lin, cb->info.tf32, blas_workspace(cb), &cn->u.matmul.lt);
+    if (st != MI_ERR_UNSUPPORTED) return st;
+    mi__logf(cb->verbose ? cb->log : NULL, cb->log_user, "cuda: MatMul '%s': %s; the GEMM and our epilogue instead",
+             n->name, mi_last_error());
+    mi_clear_error();
+    return MI_OK;
+}
+
+/* Gemm, MatMul: the cuBLAS call and its workspace (the fallback's too,
+ * which a fused linear layer may take at run time). */
+static mi_status prepare_blas(mi__cu_backend *cb, const mi_graph *g, const mi_node *n, mi__cu_node *cn,
                               size_t *ws) {
     mi_status st;
     if (n->op == MI_OP_GEMM) {
@@ -274,9 +289,13 @@ static mi_status prepare_blas(const mi__cu_backend *cb, const mi_graph *g, const
         st = mi__cu_gemm_make(g, n, &cn->p.u.gemm, &cn->u.gemm);
     } else {
         cn->kind = MI__CU_K_MATMUL;
-        st = mi__cu_matmul_make(g, n, &cn->u.matmul);
+        mi__cu_matmul *mm = &cn->u.matmul.m;
+        st = mi__cu_matmul_make(g, n, &mm->call);
+        if (!st) st = mi__cu_linear_make(n, &mm->call, &mm->lin);
+        if (!st && mm->lin.epi != MI__CU_EPI_NONE) st = prepare_linear(cb, n, cn);
     }
-    if (st || (st = mi__cu_ws_make(n, blas_workspace(cb), 0, 0, &cn->ws))) return st;
+    size_t lib = blas_workspace(cb), lt = cn->kind == MI__CU_K_MATMUL ? mi__cu_lt_workspace(cn->u.matmul.lt) : 0;
+    if (st || (st = mi__cu_ws_make(n, lt > lib ? lt : lib, 0, 0, &cn->ws))) return st;
     *ws = cn->ws.request;
     return MI_OK;
 }
@@ -519,15 +538,19 @@ static int cudnn_path(const mi__cu_node *cn) {
     }
 }
 
-mi_status mi__cu_prepare_node(mi__cu_backend *cb, const mi_backend_options *o, const mi_graph *g,
-                              size_t index, size_t *ws) {
+mi_status mi__cu_prepare_node(mi__cu_backend *cb, mi__cu_prep *p, const mi_backend_options *o, size_t index,
+                              size_t *ws) {
+    const mi_graph *g = p->graph;
     const mi_node *n = mi_graph_node(g, index);
-    mi__cu_node *cn = &cb->nodes[index];
+    mi__cu_node *cn = &p->nodes[index];
     mi_status st;
     *ws = 0;
     if ((st = prepare_reset(g, n, cn)) || (st = prepare_dispatch(cb, o, g, n, cn, ws))) return st;
     cn->libs = mi__cu_op_libs(n->op, cudnn_path(cn));
+    p->libs |= cn->libs;
+    pthread_mutex_lock(&cb->lock);
     cb->libs |= cn->libs;
+    pthread_mutex_unlock(&cb->lock);
     return MI_OK;
 }
 
@@ -622,6 +645,46 @@ static mi_status run_conv(const call *c) {
                             c->n, "conv epilogue");
 }
 
+/* A fused linear layer: cuBLASLt's one call (and the exact GELU after its
+ * bias epilogue), or, where cuBLASLt has no algorithm or refused once, the
+ * GEMM, our bias epilogue and the math kernel's GELU: the same result. */
+static mi_status run_linear(const call *c, const void *a, const void *b, void *y, void *ws) {
+    mi__cu_node *cn = c->cn;
+    const mi__cu_linear *l = &cn->u.matmul.m.lin;
+    const void *bias = in(c, 2);
+    if (!bias) return mi__cu_node_error(c->n, MI_ERR_INVALID_ARG, "the fused bias has no memory");
+    int64_t numel = l->rows * l->cols;
+    mi_status st;
+    int fused = cn->u.matmul.lt && !atomic_load_explicit(&cn->u.matmul.lt_failed, memory_order_relaxed);
+    if (fused) {
+        st = mi__cu_lt_run(c->cb->lt, c->n, cn->u.matmul.lt, a, b, bias, y, ws, cn->ws.algo, c->s);
+        if (st == MI_OK) {
+            if (!l->post_gelu) return MI_OK;
+            const void *xs[1] = {y};
+            const int xt[1] = {cn->dtype};
+            return mi__cu_rt_launch(mi__k_launch_math(MI_K_UN_GELU, l->walk, xs, xt, y, cn->dtype, numel, c->s), c->n,
+                                    "gelu");
+        }
+        /* Only cuBLASLt refusing this call falls back; any other error
+         * (e.g. in a capture) is the run's. */
+        if (st != MI_ERR_UNSUPPORTED) return st;
+        mi__logf(c->cb->verbose ? c->cb->log : NULL, c->cb->log_user,
+                 "cuda: MatMul '%s': the fused call failed (%s); the GEMM and our epilogue instead", c->n->name,
+                 mi_last_error());
+        mi_clear_error();
+        atomic_store_explicit(&cn->u.matmul.lt_failed, 1, memory_order_relaxed);
+    }
+    if ((st = mi__cu_blas_bind(c->cx->blas, c->s, ws, cn->ws.algo, c->n)) ||
+        (st = mi__cu_blas_run(c->cx->blas, c->n, &cn->u.matmul.m.call, 1.0f, a, b, 0.0f, y)) ||
+        (st = mi__cu_rt_launch(mi__k_launch_epilogue(cn->dtype, y, bias, NULL, numel, l->cols, 1, l->fallback_act,
+                                                     0.0f, 0.0f, c->s), c->n, "bias epilogue")))
+        return st;
+    if (l->gelu_op < 0) return MI_OK;
+    const void *xs[1] = {y};
+    const int xt[1] = {cn->dtype};
+    return mi__cu_rt_launch(mi__k_launch_math(l->gelu_op, l->walk, xs, xt, y, cn->dtype, numel, c->s), c->n, "gelu");
+}
+
 static mi_status run_blas(const call *c) {
     mi__cu_node *cn = c->cn;
     char *base;
@@ -630,9 +693,10 @@ static mi_status run_blas(const call *c) {
     const void *a = in(c, 0), *b = in(c, 1);
     void *y = out(c, 0);
     if (!a || !b || !y) return mi__cu_node_error(c->n, MI_ERR_INVALID_ARG, "an input or the output has no memory");
-    if ((st = mi__cu_blas_bind(c->cx->blas, c->s, cn->ws.algo ? base + cn->ws.algo_off : NULL, cn->ws.algo, c->n)))
-        return st;
-    if (cn->kind == MI__CU_K_MATMUL) return mi__cu_blas_run(c->cx->blas, c->n, &cn->u.matmul, 1.0f, a, b, 0.0f, y);
+    void *ws = cn->ws.algo ? base + cn->ws.algo_off : NULL;
+    if (cn->kind == MI__CU_K_MATMUL && cn->u.matmul.m.lin.epi != MI__CU_EPI_NONE) return run_linear(c, a, b, y, ws);
+    if ((st = mi__cu_blas_bind(c->cx->blas, c->s, ws, cn->ws.algo, c->n))) return st;
+    if (cn->kind == MI__CU_K_MATMUL) return mi__cu_blas_run(c->cx->blas, c->n, &cn->u.matmul.m.call, 1.0f, a, b, 0.0f, y);
     const mi__cu_gemm *gm = &cn->u.gemm;
     if (gm->has_c) {
         const void *cm = in(c, 2);
@@ -796,13 +860,14 @@ static mi_status dispatch(const call *c) {
 mi_status mi__cu_run_node(mi__cu_backend *cb, mi__cu_ctx *cx, const mi_node_args *a) {
     const mi_node *n = a->node;
     mi_status st;
-    if (!n || !cb->nodes || a->graph != cb->graph || a->index >= cb->nnodes || !cb->nodes[a->index].kind)
+    const mi__cu_prep *p = cx->prep;
+    if (!n || !p || a->graph != p->graph || a->index >= p->nnodes || !p->nodes[a->index].kind)
         return mi__cu_node_error(n, MI_ERR_INTERNAL, "run() for a node prepare() did not see");
     pthread_mutex_lock(&cb->lock);
     st = mi__cu_check_args(&cb->regions, a);
     pthread_mutex_unlock(&cb->lock);
     if (st) return st;
-    call c = {cb, cx, a, n, &cb->nodes[a->index], cx->stream};
+    call c = {cb, cx, a, n, &p->nodes[a->index], cx->stream};
     if (((c.cn->libs & MI__CU_LIB_DNN) && !cx->dnn) || ((c.cn->libs & MI__CU_LIB_BLAS) && !cx->blas))
         return mi__cu_node_error(n, MI_ERR_INTERNAL, "the context has no handle of the library this node calls "
                                  "(created before the model was prepared?)");

@@ -613,6 +613,81 @@ Test(cuda_host, matmul_plans_match_numpy_broadcasting) {
     check_matmul(2, D(3, 4), 4, D(2, 3, 4, 5), 1);
     check_matmul(4, D(2, 1, 3, 4), 4, D(1, 3, 4, 2), 0);
     check_matmul(4, D(2, 3, 3, 4), 3, D(3, 4, 2), 0);
+    check_matmul(4, D(2, 3, 3, 4), 2, D(4, 2), 0);
+}
+
+/* A 2-D B shared by every batch: A's batches fold into M, one GEMM. */
+Test(cuda_host, matmul_with_2d_weights_is_one_gemm) {
+    gb b;
+    gb_init(&b, 13);
+    gb_input(&b, "a", MI_DTYPE_FLOAT, 4, D(2, 3, 5, 8));
+    gb_input(&b, "b", MI_DTYPE_FLOAT, 2, D(8, 6));
+    gb_node(&b, "MatMul", "mm", "a,b", "y", NOATTR);
+    gb_output(&b, "y");
+    gb_ok(&b);
+    mi__cu_blas p;
+    cr_assert_eq(mi__cu_matmul_make(b.g, node_of(&b, MI_OP_MATMUL), &p), MI_OK, "%s", mi_last_error());
+    cr_assert_eq(p.batch, 1);
+    cr_assert_eq(p.n, 30, "M = 2 * 3 * 5");
+    cr_assert_eq(p.m, 6);
+    cr_assert_eq(p.k, 8);
+    cr_assert_eq(p.ldc, 6);
+    gb_free(&b);
+}
+
+/* The epilogue each fused activation takes: cuBLASLt's GELU is the tanh
+ * form, so the exact GELU is a BIAS epilogue and our kernel after it; the
+ * fallback's pieces follow the same split. */
+Test(cuda_host, linear_layer_epilogues) {
+    static const float w[48], bias[6];
+    static const char *const act_op[] = {NULL, "Relu", "Gelu", "Gelu"};
+    const mi__cu_epi want_epi[] = {MI__CU_EPI_BIAS, MI__CU_EPI_RELU_BIAS, MI__CU_EPI_BIAS, MI__CU_EPI_GELU_BIAS};
+    const int want_post[] = {0, 0, 1, 0}, want_act[] = {MI_ACT_NONE, MI_ACT_RELU, MI_ACT_NONE, MI_ACT_NONE};
+    const int want_gelu[] = {-1, -1, MI_K_UN_GELU, MI_K_UN_GELU_TANH};
+    for (int k = 0; k < 4; k++) {
+        gb b;
+        gb_init(&b, 20);
+        gb_input(&b, "x", MI_DTYPE_FLOAT, 3, D(2, 5, 8));
+        gb_weight(&b, "w", MI_DTYPE_FLOAT, 2, D(8, 6), w);
+        gb_weight(&b, "bias", MI_DTYPE_FLOAT, 1, D(6), bias);
+        gb_node(&b, "MatMul", "mm", "x,w", "h", NOATTR);
+        gb_node(&b, "Add", "add", "h,bias", k ? "a" : "y", NOATTR);
+        if (k == 3) gb_node(&b, act_op[k], "act", "a", "y", A(AS("approximate", "tanh")));
+        else if (k) gb_node(&b, act_op[k], "act", "a", "y", NOATTR);
+        gb_output(&b, "y");
+        gb_ok(&b);
+        cr_assert_eq(mi_graph_node_count(b.g), 1, "case %d: fused into one MatMul", k);
+        const mi_node *n = node_of(&b, MI_OP_MATMUL);
+        mi__cu_blas p;
+        mi__cu_linear l;
+        cr_assert_eq(mi__cu_matmul_make(b.g, n, &p), MI_OK, "%s", mi_last_error());
+        cr_assert_eq(mi__cu_linear_make(n, &p, &l), MI_OK, "%s", mi_last_error());
+        cr_assert_eq(l.epi, want_epi[k], "case %d", k);
+        cr_assert_eq(l.post_gelu, want_post[k], "case %d", k);
+        cr_assert_eq(l.fallback_act, want_act[k], "case %d", k);
+        cr_assert_eq(l.gelu_op, want_gelu[k], "case %d", k);
+        cr_assert_eq(l.rows, 10);
+        cr_assert_eq(l.cols, 6);
+        cr_assert_eq(l.walk.ndim, 1);
+        cr_assert_eq(l.walk.dims[0], 60);
+        cr_assert_eq(l.walk.stride[0][0], 1);
+        gb_free(&b);
+    }
+    /* A plain MatMul is no linear layer. */
+    gb b;
+    gb_init(&b, 13);
+    gb_input(&b, "a", MI_DTYPE_FLOAT, 2, D(3, 4));
+    gb_input(&b, "b", MI_DTYPE_FLOAT, 2, D(4, 5));
+    gb_node(&b, "MatMul", "mm", "a,b", "y", NOATTR);
+    gb_output(&b, "y");
+    gb_ok(&b);
+    mi__cu_blas p;
+    mi__cu_linear l;
+    const mi_node *n = node_of(&b, MI_OP_MATMUL);
+    cr_assert_eq(mi__cu_matmul_make(b.g, n, &p), MI_OK);
+    cr_assert_eq(mi__cu_linear_make(n, &p, &l), MI_OK);
+    cr_assert_eq(l.epi, MI__CU_EPI_NONE);
+    gb_free(&b);
 }
 
 /* ---- copies ------------------------------------------------------------------------------- */

@@ -870,3 +870,47 @@ Test(cuda_ops, transformer_ops_cuda_graph) {
     ops_case c = {b_transformer_ops, 1, 1e-4, 1, NULL, NULL, MI_PRECISION_FP32, 0};
     compare(&c);
 }
+
+/* Linear layers as exporters spell them, fused into MatMuls with a bias
+ * input (graph/linear.c): cuBLASLt's BIAS, RELU_BIAS and GELU_BIAS
+ * epilogues, and the exact GELU after a BIAS epilogue; a bias [1, 1, N]
+ * on the Add's left; the last layer without an activation. */
+static void b_linear_layers(gb *b) {
+    static float w1[24 * 32], b1[32], w2[32 * 16], b2[16], w3[16 * 16], b3[16], w4[16 * 8], b4[8];
+    float *ws[] = {w1, b1, w2, b2, w3, b3, w4, b4};
+    const int ns[] = {24 * 32, 32, 32 * 16, 16, 16 * 16, 16, 16 * 8, 8};
+    unsigned st = 7;
+    for (int k = 0; k < 8; k++)
+        for (int i = 0; i < ns[k]; i++) {
+            st = st * 1103515245u + 12345u;
+            ws[k][i] = ((float)((st >> 8) & 0xffff) / 65536.0f - 0.5f) * (k % 2 ? 1.0f : 0.5f);
+        }
+    gb_init(b, 20);
+    gb_input(b, "x", MI_DTYPE_FLOAT, 3, D(2, 5, 24));
+    gb_weight(b, "w1", MI_DTYPE_FLOAT, 2, D(24, 32), w1);
+    gb_weight(b, "b1", MI_DTYPE_FLOAT, 1, D(32), b1);
+    gb_weight(b, "w2", MI_DTYPE_FLOAT, 2, D(32, 16), w2);
+    gb_weight(b, "b2", MI_DTYPE_FLOAT, 3, D(1, 1, 16), b2);
+    gb_weight(b, "w3", MI_DTYPE_FLOAT, 2, D(16, 16), w3);
+    gb_weight(b, "b3", MI_DTYPE_FLOAT, 1, D(16), b3);
+    gb_weight(b, "w4", MI_DTYPE_FLOAT, 2, D(16, 8), w4);
+    gb_weight(b, "b4", MI_DTYPE_FLOAT, 1, D(8), b4);
+    gb_node(b, "MatMul", "mm1", "x,w1", "h1", NOATTR);
+    gb_node(b, "Add", "add1", "h1,b1", "a1", NOATTR);
+    gb_node(b, "Gelu", "gelu1", "a1", "g1", NOATTR);
+    gb_node(b, "MatMul", "mm2", "g1,w2", "h2", NOATTR);
+    gb_node(b, "Add", "add2", "b2,h2", "a2", NOATTR);
+    gb_node(b, "Relu", "relu2", "a2", "g2", NOATTR);
+    gb_node(b, "MatMul", "mm3", "g2,w3", "h3", NOATTR);
+    gb_node(b, "Add", "add3", "h3,b3", "a3", NOATTR);
+    gb_node(b, "Gelu", "gelu3", "a3", "g3", A(AS("approximate", "tanh")));
+    gb_node(b, "MatMul", "mm4", "g3,w4", "h4", NOATTR);
+    gb_node(b, "Add", "add4", "h4,b4", "y", NOATTR);
+    gb_output(b, "y");
+}
+Test(cuda_ops, linear_layers_fused) { run_case(b_linear_layers, 1e-4); }
+Test(cuda_ops_half, linear_layers_fused) { run_half_case(b_linear_layers, 0, 0); }
+Test(cuda_ops, linear_layers_fused_cuda_graph) {
+    ops_case c = {b_linear_layers, 1, 1e-4, 1, NULL, NULL, MI_PRECISION_FP32, 0};
+    compare(&c);
+}

@@ -1,7 +1,8 @@
 /* The transformers' ops beyond the ONNX node tests: the GELU fusion
- * (src/graph/gelu.c) in both spelled-out forms, against the same graph
- * unfused; shape subgraphs folded at load; and the bad input the issue
- * names (a token id out of the embedding's range). */
+ * (src/graph/gelu.c) in both spelled-out forms and the linear-layer
+ * fusion (src/graph/linear.c), against the same graphs unfused; shape
+ * subgraphs folded at load; and the bad input the issue names (a token id
+ * out of the embedding's range). */
 #include <criterion/criterion.h>
 #include "graph_build.h"
 #include "mini_infer/runtime.h"
@@ -61,13 +62,8 @@ static mi_context *cpu_context(gb *b, mi_model **m) {
     return c;
 }
 
-static float *run_graph(gb *b, int fuse, size_t *nodes, int *gelus) {
-    mi_load_options lo;
-    mi_load_options_init(&lo);
-    lo.fuse = fuse;
-    cr_assert_eq(mi_graph_finalize(b->g, &lo), MI_OK, "%s", mi_last_error());
-    *nodes = mi_graph_node_count(b->g);
-    *gelus = gb_count_op(b, MI_OP_GELU);
+/* Runs b's finalized graph on x [80 elements] (the model takes the graph). */
+static float *run_finalized(gb *b) {
     mi_model *m = NULL;
     mi_context *c = cpu_context(b, &m);
     cr_assert_eq(mi_context_set_poison(c, 1), MI_OK);
@@ -82,6 +78,16 @@ static float *run_graph(gb *b, int fuse, size_t *nodes, int *gelus) {
     mi_context_destroy(c);
     mi_model_destroy(m);
     return y;
+}
+
+static float *run_graph(gb *b, int fuse, size_t *nodes, int *gelus) {
+    mi_load_options lo;
+    mi_load_options_init(&lo);
+    lo.fuse = fuse;
+    cr_assert_eq(mi_graph_finalize(b->g, &lo), MI_OK, "%s", mi_last_error());
+    *nodes = mi_graph_node_count(b->g);
+    *gelus = gb_count_op(b, MI_OP_GELU);
+    return run_finalized(b);
 }
 
 Test(transformer_ops, gelu_forms_fuse_into_one_node) {
@@ -133,6 +139,36 @@ Test(transformer_ops, near_misses_are_left_alone) {
 
 /* torch's expand(-1, ...) spelling: Equal -> Where -> Expand of a constant
  * (and a ConstantOfShape nothing reads): all of it folds into weights. */
+/* torch's attention reads a transposed key's size: Transpose -> Shape.
+ * Once the Shape folds, nothing reads the Transpose: it goes too, and so
+ * does a chain that only fed it. */
+Test(transformer_ops, nodes_only_shapes_read_are_pruned) {
+    gb b;
+    gb_init(&b, 17);
+    gb_input(&b, "x", MI_DTYPE_FLOAT, 3, D(2, 3, 4));
+    gb_node(&b, "Neg", "neg", "x", "xn", NOATTR);
+    gb_node(&b, "Transpose", "tr", "xn", "xt", A(AINTS("perm", 0, 2, 1)));
+    gb_node(&b, "Shape", "shape", "xt", "s", NOATTR);
+    gb_node(&b, "Reshape", "reshape", "x,s", "y", NOATTR);
+    gb_output(&b, "y");
+    gb_ok(&b);
+    cr_assert_eq(mi_graph_node_count(b.g), 1, "only the Reshape runs, not %zu nodes", mi_graph_node_count(b.g));
+    cr_assert_eq(mi_graph_node(b.g, 0)->op, MI_OP_RESHAPE);
+    const mi_tensor *y = gb_tensor(&b, "y");
+    cr_assert(y->ndim == 3 && y->dims[0] == 2 && y->dims[1] == 4 && y->dims[2] == 3);
+    gb_free(&b);
+    /* A node whose output is a graph output stays, read or not. */
+    gb_init(&b, 17);
+    gb_input(&b, "x", MI_DTYPE_FLOAT, 2, D(2, 3));
+    gb_node(&b, "Neg", "neg", "x", "y", NOATTR);
+    gb_node(&b, "Relu", "relu", "x", "z", NOATTR);
+    gb_output(&b, "y");
+    gb_output(&b, "z");
+    gb_ok(&b);
+    cr_assert_eq(mi_graph_node_count(b.g), 2);
+    gb_free(&b);
+}
+
 Test(transformer_ops, shape_subgraphs_fold) {
     static const float tok[4] = {1, 2, 3, 4};
     gb b;
@@ -210,4 +246,102 @@ Test(transformer_ops, scatter_nd_at_run_time) {
     cr_assert(strstr(mi_last_error(), "scatter") && strstr(mi_last_error(), "out of range"), "%s", mi_last_error());
     mi_context_destroy(c);
     mi_model_destroy(m);
+}
+
+/* ---- linear layers: MatMul + bias Add [+ Relu | Gelu] ---------------------------------- */
+
+/* x [2, 5, 8] -> MatMul w [8, 6] -> Add bias -> act -> y, act 0: none,
+ * 1: Relu, 2: Gelu, 3: Gelu tanh; bias_rank 1: [6], 3: [1, 1, 6];
+ * bias_left: Add(bias, h). */
+static void linear_graph(gb *b, int act, int bias_rank, int bias_left) {
+    static float w[48], bias[6];
+    for (int i = 0; i < 48; i++) w[i] = (float)((i * 29) % 19 - 9) / 9.0f;
+    for (int i = 0; i < 6; i++) bias[i] = 0.25f * (float)(i - 3);
+    gb_init(b, 20);
+    gb_input(b, "x", MI_DTYPE_FLOAT, 3, D(2, 5, 8));
+    gb_weight(b, "w", MI_DTYPE_FLOAT, 2, D(8, 6), w);
+    if (bias_rank == 3) gb_weight(b, "bias", MI_DTYPE_FLOAT, 3, D(1, 1, 6), bias);
+    else gb_weight(b, "bias", MI_DTYPE_FLOAT, 1, D(6), bias);
+    gb_node(b, "MatMul", "mm", "x,w", "h", NOATTR);
+    gb_node(b, "Add", "add", bias_left ? "bias,h" : "h,bias", act ? "a" : "y", NOATTR);
+    if (act == 1) gb_node(b, "Relu", "act", "a", "y", NOATTR);
+    if (act == 2) gb_node(b, "Gelu", "act", "a", "y", NOATTR);
+    if (act == 3) gb_node(b, "Gelu", "act", "a", "y", A(AS("approximate", "tanh")));
+    gb_output(b, "y");
+}
+
+static const mi_node *only_matmul(gb *b) {
+    for (size_t i = 0; i < mi_graph_node_count(b->g); i++)
+        if (mi_graph_node(b->g, i)->op == MI_OP_MATMUL) return mi_graph_node(b->g, i);
+    return NULL;
+}
+
+Test(transformer_ops, linear_layers_fuse_into_one_matmul) {
+    const mi_act want[] = {MI_ACT_NONE, MI_ACT_RELU, MI_ACT_GELU, MI_ACT_GELU_TANH};
+    for (int act = 0; act < 4; act++)
+        for (int form = 0; form < 2; form++) {
+            gb a, b;
+            size_t nb;
+            int gb_;
+            linear_graph(&a, act, form ? 3 : 1, form);
+            linear_graph(&b, act, form ? 3 : 1, form);
+            mi_load_options lo;
+            mi_load_options_init(&lo);
+            cr_assert_eq(mi_graph_finalize(a.g, &lo), MI_OK, "%s", mi_last_error());
+            const mi_node *m = only_matmul(&a);
+            cr_assert_eq(mi_graph_node_count(a.g), 1, "act %d form %d: one node, not %zu", act, form,
+                         mi_graph_node_count(a.g));
+            cr_assert(m && m->ninputs == 3, "the bias is the MatMul's third input");
+            cr_assert_str_eq(mi_graph_tensor(a.g, (size_t)m->inputs[2])->name, "bias");
+            cr_assert_eq(m->fused.act, want[act], "act %d", act);
+            cr_assert_str_eq(mi_graph_tensor(a.g, (size_t)m->outputs[0])->name, "y");
+            float *fused = run_finalized(&a), *plain = run_graph(&b, 0, &nb, &gb_);
+            cr_assert_eq(nb, act ? 3u : 2u);
+            for (int i = 0; i < 60; i++)
+                cr_assert_float_eq(fused[i], plain[i], 1e-6f * (1.0f + fabsf(plain[i])), "act %d form %d, element %d",
+                                   act, form, i);
+            free(fused);
+            free(plain);
+        }
+}
+
+/* What is not a linear layer's bias keeps its Add: a bias with a
+ * non-unit leading dim ([2, 1, 6]), a bias that is an input, and a
+ * product read twice. */
+Test(transformer_ops, linear_near_misses_are_left_alone) {
+    static float w[48], bias2[12];
+    gb b;
+    size_t n;
+    int g;
+    /* a bias with a leading dim of 2 */
+    gb_init(&b, 17);
+    gb_input(&b, "x", MI_DTYPE_FLOAT, 3, D(2, 5, 8));
+    gb_weight(&b, "w", MI_DTYPE_FLOAT, 2, D(8, 6), w);
+    gb_weight(&b, "bias", MI_DTYPE_FLOAT, 3, D(2, 1, 6), bias2);
+    gb_node(&b, "MatMul", "mm", "x,w", "h", NOATTR);
+    gb_node(&b, "Add", "add", "h,bias", "y", NOATTR);
+    gb_output(&b, "y");
+    free(run_graph(&b, 1, &n, &g));
+    cr_assert_eq(n, 2);
+    /* the bias an input */
+    gb_init(&b, 17);
+    gb_input(&b, "x", MI_DTYPE_FLOAT, 3, D(2, 5, 8));
+    gb_input(&b, "bias", MI_DTYPE_FLOAT, 1, D(6));
+    gb_weight(&b, "w", MI_DTYPE_FLOAT, 2, D(8, 6), w);
+    gb_node(&b, "MatMul", "mm", "x,w", "h", NOATTR);
+    gb_node(&b, "Add", "add", "h,bias", "y", NOATTR);
+    gb_output(&b, "y");
+    mi_load_options lo;
+    mi_load_options_init(&lo);
+    cr_assert_eq(mi_graph_finalize(b.g, &lo), MI_OK, "%s", mi_last_error());
+    cr_assert_eq(mi_graph_node_count(b.g), 2);
+    gb_free(&b);
+    /* the product read twice */
+    linear_graph(&b, 0, 1, 0);
+    gb_node(&b, "Neg", "other", "h", "z", NOATTR);
+    gb_output(&b, "z");
+    cr_assert_eq(mi_graph_finalize(b.g, &lo), MI_OK, "%s", mi_last_error());
+    cr_assert_eq(mi_graph_node_count(b.g), 3);
+    cr_assert_eq(only_matmul(&b)->ninputs, 2);
+    gb_free(&b);
 }

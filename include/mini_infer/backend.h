@@ -96,6 +96,14 @@ typedef struct mi_backend_ops {
      * itself. A request the backend does not know: MI_ERR_UNSUPPORTED.
      * NULL: the backend answers none. */
     mi_status (*control)(mi_backend *b, void *ctx, int request, void *arg);
+    /* One backend instance may serve several models (runtime.h: a model
+     * set, a batch range): what prepare() kept per node belongs to graph
+     * g. context_create_graph: a context that runs only g (preferred over
+     * context_create when present). release_graph: the engine will not run
+     * g again (its model is going): drop what prepare() kept for it. Both
+     * may be NULL (a backend that keeps nothing per graph). */
+    mi_status (*context_create_graph)(mi_backend *b, const mi_graph *g, void **ctx);
+    void (*release_graph)(mi_backend *b, const mi_graph *g);
 } mi_backend_ops;
 
 #define MI_BACKEND_OPS_SIZE sizeof(mi_backend_ops)

@@ -154,10 +154,14 @@ typedef enum mi_act {
     MI_ACT_NONE = 0,
     MI_ACT_RELU = 1,
     MI_ACT_CLIP = 2, /* min(max(x, act_min), act_max) */
+    MI_ACT_GELU = 3, /* x * Phi(x), exactly (MatMul only) */
+    MI_ACT_GELU_TANH = 4, /* GELU's tanh approximation (MatMul only) */
 } mi_act;
 
-/* What the fusion rewrite folded into a Conv (or Gemm) node: out =
- * act(op(x) + residual). */
+/* What the fusion rewrite folded into a node: out = act(op(x) + residual)
+ * for a Conv (or Gemm); out = act(A B + bias) for a MatMul, whose bias is
+ * then a third input (ONNX's MatMul has two): a constant of B's column
+ * count, [N] or [1, ..., 1, N], added to every row; B is then 2-D. */
 typedef struct mi_fusion {
     mi_act act;
     float act_min, act_max;

@@ -212,6 +212,11 @@ mi_status mi__cpu_trilu(mi__cpu_call *c);
 mi_status mi__cpu_range(mi__cpu_call *c);
 mi_status mi__cpu_constant_of_shape(mi__cpu_call *c);
 mi_status mi__cpu_scatter_nd(mi__cpu_call *c);
+/* y (rows x n, row-major) += bias (n) per row, then op: MI_K_UN_GELU or
+ * MI_K_UN_GELU_TANH (vectorized, within a few ulp of kernels/math.h's
+ * libm form), or 0 for the bias alone; on the pool. For a fused linear
+ * layer's epilogue. */
+void mi__cpu_bias_gelu_rows(mi__cpu *cpu, float *y, const float *bias, int64_t rows, int64_t n, int op);
 /* xt's elements at src into dst in yt's layout (same dims and dtype). */
 void mi__cpu_relayout_bytes(void *dst, const mi_tensor *yt, const void *src, const mi_tensor *xt);
 

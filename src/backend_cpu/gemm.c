@@ -560,6 +560,48 @@ mi_status mi__cpu_gemm_op(mi__cpu_call *c) {
     return MI_OK;
 }
 
+/* A fused linear layer's epilogue (graph.h): Y = act(Y + bias) row by
+ * row, after the product, so the sums round as the unfused Add did; the
+ * GELUs through math.c's vectorized rows. */
+typedef struct bias_job {
+    float *y;
+    const float *bias;
+    int64_t rows, n;
+    int act;
+} bias_job;
+
+#define MI__BIAS_ROWS_PER_TASK 16
+
+static void bias_task(void *arg, int64_t task, int thread) {
+    (void)thread;
+    const bias_job *j = arg;
+    int64_t r0 = task * MI__BIAS_ROWS_PER_TASK, r1 = r0 + MI__BIAS_ROWS_PER_TASK;
+    if (r1 > j->rows) r1 = j->rows;
+    const float *restrict bias = j->bias;
+    for (int64_t r = r0; r < r1; r++) {
+        float *restrict row = j->y + r * j->n;
+        /* One loop per activation: each a plain vector loop. */
+        switch (j->act) {
+        case MI_ACT_RELU:
+            for (int64_t q = 0; q < j->n; q++) row[q] = mi_k_act(row[q] + bias[q], MI_K_ACT_RELU, 0.0f, 0.0f);
+            break;
+        default:
+            for (int64_t q = 0; q < j->n; q++) row[q] += bias[q];
+        }
+    }
+}
+
+static void matmul_bias(mi__cpu *cpu, float *y, const float *bias, int64_t rows, int64_t n, int act) {
+    if (act == MI_ACT_GELU || act == MI_ACT_GELU_TANH) {
+        /* vecmath.h's GELU: vectorized, where libm's erff and tanhf are not. */
+        mi__cpu_bias_gelu_rows(cpu, y, bias, rows, n, act == MI_ACT_GELU ? MI_K_UN_GELU : MI_K_UN_GELU_TANH);
+        return;
+    }
+    bias_job j = {y, bias, rows, n, act};
+    int64_t tasks = (rows + MI__BIAS_ROWS_PER_TASK - 1) / MI__BIAS_ROWS_PER_TASK;
+    mi__cpu_parallel(cpu, tasks, rows * n, bias_task, &j);
+}
+
 mi_status mi__cpu_matmul(mi__cpu_call *c) {
     matmul_dims d;
     matmul_shape(c->g, c->n, &d);
@@ -569,6 +611,9 @@ mi_status mi__cpu_matmul(mi__cpu_call *c) {
     if (overlaps(y, yt->nbytes, a, at->nbytes) || overlaps(y, yt->nbytes, b, bt->nbytes))
         return mi__cpu_err(c, MI_ERR_PLAN_INVALID, "the output '%s' overlaps an input; MatMul cannot "
                            "run in place", yt->name);
+    const float *bias = c->n->ninputs > 2 ? (const float *)c->in[2] : NULL;
+    if (c->n->ninputs > 2 && !bias)
+        return mi__cpu_err(c, MI_ERR_INVALID_ARG, "the fused bias has no memory (NULL pointer)");
     mi__gemm_epi e;
     mi__gemm_epi_init(&e);
     if (d.fold) {
@@ -576,14 +621,15 @@ mi_status mi__cpu_matmul(mi__cpu_call *c) {
                       c->ws_size))
             return mi__cpu_err(c, MI_ERR_INVALID_ARG, "the workspace has %zu bytes, too small",
                                c->ws_size);
-        return MI_OK;
+    } else {
+        for (int64_t t = 0; t < d.batches; t++) {
+            int64_t ao = mi_k_bcast_offset(&d.bc, 0, t), bo = mi_k_bcast_offset(&d.bc, 1, t);
+            if (mi__sgemm(c->cpu, 0, 0, d.m, d.n, d.k, a + ao * d.m * d.k, d.k, b + bo * d.k * d.n, d.n,
+                          y + t * d.m * d.n, d.n, &e, c->ws, c->ws_size))
+                return mi__cpu_err(c, MI_ERR_INVALID_ARG, "the workspace has %zu bytes, too small",
+                                   c->ws_size);
+        }
     }
-    for (int64_t t = 0; t < d.batches; t++) {
-        int64_t ao = mi_k_bcast_offset(&d.bc, 0, t), bo = mi_k_bcast_offset(&d.bc, 1, t);
-        if (mi__sgemm(c->cpu, 0, 0, d.m, d.n, d.k, a + ao * d.m * d.k, d.k, b + bo * d.k * d.n, d.n,
-                      y + t * d.m * d.n, d.n, &e, c->ws, c->ws_size))
-            return mi__cpu_err(c, MI_ERR_INVALID_ARG, "the workspace has %zu bytes, too small",
-                               c->ws_size);
-    }
+    if (bias) matmul_bias(c->cpu, y, bias, d.m * d.batches, d.n, c->n->fused.act);
     return MI_OK;
 }

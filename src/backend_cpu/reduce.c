@@ -19,6 +19,7 @@
  * float16 / bfloat16: BatchNormalization has a loop of its own (below);
  * the others run on fp32 copies of their half tensors (half.c). */
 #include "cpu_internal.h"
+#include "vecmath.h"
 
 #include <math.h>
 #include <string.h>
@@ -324,6 +325,75 @@ static void softmax_task(void *arg, int64_t task, int thread) {
     for (int64_t l = 0; l < j->len; l++) y[l * st] *= inv;
 }
 
+/* Softmax over the last axis (inner 1, the attention's case): contiguous
+ * rows, so the max, the exp with its sum and the scaling each run as one
+ * vectorized pass. The max and the sum go over 16 lanes (the sum in
+ * double, as above) combined at the end; the exp is vecmath.h's (libm's
+ * scalar expf took most of the op). A NaN anywhere in a row makes the
+ * max NaN and so the whole row NaN, as softmax_task's. */
+#define MI__SOFTMAX_LANES 16
+/* Rows per task: a few thousand elements each, so short rows do not pay
+ * a task each. */
+#define MI__SOFTMAX_GRAIN ((int64_t)4096)
+
+typedef struct softmax_rows_job {
+    const float *x;
+    float *y;
+    int64_t len, rows, rows_per_task;
+} softmax_rows_job;
+
+static MI__INLINE float softmax_row_max(const float *x, int64_t len) {
+    float lane[MI__SOFTMAX_LANES];
+    int nan_lane[MI__SOFTMAX_LANES];
+    for (int k = 0; k < MI__SOFTMAX_LANES; k++) {
+        lane[k] = -INFINITY;
+        nan_lane[k] = 0;
+    }
+    int64_t l = 0;
+    for (; l + MI__SOFTMAX_LANES <= len; l += MI__SOFTMAX_LANES)
+        for (int k = 0; k < MI__SOFTMAX_LANES; k++) {
+            float v = x[l + k];
+            lane[k] = v > lane[k] ? v : lane[k];
+            nan_lane[k] |= v != v;
+        }
+    float mx = -INFINITY;
+    int nan = 0;
+    for (int k = 0; k < MI__SOFTMAX_LANES; k++) {
+        mx = lane[k] > mx ? lane[k] : mx;
+        nan |= nan_lane[k];
+    }
+    for (; l < len; l++) {
+        mx = x[l] > mx ? x[l] : mx;
+        nan |= x[l] != x[l];
+    }
+    return nan ? NAN : mx;
+}
+
+static MI__INLINE void softmax_rows_body(void *arg, int64_t task, int thread) {
+    (void)thread;
+    const softmax_rows_job *j = arg;
+    int64_t r0 = task * j->rows_per_task, r1 = r0 + j->rows_per_task < j->rows ? r0 + j->rows_per_task : j->rows;
+    for (int64_t r = r0; r < r1; r++) {
+        const float *x = j->x + r * j->len;
+        float *y = j->y + r * j->len;
+        const float mx = softmax_row_max(x, j->len);
+        /* The exps first, then their sum: a loop that does both stays
+         * scalar (GCC 12). */
+        for (int64_t l = 0; l < j->len; l++) y[l] = mi__v_exp(x[l] - mx);
+        double lane[MI__SOFTMAX_LANES] = {0};
+        int64_t l = 0;
+        for (; l + MI__SOFTMAX_LANES <= j->len; l += MI__SOFTMAX_LANES)
+            for (int k = 0; k < MI__SOFTMAX_LANES; k++) lane[k] += y[l + k];
+        double sum = 0.0;
+        for (int k = 0; k < MI__SOFTMAX_LANES; k++) sum += lane[k];
+        for (; l < j->len; l++) sum += y[l];
+        const float inv = (float)(1.0 / sum);
+        for (l = 0; l < j->len; l++) y[l] *= inv;
+    }
+}
+
+MI__ISA_TASKS(softmax_rows_task, softmax_rows_body)
+
 mi_status mi__cpu_softmax(mi__cpu_call *c) {
     const mi_tensor *xt = mi__cpu_in_t(c, 0);
     if (xt->dtype != MI_DTYPE_FLOAT)
@@ -334,6 +404,12 @@ mi_status mi__cpu_softmax(mi__cpu_call *c) {
         if (i < axis) outer *= xt->dims[i];
         else if (i == axis || c->p.u.softmax.coerce_2d) len *= xt->dims[i];
         else inner *= xt->dims[i];
+    }
+    if (inner == 1 && len > 0) {
+        softmax_rows_job r = {c->in[0], c->out[0], len, outer, len >= MI__SOFTMAX_GRAIN ? 1 : MI__SOFTMAX_GRAIN / len};
+        mi__cpu_parallel(c->cpu, (outer + r.rows_per_task - 1) / r.rows_per_task, 3 * mi_tensor_numel(xt),
+                         softmax_rows_task_for(c->cpu->gk->isa), &r);
+        return MI_OK;
     }
     softmax_job j = {c->in[0], c->out[0], len, inner};
     mi__cpu_parallel(c->cpu, outer * inner, 3 * mi_tensor_numel(xt), softmax_task, &j);

@@ -281,9 +281,52 @@ static mi_status infer_and_fold(mi_graph *g, const mi_load_options *o) {
     return st;
 }
 
+/* Drops the nodes nothing reads: after folding, a node whose only reader
+ * was a folded Shape (an exporter's Transpose -> Shape) would otherwise
+ * run and be planned for nothing. The nodes are in topological order, so
+ * one sweep from the end sees every reader before its producer. */
+static mi_status prune(mi_graph *g, const mi_load_options *o) {
+    if (!o->fold_constants || g->nnodes == 0) return MI_OK;
+    size_t nt = g->ntensors, nn = g->nnodes;
+    int *reads = mi__calloc(nt ? nt : 1, sizeof *reads);
+    unsigned char *dead = mi__calloc(nn, 1);
+    if (!reads || !dead) {
+        mi__free(reads);
+        mi__free(dead);
+        return mi__error(MI_ERR_NO_MEMORY, "pruning %zu nodes", nn);
+    }
+    for (size_t i = 0; i < nn; i++) {
+        const mi_node *n = &g->nodes[i];
+        for (int k = 0; k < n->ninputs; k++) if (n->inputs[k] >= 0) reads[n->inputs[k]]++;
+        for (int k = 0; k < n->nattrs; k++) if (n->attrs[k].tensor >= 0) reads[n->attrs[k].tensor]++;
+        if (n->fused.residual >= 0) reads[n->fused.residual]++;
+    }
+    size_t ndead = 0;
+    for (size_t i = nn; i-- > 0;) {
+        const mi_node *n = &g->nodes[i];
+        int used = n->noutputs == 0;
+        for (int k = 0; k < n->noutputs && !used; k++) {
+            int t = n->outputs[k];
+            used = t >= 0 && (reads[t] > 0 || g->ti[t].declared_output);
+        }
+        if (used) continue;
+        dead[i] = 1;
+        ndead++;
+        for (int k = 0; k < n->ninputs; k++) if (n->inputs[k] >= 0) reads[n->inputs[k]]--;
+        for (int k = 0; k < n->nattrs; k++) if (n->attrs[k].tensor >= 0) reads[n->attrs[k].tensor]--;
+        if (n->fused.residual >= 0) reads[n->fused.residual]--;
+    }
+    if (ndead) mi__graph_drop_nodes(g, dead);
+    mi__free(reads);
+    mi__free(dead);
+    return MI_OK;
+}
+
 static mi_status fuse(mi_graph *g, const mi_load_options *o) {
-    mi_status st = o->fuse ? mi__fuse(g) : MI_OK;
-    return st == MI_OK && o->fuse ? mi__fuse_gelu(g) : st;
+    if (!o->fuse) return MI_OK;
+    mi_status st = mi__fuse(g);
+    if (st == MI_OK) st = mi__fuse_gelu(g);
+    return st == MI_OK ? mi__fuse_linear(g) : st;
 }
 
 /* In half precision only: fp32 plans stay as the model has them. */
@@ -308,8 +351,9 @@ static const graph_pass passes[] = {
     check_outputs,       /* every graph output computed by a node */
     mi__resolve_inputs,  /* batch override, dynamic dims */
     infer_and_fold,      /* shapes, then constants folded into weights */
+    prune,               /* nodes nothing reads any more (with folding) */
     fold_batch_norm,     /* half precision: BatchNormalization into the Conv before it, in fp32 */
-    fuse,                /* Conv + activation / residual; GELU's spelled-out forms into Gelu */
+    fuse,                /* Conv + activation / residual; GELU's spelled-out forms into Gelu; MatMul + bias [+ act] */
     precision,           /* half precision: float tensors to float16/bfloat16, Casts at the edges */
     layout,              /* channels last: NHWC between convolutions, Relayout nodes at the edges */
     resort,              /* the Relayout nodes in place */

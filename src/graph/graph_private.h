@@ -122,6 +122,9 @@ mi_status mi__fold_node(mi_graph *g, size_t i, int *done);
 mi_status mi__fuse(mi_graph *g);
 /* gelu.c: GELU as exporters spell it (Erf or Tanh forms) into one Gelu node. */
 mi_status mi__fuse_gelu(mi_graph *g);
+/* linear.c: MatMul + bias Add [+ Relu | Gelu] into one MatMul with a bias
+ * input and the activation fused (after the GELU fusion). */
+mi_status mi__fuse_linear(mi_graph *g);
 /* fold_bn.c: a BatchNormalization after a Conv (its only reader) into the
  * Conv's weight and bias, in fp32. */
 mi_status mi__fold_batch_norm(mi_graph *g);

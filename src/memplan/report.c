@@ -15,6 +15,19 @@ static void json_str(FILE *f, const char *s) {
     fputc('"', f);
 }
 
+/* The activation a fusion folded in, as "fused" names it ("+gelu" after a
+ * MatMul's "bias"). */
+static const char *fused_act(const mi_node *n) {
+    int after = n->op == MI_OP_MATMUL && n->ninputs > 2;
+    switch (n->fused.act) {
+    case MI_ACT_RELU: return after ? "+relu" : "relu";
+    case MI_ACT_CLIP: return after ? "+clip" : "clip";
+    case MI_ACT_GELU: return after ? "+gelu" : "gelu";
+    case MI_ACT_GELU_TANH: return after ? "+gelu_tanh" : "gelu_tanh";
+    default: return "";
+    }
+}
+
 static void json_dims(FILE *f, const mi_tensor *t) {
     fputc('[', f);
     for (int d = 0; d < t->ndim; d++) fprintf(f, "%s%lld", d ? "," : "", (long long)t->dims[d]);
@@ -70,11 +83,10 @@ mi_status mi_report_json(const mi_graph *g, const mi_memory_plan *plan, const mi
         const mi_node *n = mi_graph_node(g, k);
         fprintf(f, "    {\"name\": ");
         json_str(f, n->name);
-        fprintf(f, ", \"op\": \"%s\", \"fused\": \"%s%s\", \"workspace_offset\": %zu, "
+        fprintf(f, ", \"op\": \"%s\", \"fused\": \"%s%s%s\", \"workspace_offset\": %zu, "
                    "\"workspace_size\": %zu, \"elided\": %s}%s\n",
-                mi_op_name(n->op),
-                n->fused.act == MI_ACT_RELU ? "relu" : n->fused.act == MI_ACT_CLIP ? "clip" : "",
-                n->fused.residual >= 0 ? "+add" : "", mi_memory_plan_workspace_offset(plan, k),
+                mi_op_name(n->op), n->op == MI_OP_MATMUL && n->ninputs > 2 ? "bias" : "",
+                fused_act(n), n->fused.residual >= 0 ? "+add" : "", mi_memory_plan_workspace_offset(plan, k),
                 mi_memory_plan_workspace_size(plan, k), mi_memory_plan_node_elided(plan, k) ? "true" : "false",
                 k + 1 < nn ? "," : "");
     }

@@ -18,9 +18,10 @@
 
 #include <stdarg.h>
 
-/* Bumped whenever the table below or anything it passes changes layout:
+/* Bumped whenever the table below or anything it passes changes layout
+ * or meaning (3: a MatMul may carry a bias input and a GELU activation):
  * a plugin built for another ABI is refused with a message, not called. */
-#define MI__PLUGIN_ABI 2u
+#define MI__PLUGIN_ABI 3u
 
 typedef struct mi__plugin_host {
     uint32_t abi;  /* MI__PLUGIN_ABI of the core */
