@@ -38,7 +38,8 @@ extern "C" {
     X(MI_ERR_DEVICE_MEMORY, "out of device memory")                       \
     X(MI_ERR_POISON, "poison check failed: memory written out of bounds") \
     X(MI_ERR_MISMATCH, "result mismatch")                                 \
-    X(MI_ERR_INTERNAL, "internal error")
+    X(MI_ERR_INTERNAL, "internal error")                                  \
+    X(MI_ERR_BUSY, "in use by another run")
 
 typedef enum mi_status {
 #define MI__STATUS_ENUM(name, text) name,

@@ -125,6 +125,17 @@ size_t mi_memory_plan_workspace_size(const mi_memory_plan *plan, size_t node);
  * place (a concat whose producers wrote into their slices). */
 int mi_memory_plan_node_elided(const mi_memory_plan *plan, size_t node);
 
+/* Plan pb's weights that plan pa (of the same model at another batch
+ * size) already holds: for each tensor t of gb, match[t] is the tensor of
+ * ga with the same name, dtype, dims and bytes that pa holds in its
+ * weights pool, or -1. The other weights gb's pool holds (not views) get
+ * own_offset[t], their offset in a pool of their own of own_bytes bytes
+ * (pb's alignment); every other tensor SIZE_MAX. Both arrays have
+ * mi_graph_tensor_count(gb) entries. Needs the weights' host bytes. */
+mi_status mi_memory_plan_share_weights(const mi_graph *ga, const mi_memory_plan *pa, const mi_graph *gb,
+                                       const mi_memory_plan *pb, int *match, size_t *own_offset,
+                                       size_t *own_bytes);
+
 /* The arena as a planner problem: the buffers (after merging views and
  * in-place tensors) and their offsets, e.g. to write a CSV. */
 const mi_buffer *mi_memory_plan_buffers(const mi_memory_plan *plan, size_t *count);

@@ -15,7 +15,16 @@
  *     mi_context_destroy(c);
  *     mi_model_destroy(m);
  *
- * Nothing is allocated while running. */
+ * Nothing is allocated while running.
+ *
+ * Batch ranges: a model planned at several batch sizes at load time
+ * (mi_model_options.batches), the weights held once, one arena for the
+ * largest size; a context runs any of them (mi_context_run_batch).
+ *
+ * Model sets: models on one backend instance whose contexts run one at a
+ * time share one activations arena (mi_arena), sized for the largest of
+ * them; a run while another context of the arena runs is refused with
+ * MI_ERR_BUSY, never corrupted. */
 #ifndef MINI_INFER_RUNTIME_H
 #define MINI_INFER_RUNTIME_H
 
@@ -29,6 +38,10 @@ extern "C" {
 typedef struct mi_model mi_model;
 typedef struct mi_context mi_context;
 
+/* The most batch sizes one model plans: each needs its own load, shape
+ * inference and plan, and on CUDA its own algorithm choices. */
+#define MI_MAX_BATCHES 16
+
 typedef struct mi_model_options {
     mi_load_options load;     /* batch override, folding, fusion */
     mi_plan_options plan;     /* strategy, alignment, in-place, the exact search's limits and
@@ -38,6 +51,12 @@ typedef struct mi_model_options {
     mi_backend *backend_instance; /* a backend of the caller's instead of device; not
                                  closed by the model, must outlive it */
     mi_backend_options backend;
+    /* A batch range (mi_model_load only): the model is planned at each of
+     * these nbatches sizes (1 to MI_MAX_BATCHES, each >= 1, any order,
+     * duplicates ignored), load.batch then unused. The model is its
+     * largest size; mi_model_at_batch gives the others. 0: one size. */
+    int nbatches;
+    int64_t batches[MI_MAX_BATCHES];
 } mi_model_options;
 
 void mi_model_options_init(mi_model_options *o);
@@ -70,12 +89,65 @@ const mi_tensor *mi_model_output(const mi_model *m, size_t i);
 int mi_model_find_input(const mi_model *m, const char *name);
 int mi_model_find_output(const mi_model *m, const char *name);
 
+/* Batch sizes the model was planned at, ascending: 1 for a model of one
+ * size (its batch: dim 0 of its first input, 0 without one). */
+size_t mi_model_batch_count(const mi_model *m);
+int64_t mi_model_batch(const mi_model *m, size_t k);
+/* The model at one size of m's batch range (m itself at its own size),
+ * owned by m; NULL with MI_ERR_INVALID_ARG naming the planned sizes. */
+mi_model *mi_model_at_batch(mi_model *m, int64_t batch);
+/* Bytes of weights m holds on its device: its weights pool, plus, for a
+ * batch range, what each other size does not share (constants folded
+ * from its shapes). */
+size_t mi_model_weights_size(const mi_model *m);
+/* Bytes of the inputs/outputs pool one context holds. */
+size_t mi_model_io_size(const mi_model *m);
+
 /* arena NULL: the engine allocates the arena through the backend.
  * Otherwise arena (device memory of the model's backend) must hold
  * mi_model_arena_size bytes at mi_model_arena_alignment; the caller keeps
  * it alive until the context is destroyed. */
 mi_status mi_context_create(mi_model *m, void *arena, size_t arena_size, mi_context **out);
 void mi_context_destroy(mi_context *c);
+
+/* ---- batch ranges ---- */
+
+/* The context of one size of a batch range (c itself at its model's own
+ * size), owned by c; NULL with MI_ERR_INVALID_ARG naming the sizes. */
+mi_context *mi_context_at_batch(mi_context *c, int64_t batch);
+/* mi_context_run at one planned batch size: inputs and outputs with
+ * that size's shapes (mi_model_input(mi_model_at_batch(m, batch), i)). */
+mi_status mi_context_run_batch(mi_context *c, int64_t batch, const void *const *inputs, void *const *outputs);
+/* Runs every batch size once or, with CUDA Graphs, twice (eager, then
+ * captured) on zeroed inputs, so that no timed run later pays for
+ * algorithm warm-up or a capture. */
+mi_status mi_context_warmup(mi_context *c);
+
+/* ---- model sets: one arena, contexts that run one at a time ---- */
+
+typedef struct mi_arena mi_arena;
+
+/* The arena a set of models needs: the largest of their arenas (of every
+ * batch size), and their alignment. Models on different backend
+ * instances, or planned with different alignments, are refused naming
+ * both. */
+mi_status mi_arena_size_for(mi_model *const *models, size_t n, size_t *size, size_t *alignment);
+/* An arena for the contexts of these models. memory NULL: allocated
+ * through their backend; else the caller's device memory of size bytes
+ * (at least mi_arena_size_for's, at its alignment), kept alive by the
+ * caller until the arena is destroyed. */
+mi_status mi_arena_create(mi_model *const *models, size_t n, void *memory, size_t size, mi_arena **out);
+/* The arena goes once its last context is destroyed too. */
+void mi_arena_destroy(mi_arena *a);
+size_t mi_arena_bytes(const mi_arena *a);
+/* A context of m (one of the arena's models, or any whose arena fits
+ * and whose backend is the arena's) on the shared arena. Its runs hold
+ * the arena: from the start of mi_context_run or mi_context_execute
+ * until the run has finished (mi_context_execute(c, 0): until
+ * mi_context_sync(c) or c's next run). A run of another context on the
+ * arena meanwhile returns MI_ERR_BUSY naming the holder's model; call
+ * mi_context_sync on the holder first. */
+mi_status mi_context_create_on(mi_model *m, mi_arena *a, mi_context **out);
 
 /* Poison mode (host backends): before each node every arena byte that no
  * live tensor owns is filled with a NaN pattern, and checked after it, so a

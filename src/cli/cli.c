@@ -87,8 +87,8 @@ void cli_parse(const cli_cmd *cmd, int argc, char **argv, cli_args *out) {
     }
     if (out->npositional < cmd->npositional)
         cli_fail(cmd, "missing argument; usage: mini-infer %s", cmd->usage);
-    if (out->npositional > cmd->npositional)
-        cli_fail(cmd, "unexpected argument '%s'", out->positional[cmd->npositional]);
+    int most = cmd->max_positional > cmd->npositional ? cmd->max_positional : cmd->npositional;
+    if (out->npositional > most) cli_fail(cmd, "unexpected argument '%s'", out->positional[most]);
 }
 
 const char *cli_get(const cli_cmd *cmd, const cli_args *a, const char *name) {

@@ -24,6 +24,7 @@ typedef struct cli_cmd {
     size_t nopts;
     int npositional; /* required positional arguments */
     int (*run)(const struct cli_cmd *cmd, int argc, char **argv);
+    int max_positional; /* more allowed, up to this (0: npositional exactly) */
 } cli_cmd;
 
 /* Parsed options: values[i] is the argument of opts[i] ("1" for a flag that

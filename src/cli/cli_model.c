@@ -1,5 +1,6 @@
 #include "cli_model.h"
 #include "mini_infer/backend.h"
+#include "mini_infer/runtime.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -42,13 +43,61 @@ void cli_layout(const cli_cmd *cmd, const cli_args *a, mi_load_options *o) {
     else cli_fail(cmd, "--layout: unknown layout '%s': expected one of auto, nchw, nhwc", v);
 }
 
-void cli_model_open(const cli_cmd *cmd, const cli_args *a, const char *path, cli_model *m) {
+static int cmp_i64(const void *x, const void *y) {
+    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+    return (a > b) - (a < b);
+}
+
+int cli_batches(const cli_cmd *cmd, const cli_args *a, int64_t *sizes) {
+    const char *one = cli_get(cmd, a, "--batch"), *list = cli_get(cmd, a, "--batches");
+    if (one && list) cli_fail(cmd, "--batch and --batches exclude each other");
+    int n = 0;
+    if (one) {
+        const char *dots = strstr(one, "..");
+        if (!dots) {
+            sizes[0] = cli_int(cmd, "--batch", one, 1, 1 << 20);
+            return 1;
+        }
+        char lo_text[32];
+        size_t len = (size_t)(dots - one);
+        if (len == 0 || len >= sizeof lo_text) cli_fail(cmd, "--batch: '%s' is not N or MIN..MAX", one);
+        memcpy(lo_text, one, len);
+        lo_text[len] = '\0';
+        long long lo = cli_int(cmd, "--batch", lo_text, 1, 1 << 20), hi = cli_int(cmd, "--batch", dots + 2, 1, 1 << 20);
+        if (hi < lo) cli_fail(cmd, "--batch: %s is an empty range", one);
+        if (hi - lo + 1 > MI_MAX_BATCHES)
+            cli_fail(cmd, "--batch: %s is %lld sizes; at most %d are planned (--batches picks some)", one, hi - lo + 1,
+                     MI_MAX_BATCHES);
+        for (long long b = lo; b <= hi; b++) sizes[n++] = b;
+        return n;
+    }
+    if (!list) return 0;
+    const char *at = list;
+    while (*at) {
+        const char *comma = strchr(at, ',');
+        size_t len = comma ? (size_t)(comma - at) : strlen(at);
+        char text[32];
+        if (len == 0 || len >= sizeof text) cli_fail(cmd, "--batches: '%s' is not a list of sizes (1,8,32)", list);
+        if (n == MI_MAX_BATCHES) cli_fail(cmd, "--batches: more than %d sizes", MI_MAX_BATCHES);
+        memcpy(text, at, len);
+        text[len] = '\0';
+        sizes[n++] = cli_int(cmd, "--batches", text, 1, 1 << 20);
+        at += len + (comma ? 1 : 0);
+    }
+    qsort(sizes, (size_t)n, sizeof *sizes, cmp_i64);
+    int w = 0;
+    for (int k = 0; k < n; k++)
+        if (!w || sizes[w - 1] != sizes[k]) sizes[w++] = sizes[k];
+    return w;
+}
+
+void cli_model_open(const cli_cmd *cmd, const cli_args *a, const char *path, int64_t batch, cli_model *m) {
     memset(m, 0, sizeof *m);
     const char *v;
     mi_status st;
     mi_load_options lo;
     mi_load_options_init(&lo);
-    if ((v = cli_get(cmd, a, "--batch"))) lo.batch = cli_int(cmd, "--batch", v, 1, 1 << 20);
+    lo.batch = batch;
     if (cli_get(cmd, a, "--no-fuse")) lo.fuse = 0;
     cli_precision(cmd, a, &lo);
     cli_layout(cmd, a, &lo);

@@ -17,7 +17,8 @@ static const cli_opt run_opts[] = {
     {"--check", "FILES", "compare the outputs with references (.pb): max|d|/max|ref| and top-1"},
     {"--tolerance", "X", "largest max|d|/max|ref| that --check accepts (default 1e-4)"},
     {"--device", "NAME", "cpu (default), cuda or cuda:N"},
-    {"--batch", "N", "override the batch size (dim 0 of every input)"},
+    {"--batch", "N", "override the batch size (dim 0 of every input); MIN..MAX plans each size of a range"},
+    {"--batches", "LIST", "plan each of these batch sizes (1,8,32) and run each in turn on one arena"},
     {"--bench", "N", "time N runs after warm-up; print min and median (cuda: CUDA events)"},
     {"--warmup", "N", "untimed runs before --bench's (default 1)"},
     {"--poison", NULL, "poison free arena bytes around every node and check them (cpu)"},
@@ -171,7 +172,11 @@ static void parse_run_options(const cli_cmd *cmd, const cli_args *a, run_setting
     mi_model_options *o = &rs->model;
     mi_model_options_init(o);
     if ((v = cli_get(cmd, a, "--device"))) o->device = v;
-    if ((v = cli_get(cmd, a, "--batch"))) o->load.batch = cli_int(cmd, "--batch", v, 1, 1 << 20);
+    int64_t sizes[MI_MAX_BATCHES];
+    int n = cli_batches(cmd, a, sizes);
+    if (n == 1) o->load.batch = sizes[0];
+    o->nbatches = n > 1 ? n : 0;
+    for (int k = 0; k < o->nbatches; k++) o->batches[k] = sizes[k];
     cli_plan_options(cmd, a, &o->plan);
     if (cli_get(cmd, a, "--no-fuse")) o->load.fuse = 0;
     cli_precision(cmd, a, &o->load);
@@ -365,12 +370,124 @@ static void print_host_memory(size_t rss_before) {
                cli_bytes(hwm, b1, sizeof b1), cli_bytes(rss, b3, sizeof b3), cli_bytes(rss_before, b2, sizeof b2));
 }
 
+/* ---- several models, or a batch range, on one arena ---------------------------------- */
+
+typedef struct set_run {
+    const char *path;
+    mi_model *m;
+    mi_context *c;
+    run_io io[MI_MAX_BATCHES];
+} set_run;
+
+/* Median ms of n runs of what calls gives, each (model, size) pair in
+ * turn when cycle, else each pair n times before the next. */
+static double time_runs(const cli_cmd *cmd, set_run *sr, int nm, int n, int cycle) {
+    int pairs = 0;
+    for (int i = 0; i < nm; i++) pairs += (int)mi_model_batch_count(sr[i].m);
+    double *ms = malloc((size_t)n * (size_t)pairs * sizeof *ms);
+    if (!ms) cli_fail(cmd, "out of memory");
+    int at = 0;
+    for (int outer = 0; outer < (cycle ? n : 1); outer++)
+        for (int i = 0; i < nm; i++)
+            for (size_t k = 0; k < mi_model_batch_count(sr[i].m); k++)
+                for (int r = 0; r < (cycle ? 1 : n); r++) {
+                    int64_t b = mi_model_batch(sr[i].m, k);
+                    double s0 = cli_now();
+                    mi_status st = mi_context_run_batch(sr[i].c, b, sr[i].io[k].ins, sr[i].io[k].outs);
+                    if (st) cli_fail_status(cmd, st);
+                    ms[at++] = 1e3 * (cli_now() - s0);
+                }
+    qsort(ms, (size_t)at, sizeof *ms, cmp_double);
+    double med = median_of_sorted(ms, at);
+    free(ms);
+    return med;
+}
+
+static int run_set(const cli_cmd *cmd, const cli_args *a, run_settings *rs) {
+    if (rs->inputs || rs->checks || rs->outputs)
+        cli_fail(cmd, "--input, --check and --output take one model at one batch size");
+    int nm = a->npositional;
+    mi_status st;
+    size_t rss0 = mi_proc_status_bytes("VmRSS");
+    mi_backend *b = NULL;
+    if ((st = mi_backend_open(rs->model.device, &rs->model.backend, &b))) cli_fail_status(cmd, st);
+    set_run *sr = calloc((size_t)nm, sizeof *sr);
+    mi_model **models = calloc((size_t)nm, sizeof *models);
+    if (!sr || !models) cli_fail(cmd, "out of memory");
+    char b1[32], b2[32], b3[32], b4[32];
+    size_t separate = 0, weights = 0, io = 0;
+    for (int i = 0; i < nm; i++) {
+        mi_model_options o = rs->model;
+        o.backend_instance = b;
+        sr[i].path = a->positional[i];
+        double t0 = cli_now();
+        if ((st = mi_model_load(sr[i].path, &o, &sr[i].m))) cli_fail_status(cmd, st);
+        double t1 = cli_now();
+        models[i] = sr[i].m;
+        size_t arena = mi_model_arena_size(sr[i].m);
+        for (size_t k = 0; k < mi_model_batch_count(sr[i].m); k++)
+            separate += mi_memory_plan_pool_size(
+                mi_model_plan(mi_model_at_batch(sr[i].m, mi_model_batch(sr[i].m, k))), MI_POOL_ARENA);
+        weights += mi_model_weights_size(sr[i].m);
+        io += mi_model_io_size(sr[i].m);
+        printf("model      %s, device %s, %zu batch size%s (", sr[i].path, rs->model.device,
+               mi_model_batch_count(sr[i].m), mi_model_batch_count(sr[i].m) == 1 ? "" : "s");
+        for (size_t k = 0; k < mi_model_batch_count(sr[i].m); k++)
+            printf("%s%lld", k ? ", " : "", (long long)mi_model_batch(sr[i].m, k));
+        printf("), load + plan %.1f ms\n", 1e3 * (t1 - t0));
+        printf("pools      weights %s, arena %s, inputs/outputs %s\n",
+               cli_bytes(mi_model_weights_size(sr[i].m), b1, sizeof b1), cli_bytes(arena, b2, sizeof b2),
+               cli_bytes(mi_model_io_size(sr[i].m), b3, sizeof b3));
+    }
+    mi_arena *ar = NULL;
+    if ((st = mi_arena_create(models, (size_t)nm, NULL, 0, &ar))) cli_fail_status(cmd, st);
+    printf("shared     arena %s for all (%s if each model and batch size had its own), weights %s, "
+           "inputs/outputs %s\n",
+           cli_bytes(mi_arena_bytes(ar), b1, sizeof b1), cli_bytes(separate, b2, sizeof b2),
+           cli_bytes(weights, b3, sizeof b3), cli_bytes(io, b4, sizeof b4));
+    for (int i = 0; i < nm; i++) {
+        if ((st = mi_context_create_on(sr[i].m, ar, &sr[i].c))) cli_fail_status(cmd, st);
+        if (rs->poison && (st = mi_context_set_poison(sr[i].c, 1))) cli_fail_status(cmd, st);
+        for (size_t k = 0; k < mi_model_batch_count(sr[i].m); k++) {
+            int64_t bk = mi_model_batch(sr[i].m, k);
+            mi_model *at = mi_model_at_batch(sr[i].m, bk);
+            prepare_io(cmd, at, NULL, &sr[i].io[k]);
+            double r0 = cli_now();
+            if ((st = mi_context_run_batch(sr[i].c, bk, sr[i].io[k].ins, sr[i].io[k].outs))) cli_fail_status(cmd, st);
+            printf("run        %s at batch %lld: %.2f ms%s\n", sr[i].path, (long long)bk, 1e3 * (cli_now() - r0),
+                   rs->poison ? " (poison mode: checked)" : "");
+        }
+    }
+    if (rs->bench) {
+        for (int i = 0; i < nm; i++)
+            if ((st = mi_context_warmup(sr[i].c))) cli_fail_status(cmd, st);
+        double same = time_runs(cmd, sr, nm, rs->bench, 0), cycled = time_runs(cmd, sr, nm, rs->bench, 1);
+        printf("switching  median run %.3f ms one model and size after another, %.3f ms cycling through every "
+               "model and size (%d rounds, host wall time with copies)\n", same, cycled, rs->bench);
+    }
+    print_host_memory(rss0);
+    mi_cuda_device_info dinfo;
+    if (mi_cuda_device_info_get(b, &dinfo) == MI_OK) print_cuda_memory(cmd, b);
+    else mi_clear_error();
+    for (int i = 0; i < nm; i++) {
+        for (size_t k = 0; k < mi_model_batch_count(sr[i].m); k++) free_io(&sr[i].io[k]);
+        mi_context_destroy(sr[i].c);
+        mi_model_destroy(sr[i].m);
+    }
+    mi_arena_destroy(ar);
+    mi_backend_close(b);
+    free(sr);
+    free(models);
+    return 0;
+}
+
 static int run_run(const cli_cmd *cmd, int argc, char **argv) {
     cli_args a;
     cli_parse(cmd, argc, argv, &a);
     const char *path = a.positional[0];
     run_settings rs;
     parse_run_options(cmd, &a, &rs);
+    if (a.npositional > 1 || rs.model.nbatches > 1) return run_set(cmd, &a, &rs);
     mi_status st;
 
     size_t rss0 = mi_proc_status_bytes("VmRSS");
@@ -408,12 +525,15 @@ static int run_run(const cli_cmd *cmd, int argc, char **argv) {
 
 const cli_cmd cli_cmd_run = {
     "run",
-    "run MODEL.onnx [options]",
+    "run MODEL.onnx [MODEL2.onnx ...] [options]",
     "Run a model inside its planned memory: one allocation per pool, every tensor at its offset.",
     "Prints the pools, the run time, and with --check the normalized error and top-1 agreement.\n"
-    "Exit status: 0 ran (and every check passed), 1 a check failed, 2 bad input or a failed run.",
+    "Exit status: 0 ran (and every check passed), 1 a check failed, 2 bad input or a failed run.\n"
+    "Several models, or a batch range, load on one backend and run in turn on one shared arena\n"
+    "(random inputs); the memory is printed against each model having its own arena.",
     run_opts,
     sizeof run_opts / sizeof run_opts[0],
     1,
     run_run,
+    8,
 };

@@ -89,4 +89,5 @@ const cli_cmd cli_cmd_solve = {
     sizeof solve_opts / sizeof solve_opts[0],
     1,
     run_solve,
+    0,
 };

@@ -32,13 +32,15 @@ mi_status mi__graph_set_dim_param(mi_graph *g, int t, int d, const char *param);
 
 /* ---- the runtime's weight relocation (weights.c) -------------------------------- */
 
-/* The model has copied weights into a host pool [pool, pool + size): the
- * bytes of tensor t are now at where[t] (NULL: not copied). Every tensor
- * sharing t's pointer follows; any other known value not in the pool is
- * copied into a fresh block; then the owner and the old blocks are freed,
- * so the weights are held once. On failure (out of memory) the graph must
- * be destroyed: some pointers may have moved already. */
-mi_status mi__graph_weights_moved(mi_graph *g, const void *const *where, const void *pool, size_t size);
+/* The model has copied weights into host pools [pools[i], + sizes[i])
+ * (a batch size of a range reads shared weights from another size's
+ * pool): the bytes of tensor t are now at where[t] (NULL: not copied).
+ * Every tensor sharing t's pointer follows; any other known value not in
+ * a pool is copied into a fresh block; then the owner and the old blocks
+ * are freed, so the weights are held once. On failure (out of memory) the
+ * graph must be destroyed: some pointers may have moved already. */
+mi_status mi__graph_weights_moved(mi_graph *g, const void *const *where, const void *const *pools, const size_t *sizes,
+                                  size_t npools);
 /* The model has uploaded weights to device memory: the host bytes of each
  * tensor t with drop[t] are no longer needed (its data and value become
  * NULL, unless a tensor kept shares the pointer); every other known value

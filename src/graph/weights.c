@@ -46,16 +46,24 @@ static void rebind_all(mi_graph *g, const moved *mv, size_t n) {
 /* A zero-byte value's pointer: not NULL, so it still reads as known. */
 static const unsigned char empty_value[1];
 
-/* Every known value outside [lo, hi) goes into a block of its own, as
+/* Whether p lies in one of the npools pools [pools[i], + sizes[i]). */
+static int in_pools(const void *p, const void *const *pools, const size_t *sizes, size_t npools) {
+    for (size_t i = 0; i < npools; i++)
+        if (pools[i] && (uintptr_t)p >= (uintptr_t)pools[i] && (uintptr_t)p < (uintptr_t)pools[i] + sizes[i]) return 1;
+    return 0;
+}
+
+/* Every known value outside the pools goes into a block of its own, as
  * large as the largest tensor sharing its pointer; then the blocks that
  * existed before (the first nb0) and the ONNX message are freed. mv has
  * room for two entries per tensor. */
-static mi_status keep_values(mi_graph *g, moved *mv, uintptr_t lo, uintptr_t hi, size_t nb0) {
+static mi_status keep_values(mi_graph *g, moved *mv, const void *const *pools, const size_t *sizes, size_t npools,
+                             size_t nb0) {
     size_t n = 0;
     for (size_t t = 0; t < g->ntensors; t++) {
         const void *ps[2] = {g->tensors[t].data, g->ti[t].cval};
         for (int k = 0; k < 2; k++)
-            if (ps[k] && ps[k] != (const void *)empty_value && ((uintptr_t)ps[k] < lo || (uintptr_t)ps[k] >= hi))
+            if (ps[k] && ps[k] != (const void *)empty_value && !in_pools(ps[k], pools, sizes, npools))
                 mv[n++] = (moved){ps[k], NULL, g->tensors[t].nbytes};
     }
     qsort(mv, n, sizeof *mv, cmp_moved);
@@ -90,7 +98,8 @@ static moved *moved_alloc(const mi_graph *g) {
     return mv;
 }
 
-mi_status mi__graph_weights_moved(mi_graph *g, const void *const *where, const void *pool, size_t size) {
+mi_status mi__graph_weights_moved(mi_graph *g, const void *const *where, const void *const *pools, const size_t *sizes,
+                                  size_t npools) {
     size_t n = 0, nb0 = g->nblocks;
     moved *mv = moved_alloc(g);
     if (!mv) return MI_ERR_NO_MEMORY;
@@ -98,7 +107,7 @@ mi_status mi__graph_weights_moved(mi_graph *g, const void *const *where, const v
         if (where[t] && g->tensors[t].data) mv[n++] = (moved){g->tensors[t].data, where[t], 0};
     qsort(mv, n, sizeof *mv, cmp_moved);
     rebind_all(g, mv, n);
-    mi_status st = keep_values(g, mv, (uintptr_t)pool, (uintptr_t)pool + size, nb0);
+    mi_status st = keep_values(g, mv, pools, sizes, npools, nb0);
     mi__free(mv);
     return st;
 }
@@ -125,7 +134,7 @@ mi_status mi__graph_weights_dropped(mi_graph *g, const unsigned char *drop) {
         }
     }
     rebind_all(g, mv, m);
-    mi_status st = keep_values(g, mv, 0, 0, nb0);
+    mi_status st = keep_values(g, mv, NULL, NULL, 0, nb0);
     mi__free(mv);
     return st;
 }
