@@ -278,6 +278,9 @@ void mi__cu_dnn_kernel_cache_destroy(void *cache);
 
 /* ---- lib_cublas.c -------------------------------------------------------------------- */
 
+/* cuBLAS's and cuBLASLt's status as ours (allocation: device memory,
+ * not supported, no device, else a backend error). */
+mi_status mi__cu_blas_status(cublasStatus_t s);
 mi_status mi__cu_blas_create(cublasHandle_t *h, int tf32);
 void mi__cu_blas_destroy(cublasHandle_t h);
 /* cublasSetStream, then cublasSetWorkspace (setting the stream resets the

@@ -14,13 +14,18 @@
 
 #include <limits.h>
 
+mi_status mi__cu_blas_status(cublasStatus_t s) {
+    return s == CUBLAS_STATUS_SUCCESS ? MI_OK
+         : s == CUBLAS_STATUS_ALLOC_FAILED ? MI_ERR_DEVICE_MEMORY
+         : s == CUBLAS_STATUS_NOT_SUPPORTED ? MI_ERR_UNSUPPORTED
+         : s == CUBLAS_STATUS_NOT_INITIALIZED || s == CUBLAS_STATUS_ARCH_MISMATCH ? MI_ERR_NO_DEVICE
+                                                                               : MI_ERR_BACKEND;
+}
+
 static mi_status blas_check(cublasStatus_t s, const mi_node *n, const char *call) {
     if (s == CUBLAS_STATUS_SUCCESS) return MI_OK;
-    mi_status st = s == CUBLAS_STATUS_ALLOC_FAILED ? MI_ERR_DEVICE_MEMORY
-                 : s == CUBLAS_STATUS_NOT_SUPPORTED ? MI_ERR_UNSUPPORTED
-                 : s == CUBLAS_STATUS_NOT_INITIALIZED || s == CUBLAS_STATUS_ARCH_MISMATCH ? MI_ERR_NO_DEVICE
-                                                                                       : MI_ERR_BACKEND;
-    return mi__cu_node_error(n, st, "%s failed: %s: %s", call, cublasGetStatusName(s), cublasGetStatusString(s));
+    return mi__cu_node_error(n, mi__cu_blas_status(s), "%s failed: %s: %s", call, cublasGetStatusName(s),
+                             cublasGetStatusString(s));
 }
 #define BLAS(call, node) blas_check((call), (node), #call)
 

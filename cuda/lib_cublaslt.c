@@ -23,11 +23,8 @@ struct mi__cu_lt {
 
 static mi_status lt_check(cublasStatus_t s, const mi_node *n, const char *call) {
     if (s == CUBLAS_STATUS_SUCCESS) return MI_OK;
-    mi_status st = s == CUBLAS_STATUS_ALLOC_FAILED ? MI_ERR_DEVICE_MEMORY
-                 : s == CUBLAS_STATUS_NOT_SUPPORTED ? MI_ERR_UNSUPPORTED
-                 : s == CUBLAS_STATUS_NOT_INITIALIZED || s == CUBLAS_STATUS_ARCH_MISMATCH ? MI_ERR_NO_DEVICE
-                                                                                       : MI_ERR_BACKEND;
-    return mi__cu_node_error(n, st, "%s failed: %s: %s", call, cublasLtGetStatusName(s), cublasLtGetStatusString(s));
+    return mi__cu_node_error(n, mi__cu_blas_status(s), "%s failed: %s: %s", call, cublasLtGetStatusName(s),
+                             cublasLtGetStatusString(s));
 }
 #define LT(call, node) lt_check((call), (node), #call)
 

@@ -310,23 +310,18 @@ size_t mi_model_arena_alignment(const mi_model *m) { return mi_memory_plan_align
 size_t mi_model_input_count(const mi_model *m) { return mi_graph_input_count(m->graph); }
 size_t mi_model_output_count(const mi_model *m) { return mi_graph_output_count(m->graph); }
 
-size_t mi__model_arena_need(const mi_model *m) {
-    size_t need = mi_memory_plan_pool_size(m->plan, MI_POOL_ARENA);
-    for (size_t k = 0; k < m->nsizes; k++) {
-        size_t a = mi_memory_plan_pool_size(m->sizes[k]->plan, MI_POOL_ARENA);
-        if (a > need) need = a;
+/* A pool one context of m holds for all its sizes: the largest size's. */
+static size_t largest_pool(const mi_model *m, mi_pool_kind k) {
+    size_t most = mi_memory_plan_pool_size(m->plan, k);
+    for (size_t i = 0; i < m->nsizes; i++) {
+        size_t s = mi_memory_plan_pool_size(m->sizes[i]->plan, k);
+        if (s > most) most = s;
     }
-    return need;
+    return most;
 }
 
-size_t mi_model_io_size(const mi_model *m) {
-    size_t io = mi_memory_plan_pool_size(m->plan, MI_POOL_IO);
-    for (size_t k = 0; k < m->nsizes; k++) {
-        size_t s = mi_memory_plan_pool_size(m->sizes[k]->plan, MI_POOL_IO);
-        if (s > io) io = s;
-    }
-    return io;
-}
+size_t mi__model_arena_need(const mi_model *m) { return largest_pool(m, MI_POOL_ARENA); }
+size_t mi_model_io_size(const mi_model *m) { return largest_pool(m, MI_POOL_IO); }
 
 size_t mi_model_weights_size(const mi_model *m) {
     size_t w = m->weights_size;
