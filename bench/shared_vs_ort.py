@@ -14,7 +14,7 @@ Runtime side. Every measurement runs in a process of its own:
   (a) mini-infer shared: `BUILD/mini-infer run M1 M2 ... --bench N` (or `run M --batches ...`):
       all models on one backend, one activations arena sized for the largest, weights and
       inputs/outputs per model. Parsed: the `shared` line (arena for all, the sum of the arenas
-      each model and batch size would have alone, weights, inputs/outputs), the `switching` line
+      each model and batch size would have alone, weights, inputs/outputs), the `switching` lines
       and the process's peak (VmHWM) and steady (VmRSS after the runs) resident set. The exact
       pools come from `BUILD/mini-infer plan M1 M2 ... --device cpu --json` ("pools"), and the
       script checks the shared arena is the largest member's (each member planned alone).
@@ -25,7 +25,7 @@ Runtime side. Every measurement runs in a process of its own:
       model (CPUExecutionProvider, default session options, --threads intra-op threads, one
       inter-op thread, sequential); a batch range is one session whose input batch is symbolic
       (a copy of the file with dim 0 named, where the export fixed it), run at every size. Each
-      model and size runs once, then the same timing as mini-infer's switching line. Also one
+      model and size runs once, then the same timing as mini-infer's switching lines. Also one
       ORT process per model (and size), summed, for the "separate" comparison.
 
 Memory: *own* figures are the process's VmHWM (peak) or VmRSS after the runs (steady) less its
@@ -33,16 +33,17 @@ VmRSS before the first model was loaded (mini-infer's CLI: about 2 MiB; the ORT 
 importing onnxruntime and numpy); *abs* are the whole process's. Host memory only: device memory
 on a GPU is not measured here (scripts/gpu-check.sh is where that would go).
 
-Switching: mini-infer's `switching` line is the median over every timed run of every (model,
-batch size) pair pooled together, with each pair run N times before the next ("same") or the
-pairs cycled N rounds ("cycled"); the ORT worker computes the same two pooled medians (and, in
-the JSON lines only, each pair's own median). A pooled median is the run time of whichever pair
-sits in the middle of the sorted runs, so compare cycled with same within one engine and set, not
-across sets; with an even number of pairs it is the mean of two pairs' runs (e.g. the slowest
-batch-1 run and the fastest batch-8 run), which is not a meaningful latency.
+Switching: mini-infer prints one `switching` line per (model, batch size) pair, that pair's
+median ms of N runs back to back (the pair run N times before the next: "same") and cycling
+through every pair for N rounds ("cycled"), and a summary line with the range and the geometric
+mean over the pairs of cycled/same. The ORT worker times its sessions the same way and computes
+the same per-pair medians and geometric mean. With --repeat, each pair's medians are the median
+over the processes; the table's geometric mean is taken over those, and each process's printed
+one is listed beside it. --tables-from FILE re-renders the tables from a --jsonl file.
 """
 import argparse
 import json
+import math
 import os
 import re
 import statistics
@@ -87,22 +88,22 @@ def last_line(out, err):
 # ---- ONNX Runtime worker ------------------------------------------------------------------------
 
 def ort_feed(sess, batch, np):
-    """Random inputs at this batch: floats uniform in [-1, 1) (seed 0), integers 0 or 1."""
+    """Inputs at this batch: floats uniform in [-1, 1) (seed 0), integers zero."""
     rng = np.random.default_rng(0)
     feed = {}
     for i in sess.get_inputs():
         shape = [batch] + [d if isinstance(d, int) else 1 for d in i.shape[1:]]
-        if "int" in i.type:
+        if "int" in i.type:  # as mini-infer's run: integer inputs are zeros
             dt = np.int64 if "int64" in i.type else np.int32
-            feed[i.name] = rng.integers(0, 2, size=shape).astype(dt)
+            feed[i.name] = np.zeros(shape, dtype=dt)
         else:
             feed[i.name] = (rng.random(shape, dtype=np.float32) * 2 - 1).astype(np.float32)
     return feed
 
 
-def pooled_median(fn_pairs, n, cycle):
-    """The median of n timed calls of every fn, pooled (each fn n times in turn, or cycled), as
-    mini-infer's switching line; and each fn's own median."""
+def pair_medians(fn_pairs, n, cycle):
+    """Each fn's median ms of n timed calls, each fn n times in turn or all cycled n rounds, as
+    mini-infer's switching lines."""
     ms = [[] for _ in fn_pairs]
     for _ in range(n if cycle else 1):
         for k, fn in enumerate(fn_pairs):
@@ -110,7 +111,15 @@ def pooled_median(fn_pairs, n, cycle):
                 t = time.perf_counter()
                 fn()
                 ms[k].append((time.perf_counter() - t) * 1e3)
-    return statistics.median([x for m in ms for x in m]), [statistics.median(m) for m in ms]
+    return [statistics.median(m) for m in ms]
+
+
+def geomean_ratio(cycled, same):
+    """(lowest, highest, geometric mean) of cycled[k] / same[k], as mini-infer's summary line."""
+    rs = [c / s if s > 0 else 1.0 for c, s in zip(cycled, same)]
+    if not rs:
+        return None, None, None
+    return min(rs), max(rs), math.exp(sum(math.log(r) for r in rs) / len(rs))
 
 
 def ort_worker(args):
@@ -140,8 +149,9 @@ def ort_worker(args):
            "after_load_bytes": after_load, "first_ms": first_ms}
     rec.update(after_first)
     if args.runs > 0:  # the first runs above were the warm-up
-        rec["same_ms"], rec["same_each_ms"] = pooled_median(pairs, args.runs, 0)
-        rec["cycled_ms"], rec["cycled_each_ms"] = pooled_median(pairs, args.runs, 1)
+        rec["same_each_ms"] = pair_medians(pairs, args.runs, 0)
+        rec["cycled_each_ms"] = pair_medians(pairs, args.runs, 1)
+        rec["ratio_lo"], rec["ratio_hi"], rec["geomean"] = geomean_ratio(rec["cycled_each_ms"], rec["same_each_ms"])
     rec.update({"runs": args.runs, "peak_bytes": proc_status_bytes("VmHWM"), "steady_bytes": proc_status_bytes("VmRSS")})
     print(json.dumps(rec), flush=True)
     return 0
@@ -189,9 +199,15 @@ def mi_shared(cli, env, paths, batches, runs):
         g = s.groups()
         rec["arena_printed"], rec["separate_arenas_printed"], rec["weights_printed"], rec["io_printed"] = (
             size(g[0], g[1]), size(g[2], g[3]), size(g[4], g[5]), size(g[6], g[7]))
-    sw = re.search(r"switching +median run ([0-9.]+) ms one model and size after another, ([0-9.]+) ms cycling", out)
+    sw = re.findall(r"^switching +(.+) at batch ([0-9]+): median ([0-9.]+) ms back to back, ([0-9.]+) ms cycling",
+                    out, re.M)
     if sw:
-        rec["same_ms"], rec["cycled_ms"] = float(sw.group(1)), float(sw.group(2))
+        rec["pairs"] = [[p, int(b)] for p, b, _, _ in sw]
+        rec["same_each_ms"] = [float(x) for _, _, x, _ in sw]
+        rec["cycled_each_ms"] = [float(x) for _, _, _, x in sw]
+    g = re.search(r"^switching +cycling / back to back: ([0-9.]+)-([0-9.]+)x, geometric mean ([0-9.]+)x", out, re.M)
+    if g:
+        rec["ratio_lo"], rec["ratio_hi"], rec["geomean"] = (float(x) for x in g.groups())
     rec["first_ms"] = [float(x) for x in re.findall(r"^run +.* at batch [0-9]+: ([0-9.]+) ms", out, re.M)]
     parse_host_mem(out, rec)
     return rec
@@ -274,15 +290,25 @@ def measure_set(s, args, cli, env, dirs, tmp):
     pairs = [(p, b) for p in paths for b in (rng or [None])]
     rec = {"set": s["label"], "models": s["models"], "batches": rng, "runs": s["runs"], "threads": args.threads}
     t0 = time.time()
-    # (a) shared, --repeat processes; switching medians: median over the processes
+    # (a) shared, --repeat processes; per-pair switching medians: median over the processes, and
+    # each process's printed geometric mean kept (memory: the first process)
     shared = [mi_shared(cli, env, paths, rng, s["runs"]) for _ in range(args.repeat)]
     ok = [r for r in shared if "error" not in r]
     rec["mi_shared"] = ok[0] if ok else shared[0]
     if len(ok) > 1:
-        for k in ("same_ms", "cycled_ms"):
+        for k in ("same_each_ms", "cycled_each_ms"):
             vals = [r[k] for r in ok if k in r]
-            rec["mi_shared"][k + "_all"] = vals
-            rec["mi_shared"][k] = statistics.median(vals)
+            if len(vals) == len(ok):
+                rec["mi_shared"][k + "_all"] = vals
+                rec["mi_shared"][k] = [statistics.median(v) for v in zip(*vals)]
+        gs = [r["geomean"] for r in ok if "geomean" in r]
+        if gs:
+            rec["mi_shared"]["geomean_all"] = gs
+            rec["mi_shared"]["geomean"] = statistics.median(gs)
+        los = [r["ratio_lo"] for r in ok if "ratio_lo" in r]
+        his = [r["ratio_hi"] for r in ok if "ratio_hi" in r]
+        if los and his:
+            rec["mi_shared"]["ratio_lo"], rec["mi_shared"]["ratio_hi"] = min(los), max(his)
     # exact pools of the set, and of every member (and size) alone
     plan_set = mi_plan(cli, paths, batches=rng if rng and len(rng) > 1 else None)
     rec["plan_set_pools"] = plan_set["pools"]
@@ -362,17 +388,40 @@ def tables(results):
             pair(sum_own(op, "peak_bytes"), sum_own(op, "steady_bytes")) if op else "—",
             ratio(own(sh, "steady_bytes"), own(o, "steady_bytes")),
             pair(sh.get("steady_bytes"), o.get("steady_bytes"))))
-    L += ["", "### Switching (pooled median ms over every timed run of every model/size; same = each N times "
-          "in turn, cycled = round-robin)", "",
-          "| set | runs | mini-infer same | mini-infer cycled | cycled/same | ORT same | ORT cycled | cycled/same |",
-          "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    L += ["", "### Switching (cycled/same per (model, batch size) pair: same = the pair's median of N runs "
+          "back to back, cycled = its median over N rounds through every pair; geometric mean over the pairs "
+          "of the per-pair table below, lowest–highest pair in brackets; in square brackets the geometric mean "
+          "each mini-infer process printed)", "",
+          "| set | pairs | runs | mini-infer geo mean (range) | ORT geo mean (range) |",
+          "|---|---:|---:|---:|---:|"]
+    f2 = lambda v: "%.2f" % v if v is not None else "—"
     for r in results:
         sh, o = r["mi_shared"], r.get("ort_shared") or {}
-        f = lambda v: "%.3f" % v if v is not None else "—"
-        L.append("| %s | %d | %s | %s | %s | %s | %s | %s |" % (
-            r["set"], r["runs"], f(sh.get("same_ms")), f(sh.get("cycled_ms")),
-            ratio(sh.get("cycled_ms"), sh.get("same_ms")), f(o.get("same_ms")), f(o.get("cycled_ms")),
-            ratio(o.get("cycled_ms"), o.get("same_ms"))))
+        def cell(x):
+            lo, hi, gm = geomean_ratio(x.get("cycled_each_ms") or [], x.get("same_each_ms") or [])
+            if gm is None:
+                return "—"
+            c = "%s× (%s–%s)" % (f2(gm), f2(lo), f2(hi))
+            if len(x.get("geomean_all") or []) > 1:
+                c += " [%s]" % ", ".join(f2(v) for v in x["geomean_all"])
+            return c
+        L.append("| %s | %d | %d | %s | %s |" % (
+            r["set"], len(sh.get("same_each_ms") or []), r["runs"], cell(sh), cell(o)))
+    L += ["", "### Per pair (median ms; mini-infer: median over the processes)", "",
+          "| set | model @ batch | mini-infer same | mini-infer cycled | cycled/same | ORT same | ORT cycled "
+          "| cycled/same | same ours/ORT |",
+          "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    f3 = lambda v: "%.3f" % v if v is not None else "—"
+    for r in results:
+        sh, o = r["mi_shared"], r.get("ort_shared") or {}
+        names = [(m, b) for m in r["models"] for b in (r["batches"] or [1])]
+        ms, mc = sh.get("same_each_ms") or [], sh.get("cycled_each_ms") or []
+        os_, oc = o.get("same_each_ms") or [], o.get("cycled_each_ms") or []
+        at = lambda v, k: v[k] if k < len(v) else None
+        for k, (m, b) in enumerate(names):
+            L.append("| %s | %s @ %d | %s | %s | %s | %s | %s | %s | %s |" % (
+                r["set"], m, b, f3(at(ms, k)), f3(at(mc, k)), ratio(at(mc, k), at(ms, k)),
+                f3(at(os_, k)), f3(at(oc, k)), ratio(at(oc, k), at(os_, k)), ratio(at(ms, k), at(os_, k))))
     notes = [(r["set"], n) for r in results for n in r["notes"]]
     errs = [(r["set"], k, x["error"]) for r in results for k in ("mi_shared", "ort_shared")
             for x in [r.get(k) or {}] if "error" in x]
@@ -390,17 +439,28 @@ def main():
                     help="colon-separated folders of NAME/model.onnx (default BUILD/models)")
     ap.add_argument("--set", action="append", default=None, help="LABEL=M1+M2[:RUNS] or LABEL=M@1,8[:RUNS]")
     ap.add_argument("--runs", type=int, default=20)
-    ap.add_argument("--repeat", type=int, default=1, help="mini-infer shared processes per set (switching: median)")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="mini-infer shared processes per set (switching: per-pair medians and geometric mean, median)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--no-ort", action="store_true")
     ap.add_argument("--out", default=None)
     ap.add_argument("--jsonl", default=None, help="append one JSON line per set")
+    ap.add_argument("--tables-from", dest="tables_from", default=None,
+                    help="measure nothing: print (and --out) the tables of a --jsonl file written before")
     ap.add_argument("--ort-worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--model-file", help=argparse.SUPPRESS)
     ap.add_argument("--ort-batches", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.ort_worker:
         return ort_worker(args)
+    if args.tables_from:
+        with open(args.tables_from) as f:
+            text = tables([json.loads(line) for line in f if line.strip()])
+        if args.out:
+            with open(args.out, "w") as f:
+                f.write(text)
+        sys.stdout.write(text)
+        return 0
     if not args.no_ort:
         try:
             import onnxruntime  # noqa: F401

@@ -8,7 +8,7 @@ MI_PACKAGES=(
   libcriterion-dev
   protobuf-c-compiler libprotobuf-c-dev
   libonnx-dev libonnx-testdata
-  python3-torch python3-torchvision python3-onnx python3-numpy
+  python3-torch python3-torchvision python3-onnx python3-numpy python3-dev python3-venv
   clang libclang-rt-14-dev valgrind
 )
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up (missing Debian packages only), builds and runs the test suite.
 #
-#   scripts/test.sh              plain build in build/, every test
+#   scripts/test.sh              plain build in build/, every test, then the
+#                                Python package (scripts/test-python.sh)
 #   scripts/test.sh --sanitize   ASan + UBSan build in build-san/, every test
 #
 # Extra arguments after -- go to ctest (e.g. -- -R planner).
@@ -32,3 +33,7 @@ cd "$build"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 ctest --output-on-failure -j "$jobs" "${ctest_args[@]}"
+# The Python package once, with the plain build's models (not per ctest filter).
+if [ "$build" = build ] && [ ${#ctest_args[@]} -eq 0 ]; then
+  bash "$root/scripts/test-python.sh"
+fi

@@ -37,7 +37,7 @@ static mi_model *load_at(const char *name, int64_t batch, mi_backend *b) {
 
 /* The test set's inputs repeated to batch b of m's size b. */
 static void read_inputs(const char *name, const mi_model *m, int64_t batch, model_data *d) {
-    char dir[1024];
+    char dir[512]; /* room for model_data.h's file names after it */
     snprintf(dir, sizeof dir, "%s/%s", MI_MODELS_DIR, name);
     model_data_read_batch(dir, m, batch, d);
 }

@@ -222,6 +222,40 @@ Test(transformer_ops, token_id_out_of_range) {
 
 /* ScatterND at run time (indices a graph input): the updates land where
  * the indices say; a tuple out of range is an error naming the node. */
+/* The rest of the bad input the transformers' issue names: shapes are
+ * fixed at load, so an attention mask of the wrong shape and a sequence
+ * longer than the position table are found there, each naming its node,
+ * before anything runs. */
+Test(transformer_ops, mask_of_the_wrong_shape_is_refused_at_load) {
+    gb b;
+    gb_init(&b, 17);
+    gb_input(&b, "scores", MI_DTYPE_FLOAT, 4, D(1, 2, 4, 4));
+    gb_input(&b, "mask", MI_DTYPE_FLOAT, 4, D(1, 1, 1, 5)); /* 5 keys for 4 */
+    gb_node(&b, "Add", "add_mask", "scores,mask", "masked", NOATTR);
+    gb_node(&b, "Softmax", "attn", "masked", "y", A(AI("axis", -1)));
+    gb_output(&b, "y");
+    gb_fails(&b, MI_ERR_SHAPE, "add_mask", "broadcast");
+    gb_free(&b);
+}
+
+Test(transformer_ops, sequence_longer_than_the_position_table_is_refused) {
+    static float pos[8 * 4];
+    gb b;
+    gb_init(&b, 17);
+    gb_input(&b, "x", MI_DTYPE_FLOAT, 3, D(1, 10, 4));
+    gb_weight(&b, "pos_table", MI_DTYPE_FLOAT, 2, D(8, 4), pos); /* 8 positions */
+    static const int64_t start[1] = {0}, limit[1] = {10}, delta[1] = {1};
+    gb_weight(&b, "start", MI_DTYPE_INT64, 0, NULL, start);
+    gb_weight(&b, "limit", MI_DTYPE_INT64, 0, NULL, limit);
+    gb_weight(&b, "delta", MI_DTYPE_INT64, 0, NULL, delta);
+    gb_node(&b, "Range", "positions", "start,limit,delta", "ids", NOATTR);
+    gb_node(&b, "Gather", "pos_embed", "pos_table,ids", "p", NOATTR);
+    gb_node(&b, "Add", "add_pos", "x,p", "y", NOATTR);
+    gb_output(&b, "y");
+    gb_fails(&b, MI_ERR_SHAPE, "pos_embed", "out of range");
+    gb_free(&b);
+}
+
 Test(transformer_ops, scatter_nd_at_run_time) {
     static const float data[8] = {1, 2, 3, 4, 5, 6, 7, 8}, upd[4] = {10, 20, 30, 40};
     gb b;

@@ -267,7 +267,8 @@ static void prepare_io(const cli_cmd *cmd, mi_model *m, const char *files, run_i
             printf("input      '%s' %s from %s\n", t->name, shape, list.part[i]);
         } else {
             random_input(cmd, t, d);
-            printf("input      '%s' %s random in [-1, 1] (seed 0)\n", t->name, shape);
+            printf("input      '%s' %s %s\n", t->name, shape,
+                   t->dtype == MI_DTYPE_FLOAT ? "random in [-1, 1] (seed 0)" : "zeros");
         }
         io->ins[i] = d->data;
     }
@@ -379,28 +380,30 @@ typedef struct set_run {
     run_io io[MI_MAX_BATCHES];
 } set_run;
 
-/* Median ms of n runs of what calls gives, each (model, size) pair in
- * turn when cycle, else each pair n times before the next. */
-static double time_runs(const cli_cmd *cmd, set_run *sr, int nm, int n, int cycle) {
+/* Each (model, size) pair's median ms of n runs, into med[pair]: the
+ * pairs in turn when cycle, else each pair n times before the next. */
+static void time_runs(const cli_cmd *cmd, set_run *sr, int nm, int n, int cycle, double *med) {
     int pairs = 0;
     for (int i = 0; i < nm; i++) pairs += (int)mi_model_batch_count(sr[i].m);
     double *ms = malloc((size_t)n * (size_t)pairs * sizeof *ms);
     if (!ms) cli_fail(cmd, "out of memory");
-    int at = 0;
-    for (int outer = 0; outer < (cycle ? n : 1); outer++)
+    for (int outer = 0; outer < (cycle ? n : 1); outer++) {
+        int p = 0;
         for (int i = 0; i < nm; i++)
-            for (size_t k = 0; k < mi_model_batch_count(sr[i].m); k++)
+            for (size_t k = 0; k < mi_model_batch_count(sr[i].m); k++, p++)
                 for (int r = 0; r < (cycle ? 1 : n); r++) {
                     int64_t b = mi_model_batch(sr[i].m, k);
                     double s0 = cli_now();
                     mi_status st = mi_context_run_batch(sr[i].c, b, sr[i].io[k].ins, sr[i].io[k].outs);
                     if (st) cli_fail_status(cmd, st);
-                    ms[at++] = 1e3 * (cli_now() - s0);
+                    ms[(size_t)p * (size_t)n + (size_t)(cycle ? outer : r)] = 1e3 * (cli_now() - s0);
                 }
-    qsort(ms, (size_t)at, sizeof *ms, cmp_double);
-    double med = median_of_sorted(ms, at);
+    }
+    for (int p = 0; p < pairs; p++) {
+        qsort(ms + (size_t)p * (size_t)n, (size_t)n, sizeof *ms, cmp_double);
+        med[p] = median_of_sorted(ms + (size_t)p * (size_t)n, n);
+    }
     free(ms);
-    return med;
 }
 
 static int run_set(const cli_cmd *cmd, const cli_args *a, run_settings *rs) {
@@ -461,9 +464,27 @@ static int run_set(const cli_cmd *cmd, const cli_args *a, run_settings *rs) {
     if (rs->bench) {
         for (int i = 0; i < nm; i++)
             if ((st = mi_context_warmup(sr[i].c))) cli_fail_status(cmd, st);
-        double same = time_runs(cmd, sr, nm, rs->bench, 0), cycled = time_runs(cmd, sr, nm, rs->bench, 1);
-        printf("switching  median run %.3f ms one model and size after another, %.3f ms cycling through every "
-               "model and size (%d rounds, host wall time with copies)\n", same, cycled, rs->bench);
+        int pairs = 0;
+        for (int i = 0; i < nm; i++) pairs += (int)mi_model_batch_count(sr[i].m);
+        double *same = malloc(2 * (size_t)pairs * sizeof *same), *cycled = same ? same + pairs : NULL;
+        if (!same) cli_fail(cmd, "out of memory");
+        time_runs(cmd, sr, nm, rs->bench, 0, same);
+        time_runs(cmd, sr, nm, rs->bench, 1, cycled);
+        int p = 0;
+        double lo = 0, hi = 0, logsum = 0;
+        for (int i = 0; i < nm; i++)
+            for (size_t k = 0; k < mi_model_batch_count(sr[i].m); k++, p++) {
+                double ratio = same[p] > 0 ? cycled[p] / same[p] : 1.0;
+                printf("switching  %s at batch %lld: median %.3f ms back to back, %.3f ms cycling through every model "
+                       "and size (%.2fx)\n", sr[i].path, (long long)mi_model_batch(sr[i].m, k), same[p], cycled[p],
+                       ratio);
+                lo = p == 0 || ratio < lo ? ratio : lo;
+                hi = p == 0 || ratio > hi ? ratio : hi;
+                logsum += log(ratio);
+            }
+        printf("switching  cycling / back to back: %.2f-%.2fx, geometric mean %.2fx (%d runs each, host wall time "
+               "with copies)\n", lo, hi, exp(logsum / pairs), rs->bench);
+        free(same);
     }
     print_host_memory(rss0);
     mi_cuda_device_info dinfo;

@@ -75,6 +75,34 @@ case $case_name in
     expect 1 'FAIL' -- run "$models/lenet5/model.onnx" --check "$models/lenet5/test_data_set_0/output_0.pb"
     expect 0 'latency +min [0-9.]+ ms, median [0-9.]+ ms over 3 runs' -- run "$models/lenet5/model.onnx" --bench 3
     expect 2 "device 'tpu'" -- run "$models/lenet5/model.onnx" --device tpu ;;
+  plan_set)
+    # several models and a batch range: the shared pools, and each plan as plan --json prints it
+    lenet=$models/lenet5/model.onnx gpt=$models/gpt_tiny/model.onnx
+    expect 0 'shared +arena .* \(the largest; ' -- plan "$lenet" "$gpt"
+    "$bin" plan "$lenet" "$gpt" --json >"$work/set.json" || fail "plan --json of a set"
+    "$bin" plan "$gpt" --batch 1..3 --json >"$work/range.json" || fail "plan --json of a range"
+    "$bin" plan "$lenet" "$gpt" --batches 1,4 --json >"$work/both.json" || fail "plan --json of ranges"
+    "$bin" plan "$gpt" --json >"$work/one.json" || fail "plan --json"
+    /usr/bin/python3 - "$work" <<'PY' || fail "the JSON of sets and ranges"
+import json, sys
+w = sys.argv[1]
+s, r, b, one = (json.load(open(f"{w}/{n}.json")) for n in ("set", "range", "both", "one"))
+assert s["pools"]["arena"] == max(m["pools"]["arena"] for m in s["models"]), "set arena is the largest"
+assert s["pools"]["weights"] == sum(m["pools"]["weights"] for m in s["models"]), "set weights are the sum"
+assert [x["batch"] for x in r["batches"]] == [1, 2, 3]
+assert r["pools"]["arena"] == max(x["pools"]["arena"] for x in r["batches"])
+assert r["pools"]["weights"] < sum(x["pools"]["weights"] for x in r["batches"]), "a range's weights held once"
+assert [[x["batch"] for x in m["batches"]] for m in b["models"]] == [[1, 4], [1, 4]]
+assert "pools" not in one or "batches" not in one and one["pools"]["arena"] == s["models"][1]["pools"]["arena"]
+PY
+    expect 2 'exclude each other' -- plan "$gpt" --batch 2 --batches 1,2
+    expect 2 'at most 16' -- plan "$gpt" --batch 1..40
+    expect 2 'draw one plan' -- plan "$lenet" "$gpt" --svg "$work/x.svg" ;;
+  run_set)
+    lenet=$models/lenet5/model.onnx gpt=$models/gpt_tiny/model.onnx
+    expect 0 'switching +cycling / back to back: [0-9.]+-[0-9.]+x, geometric mean' -- run "$lenet" "$gpt" --bench 3
+    expect 0 'shared +arena .* if each model and batch size had its own' -- run "$gpt" --batches 1,2
+    expect 2 'take one model at one batch size' -- run "$lenet" "$gpt" --check "$work/none.pb" ;;
   *) fail "unknown case" ;;
 esac
 echo "PASS: $case_name"
