@@ -3,7 +3,7 @@
 # while, seeded from the committed corpus, the generated models and ONNX's
 # node tests.
 #
-#   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]    default 60 s; onnx csv tensor
+#   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]    default 60 s; onnx csv tensor set
 #
 # New crashes land in build-fuzz/crashes/<target>/; copy each into
 # tests/corpus/<target>/ with a test that pins the fix. Prints executions
@@ -16,12 +16,12 @@ mi_install_deps
 secs=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(onnx csv tensor)
+[ ${#targets[@]} -gt 0 ] || targets=(onnx csv tensor set)
 
 cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DMI_FUZZ=ON -DMI_TESTS=OFF -DMI_BENCH=OFF \
   -DMI_CUDA=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 # The CLI too, so that clang's warnings (errors here, as in every build) cover all of src/.
-cmake --build build-fuzz -j "$(nproc)" --target fuzz_onnx fuzz_csv fuzz_tensor mini-infer >/dev/null
+cmake --build build-fuzz -j "$(nproc)" --target fuzz_onnx fuzz_csv fuzz_tensor fuzz_set mini-infer >/dev/null
 
 node=/usr/share/libonnx-testdata/data/node
 for t in "${targets[@]}"; do

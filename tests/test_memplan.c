@@ -472,3 +472,41 @@ Test(memplan, null_arguments) {
     mi_memory_plan_destroy(NULL);
     mi_planner_destroy(NULL);
 }
+
+/* ---- the pool limit ------------------------------------------------------------ */
+
+static mi_status plan_limited(const mi_graph *g, size_t limit, mi_memory_plan **p) {
+    mi_planner *pl;
+    cr_assert_eq(mi_planner_create(&pl), MI_OK);
+    mi_plan_options o = *mi_planner_options(pl);
+    o.max_pool = limit;
+    cr_assert_eq(mi_planner_set_options(pl, &o), MI_OK);
+    int64_t before = mi__alloc_outstanding();
+    mi_status st = mi_planner_plan(pl, g, NULL, p);
+    if (st) cr_assert_eq(mi__alloc_outstanding(), before, "a refused plan leaks nothing");
+    mi_planner_destroy(pl);
+    return st;
+}
+
+/* A small file can ask for 2 TiB of inputs/outputs: refused while planning,
+ * naming the pool, the tensor and the limit, before anything is allocated. */
+Test(memplan, pools_over_the_limit_are_refused) {
+    mi_graph *g = new_graph();
+    input(g, "x", 2, (int64_t[]){(int64_t)1 << 37, 4}); /* 2^39 floats: 2 TiB */
+    node(g, "Relu", "r", "x", NULL, "y", 0, NULL);
+    output(g, "y");
+    finalize(g);
+    mi_memory_plan *p = NULL;
+    cr_assert_eq(plan_limited(g, 0, &p), MI_ERR_CAPACITY, "the default limit (1 TiB)");
+    cr_assert(strstr(mi_last_error(), "io pool") && strstr(mi_last_error(), "'x'") &&
+              strstr(mi_last_error(), "1099511627776") && strstr(mi_last_error(), "max_pool"), "%s", mi_last_error());
+    cr_assert_null(p);
+    mi_graph_destroy(g);
+    /* the arena: the chain's 512 bytes over a 256-byte limit; at 512 it plans */
+    g = chain();
+    cr_assert_eq(plan_limited(g, 256, &p), MI_ERR_CAPACITY);
+    cr_assert(strstr(mi_last_error(), "pool needs 512 bytes"), "%s", mi_last_error());
+    cr_assert_eq(plan_limited(g, 512, &p), MI_OK, "%s", mi_last_error());
+    mi_memory_plan_destroy(p);
+    mi_graph_destroy(g);
+}

@@ -6,12 +6,16 @@
 #include "common/alloc_hook.h"
 #include "mini_infer/graph.h"
 #include "onnx_build.h"
+#include "onnx/onnx_internal.h"
 #include "test_util.h"
 
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 /* x [1,3,8,8] -> Conv(w [4,3,3,3], b [4], pads 1) -> Relu -> y. */
@@ -452,6 +456,148 @@ Test(onnx_bad, external_data_path_escapes) {
     ext_setup(&e, &b, "sub/../../weights.bin", 0, -1, 0);
     ext_expect(&e, MI_ERR_PARSE, "..", NULL);
     ext_cleanup(&e, &b);
+}
+
+/* A file outside the folder the model's external data must not reach:
+ * 432 + 16 bytes, as the model expects. */
+static void outside_file(char *path, size_t len) {
+    snprintf(path, len, "/tmp/mi_ext_outside_%d.bin", (int)getpid());
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f);
+    for (int i = 0; i < 448; i++) fputc(7, f);
+    fclose(f);
+}
+
+static void expect_with(ext_case *e, int anywhere, mi_status want, const char *s1, const char *s2) {
+    mi_load_options o;
+    mi_load_options_init(&o);
+    o.external_data_anywhere = anywhere;
+    int64_t before = mi__alloc_outstanding();
+    mi_graph *g = NULL;
+    mi_status st = mi_graph_load(e->model, &o, &g);
+    cr_assert_eq(st, want, "%s: %s", mi_status_name(st), mi_last_error());
+    if (s1) cr_assert(strstr(mi_last_error(), s1), "%s", mi_last_error());
+    if (s2) cr_assert(strstr(mi_last_error(), s2), "%s", mi_last_error());
+    mi_graph_destroy(g);
+    cr_assert_eq(mi__alloc_outstanding(), before);
+}
+
+/* The file a symlink: refused, naming the tensor, the path and the opt-in; read with it. */
+Test(onnx_bad, external_data_symlink_out_of_the_folder) {
+    ext_case e;
+    ob b;
+    char out[128];
+    outside_file(out, sizeof out);
+    ext_setup(&e, &b, "weights.bin", 16, -1, 0);
+    cr_assert_eq(symlink(out, e.data), 0);
+    expect_with(&e, 0, MI_ERR_IO, "'w'", "external_data_anywhere");
+    cr_assert(strstr(mi_last_error(), "weights.bin") && strstr(mi_last_error(), "outside"), "%s", mi_last_error());
+    expect_with(&e, 1, MI_OK, NULL, NULL);
+    unlink(out);
+    ext_cleanup(&e, &b);
+}
+
+/* A folder on the way a symlink to one outside. */
+Test(onnx_bad, external_data_through_a_symlinked_folder) {
+    ext_case e;
+    ob b;
+    char out[128], link[200], outdir[64];
+    strcpy(outdir, "/tmp/mi_ext_outdir_XXXXXX");
+    cr_assert_not_null(mkdtemp(outdir));
+    snprintf(out, sizeof out, "%s/weights.bin", outdir);
+    FILE *f = fopen(out, "wb");
+    for (int i = 0; i < 448; i++) fputc(3, f);
+    fclose(f);
+    ext_setup(&e, &b, "sub/weights.bin", 16, -1, 0);
+    snprintf(link, sizeof link, "%s/sub", e.dir);
+    cr_assert_eq(symlink(outdir, link), 0);
+    expect_with(&e, 0, MI_ERR_IO, "'w'", "outside");
+    expect_with(&e, 1, MI_OK, NULL, NULL);
+    unlink(link);
+    unlink(out);
+    rmdir(outdir);
+    ext_cleanup(&e, &b);
+}
+
+/* A hard link to a file outside looks like any file inside: a file with
+ * more than one link is refused, unless trusted. */
+Test(onnx_bad, external_data_hard_link) {
+    ext_case e;
+    ob b;
+    char out[128];
+    outside_file(out, sizeof out);
+    ext_setup(&e, &b, "weights.bin", 16, -1, 0);
+    if (link(out, e.data) != 0) {
+        unlink(out);
+        ext_cleanup(&e, &b);
+        cr_skip_test("no hard link across these folders here");
+    }
+    expect_with(&e, 0, MI_ERR_IO, "'w'", "hard links");
+    expect_with(&e, 1, MI_OK, NULL, NULL);
+    unlink(out);
+    ext_cleanup(&e, &b);
+}
+
+/* A FIFO named as external data is refused at once, not waited on; so is
+ * a device. */
+Test(onnx_bad, external_data_fifo_and_device, .timeout = 20) {
+    ext_case e;
+    ob b;
+    ext_setup(&e, &b, "weights.bin", 0, -1, 0);
+    cr_assert_eq(mkfifo(e.data, 0600), 0);
+    expect_with(&e, 0, MI_ERR_IO, "'w'", "not a regular file");
+    expect_with(&e, 1, MI_ERR_IO, "'w'", "not a regular file");
+    unlink(e.data);
+    if (mknod(e.data, S_IFCHR | 0600, makedev(1, 5)) == 0) { /* /dev/zero's numbers */
+        expect_with(&e, 0, MI_ERR_IO, "'w'", "not a regular file");
+        unlink(e.data);
+    } else {
+        cr_log_info("mknod: %s (not root): the device case is the symlink one", strerror(errno));
+    }
+    cr_assert_eq(symlink("/dev/zero", e.data), 0);
+    expect_with(&e, 0, MI_ERR_IO, "'w'", "outside");
+    expect_with(&e, 1, MI_ERR_IO, "'w'", "not a regular file");
+    ext_cleanup(&e, &b);
+}
+
+/* The fallback walk (kernels without openat2): files and folders beneath
+ * open, every symlink is refused, also one that stays inside. */
+Test(onnx_bad, external_data_walk_without_openat2) {
+    char dir[64], path[160];
+    strcpy(dir, "/tmp/mi_walk_XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/sub", dir);
+    cr_assert_eq(mkdir(path, 0700), 0);
+    snprintf(path, sizeof path, "%s/sub/w.bin", dir);
+    FILE *f = fopen(path, "wb");
+    fputs("weights", f);
+    fclose(f);
+    char link_in[160], link_dir[160];
+    snprintf(link_in, sizeof link_in, "%s/inside.bin", dir);
+    cr_assert_eq(symlink("sub/w.bin", link_in), 0);
+    snprintf(link_dir, sizeof link_dir, "%s/alias", dir);
+    cr_assert_eq(symlink("sub", link_dir), 0);
+    int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    cr_assert_geq(dfd, 0);
+    int fd = mi__open_walk(dfd, "sub/w.bin");
+    cr_assert_geq(fd, 0, "a file beneath opens: %s", strerror(errno));
+    close(fd);
+    fd = mi__open_walk(dfd, "./sub//w.bin");
+    cr_assert_geq(fd, 0);
+    close(fd);
+    cr_assert_lt(mi__open_walk(dfd, "inside.bin"), 0);
+    cr_assert_eq(errno, ELOOP);
+    cr_assert_lt(mi__open_walk(dfd, "alias/w.bin"), 0);
+    cr_assert_eq(errno, ELOOP);
+    cr_assert_lt(mi__open_walk(dfd, "sub/none.bin"), 0);
+    cr_assert_eq(errno, ENOENT);
+    close(dfd);
+    unlink(link_in);
+    unlink(link_dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/sub", dir);
+    rmdir(path);
+    rmdir(dir);
 }
 
 Test(onnx_bad, external_data_from_memory_is_refused) {

@@ -243,6 +243,14 @@ typedef struct mi_load_options {
      * graph's inputs, before Flatten, Reshape, Gemm and every other op
      * that reads NCHW); graph inputs and outputs stay NCHW. */
     int channels_last;
+    /* External data is read only from inside the model's folder: a
+     * location with '..' or a leading '/', a path through a symbolic link
+     * (one leading out of the folder, where the kernel can tell; any,
+     * where it cannot), a file with several hard links, and anything but
+     * a regular file (a FIFO, a device) are refused. 1: trusted model,
+     * symbolic and hard links followed anywhere (a model cache that keeps
+     * its files as symlinks). Default 0. */
+    int external_data_anywhere;
 } mi_load_options;
 
 void mi_load_options_init(mi_load_options *o);

@@ -53,7 +53,13 @@ typedef struct mi_plan_options {
     size_t alignment;       /* of every tensor's offset and of each pool: a power of two
                              * from 1 to 2^20; default MI_DEFAULT_ALIGNMENT (256) */
     int inplace;            /* in-place ops, views and copy-free concat; default 1 */
+    size_t max_pool;        /* the most bytes one pool (weights, arena, inputs/outputs) may take,
+                             * checked while planning, before anything is allocated: a small
+                             * file cannot make the process ask for 10^18 bytes. Default
+                             * MI_DEFAULT_MAX_POOL (1 TiB); 0 reads as the default */
 } mi_plan_options;
+
+#define MI_DEFAULT_MAX_POOL ((size_t)1 << 40)
 
 void mi_plan_options_init(mi_plan_options *o);
 /* MI_ERR_INVALID_ARG naming the first option out of range. */

@@ -112,13 +112,14 @@ class InferenceSession:
     "bf16". batch: None (as exported), an int (dim 0 of every input), or a
     sequence of sizes (a batch range, planned at load). strategy: the
     planner's ("auto", "greedy-size", "exact", ...). cuda_graph, tf32:
-    CUDA only.
+    CUDA only. trust_external_data: read external data through symbolic
+    or hard links, also outside the model's folder (trusted models only).
     """
 
     def __init__(self, path: str, device: str = "cpu", precision: str = "fp32",
                  batch: Union[None, int, Iterable[int]] = None, strategy: str = "auto", *,
                  alignment: int = 256, cuda_graph: bool = False, tf32: bool = False, layout: str = "auto",
-                 fuse: bool = True, verbose: bool = False):
+                 fuse: bool = True, verbose: bool = False, trust_external_data: bool = False):
         if batch is None:
             batches = None
         elif isinstance(batch, (int, np.integer)):
@@ -129,7 +130,8 @@ class InferenceSession:
         self._device = device
         self._model = _core.Model(self._path, device=device, precision=precision, batches=batches,
                                   strategy=strategy, alignment=alignment, cuda_graph=cuda_graph, tf32=tf32,
-                                  layout=layout, fuse=fuse, verbose=verbose)
+                                  layout=layout, fuse=fuse, verbose=verbose,
+                                  external_data_anywhere=trust_external_data)
         self._batch_sizes = tuple(self._model.batch_sizes())
         self._ranged = batches is not None and len(set(batches)) > 1
         self._inputs = _node_args(self._model.inputs())

@@ -55,18 +55,19 @@ static int parse_precision(const char *s, mi_precision *p) {
 
 static int model_init(ModelObject *self, PyObject *args, PyObject *kw) {
     static char *names[] = {"path", "device", "precision", "batches", "strategy", "alignment", "cuda_graph", "tf32",
-                            "layout", "fuse", "verbose", NULL};
+                            "layout", "fuse", "verbose", "external_data_anywhere", NULL};
     const char *path = NULL, *device = "cpu", *precision = "fp32", *strategy = "auto", *layout = "auto";
     PyObject *batches = Py_None;
     Py_ssize_t alignment = 256;
-    int cuda_graph = 0, tf32 = 0, fuse = 1, verbose = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "s|ssOsnppspp", names, &path, &device, &precision, &batches, &strategy,
-                                     &alignment, &cuda_graph, &tf32, &layout, &fuse, &verbose))
+    int cuda_graph = 0, tf32 = 0, fuse = 1, verbose = 0, anywhere = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "s|ssOsnppsppp", names, &path, &device, &precision, &batches, &strategy,
+                                     &alignment, &cuda_graph, &tf32, &layout, &fuse, &verbose, &anywhere))
         return -1;
     mi_model_options o;
     mi_model_options_init(&o);
     o.device = device;
     o.load.fuse = fuse;
+    o.load.external_data_anywhere = anywhere;
     o.backend.cuda_graph = cuda_graph;
     o.backend.tf32 = tf32;
     o.plan.alignment = (size_t)alignment;

@@ -17,6 +17,7 @@ void cli_plan_options(const cli_cmd *cmd, const cli_args *a, mi_plan_options *o)
         if (mi_plan_options_check(o)) cli_fail(cmd, "--alignment: %s", mi_last_error());
     }
     if (cli_get(cmd, a, "--no-inplace")) o->inplace = 0;
+    if ((v = cli_get(cmd, a, "--max-pool"))) o->max_pool = cli_size(cmd, "--max-pool", v);
     if (cli_get(cmd, a, "--disable")) o->solve.enabled = 0;
     if ((v = cli_get(cmd, a, "--time-limit"))) o->solve.time_limit = cli_double(cmd, "--time-limit", v, 0, 1e6);
     if ((v = cli_get(cmd, a, "--node-budget")))
@@ -98,6 +99,7 @@ void cli_model_open(const cli_cmd *cmd, const cli_args *a, const char *path, int
     mi_load_options lo;
     mi_load_options_init(&lo);
     lo.batch = batch;
+    if (cli_get(cmd, a, "--trust-external-data")) lo.external_data_anywhere = 1;
     if (cli_get(cmd, a, "--no-fuse")) lo.fuse = 0;
     cli_precision(cmd, a, &lo);
     cli_layout(cmd, a, &lo);

@@ -13,6 +13,7 @@ static const cli_opt plan_opts[] = {
     {"--batch", "N", "override the batch size (dim 0 of every input); MIN..MAX plans each size of a range"},
     {"--batches", "LIST", "plan each of these batch sizes (1,8,32): one arena for all, the weights held once"},
     {"--no-inplace", NULL, "no in-place ops, views or copy-free concat"},
+    {"--max-pool", "BYTES", "the most bytes one pool may take, checked before allocating (default 1 TiB)"},
     {"--no-fuse", NULL, "do not fuse Conv+Relu, Conv+Add+Relu, Conv+Clip"},
     {"--precision", "NAME", "fp32 (default: as the model declares), fp16 or bf16 for every float tensor"},
     {"--layout", "NAME", "auto (default, nchw here), nchw or nhwc: channels last between convolutions, as the CUDA backend runs fp16 and bf16"},
@@ -24,6 +25,7 @@ static const cli_opt plan_opts[] = {
     {"--json", NULL, "print the plan as JSON (every tensor's pool, offset, size, steps)"},
     {"--svg", "FILE", "draw the arena as an SVG picture"},
     {"--csv", "FILE", "write the arena's planner problem as MiniMalloc CSV"},
+    {"--trust-external-data", NULL, "read external data through symbolic or hard links, also outside the model's folder"},
     {"--verbose", NULL, "log each planning decision to stderr"},
 };
 

@@ -25,12 +25,14 @@ static const cli_opt run_opts[] = {
     {"--strategy", "NAME", "planner strategy (default auto)"},
     {"--alignment", "N", "alignment in bytes (default 256)"},
     {"--no-inplace", NULL, "no in-place ops, views or copy-free concat"},
+    {"--max-pool", "BYTES", "the most bytes one pool may take, checked before allocating (default 1 TiB)"},
     {"--no-fuse", NULL, "do not fuse Conv+Relu, Conv+Add+Relu, Conv+Clip"},
     {"--precision", "NAME", "fp32 (default: as the model declares), fp16 or bf16 for every float tensor"},
     {"--layout", "NAME", "auto (default: nhwc for cuda in fp16 or bf16, else nchw), nchw or nhwc (channels last between convolutions)"},
     {"--max-workspace", "BYTES", "largest library workspace per node (cuda: the fastest conv algorithm that fits)"},
     {"--graph", NULL, "cuda: capture the run into a CUDA Graph and replay it"},
     {"--tf32", NULL, "cuda: allow TF32 tensor-core math (default off)"},
+    {"--trust-external-data", NULL, "read external data through symbolic or hard links, also outside the model's folder"},
     {"--verbose", NULL, "log planning and backend decisions to stderr"},
 };
 
@@ -179,6 +181,7 @@ static void parse_run_options(const cli_cmd *cmd, const cli_args *a, run_setting
     for (int k = 0; k < o->nbatches; k++) o->batches[k] = sizes[k];
     cli_plan_options(cmd, a, &o->plan);
     if (cli_get(cmd, a, "--no-fuse")) o->load.fuse = 0;
+    if (cli_get(cmd, a, "--trust-external-data")) o->load.external_data_anywhere = 1;
     cli_precision(cmd, a, &o->load);
     cli_layout(cmd, a, &o->load);
     if ((v = cli_get(cmd, a, "--max-workspace"))) o->backend.max_workspace = cli_size(cmd, "--max-workspace", v);

@@ -42,6 +42,18 @@ void mi_plan_options_init(mi_plan_options *o) {
     mi_solve_options_init(&o->solve);
     o->alignment = MI_DEFAULT_ALIGNMENT;
     o->inplace = 1;
+    o->max_pool = MI_DEFAULT_MAX_POOL;
+}
+
+/* The pool limit the options ask for (0: the default). */
+static size_t pool_limit(const mi_plan_options *o) { return o->max_pool ? o->max_pool : MI_DEFAULT_MAX_POOL; }
+
+static mi_status over_limit(const mi_graph *g, mi_pool_kind kind, size_t bytes, size_t limit, const char *tensor) {
+    const char *name = mi_graph_name(g);
+    return mi__error(MI_ERR_CAPACITY, "%s%s%sthe %s pool needs %zu bytes%s%s%s, over the limit of %zu "
+                     "(mi_plan_options.max_pool, --max-pool)", name && *name ? "graph '" : "", name && *name ? name : "",
+                     name && *name ? "': " : "", mi_pool_name(kind), bytes, tensor ? " (with tensor '" : "",
+                     tensor ? tensor : "", tensor ? "')" : "", limit);
 }
 
 mi_status mi_plan_options_check(const mi_plan_options *o) {
@@ -201,6 +213,7 @@ static mi_status lay_out_fixed(build *b, mi_pool_kind kind, const int *dup) {
         if (!mi__align_up(x->nbytes, p->alignment, &sz) || !mi__add_size(at, sz, &sz))
             return mi__error(MI_ERR_OVERFLOW, "%s pool: tensor '%s' brings it past SIZE_MAX",
                              mi_pool_name(kind), x->name);
+        if (sz > pool_limit(&b->pl->o)) return over_limit(b->g, kind, sz, pool_limit(&b->pl->o), x->name);
         p->place[t].pool = kind;
         p->place[t].offset = at;
         at = sz;
@@ -299,6 +312,8 @@ static mi_status solve(build *b) {
     if (st) return st;
     p->pool[MI_POOL_ARENA] = p->result.pool_size;
     p->lower = p->result.lower_bound;
+    if (p->pool[MI_POOL_ARENA] > pool_limit(&b->pl->o))
+        return over_limit(b->g, MI_POOL_ARENA, p->pool[MI_POOL_ARENA], pool_limit(&b->pl->o), NULL);
     return MI_OK;
 }
 

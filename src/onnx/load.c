@@ -21,6 +21,13 @@
 
 /* ---- tensors ---------------------------------------------------------------- */
 
+/* Where a model's external data may come from: its folder (NULL for a
+ * model loaded from memory), and whether anywhere else too. */
+typedef struct ext_src {
+    const char *dir;
+    int anywhere;
+} ext_src;
+
 static const char *external_value(const Onnx__TensorProto *tp, const char *key) {
     for (size_t i = 0; i < tp->n_external_data; i++) {
         const Onnx__StringStringEntryProto *e = tp->external_data[i];
@@ -42,7 +49,8 @@ static mi_status parse_i64(const char *what, const char *key, const char *s, int
 
 /* Reads external bytes into a block of the graph (one copy). */
 static mi_status read_external(mi_graph *g, const Onnx__TensorProto *tp, const char *what,
-                               const char *dir, size_t nbytes, const void **data) {
+                               const ext_src *src, size_t nbytes, const void **data) {
+    const char *dir = src->dir;
     mi_status st;
     const char *loc = external_value(tp, "location");
     const char *off_s = external_value(tp, "offset"), *len_s = external_value(tp, "length");
@@ -74,8 +82,15 @@ static mi_status read_external(mi_graph *g, const Onnx__TensorProto *tp, const c
     char *path = mi__malloc(plen);
     if (!path) return mi__error(MI_ERR_NO_MEMORY, "external data path");
     snprintf(path, plen, "%s/%s", dir, loc);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int escaped = 0;
+    int fd = mi__open_beneath(dir, loc, src->anywhere, &escaped);
     struct stat sb;
+    if (fd < 0 && escaped) {
+        st = mi__error(MI_ERR_IO, "tensor '%s': external data '%s' leads outside the model's folder '%s' or "
+                       "through a symbolic link, and is not read (a trusted model may: load option "
+                       "external_data_anywhere, --trust-external-data)", what, path, dir);
+        goto done;
+    }
     if (fd < 0) {
         st = mi__error(MI_ERR_IO, "tensor '%s': cannot open external data file '%s': %s", what,
                        path, strerror(errno));
@@ -84,6 +99,12 @@ static mi_status read_external(mi_graph *g, const Onnx__TensorProto *tp, const c
     if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
         st = mi__error(MI_ERR_IO, "tensor '%s': external data '%s' is not a regular file", what,
                        path);
+        goto done;
+    }
+    if (sb.st_nlink > 1 && !src->anywhere) {
+        st = mi__error(MI_ERR_IO, "tensor '%s': external data '%s' has %ju hard links and may be a file from "
+                       "outside the model's folder; not read (a trusted model may: load option "
+                       "external_data_anywhere, --trust-external-data)", what, path, (uintmax_t)sb.st_nlink);
         goto done;
     }
     if ((uint64_t)off > (uint64_t)sb.st_size || nbytes > (uint64_t)sb.st_size - (uint64_t)off) {
@@ -118,13 +139,13 @@ done:
 
 /* Adds a TensorProto as a weight; its bytes stay where protobuf-c put them. */
 static mi_status add_weight(mi_graph *g, const Onnx__TensorProto *tp, const char *name,
-                            const char *dir, int *index) {
+                            const ext_src *src, int *index) {
     mi__pb_view v;
     mi_status st = mi__onnx_tensor_view(tp, name, &v);
     if (st != MI_OK) return st;
     const void *data = v.direct;
     if (v.external) {
-        if ((st = read_external(g, tp, name, dir, v.nbytes, &data)) != MI_OK) return st;
+        if ((st = read_external(g, tp, name, src, v.nbytes, &data)) != MI_OK) return st;
     } else if (v.narrow) {
         void *buf = mi__graph_block(g, v.nbytes);
         if (!buf) return MI_ERR_NO_MEMORY;
@@ -186,7 +207,7 @@ static mi_attr_type attr_type(const Onnx__AttributeProto *a) {
     return (mi_attr_type)0;
 }
 
-static mi_status add_node(mi_graph *g, const Onnx__NodeProto *np, size_t index, const char *dir) {
+static mi_status add_node(mi_graph *g, const Onnx__NodeProto *np, size_t index, const ext_src *src) {
     mi_status st = MI_OK;
     char autoname[64];
     const char *name = np->name;
@@ -235,7 +256,7 @@ static mi_status add_node(mi_graph *g, const Onnx__NodeProto *np, size_t index, 
             snprintf(tname, sizeof tname, "%s/%s", name, a->name);
             for (int c = 1; mi_graph_find_tensor(g, tname) >= 0 && c < 1000; c++)
                 snprintf(tname, sizeof tname, "%s/%s#%d", name, a->name, c);
-            st = add_weight(g, a->t, tname, dir, &d->tensor);
+            st = add_weight(g, a->t, tname, src, &d->tensor);
             break;
         }
         default:
@@ -258,6 +279,7 @@ static mi_status add_node(mi_graph *g, const Onnx__NodeProto *np, size_t index, 
 /* Builds and finalizes a graph from an unpacked model it takes over. */
 static mi_status from_proto(Onnx__ModelProto *m, const char *dir, const mi_load_options *opt,
                             mi_graph **out) {
+    ext_src src = {dir, opt && opt->external_data_anywhere};
     mi_graph *g = NULL;
     mi_status st = mi_graph_create(&g);
     if (st != MI_OK) {
@@ -291,7 +313,7 @@ static mi_status from_proto(Onnx__ModelProto *m, const char *dir, const mi_load_
             st = mi__error(MI_ERR_PARSE, "initializer %zu has no name", i);
             goto fail;
         }
-        if ((st = add_weight(g, tp, tp->name, dir, NULL)) != MI_OK) goto fail;
+        if ((st = add_weight(g, tp, tp->name, &src, NULL)) != MI_OK) goto fail;
     }
     for (size_t i = 0; i < gp->n_input; i++) {
         const Onnx__ValueInfoProto *vi = gp->input[i];
@@ -304,7 +326,7 @@ static mi_status from_proto(Onnx__ModelProto *m, const char *dir, const mi_load_
         if ((st = add_input(g, vi)) != MI_OK) goto fail;
     }
     for (size_t i = 0; i < gp->n_node; i++)
-        if ((st = add_node(g, gp->node[i], i, dir)) != MI_OK) goto fail;
+        if ((st = add_node(g, gp->node[i], i, &src)) != MI_OK) goto fail;
     for (size_t i = 0; i < gp->n_output; i++) {
         const char *name = gp->output[i]->name;
         if (!name || !name[0] || mi_graph_find_tensor(g, name) < 0) {

@@ -25,6 +25,14 @@ typedef struct mi__pb_view {
     int external;
 } mi__pb_view;
 mi_status mi__onnx_tensor_view(const void *tensor_proto, const char *what, mi__pb_view *v);
+/* confined.c: opens dir/rel read-only (O_NONBLOCK) without leaving dir
+ * (unless anywhere): -1 with errno when it cannot, *escaped set when the
+ * path leads outside (a symlink). The caller checks the file's type and
+ * links. */
+int mi__open_beneath(const char *dir, const char *rel, int anywhere, int *escaped);
+/* Its fallback where the kernel has no openat2: rel beneath the folder
+ * dirfd, one component at a time, every symlink refused (ELOOP). */
+int mi__open_walk(int dirfd, const char *rel);
 /* Copies (or narrows) a non-external view's values into dst (v->nbytes). */
 void mi__onnx_tensor_copy(const mi__pb_view *v, void *dst);
 
