@@ -5,6 +5,7 @@
  * from host memory), with the same outputs. Any input must give a status,
  * never a crash, a hang or a leak. */
 #include "../as_device.h"
+#include "fuzz_io.h"
 #include "mini_infer/memplan.h"
 #include "mini_infer/runtime.h"
 
@@ -33,32 +34,16 @@ static int run_model(const uint8_t *data, size_t size, mi_backend *device, unsig
     mi_model *m = NULL;
     if (mi_model_create(g, &o, &m) != MI_OK) return 0; /* the model took g */
     mi_context *c = NULL;
-    size_t ni = mi_model_input_count(m), no = mi_model_output_count(m), total = 0;
-    for (size_t i = 0; i < no; i++) total += mi_model_output(m, i)->nbytes;
-    const void **ins = calloc(ni ? ni : 1, sizeof *ins);
-    void **outs = calloc(no ? no : 1, sizeof *outs);
-    unsigned char *all = calloc(total + 1, 1);
-    int ok = ins && outs && all && mi_context_create(m, NULL, 0, &c) == MI_OK;
-    for (size_t i = 0; ok && i < ni; i++) {
-        size_t n = mi_model_input(m, i)->nbytes;
-        unsigned char *p = malloc(n ? n : 1);
-        ok = p != NULL;
-        for (size_t j = 0; p && j < n; j++) p[j] = size ? data[(j * 7 + i) % size] : 0;
-        ins[i] = p;
-    }
-    for (size_t i = 0, at = 0; ok && i < no; at += mi_model_output(m, i)->nbytes, i++) outs[i] = all + at;
-    ok = ok && mi_context_run(c, ins, outs) == MI_OK;
-    for (size_t i = 0; ins && i < ni; i++) free((void *)ins[i]);
-    free(ins);
-    free(outs);
+    fuzz_io io = {0};
+    int ok = fuzz_io_make(m, data, size, 7, &io) && mi_context_create(m, NULL, 0, &c) == MI_OK &&
+             mi_context_run(c, io.ins, io.outs) == MI_OK;
     mi_context_destroy(c);
     mi_model_destroy(m);
     if (!ok) {
-        free(all);
+        fuzz_io_free(&io);
         return 0;
     }
-    *out = all;
-    *len = total;
+    *out = fuzz_io_take(&io, len);
     return 1;
 }
 

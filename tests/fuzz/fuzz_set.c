@@ -5,6 +5,7 @@
  * crash, a hang, a leak, or a run on the shared arena that another run
  * could see (each model's outputs equal those of a context of its own). */
 #define _GNU_SOURCE
+#include "fuzz_io.h"
 #include "mini_infer/memplan.h"
 #include "mini_infer/runtime.h"
 
@@ -32,33 +33,15 @@ static int small(const mi_model *m) {
 static int run(mi_context *c, mi_model *m, int64_t batch, const uint8_t *data, size_t size, unsigned char **out,
                size_t *len) {
     mi_model *at = batch ? mi_model_at_batch(m, batch) : m;
+    fuzz_io io = {0};
     *out = NULL;
     *len = 0;
-    if (!at) return 0;
-    size_t ni = mi_model_input_count(at), no = mi_model_output_count(at), total = 0;
-    for (size_t i = 0; i < no; i++) total += mi_model_output(at, i)->nbytes;
-    const void **ins = calloc(ni ? ni : 1, sizeof *ins);
-    void **outs = calloc(no ? no : 1, sizeof *outs);
-    unsigned char *all = calloc(total + 1, 1);
-    int ok = ins && outs && all;
-    for (size_t i = 0; ok && i < ni; i++) {
-        size_t n = mi_model_input(at, i)->nbytes;
-        unsigned char *p = malloc(n ? n : 1);
-        ok = p != NULL;
-        for (size_t j = 0; p && j < n; j++) p[j] = size ? data[(j * 5 + i) % size] : 0;
-        ins[i] = p;
-    }
-    for (size_t i = 0, o = 0; ok && i < no; o += mi_model_output(at, i)->nbytes, i++) outs[i] = all + o;
-    ok = ok && (batch ? mi_context_run_batch(c, batch, ins, outs) : mi_context_run(c, ins, outs)) == MI_OK;
-    for (size_t i = 0; ins && i < ni; i++) free((void *)ins[i]);
-    free(ins);
-    free(outs);
-    if (!ok) {
-        free(all);
+    if (!at || !fuzz_io_make(at, data, size, 5, &io)) return 0;
+    if ((batch ? mi_context_run_batch(c, batch, io.ins, io.outs) : mi_context_run(c, io.ins, io.outs)) != MI_OK) {
+        fuzz_io_free(&io);
         return 0;
     }
-    *out = all;
-    *len = total;
+    *out = fuzz_io_take(&io, len);
     return 1;
 }
 
