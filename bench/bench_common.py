@@ -1,6 +1,7 @@
 """What the Python benchmarks share: byte counts in MiB, the raw records as JSON lines, the
 process's own memory."""
 import json
+import sys
 
 
 def mib(v):
@@ -15,6 +16,14 @@ def write_jsonl(path, records):
     with open(path, "w") as f:
         for r in records:
             f.write(json.dumps(r) + "\n")
+
+
+def emit(text, path):
+    """The tables on stdout, and into path too when one is given."""
+    if path:
+        with open(path, "w") as f:
+            f.write(text)
+    sys.stdout.write(text)
 
 
 def proc_status_bytes(key):

@@ -35,7 +35,7 @@ import sys
 import tempfile
 import time
 
-from bench_common import mib, write_jsonl, proc_status_bytes
+from bench_common import emit, mib, write_jsonl, proc_status_bytes
 
 
 def run(cmd, env=None, timeout=1800):
@@ -221,10 +221,7 @@ def main():
             r["model"], r["batch"], r["engine"], r["median_ms"], r["min_ms"], mib(own(r, "peak_bytes")),
             mib(own(r, "steady_bytes")), ratios[0], ratios[1], check, note))
     text = "\n".join(lines) + "\n"
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text)
-    sys.stdout.write(text)
+    emit(text, args.out)
     return 0
 
 

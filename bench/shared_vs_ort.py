@@ -52,7 +52,7 @@ import sys
 import tempfile
 import time
 
-from bench_common import mib, proc_status_bytes
+from bench_common import emit, mib, proc_status_bytes
 
 DEFAULT_SETS = [
     "CNNs=lenet5+mobilenet_v2+resnet50",
@@ -456,10 +456,7 @@ def main():
     if args.tables_from:
         with open(args.tables_from) as f:
             text = tables([json.loads(line) for line in f if line.strip()])
-        if args.out:
-            with open(args.out, "w") as f:
-                f.write(text)
-        sys.stdout.write(text)
+        emit(text, args.out)
         return 0
     if not args.no_ort:
         try:
@@ -483,10 +480,7 @@ def main():
                 with open(args.jsonl, "a") as f:
                     f.write(json.dumps(rec) + "\n")
     text = tables(results)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text)
-    sys.stdout.write(text)
+    emit(text, args.out)
     return 0
 
 

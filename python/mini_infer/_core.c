@@ -255,7 +255,8 @@ static PyTypeObject ModelType = {
     .tp_dealloc = (destructor)model_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_doc = "Model(path, device='cpu', precision='fp32', batches=None, strategy='auto', alignment=256, "
-              "cuda_graph=False, tf32=False, layout='auto', fuse=True, verbose=False): a loaded, planned model.",
+              "cuda_graph=False, tf32=False, layout='auto', fuse=True, verbose=False, external_data_anywhere=False): "
+              "a loaded, planned model.",
     .tp_methods = model_methods,
     .tp_init = (initproc)model_init,
     .tp_new = PyType_GenericNew,

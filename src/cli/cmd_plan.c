@@ -75,25 +75,33 @@ static void json_pools(size_t arena, size_t weights, size_t io) {
     printf("{\"arena\": %zu, \"weights\": %zu, \"io\": %zu}", arena, weights, io);
 }
 
+/* plan --json of s at its size k, as a single model prints it. */
+static void json_plan(const cli_cmd *cmd, const set_member *s, int k) {
+    const cli_model *m = &s->at[k];
+    mi_report_info info = {s->path, m->batch, m->load_seconds + m->plan_seconds};
+    mi_status st = mi_report_json(m->graph, m->plan, &info, stdout);
+    if (st) cli_fail_status(cmd, st);
+}
+
+/* ,"batches": [plan at each size] */
+static void json_batches(const cli_cmd *cmd, const set_member *s) {
+    printf(",\n\"batches\": [\n");
+    for (int k = 0; k < s->nsizes; k++) {
+        json_plan(cmd, s, k);
+        if (k + 1 < s->nsizes) printf(",\n");
+    }
+}
+
 static void json_member(const cli_cmd *cmd, const set_member *s, int ranged) {
-    mi_status st;
     if (!ranged) {
-        const cli_model *m = &s->at[0];
-        mi_report_info info = {s->path, m->batch, m->load_seconds + m->plan_seconds};
-        if ((st = mi_report_json(m->graph, m->plan, &info, stdout))) cli_fail_status(cmd, st);
+        json_plan(cmd, s, 0);
         return;
     }
     printf("{\"model\": \"");
     for (const char *c = s->path; *c; c++) printf(*c == '"' || *c == '\\' ? "\\%c" : "%c", *c);
     printf("\", \"pools\": ");
     json_pools(s->arena, s->weights, s->io);
-    printf(",\n\"batches\": [\n");
-    for (int k = 0; k < s->nsizes; k++) {
-        const cli_model *m = &s->at[k];
-        mi_report_info info = {s->path, m->batch, m->load_seconds + m->plan_seconds};
-        if ((st = mi_report_json(m->graph, m->plan, &info, stdout))) cli_fail_status(cmd, st);
-        if (k + 1 < s->nsizes) printf(",\n");
-    }
+    json_batches(cmd, s);
     printf("]}");
 }
 
@@ -130,14 +138,7 @@ static int plan_set(const cli_cmd *cmd, const cli_args *a, const int64_t *sizes,
         printf("{\"pools\": ");
         json_pools(arena, weights, io);
         if (n == 1) {
-            printf(",\n\"batches\": [\n");
-            for (int k = 0; k < ms[0].nsizes; k++) {
-                const cli_model *m = &ms[0].at[k];
-                mi_report_info info = {ms[0].path, m->batch, m->load_seconds + m->plan_seconds};
-                mi_status st = mi_report_json(m->graph, m->plan, &info, stdout);
-                if (st) cli_fail_status(cmd, st);
-                if (k + 1 < ms[0].nsizes) printf(",\n");
-            }
+            json_batches(cmd, &ms[0]);
         } else {
             printf(",\n\"models\": [\n");
             for (int i = 0; i < n; i++) {
